@@ -6,7 +6,7 @@ adapter, greedy, same max_new_tokens, in one process. The engine run is the real
 pass with it on, grading, report); the baseline calls `model.generate` once per prompt and side.
 Prints items/s for each, the ratio (target >= 4x) and the number of model loads per evaluation.
 
-    .venv/bin/python benchmarks/eval_throughput.py [--items 16] [--max-new-tokens 48] [--batch-size 8]
+    .venv/bin/python benchmarks/eval_throughput.py [--items 16] [--max-new-tokens 48] [--batch-size 16]
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from ftui.core.workspace import EvalConfig  # noqa: E402 (after the path is set)
 
 
 def make_workspace(root: Path, n: int, max_new_tokens: int, batch_size: int):
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=EvalConfig.batch_size)
     ap.add_argument("--model", default="smollm2-135m-instruct")
     args = ap.parse_args(argv)
 

@@ -116,7 +116,8 @@ class EvalConfig:
     by_label: dict = field(default_factory=dict)
     by_task: dict = field(default_factory=dict)
     max_new_tokens: int = 128
-    batch_size: int = 8
+    # Rows decoded together: a decoding step costs about the same for 1 row as for 16 on a CPU.
+    batch_size: int = 16
     judge: Optional[JudgeConfig] = None
     base_endpoint: Optional[EndpointConfig] = None
     tuned_endpoint: Optional[EndpointConfig] = None

@@ -39,6 +39,9 @@ def test_adapter_toggle_differs_from_base(tiny_model_dir, tmp_path):
     # Adapter off must be the plain model, byte for byte.
     plain = G.generate_answers(str(tiny_model_dir), MSGS, max_new_tokens=24)
     assert base == plain
+    # The tuned pass folds the adapter into the weights; it must be taken out again afterwards.
+    assert gen.mergeable
+    assert gen.generate(MSGS, adapter=False, max_new_tokens=24) == base
     assert tuned[0] != base[0]
     # The adapter learned the start of the one training answer; the random base did not.
     assert tuned[0].startswith(TARGET[:13]) and not base[0].startswith(TARGET[:13])
