@@ -4,8 +4,8 @@
 a batch runs until its longest answer ends, and every prompt is padded to the longest prompt of
 the batch for the prefill. Here every prompt is prefilled with the few prompts closest to it in
 length, a row leaves the batch the moment it ends (EOS or the token limit), and a waiting prompt
-takes its seat. Decoding one step costs about the same for 1 row as for 16 on a CPU (it is bound
-by reading the weights), so keeping the batch full is what buys throughput.
+takes its seat. On a CPU a decoding step is bound by reading the weights: for SmolLM2-135M it
+took 74 ms for 1 row and 127 ms for 16, so keeping the batch full is what buys throughput.
 
 Greedy answers are the ones `generate` gives: same chat prompt, same positions per row (a left
 pad does not move them), argmax at every step, stop at the model's end-of-sequence ids.
@@ -39,7 +39,7 @@ def supports(model) -> bool:
         cache = DynamicCache(config=model.config)
     except Exception:  # noqa: BLE001 - any model whose cache we cannot build takes the generate path
         return False
-    return all(type(layer) is DynamicLayer for layer in cache.layers)
+    return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
 def end_ids(model, tokenizer) -> set[int]:
