@@ -13,6 +13,7 @@ pad does not move them), argmax at every step, stop at the model's end-of-sequen
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections import deque
 from typing import Callable, Iterable
@@ -84,6 +85,7 @@ class _Batch:
         return len(self.rows)
 
 
+@functools.cache
 def _room_layer_class():
     from transformers.cache_utils import DynamicLayer
 
@@ -148,7 +150,9 @@ def _kv(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 def _merge(a: _Batch | None, b: _Batch, room: int) -> _Batch:
+    """`b`'s rows seated beside `a`'s, in one cache with room for `room` more tokens (always a copy)."""
     if a is None or not len(a):
+        b.cache = _cache(_kv(b.cache), room)
         return b
     length = max(a.mask.shape[1], b.mask.shape[1])
     layers = []
@@ -210,7 +214,7 @@ class ContinuousDecoder:
                          use_cache=True, **self._keep_kw)
         return out.logits[:, -1, :], out.past_key_values
 
-    def _prefill(self, prompts: list[list[int]], rows: list[int], room: int) -> _Batch:
+    def _prefill(self, prompts: list[list[int]], rows: list[int]) -> _Batch:
         """One forward pass for `rows`; a prefix they all share (the system turn) is computed once.
 
         The layout is [shared prefix][left padding][rest of the prompt]: positions follow the mask,
@@ -221,7 +225,7 @@ class ContinuousDecoder:
         if shared < MIN_SHARED_PREFIX:
             shared = 0
         g = len(rows)
-        cache = _cache([], room)
+        cache = _cache([], 0)
         head_mask = torch.ones((g, shared), dtype=torch.long, device=self.device)
         if shared:
             ids = torch.tensor([seqs[0][:shared]], dtype=torch.long, device=self.device)
@@ -239,7 +243,8 @@ class ContinuousDecoder:
         pos = (mask.cumsum(1) - 1).clamp(min=0)[:, shared:]
         logits, cache = self._forward(ids.to(self.device), mask, pos, cache)
         first = logits.argmax(-1)
-        return _Batch(_cache(_kv(cache), room), mask, pos[:, -1] + 1, first, list(rows), [[int(t)] for t in first.tolist()])
+        # The cache as the forward pass left it: seating the rows in the batch (`_merge`) copies it once.
+        return _Batch(cache, mask, pos[:, -1] + 1, first, list(rows), [[int(t)] for t in first.tolist()])
 
     def run(self, prompts: list[list[int]], *, max_new_tokens: int, batch_size: int,
             on_finished: Finished | None = None, order: list[int] | None = None) -> list[list[int]]:
@@ -264,7 +269,7 @@ class ContinuousDecoder:
             if pending and (batch is None or free >= admit_at):
                 take = [pending.popleft() for _ in range(min(free, len(pending)))]
                 for group in prefill_groups(lengths, take, self.budget):
-                    batch = _merge(batch, self._prefill(prompts, group, max_new_tokens), max_new_tokens)
+                    batch = _merge(batch, self._prefill(prompts, group), max_new_tokens)
             else:
                 step = torch.ones((len(batch), 1), dtype=batch.mask.dtype, device=batch.mask.device)
                 mask = torch.cat([batch.mask, step], dim=1)
