@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anchor-ratio", type=float, metavar="R", help="anchors per correction (default: build.anchor_ratio)")
     p.add_argument("--heldout", type=float, metavar="F", help="held-out share (default: build.heldout)")
     p.add_argument("--seed", type=int, metavar="S", help="split/anchor seed (default: build.seed)")
+    p.add_argument("--split-by-evidence", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep items whose evidence shares code on one side of the split (default: build.split_by_evidence)")
     p.add_argument("--format", action="append", choices=[f for f in datasets.FORMATS if f != "chat"],
                    dest="formats", help="also write this form (prompt-completion: train_pc.jsonl, eval_pc.jsonl)")
     p.add_argument("--exclude-ids", metavar="FILE",
@@ -94,7 +96,8 @@ def _read_ids(path: str) -> list[str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     ws = load_ws(args)
-    overrides = {"anchor_ratio": args.anchor_ratio, "heldout": args.heldout, "seed": args.seed}
+    overrides = {"anchor_ratio": args.anchor_ratio, "heldout": args.heldout, "seed": args.seed,
+                 "split_by_evidence": args.split_by_evidence}
     exclude = _read_ids(args.exclude_ids) if args.exclude_ids else []
     try:
         b = datasets.build(ws, args.cluster, formats=args.formats or ("chat",), exclude_ids=exclude,
@@ -113,6 +116,11 @@ def _build_text(b: datasets.Build) -> str:
     for label, s in m["per_cluster"].items():
         lines.append(f"  {label[:28]:<28} {s['items']:>6} {s['corrected']:>9} {s['train']:>6} {s['eval']:>5} {s['discarded']:>9}")
     lines.append(f"  anchors: {c['anchors']} ({c['train_anchors']} train, {c['eval_anchors']} held out)")
+    if c.get("preserve") or c.get("preserve_dropped_shared_evidence"):
+        lines.append(f"  preserved (KL only, with train.anchor_kl): {c['preserve']} of the other clusters' failures"
+                     f" ({c['preserve_dropped_shared_evidence']} left out: evidence shared with held-out items)")
+    if m["options"].get("split_by_evidence"):
+        lines.append("  split: items whose evidence shares code stay on one side")
     if c["discarded"]:
         reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in c["discarded_by_reason"].items())
         lines.append(f"  discarded: {c['discarded']} ({reasons})")

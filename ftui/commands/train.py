@@ -22,6 +22,8 @@ def register(sub) -> None:
     p.add_argument("--rank", type=int, metavar="R", help="LoRA rank")
     p.add_argument("--batch-size", type=int, metavar="B", help="per-device batch size")
     p.add_argument("--max-length", type=int, metavar="L", help="max tokens per example")
+    p.add_argument("--anchor-kl", type=float, metavar="W",
+                   help="SFT: weight of KL(base || tuned) on anchor answers; 0 turns it off (default: train.anchor_kl)")
     p.add_argument("--qlora", action="store_true", default=None, help="load the base model in 4-bit (CUDA only)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--model", help="model: embedded default, a local folder or a hub id (default: workspace model)")
@@ -50,6 +52,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {
         "method": args.method, "max_steps": args.steps, "epochs": args.epochs, "learning_rate": args.lr,
         "lora_r": args.rank, "batch_size": args.batch_size, "max_length": args.max_length, "qlora": args.qlora,
+        "anchor_kl": args.anchor_kl,
         "device": args.device, "model": args.model,
     }
 
@@ -71,6 +74,8 @@ def format_event(ev: dict) -> str | None:
             parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
         if ev.get("memory_mb") is not None:
             parts.append(f"{ev['memory_mb']:.0f} MB")
+        if ev.get("anchor_kl") is not None:
+            parts.append(f"anchor KL {ev['anchor_kl']:.4f}")
         text = "  ".join(parts)
     elif kind == "eval":
         text = f"eval  step {ev['step']}  eval_loss {_fmt(ev.get('eval_loss'))}"

@@ -101,6 +101,7 @@ class _Plan:
     benchmark_excluded: list[str] = field(default_factory=list)
     per_cluster: dict = field(default_factory=dict)
     run_log: dict = field(default_factory=dict)  # what the reader kept and skipped
+    preserve: list[_Example] = field(default_factory=list)  # candidates, before the split filters them
 
 
 # --- deterministic ordering -------------------------------------------------------------------
@@ -186,21 +187,81 @@ def select_anchors(passing: list[Item], n: int, seed: int) -> list[Item]:
 
 # --- held-out split ---------------------------------------------------------------------------
 
-def split_heldout(examples: list[_Example], heldout: float, seed: int) -> tuple[list[_Example], list[_Example]]:
-    """Stratified, seeded split; each stratum keeps at least one training example."""
-    groups: dict[str, list[_Example]] = defaultdict(list)
+# A line this long (spaces not counted) is specific enough to say two snippets show the same code.
+SHARED_LINE_MIN_CHARS = 24
+
+
+def evidence_keys(item: Item) -> set[str]:
+    """The evidence lines that tie an item to others: long, whitespace-normalised, no `# File:` headers."""
+    keys = set()
+    for line in (item.evidence_text or "").splitlines():
+        norm = " ".join(line.split())
+        if norm.startswith("# File:") or len(norm.replace(" ", "")) < SHARED_LINE_MIN_CHARS:
+            continue
+        keys.add(norm)
+    return keys
+
+
+def evidence_groups(examples: list[_Example]) -> list[list[_Example]]:
+    """Examples joined (transitively) when their evidence shares a line: one group per connected set."""
+    parent = list(range(len(examples)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for i, ex in enumerate(examples):
+        for key in evidence_keys(ex.item):
+            j = first_with.setdefault(key, i)
+            parent[find(i)] = find(j)
+    groups: dict[int, list[_Example]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        groups[find(i)].append(ex)
+    return list(groups.values())
+
+
+def split_heldout(examples: list[_Example], heldout: float, seed: int,
+                  by_evidence: bool = False) -> tuple[list[_Example], list[_Example]]:
+    """Stratified, seeded split; each stratum keeps at least one training example.
+
+    With `by_evidence`, examples whose evidence shares code go to the same side, whole groups at a
+    time, while each stratum's held-out quota is kept: a held-out item then never has its snippet
+    in training. Otherwise the comparison would measure recall of a seen snippet, and a correction
+    trained on one question about a function would be measured against another question about it
+    (a locate target `remove_stock` turning "which exception does `remove_stock` raise?" into an
+    answer about `remove_stock`).
+    """
+    strata: dict[str, list[_Example]] = defaultdict(list)
     for ex in examples:
-        groups[ex.stratum].append(ex)
+        strata[ex.stratum].append(ex)
     total = _round_half_up(heldout * len(examples)) if heldout > 0 else 0
-    quotas = {k: heldout * len(v) for k, v in groups.items()}
-    caps = {k: max(0, len(v) - 1) for k, v in groups.items()}
+    quotas = {k: heldout * len(v) for k, v in strata.items()}
+    caps = {k: max(0, len(v) - 1) for k, v in strata.items()}
     alloc = _largest_remainder(quotas, total, caps)
+    if not by_evidence:
+        train, held = [], []
+        for key in sorted(strata):
+            ordered = sorted(strata[key], key=lambda ex: _rank(seed, "split", ex.item.id))
+            k = alloc[key]
+            held.extend(ordered[:k])
+            train.extend(ordered[k:])
+        return train, held
+    groups = evidence_groups(examples)
+    groups.sort(key=lambda g: min(_rank(seed, "split", ex.item.id) for ex in g))
+    room = dict(alloc)
     train, held = [], []
-    for key in sorted(groups):
-        ordered = sorted(groups[key], key=lambda ex: _rank(seed, "split", ex.item.id))
-        k = alloc[key]
-        held.extend(ordered[:k])
-        train.extend(ordered[k:])
+    for group in groups:
+        need: dict[str, int] = defaultdict(int)
+        for ex in group:
+            need[ex.stratum] += 1
+        fits = all(need[k] <= room[k] for k in need)
+        if fits:
+            for k, n in need.items():
+                room[k] -= n
+        (held if fits else train).extend(group)
     return train, held
 
 
@@ -305,7 +366,27 @@ def _plan(ws: Workspace, clusters: Optional[list[str]], opts: BuildConfig, exclu
     for it in anchors:
         stratum = anchor_stratum(it)
         plan.examples.append(_Example(it, "anchor", stratum, it.answer, f"anchor:{stratum}"))
+    if opts.preserve:
+        for c in report.clusters:
+            if c.label in targets:
+                continue
+            for it in sorted(c.items, key=lambda it: it.id):
+                if it.id not in seen and not in_benchmark(it) and it.answer.strip():
+                    seen.add(it.id)
+                    plan.preserve.append(_Example(it, "preserve", c.label, it.answer, f"preserve:{c.label}"))
     return plan, targets
+
+
+def _preserve_rows(plan: _Plan, held: list[_Example]) -> tuple[list[_Example], list[str]]:
+    """The other clusters' failures, kept as they are: the trainer holds their answers to the base
+    model's distribution (KL only, no cross-entropy: they are wrong answers, not targets). One whose
+    evidence shares code with a held-out item is left out, so no held-out item has its snippet in
+    training in any form."""
+    held_keys = set().union(*(evidence_keys(ex.item) for ex in held)) if held else set()
+    keep, dropped = [], []
+    for ex in plan.preserve:
+        (dropped if evidence_keys(ex.item) & held_keys else keep).append(ex)
+    return keep, [ex.item.id for ex in dropped]
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -377,8 +458,10 @@ def build(
     clusters = list(clusters) if clusters else None
 
     plan, targets = _plan(ws, clusters, opts, set(map(str, exclude_ids)))
-    train, held = split_heldout(plan.examples, opts.heldout, opts.seed)
+    train, held = split_heldout(plan.examples, opts.heldout, opts.seed, by_evidence=opts.split_by_evidence)
     train, held, moved = _keep_prompts_on_one_side(train, held, ws)
+    preserve, preserve_dropped = _preserve_rows(plan, held)
+    train.extend(preserve)
     train.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
     held.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
 
@@ -394,7 +477,7 @@ def build(
         rows = []
         for ex in part:
             if ex.kind != "correction":
-                continue
+                continue  # anchors and preserved items have no preferred/rejected pair
             if _normalise_ws(ex.target) == _normalise_ws(ex.rejected or ""):
                 dpo_dropped.append({"id": ex.item.id, "reason": "chosen_equals_rejected"})
                 continue
@@ -412,6 +495,8 @@ def build(
         "clusters": targets,
         "anchor_ratio": opts.anchor_ratio,
         "heldout": opts.heldout,
+        "split_by_evidence": opts.split_by_evidence,
+        "preserve": opts.preserve,
         "seed": opts.seed,
         "max_length": opts.max_length,
         "near_duplicate_threshold": opts.near_duplicate_threshold,
@@ -436,7 +521,9 @@ def build(
         "train": len(train),
         "eval": len(held),
         "train_corrections": n_train_corr,
-        "train_anchors": len(train) - n_train_corr,
+        "train_anchors": sum(ex.kind == "anchor" for ex in train),
+        "preserve": len(preserve),
+        "preserve_dropped_shared_evidence": len(preserve_dropped),
         "eval_corrections": n_eval_corr,
         "eval_anchors": len(held) - n_eval_corr,
         "dpo_train": len(files["dpo_train"]),
@@ -457,7 +544,10 @@ def build(
         "options": options,
         "counts": counts,
         "per_cluster": plan.per_cluster,
-        "train_ids": [ex.item.id for ex in train],
+        "train_ids": [ex.item.id for ex in train if ex.kind != "preserve"],
+        # Trained on only by an SFT run with train.anchor_kl > 0 (the engine drops them otherwise).
+        "preserve_ids": sorted(ex.item.id for ex in preserve),
+        "preserve_dropped_ids": preserve_dropped,
         "eval_ids": [ex.item.id for ex in held],
         "anchor_ids": sorted(ex.item.id for ex in plan.examples if ex.kind == "anchor"),
         "dpo_ids": [r["id"] for r in files["dpo_train"]] + [r["id"] for r in files["dpo_eval"]],

@@ -64,9 +64,15 @@ def targeted_cluster(manifest: dict) -> str | None:
     return best
 
 
-def training_ids(manifest: dict) -> set[str]:
-    """Every id the build trained on; held-out `eval_ids` are not in it (they are fair to grade)."""
-    out: set[str] = set()
+def preserves(run_cfg: dict | None) -> bool:
+    """Whether a run trains on the build's preserved items (an SFT run holding anchors to the base)."""
+    cfg = run_cfg or {}
+    return cfg.get("method", "sft") == "sft" and float(cfg.get("anchor_kl") or 0) > 0
+
+
+def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
+    """Every id the run trained on; held-out `eval_ids` are not in it (they are fair to grade)."""
+    out: set[str] = set(str(i) for i in manifest.get("preserve_ids") or []) if preserves(run_cfg) else set()
     for key in ("train_ids", "anchor_ids", "dpo_ids"):
         out.update(str(i) for i in manifest.get(key) or [])
     held = {str(i) for i in manifest.get("eval_ids") or []}
@@ -119,7 +125,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         adapter = str(adapter_dir)
 
     bench = load_benchmark(ws)
-    excluded = training_ids(manifest)
+    excluded = training_ids(manifest, run_cfg)
     items, dropped = [], []
     for it in bench.items:
         if it.id in excluded:

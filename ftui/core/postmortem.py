@@ -13,13 +13,13 @@ from typing import Any
 
 from ftui.core.compare import shared_traits
 from ftui.core.events import read_events
-from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, read_manifest, read_report
+from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.runs import read_run_config
 from ftui.core.fsutil import atomic_write_text
 
 NAME = "postmortem.md"
 TRAIN_KEYS = ("method", "model", "learning_rate", "max_steps", "epochs", "batch_size", "grad_accum", "lora_r",
-              "lora_alpha", "lora_dropout", "target_modules", "qlora", "beta", "max_length", "seed", "device")
+              "lora_alpha", "lora_dropout", "target_modules", "qlora", "beta", "anchor_kl", "max_length", "seed", "device")
 
 
 def loss_summary(run_dir: Path | str) -> dict:
@@ -123,8 +123,11 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append("## 2. How many training examples did we use, and how many did we discard?")
     L.append("")
     if counts:
-        L.append(f"Used {_n(counts.get('train', 0), 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
-                 f"{_n(counts.get('train_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} for the eval loss "
+        n_pres = counts.get("preserve", 0) if preserves(cfg) else 0
+        n_train = counts.get("train", 0) - (counts.get("preserve", 0) - n_pres)
+        kept = f", {n_pres} of other clusters' failures held to the base answers (KL only)" if n_pres else ""
+        L.append(f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
+                 f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
                  f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')}).")
         if per:
             L.append(f"From `{target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "

@@ -53,6 +53,10 @@ class PromptConfig:
 class BuildConfig:
     anchor_ratio: float = 0.5
     heldout: float = 0.15
+    # Held-out items share no evidence snippet with training ones (whole groups go to one side).
+    split_by_evidence: bool = True
+    # The other clusters' failures join training as KL-only rows (used when train.anchor_kl > 0).
+    preserve: bool = False
     seed: int = 0
     max_length: int = 1024
     near_duplicate_threshold: float = 0.9
@@ -76,6 +80,7 @@ class TrainConfig:
     patience: int = 3
     max_length: int = 1024
     beta: float = 0.1
+    anchor_kl: float = 0.0
     seed: int = 0
     device: str = "auto"
     log_steps: int = 1
@@ -245,6 +250,8 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
         raise ConfigError(cfg_path, line_of("build", "anchor_ratio"), "build.anchor_ratio must be >= 0")
     if ws.train.method not in ("sft", "dpo"):
         raise ConfigError(cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}")
+    if ws.train.anchor_kl < 0:
+        raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
     if ws.train.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(cfg_path, line_of("train", "device"), "train.device must be auto, cpu or cuda")
     specs = [("grader", ws.eval.grader)] + [(f"by_label.{k}", v) for k, v in ws.eval.by_label.items()]

@@ -21,6 +21,8 @@ _LOG_EXTRAS = {
     "rewards/margins": "reward_margin",
     "rewards/accuracies": "reward_accuracy",
     "mean_token_accuracy": "token_accuracy",
+    # KL(base || tuned) on anchor answers, when train.anchor_kl holds anchors to the base model.
+    "anchor_kl": "anchor_kl",
 }
 
 

@@ -50,7 +50,9 @@ def sft_row(path: Path, lineno: int, row: dict) -> dict:
         raise InputError(path, lineno, "the last message must be the assistant's answer")
     if len(msgs) < 2:
         raise InputError(path, lineno, "a training example needs a prompt before the assistant's answer")
-    return {"prompt": msgs[:-1], "completion": msgs[-1:]}
+    # The anchor flag lets the trainer hold anchors to the base model (train.anchor_kl).
+    return {"prompt": msgs[:-1], "completion": msgs[-1:], "anchor": row.get("kind") in ("anchor", "preserve"),
+            "kl_only": row.get("kind") == "preserve"}
 
 
 def dpo_row(path: Path, lineno: int, row: dict) -> dict:
@@ -74,11 +76,17 @@ def read_split(build_dir: Path, method: str, split: str) -> list[dict]:
     return [convert(path, lineno, row) for lineno, row in _read_rows(path)]
 
 
-def load_datasets(build_dir: Path, method: str):
-    """(train, eval|None) as datasets.Dataset objects."""
+def load_datasets(build_dir: Path, method: str, kl_rows: bool = False):
+    """(train, eval|None) as datasets.Dataset objects.
+
+    Preserved rows (kind "preserve") teach nothing but the KL term, so without it (`kl_rows` off)
+    they are left out rather than trained on as if their answers were right.
+    """
     from datasets import Dataset
 
     train = read_split(build_dir, method, "train")
+    if not kl_rows:
+        train = [r for r in train if not r.get("kl_only")]
     if not train:
         raise InputError(Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None,
                          "no training examples")

@@ -160,7 +160,9 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     from ftui.engine.models import load_model_and_tokenizer
 
     build_dir = Path(cfg["build_dir"])
-    train_ds, eval_ds = load_datasets(build_dir, method)
+    from ftui.core.evalrun import preserves
+
+    train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(cfg))
     status(f"device: {plan.describe()}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval examples")
     status(f"loading model {cfg['model']}...")
     try:
@@ -230,36 +232,15 @@ def lora_config(cfg: dict):
     )
 
 
-def _sft_trainer_class(device: str):
-    """TRL's SFTTrainer; on CPU with the model's own loss instead of TRL's chunked LM head.
-
-    TRL 1.16 computes the loss through a fused, chunked LM head that also yields entropy and top-1
-    metrics every step. On a GPU that saves memory; on a CPU it re-runs the vocabulary projection
-    (49k columns for SmolLM2) and made a step ~30% slower than the plain loss on the same batch.
-    The labels are the same (-100 on the prompt), so the loss is the same.
-    """
-    from transformers import Trainer
-    from trl import SFTTrainer
-
-    if device != "cpu":
-        return SFTTrainer
-
-    class CpuSFTTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs = {k: v for k, v in inputs.items() if k != "completion_mask"}
-            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
-
-    return CpuSFTTrainer
-
-
 def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Path, callbacks=()):
     """The TRL trainer for the run's method, with the LoRA adapter attached by TRL."""
     args = training_args(cfg, plan, output_dir, has_eval=eval_ds is not None)
     common = dict(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tok,
                   peft_config=lora_config(cfg), callbacks=list(callbacks))
     if cfg["method"] == "sft":
-        return _sft_trainer_class(plan.device)(**common)
+        from ftui.engine.sft_loss import sft_trainer_class
+
+        return sft_trainer_class(plan.device)(anchor_kl=float(cfg.get("anchor_kl", 0.0)), **common)
     if cfg["method"] == "dpo":
         from trl import DPOTrainer
 

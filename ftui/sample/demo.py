@@ -26,8 +26,10 @@ from ftui.sample.corrections import review_path
 QUICK_STEPS = 12
 QUICK_EVAL_LIMIT = 40
 
-# Settings the DPO variant changes from the workspace's (SFT-tuned) train section.
-DPO_OVERRIDES: dict = {}
+# Settings the DPO variant changes from the workspace's (SFT-tuned) train section: a DPO step scores
+# chosen and rejected answers under both the adapter and the reference, so it keeps the earlier
+# 16 steps to stay inside the 10-minute budget (anchor_kl and preserved rows are SFT-only).
+DPO_OVERRIDES: dict = {"max_steps": 16}
 
 
 class DemoError(Exception):
@@ -203,7 +205,8 @@ def run_demo(
     # 2. Dataset build for the largest cluster.
     build = datasets.build(ws, [cluster])
     c = build.manifest["counts"]
-    log(f"build {build.manifest['build_id']}: {c['train_corrections']} corrections + {c['train_anchors']} anchors "
+    kept = f" + {c['preserve']} preserved (KL only)" if c.get("preserve") else ""
+    log(f"build {build.manifest['build_id']}: {c['train_corrections']} corrections + {c['train_anchors']} anchors{kept} "
         f"for training, {c['eval']} held out, {c['dpo_train']} DPO pairs, {c['discarded']} discarded")
     timings["prepare_s"] = time.monotonic() - t0
 

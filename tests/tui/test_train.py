@@ -140,11 +140,13 @@ def test_eta_from_event_times():
 
 def test_form_parsing_reports_each_bad_field():
     good = {"model": "m", "lora_r": "8", "lora_alpha": "16", "learning_rate": "1e-4", "max_steps": "10",
-            "epochs": "", "eval_steps": "5", "patience": "2"}
+            "epochs": "", "eval_steps": "5", "patience": "2", "anchor_kl": "0"}
     out, errors = parse_form(good, "dpo", True)
     assert errors == [] and out["method"] == "dpo" and out["qlora"] is True and "epochs" not in out
-    out, errors = parse_form(dict(good, lora_r="x", learning_rate="0"), "sft", False)
-    assert errors == ["LoRA rank: not a number ('x')", "Learning rate: must be above 0 ('0')"]
+    assert out["anchor_kl"] == 0.0
+    out, errors = parse_form(dict(good, lora_r="x", learning_rate="0", anchor_kl="-1"), "sft", False)
+    assert errors == ["LoRA rank: not a number ('x')", "Learning rate: must be above 0 ('0')",
+                      "Anchor KL (SFT; 0 off): must be 0 or more ('-1')"]
 
 
 async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
@@ -178,6 +180,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
             assert type(form).__name__ == "RunFormScreen"
             assert form.query_one("#f-max_steps").value == "30"  # from the workspace's ftui.yaml
             form.query_one("#f-lora_r").value = "8"
+            form.query_one("#f-anchor_kl").value = "5"
             await pilot.press("ctrl+r")
             await settle(pilot, app)
             assert len(started) == 1
@@ -185,6 +188,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
 
             cfg = json.loads((started[0] / "config.json").read_text())
             assert cfg["lora_r"] == 8 and cfg["build_id"] == build.id and cfg["method"] == "sft"
+            assert cfg["anchor_kl"] == 5.0
             pane = app.screen
             t0 = time.monotonic()
             while pane.view.state != "finished" and time.monotonic() - t0 < 15:
@@ -218,7 +222,7 @@ async def test_engine_recordings_replay_in_the_pane(ws, name, state):
 
 def test_form_refuses_an_unknown_method():
     good = {"model": "m", "lora_r": "8", "lora_alpha": "16", "learning_rate": "1e-4", "max_steps": "10",
-            "epochs": "", "eval_steps": "5", "patience": "2"}
+            "epochs": "", "eval_steps": "5", "patience": "2", "anchor_kl": "0"}
     _, errors = parse_form(good, "ppo", False)
     assert errors == ["Method: sft or dpo ('ppo')"]
 

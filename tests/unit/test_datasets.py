@@ -217,7 +217,8 @@ def test_same_prompt_under_two_ids_stays_on_one_side_of_the_split(tmp_path):
     write_default_corrections(ws)
     moved = 0
     for seed in range(5):
-        b = datasets.build(ws, seed=seed, heldout=0.3)
+        # The evidence split would already keep these twins together (same snippet): test the prompt rule alone.
+        b = datasets.build(ws, seed=seed, heldout=0.3, split_by_evidence=False)
         moved += b.manifest["counts"]["heldout_moved_same_prompt"]
         log = load_run_log(ws)
         from ftui.core.prompts import user_text
@@ -225,6 +226,65 @@ def test_same_prompt_under_two_ids_stays_on_one_side_of_the_split(tmp_path):
         train_prompts = {user_text(log.by_id[i], ws.prompt) for i in b.manifest["train_ids"]}
         assert not any(user_text(log.by_id[i], ws.prompt) in train_prompts for i in b.manifest["eval_ids"])
     assert moved > 0  # the rule was needed, not just lucky
+
+
+def test_heldout_items_share_no_evidence_snippet_with_training(tmp_path):
+    rows = default_rows()
+    by_id = {r["question_id"]: r for r in rows}
+    # Two questions about each of f0..f5: a correction and a passing item on the same code.
+    for i in range(6):
+        by_id[f"ok-{i}"]["evidence_text"] = by_id[f"wrong_symbol-{i}"]["evidence_text"] + "\n    return None"
+    ws = make_workspace(tmp_path / "ws", rows)
+    write_default_corrections(ws)
+    log = load_run_log(ws)
+
+    def straddling(m) -> list[str]:
+        seen = set().union(*(datasets.evidence_keys(log.by_id[i]) for i in m["train_ids"]))
+        return [i for i in m["eval_ids"] if datasets.evidence_keys(log.by_id[i]) & seen]
+
+    mixed = 0
+    for seed in range(6):
+        grouped = datasets.build(ws, seed=seed, heldout=0.3).manifest
+        assert grouped["options"]["split_by_evidence"] is True
+        assert straddling(grouped) == []
+        assert grouped["eval_ids"], "whole groups still fill the held-out split"
+        assert grouped["per_cluster"]["hallucination"]["train"] >= 1
+        mixed += len(straddling(datasets.build(ws, seed=seed, heldout=0.3, split_by_evidence=False).manifest))
+    assert mixed > 0  # without the rule these pairs do straddle the split
+
+
+def test_preserve_keeps_other_clusters_as_kl_only_rows_away_from_the_heldout_split(ws):
+    log = load_run_log(ws)
+    off = datasets.build(ws, ["wrong_symbol"], heldout=0.3)
+    assert off.manifest["preserve_ids"] == [] and off.manifest["counts"]["preserve"] == 0
+    assert not any(r["kind"] == "preserve" for r in off.rows("train"))
+
+    b = datasets.build(ws, ["wrong_symbol"], heldout=0.3, preserve=True)
+    m = b.manifest
+    assert m["options"]["preserve"] is True and b.id != off.id
+    rows = {r["id"]: r for r in b.rows("train") if r["kind"] == "preserve"}
+    assert set(rows) == set(m["preserve_ids"]) and rows
+    # The other cluster's failures, with the answer the model gave (held as it is, not corrected).
+    assert all(i.startswith("hallucination-") for i in rows)
+    for i, r in rows.items():
+        assert r["messages"][-1]["content"] == log.by_id[i].answer
+    assert not set(rows) & set(m["train_ids"]) and not set(rows) & set(m["eval_ids"])
+    assert not any(r["kind"] == "preserve" for r in b.rows("eval"))
+    assert not set(rows) & set(m["dpo_ids"])
+    # hallucination-i shares its snippet with wrong_symbol-i: left out when that one is held out.
+    held = set(m["eval_ids"])
+    dropped = {f"hallucination-{i}" for i in range(8) if f"wrong_symbol-{i}" in held}
+    assert dropped and set(m["preserve_dropped_ids"]) == dropped
+    assert set(rows) == {f"hallucination-{i}" for i in range(8)} - dropped
+    assert m["counts"]["preserve"] == len(rows) and m["counts"]["preserve_dropped_shared_evidence"] == len(dropped)
+
+
+def test_evidence_keys_ignore_file_headers_and_short_lines():
+    from types import SimpleNamespace
+
+    it = SimpleNamespace(evidence_text="# File: larder/storage/db.py\ndef connect(path=DB_FILENAME):\n    return conn\n")
+    assert datasets.evidence_keys(it) == {"def connect(path=DB_FILENAME):"}
+    assert datasets.evidence_keys(SimpleNamespace(evidence_text=None)) == set()
 
 
 def test_a_failed_write_leaves_no_build_behind(ws, monkeypatch):

@@ -102,6 +102,7 @@ def test_missing_workspace(tmp_path):
 def test_semantic_checks(tmp_path):
     assert error_of(tmp_path, "run_log: log.jsonl\ncandidate_threshold: 0\n").endswith(":2: candidate_threshold must be >= 1")
     assert error_of(tmp_path, "run_log: log.jsonl\nbuild:\n  heldout: 1.5\n").endswith(":3: build.heldout must be in [0, 1)")
+    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  anchor_kl: -1\n").endswith(":3: train.anchor_kl must be >= 0")
 
 
 def test_passing_grades_must_be_text_and_is_passing_takes_item_or_grade(tmp_path):

@@ -11,7 +11,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from ftui.core.workspace import Workspace
 
-# (field, label, kind) — kind: text | int | float | optfloat
+# (field, label, kind) — kind: text | int | float | optfloat | nonneg (a float, 0 allowed)
 FIELDS = (
     ("model", "Model", "text"),
     ("lora_r", "LoRA rank", "int"),
@@ -21,6 +21,7 @@ FIELDS = (
     ("epochs", "Epochs (blank: steps)", "optfloat"),
     ("eval_steps", "Eval every (steps)", "int"),
     ("patience", "Early-stop patience", "int"),
+    ("anchor_kl", "Anchor KL (SFT; 0 off)", "nonneg"),
 )
 
 
@@ -48,6 +49,11 @@ def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, 
                 v = float(raw)
                 if not v > 0:
                     raise ValueError("must be above 0")
+                out[key] = v
+            elif kind == "nonneg":
+                v = float(raw)
+                if not v >= 0:
+                    raise ValueError("must be 0 or more")
                 out[key] = v
             elif kind == "optfloat":
                 if raw:
@@ -92,6 +98,7 @@ class RunFormScreen(ModalScreen[dict | None]):
             "epochs": "" if t.epochs is None else f"{t.epochs:g}",
             "eval_steps": str(t.eval_steps),
             "patience": str(t.patience),
+            "anchor_kl": f"{t.anchor_kl:g}",
         }
         with Vertical() as v:
             v.border_title = "New training run"
