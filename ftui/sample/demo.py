@@ -23,7 +23,7 @@ from ftui.core.workspace import Workspace
 from ftui.sample.corrections import review_path
 
 # Reduced settings for `--quick` (the slow end-to-end test): fewer steps, fewer evaluated items.
-QUICK_STEPS = 12
+QUICK_STEPS = 20
 QUICK_EVAL_LIMIT = 40
 
 # Settings the DPO variant changes from the workspace's (SFT-tuned) train section: a DPO step scores

@@ -71,3 +71,15 @@ async def test_newest_build_is_shown_and_checked_on_open(ws):
         pane = app.screen
         assert pane.build.id == build.id and pane.report is not None
         assert "check:" in str(pane.query_one("#dt-status").render())
+
+
+def test_counts_say_how_many_rows_are_preserved():
+    from types import SimpleNamespace
+
+    from ftui.tui.screens.data import counts_text
+
+    counts = {"train": 12, "train_corrections": 6, "train_anchors": 3, "eval": 2}
+    plain = counts_text(SimpleNamespace(manifest={"counts": counts}))
+    assert plain.splitlines()[0] == "train 12: 6 corrections + 3 anchors"
+    kept = counts_text(SimpleNamespace(manifest={"counts": {**counts, "preserve": 3}}))
+    assert kept.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 3 preserved (KL)"

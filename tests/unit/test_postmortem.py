@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from ftui.core.errors import InputError
@@ -81,3 +83,24 @@ def test_postmortem_without_workspace_uses_manifest_counts(fixture_run):
     _, run_dir, _ = fixture_run
     text = build_postmortem(run_dir)
     assert "`wrong_symbol`: 6 failures, benchmark of 14 questions." in text
+
+
+def test_postmortem_counts_preserved_rows_only_when_the_run_used_them(fixture_run):
+    import json
+
+    from ftui.core.runs import read_run_config
+
+    _, run_dir, _ = fixture_run
+    cfg = read_run_config(run_dir)
+    manifest_path = Path(cfg["build_dir"]) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["counts"].update(train=manifest["counts"]["train"] + 2, preserve=2)
+    manifest_path.write_text(json.dumps(manifest))
+    config_path = run_dir / "config.json"
+    for kl, want in ((10.0, "Used 6 training examples (3 corrections, 1 anchor, 2 other clusters' failures kept as "
+                            "the base answers them (KL only))"),
+                     (0.0, "Used 4 training examples (3 corrections, 1 anchor) and")):
+        config_path.write_text(json.dumps({**cfg, "anchor_kl": kl}))
+        q2 = section(build_postmortem(run_dir), 2)
+        assert want in q2
+    assert "anchor_kl=0.0" in build_postmortem(run_dir)

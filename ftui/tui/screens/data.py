@@ -37,8 +37,9 @@ def histogram_text(tokens: Optional[dict], width: int = 14) -> str:
 def counts_text(build) -> str:
     m = build.manifest
     c = m.get("counts", {})
+    kept = f" + {c['preserve']} preserved (KL)" if c.get("preserve") else ""
     lines = [
-        f"train {c.get('train', 0)}: {c.get('train_corrections', 0)} corrections + {c.get('train_anchors', 0)} anchors",
+        f"train {c.get('train', 0)}: {c.get('train_corrections', 0)} corrections + {c.get('train_anchors', 0)} anchors{kept}",
         f"held out {c.get('eval', 0)} · DPO {c.get('dpo_train', 0) + c.get('dpo_eval', 0)} · discarded {c.get('discarded', 0)}",
     ]
     per = m.get("per_cluster") or {}
