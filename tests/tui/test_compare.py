@@ -112,3 +112,10 @@ async def test_postmortem_is_written_when_missing(ws):
         assert type(app.screen).__name__ == "MarkdownScreen"
         assert (run_dir / "postmortem.md").is_file()
         assert "wrong_field" in app.screen.query_one("Markdown").source
+
+
+def test_p_values_fit_their_column_and_keep_the_exponent():
+    from ftui.tui.screens.compare import p_text
+
+    assert [p_text(p) for p in (1.0, 0.289, 0.0386, 2.98e-08, 9.54e-07)] == ["1", "0.29", "0.039", "3e-8", "1e-6"]
+    assert all(len(p_text(p)) <= 6 for p in (0.00012, 1e-12, 0.5))

@@ -53,8 +53,13 @@ def metric_cells(row: tuple[str, dict]) -> list[str]:
         "—" if m.get("change") is None else f"{m['change'] * 100:+.0f} pts",
         str(b.get("fixed", 0)),
         str(b.get("regressed", 0)),
-        "—" if m.get("mcnemar_p") is None else f"{m['mcnemar_p']:.3g}",
+        "—" if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
     ]
+
+
+def p_text(p: float) -> str:
+    # Six cells wide: small p-values keep their exponent, which is what a reader compares.
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}".replace("e-0", "e-")
 
 
 class ComparePane(Pane):
