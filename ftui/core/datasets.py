@@ -228,8 +228,8 @@ def split_heldout(examples: list[_Example], heldout: float, seed: int,
     """Stratified, seeded split; each stratum keeps at least one training example.
 
     With `by_evidence`, examples whose evidence shares code go to the same side, whole groups at a
-    time, while each stratum's held-out quota is kept: a held-out item then never has its snippet
-    in training. Otherwise the comparison would measure recall of a seen snippet, and a correction
+    time, each group held out only while it fits every stratum's quota (so the held-out share can
+    come out a little smaller): a held-out item then never has its snippet in training. Otherwise the comparison would measure recall of a seen snippet, and a correction
     trained on one question about a function would be measured against another question about it
     (a locate target `remove_stock` turning "which exception does `remove_stock` raise?" into an
     answer about `remove_stock`).
@@ -461,7 +461,6 @@ def build(
     train, held = split_heldout(plan.examples, opts.heldout, opts.seed, by_evidence=opts.split_by_evidence)
     train, held, moved = _keep_prompts_on_one_side(train, held, ws)
     preserve, preserve_dropped = _preserve_rows(plan, held)
-    train.extend(preserve)
     train.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
     held.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
 
@@ -469,6 +468,9 @@ def build(
         "train": [_sft_row(ex, ws) for ex in train],
         "eval": [_sft_row(ex, ws) for ex in held],
     }
+    if preserve:
+        # A file of its own: exports and hosted uploads read train.jsonl, and these answers are wrong.
+        files["preserve"] = [_sft_row(ex, ws) for ex in preserve]
     if "prompt-completion" in formats:
         files["train_pc"] = [_pc_row(ex, ws) for ex in train]
         files["eval_pc"] = [_pc_row(ex, ws) for ex in held]
@@ -521,7 +523,7 @@ def build(
         "train": len(train),
         "eval": len(held),
         "train_corrections": n_train_corr,
-        "train_anchors": sum(ex.kind == "anchor" for ex in train),
+        "train_anchors": len(train) - n_train_corr,
         "preserve": len(preserve),
         "preserve_dropped_shared_evidence": len(preserve_dropped),
         "eval_corrections": n_eval_corr,
@@ -544,8 +546,8 @@ def build(
         "options": options,
         "counts": counts,
         "per_cluster": plan.per_cluster,
-        "train_ids": [ex.item.id for ex in train if ex.kind != "preserve"],
-        # Trained on only by an SFT run with train.anchor_kl > 0 (the engine drops them otherwise).
+        "train_ids": [ex.item.id for ex in train],
+        # preserve.jsonl: trained on only by an SFT run with train.anchor_kl > 0.
         "preserve_ids": sorted(ex.item.id for ex in preserve),
         "preserve_dropped_ids": preserve_dropped,
         "eval_ids": [ex.item.id for ex in held],

@@ -124,7 +124,7 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append("")
     if counts:
         n_pres = counts.get("preserve", 0) if preserves(cfg) else 0
-        n_train = counts.get("train", 0) - (counts.get("preserve", 0) - n_pres)
+        n_train = counts.get("train", 0) + n_pres
         kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
         L.append(f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
                  f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "

@@ -14,6 +14,7 @@ from pathlib import Path
 from ftui.core.errors import InputError
 
 SFT_FILES = ("train.jsonl", "eval.jsonl")
+PRESERVE_FILE = "preserve.jsonl"
 DPO_FILES = ("dpo_train.jsonl", "dpo_eval.jsonl")
 
 
@@ -50,7 +51,7 @@ def sft_row(path: Path, lineno: int, row: dict) -> dict:
         raise InputError(path, lineno, "the last message must be the assistant's answer")
     if len(msgs) < 2:
         raise InputError(path, lineno, "a training example needs a prompt before the assistant's answer")
-    # The anchor flag lets the trainer hold anchors to the base model (train.anchor_kl).
+    # The flags let the trainer hold anchors, and preserved rows (KL only), to the base (train.anchor_kl).
     return {"prompt": msgs[:-1], "completion": msgs[-1:], "anchor": row.get("kind") in ("anchor", "preserve"),
             "kl_only": row.get("kind") == "preserve"}
 
@@ -79,14 +80,16 @@ def read_split(build_dir: Path, method: str, split: str) -> list[dict]:
 def load_datasets(build_dir: Path, method: str, kl_rows: bool = False):
     """(train, eval|None) as datasets.Dataset objects.
 
-    Preserved rows (kind "preserve") teach nothing but the KL term, so without it (`kl_rows` off)
-    they are left out rather than trained on as if their answers were right.
+    Preserved rows (preserve.jsonl, kind "preserve") teach nothing but the KL term, so they join
+    the training rows only with it (`kl_rows`), never as if their answers were right.
     """
     from datasets import Dataset
 
     train = read_split(build_dir, method, "train")
-    if not kl_rows:
-        train = [r for r in train if not r.get("kl_only")]
+    preserve = Path(build_dir) / PRESERVE_FILE
+    if kl_rows and method == "sft" and preserve.exists():
+        train += [sft_row(preserve, lineno, row) for lineno, row in _read_rows(preserve)]
+    train = [r for r in train if kl_rows or not r.get("kl_only")]
     if not train:
         raise InputError(Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None,
                          "no training examples")

@@ -117,21 +117,26 @@ def test_anchor_kl_keeps_anchor_answers_closer_to_the_base(tmp_path, tiny_model_
 
 
 def _with_preserved(build):
-    """Row 1 of the training split becomes a preserved row (the other clusters' failures)."""
+    """Row 1 of the training split moves to preserve.jsonl, as the builder writes the other clusters' failures."""
     path = build / "train.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    rows[1]["kind"] = "preserve"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return build
+    kept = dict(rows.pop(1), kind="preserve")
+    path.write_text("".join(json.dumps(r) + "\n" for r in [rows[0], *rows[1:]]))
+    (build / "preserve.jsonl").write_text(json.dumps(kept) + "\n")
+    return build, kept["id"]
 
 
-def test_preserved_rows_are_dropped_without_the_kl_term(tmp_path):
-    build = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
+def test_preserved_rows_join_training_only_with_the_kl_term(tmp_path):
+    build, kept = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
     with_kl, _ = load_datasets(build, "sft", kl_rows=True)
     without, _ = load_datasets(build, "sft")
     assert len(with_kl) == 4 and len(without) == 3
-    assert [r["kl_only"] for r in with_kl] == [False, True, False, False]
-    assert [r["anchor"] for r in with_kl] == [False, True, False, False]
+    assert [r["kl_only"] for r in with_kl] == [False, False, False, True]
+    assert [r["anchor"] for r in with_kl] == [False, False, False, True]
+    assert not any(r["kl_only"] for r in without)
+    # DPO never reads them.
+    dpo, _ = load_datasets(build, "dpo", kl_rows=True)
+    assert len(dpo) == 4 and "kl_only" not in dpo.column_names
 
 
 def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
@@ -143,7 +148,7 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
     from ftui.engine.sft_loss import ANCHOR_COLUMN, KL_ONLY_COLUMN, anchored_kl
     from ftui.engine.train import make_trainer
 
-    build = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
+    build, _ = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
     train_ds, eval_ds = load_datasets(build, "sft", kl_rows=True)
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
     cfg = {"method": "sft", "max_steps": 1, "batch_size": 2, "max_length": 128, "lora_r": 4, "lora_alpha": 8,
@@ -154,7 +159,9 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
     for name, p in peft_model.named_parameters():
         if "lora_B" in name:  # a trained-looking adapter, so tuned and base differ
             p.data.normal_(0, 0.05)
-    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    rows = list(trainer.train_dataset)
+    kl_row = next(r for r in rows if r[KL_ONLY_COLUMN])
+    batch = trainer.data_collator([next(r for r in rows if not r[ANCHOR_COLUMN]), kl_row])
     assert batch[KL_ONLY_COLUMN].tolist() == [False, True]
     labels = batch["labels"].clone()
     with torch.no_grad():

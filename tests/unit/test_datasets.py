@@ -257,13 +257,17 @@ def test_preserve_keeps_other_clusters_as_kl_only_rows_away_from_the_heldout_spl
     log = load_run_log(ws)
     off = datasets.build(ws, ["wrong_symbol"], heldout=0.3)
     assert off.manifest["preserve_ids"] == [] and off.manifest["counts"]["preserve"] == 0
-    assert not any(r["kind"] == "preserve" for r in off.rows("train"))
+    assert not any(r["kind"] == "preserve" for r in off.rows("train")) and off.rows("preserve") == []
 
     b = datasets.build(ws, ["wrong_symbol"], heldout=0.3, preserve=True)
     m = b.manifest
     assert m["options"]["preserve"] is True and b.id != off.id
-    rows = {r["id"]: r for r in b.rows("train") if r["kind"] == "preserve"}
+    rows = {r["id"]: r for r in b.rows("preserve")}
     assert set(rows) == set(m["preserve_ids"]) and rows
+    assert all(r["kind"] == "preserve" for r in rows.values())
+    # Not in train.jsonl, which exports and hosted uploads read: these answers are wrong.
+    assert not any(r["kind"] == "preserve" for r in b.rows("train"))
+    assert m["counts"]["train"] == len(b.rows("train"))
     # The other cluster's failures, with the answer the model gave (held as it is, not corrected).
     assert all(i.startswith("hallucination-") for i in rows)
     for i, r in rows.items():
