@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="corrections → build → train → evaluate → postmortem on the sample workspace")
     d.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))
     d.add_argument("--method", choices=("sft", "dpo"), default="sft")
-    d.add_argument("--quick", action="store_true", help="fewer training steps and benchmark items")
+    d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")
     d.add_argument("--max-steps", type=int, default=None)
     d.add_argument("--eval-limit", type=int, default=None, help="evaluate at most N benchmark items (targeted cluster first)")
     d.set_defaults(fn=_demo)

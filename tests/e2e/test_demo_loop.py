@@ -1,4 +1,4 @@
-"""A reduced `make demo`: the embedded model, fewer steps and benchmark items, the same loop.
+"""A reduced `make demo`: the embedded model, fewer benchmark items evaluated, the same loop.
 
 Corrections are imported from the shipped review file, the dataset is built, a LoRA SFT run
 trains in a detached child on CPU, the evaluation child compares base and fine-tuned answers, and
