@@ -89,7 +89,6 @@ def load_datasets(build_dir: Path, method: str, kl_rows: bool = False):
     preserve = Path(build_dir) / PRESERVE_FILE
     if kl_rows and method == "sft" and preserve.exists():
         train += [sft_row(preserve, lineno, row) for lineno, row in _read_rows(preserve)]
-    train = [r for r in train if kl_rows or not r.get("kl_only")]
     if not train:
         raise InputError(Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None,
                          "no training examples")

@@ -75,8 +75,7 @@ def sft_trainer_class(device: str):
             kl_only = inputs.pop(KL_ONLY_COLUMN, None)
             labels = inputs["labels"]
             if kl_only is not None and bool(kl_only.any()):
-                only = kl_only.to(labels.device)
-                anchors = anchors | kl_only
+                only = kl_only.to(labels.device)  # these rows carry the anchor flag too: KL applies
                 ce_labels = labels.clone()
                 ce_labels[only] = -100
                 if num_items_in_batch is not None:
