@@ -60,13 +60,16 @@ def make_adapter(model_path: str, out: Path) -> Path:
 def make_run(ws, model: str, adapter: Path) -> Path:
     run_dir = ws.state.runs / "bench-run"
     run_dir.mkdir(parents=True)
-    (run_dir / "config.json").write_text(json.dumps({"run_id": run_dir.name, "model": model, "device": "cpu",
-                                                     "method": "sft"}))
+    (run_dir / "config.json").write_text(
+        json.dumps({"run_id": run_dir.name, "model": model, "device": "cpu", "method": "sft"})
+    )
     (run_dir / "adapter").symlink_to(adapter, target_is_directory=True)
     return run_dir
 
 
-def one_at_a_time(model: str, adapter: Path, messages: list[list[dict]], max_new_tokens: int) -> tuple[float, float, list, list]:
+def one_at_a_time(
+    model: str, adapter: Path, messages: list[list[dict]], max_new_tokens: int
+) -> tuple[float, float, list, list]:
     """Plain `generate`, one prompt per call, base (adapter off) then tuned, for every item."""
     import torch
     from peft import PeftModel
@@ -82,9 +85,16 @@ def one_at_a_time(model: str, adapter: Path, messages: list[list[dict]], max_new
     def answer(msgs):
         text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         enc = tok(text, return_tensors="pt", add_special_tokens=False)
-        out = peft.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None,
-                            top_k=None, pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        out = peft.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=tok.pad_token_id or tok.eos_token_id,
+        )
+        return tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
     base_out, tuned_out = [], []
     t0, c0 = time.perf_counter(), time.process_time()
@@ -111,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     from ftui.engine.evaluate import Evaluation
     from ftui.engine.generate import resolve_model_path
 
-    print(f"torch threads: {torch.get_num_threads()}; model {args.model}; {args.items} items x 2 sides; "
-          f"max_new_tokens {args.max_new_tokens}; batch size {args.batch_size}", flush=True)
+    print(
+        f"torch threads: {torch.get_num_threads()}; model {args.model}; {args.items} items x 2 sides; "
+        f"max_new_tokens {args.max_new_tokens}; batch size {args.batch_size}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ws = make_workspace(tmp / "ws", args.items, args.max_new_tokens, args.batch_size)
@@ -129,20 +142,29 @@ def main(argv: list[str] | None = None) -> int:
         engine_s, engine_cpu = time.perf_counter() - t0, time.process_time() - c0
         engine_loads = G.LOADS - loads
         report = json.loads(report_path.read_text())
-        print(f"engine (batched, incl. model load and grading): {engine_s:7.1f} s wall  {n / engine_s:6.3f} items/s  "
-              f"({engine_cpu:.0f} s CPU)  model loads: {engine_loads}", flush=True)
+        print(
+            f"engine (batched, incl. model load and grading): {engine_s:7.1f} s wall  {n / engine_s:6.3f} items/s  "
+            f"({engine_cpu:.0f} s CPU)  model loads: {engine_loads}",
+            flush=True,
+        )
 
         plain_s, plain_cpu, base_out, tuned_out = one_at_a_time(
-            args.model, adapter, [it["messages"] for it in plan.items], args.max_new_tokens)
-        print(f"one prompt at a time (generation only):         {plain_s:7.1f} s wall  {n / plain_s:6.3f} items/s  "
-              f"({plain_cpu:.0f} s CPU)", flush=True)
+            args.model, adapter, [it["messages"] for it in plan.items], args.max_new_tokens
+        )
+        print(
+            f"one prompt at a time (generation only):         {plain_s:7.1f} s wall  {n / plain_s:6.3f} items/s  "
+            f"({plain_cpu:.0f} s CPU)",
+            flush=True,
+        )
 
         same_base = sum(a == it["base_answer"] for a, it in zip(base_out, report["items"]))
         same_tuned = sum(a == it["tuned_answer"] for a, it in zip(tuned_out, report["items"]))
         ratio = plain_s / engine_s
         # CPU seconds are printed too: on a shared, oversubscribed machine wall time mostly measures the neighbours.
-        print(f"ratio: {ratio:.2f}x wall, {plain_cpu / engine_cpu:.2f}x CPU time (target >= 4x); "
-              f"load average {os.getloadavg()[0]:.1f}; identical answers: base {same_base}/{n}, tuned {same_tuned}/{n}")
+        print(
+            f"ratio: {ratio:.2f}x wall, {plain_cpu / engine_cpu:.2f}x CPU time (target >= 4x); "
+            f"load average {os.getloadavg()[0]:.1f}; identical answers: base {same_base}/{n}, tuned {same_tuned}/{n}"
+        )
         ok = engine_loads == 1
         print("exactly one model load per evaluation: " + ("yes" if ok else f"NO ({engine_loads})"))
         return 0 if ok else 1

@@ -22,8 +22,10 @@ QUESTIONS = [
     "Summarize what the server module does at start-up, in order.",
     "What exception does parse_args raise on an unknown flag, and where is it caught?",
 ]
-EVIDENCE = ("def validate_path(p, root):\n    full = os.path.realpath(os.path.join(root, p))\n"
-            "    if not full.startswith(root):\n        raise ValueError('path escapes root')\n    return full\n")
+EVIDENCE = (
+    "def validate_path(p, root):\n    full = os.path.realpath(os.path.join(root, p))\n"
+    "    if not full.startswith(root):\n        raise ValueError('path escapes root')\n    return full\n"
+)
 
 
 def write_bench_build(folder: Path, n: int = 64) -> Path:
@@ -31,12 +33,22 @@ def write_bench_build(folder: Path, n: int = 64) -> Path:
     rows = []
     for i in range(n):
         q = QUESTIONS[i % len(QUESTIONS)]
-        rows.append({"id": f"b{i}", "cluster": "c", "kind": "correction", "messages": [
-            {"role": "system", "content": "You are a code assistant. Answer from the evidence only."},
-            {"role": "user", "content": f"Evidence:\n{EVIDENCE}\nQuestion: {q} (case {i})"},
-            {"role": "assistant", "content": '{"file_path": "utils/security.py", "symbol": "validate_path", '
-                                             f'"answer": "It returns the resolved path; case {i}."}}'},
-        ]})
+        rows.append(
+            {
+                "id": f"b{i}",
+                "cluster": "c",
+                "kind": "correction",
+                "messages": [
+                    {"role": "system", "content": "You are a code assistant. Answer from the evidence only."},
+                    {"role": "user", "content": f"Evidence:\n{EVIDENCE}\nQuestion: {q} (case {i})"},
+                    {
+                        "role": "assistant",
+                        "content": '{"file_path": "utils/security.py", "symbol": "validate_path", '
+                        f'"answer": "It returns the resolved path; case {i}."}}',
+                    },
+                ],
+            }
+        )
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (folder / "manifest.json").write_text(json.dumps({"schema": 1, "build_id": "bench"}))
     return folder
@@ -93,13 +105,24 @@ def main() -> None:
         apply_cpu_speedups()  # as the engine's child does; the plain loop runs in the same process
     model, tok, path = load_model_and_tokenizer(opts.model, plan.device, bf16=plan.bf16)
     total = opts.warmup + opts.steps
-    cfg = {"method": "sft", "max_steps": total, "batch_size": opts.batch_size, "max_length": opts.max_length,
-           "learning_rate": 2e-4, "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
-           "target_modules": "all-linear", "save_steps": 10_000, "log_steps": 1}
+    cfg = {
+        "method": "sft",
+        "max_steps": total,
+        "batch_size": opts.batch_size,
+        "max_length": opts.max_length,
+        "learning_rate": 2e-4,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.05,
+        "target_modules": "all-linear",
+        "save_steps": 10_000,
+        "log_steps": 1,
+    }
     clock = StepClock(opts.warmup)
     # The engine's real event callback writes to a scratch events file, so its cost is measured too.
-    events_cb = EventsCallback(tmp / "events.jsonl", tmp, plan.device, threading.Event(), BestTracker(0),
-                               tmp / "adapter")
+    events_cb = EventsCallback(
+        tmp / "events.jsonl", tmp, plan.device, threading.Event(), BestTracker(0), tmp / "adapter"
+    )
     trainer = make_trainer(cfg, plan, model, tok, train_ds, None, tmp / "ckpt", callbacks=[events_cb, clock.callback])
     trainer.args.save_strategy = "no"
 
@@ -144,8 +167,10 @@ def main() -> None:
         print(f"round {r + 1}: engine {engine[-1]:.1f} tok/s, plain loop {plain[-1]:.1f} tok/s", flush=True)
     best_e, best_p = max(engine), max(plain)
     ratio = best_e / best_p
-    print(f"model {opts.model} ({path}) on {plan.describe()}, batch {opts.batch_size}, "
-          f"{opts.steps} timed steps after {opts.warmup} warm-up, best of {opts.rounds} rounds")
+    print(
+        f"model {opts.model} ({path}) on {plan.describe()}, batch {opts.batch_size}, "
+        f"{opts.steps} timed steps after {opts.warmup} warm-up, best of {opts.rounds} rounds"
+    )
     print(f"engine (SFTTrainer + ftui callback): {best_e:.1f} tokens/s")
     print(f"plain PyTorch forward+backward+AdamW: {best_p:.1f} tokens/s")
     print(f"ratio engine/plain: {ratio:.3f} (target >= 0.85) {'OK' if ratio >= 0.85 else 'BELOW TARGET'}")

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from ftui.commands.common import CommandError, EXIT_USAGE
+from ftui.commands.common import EXIT_USAGE, CommandError
 from ftui.core.errors import FtuiError
 
 # Each module registers its own subcommands; they import only ftui.core at module level, so

@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--file", help="read the corrected output from a file (- for stdin)")
     what.add_argument("--skip", action="store_true", help="leave this item out of training")
     what.add_argument("--revert", action="store_true", help="remove the item's correction")
-    p.add_argument("--review", action="store_true",
-                   help="mark as needs review (with --text/--file: save that text as the draft)")
+    p.add_argument(
+        "--review", action="store_true", help="mark as needs review (with --text/--file: save that text as the draft)"
+    )
     p.set_defaults(func=cmd_correct)
 
     p = sub.add_parser("export-review", help="write failures to a JSONL file for hand review")
@@ -56,8 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p.add_argument("--cluster", metavar="LABEL", help="only this cluster")
     p.add_argument("--remaining", action="store_true", help="only items without a correction or skip")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="where to write (- for stdout; default: <state>/review/review[-LABEL].jsonl)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write (- for stdout; default: <state>/review/review[-LABEL].jsonl)",
+    )
     p.set_defaults(func=cmd_export_review)
 
     p = sub.add_parser("import-review", help="merge a hand-edited review file into the corrections")
@@ -134,8 +139,7 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
         "retrieval_unknown": report.retrieval_unknown,
         "passing": report.passing,
         "retrieval_field_present": report.retrieval_field_present,
-        "notice": None if report.retrieval_field_present
-        else NO_RETRIEVAL_NOTICE.format(field=ws.fields.retrieval_hit),
+        "notice": None if report.retrieval_field_present else NO_RETRIEVAL_NOTICE.format(field=ws.fields.retrieval_hit),
         "candidate_threshold": ws.candidate_threshold,
         "clusters": [
             {
@@ -176,8 +180,7 @@ def render_clusters(d: dict, samples: bool = False) -> str:
     num_w = max(5, max(len(str(c["count"])) for c in d["clusters"]))
     fixed = 1 + num_w + 1 + 7 + 1 + 7 + 1 + 4 + 1 + 5 + 1 + 5
     label_w = max(5, min(WIDTH - 1 - fixed, max(len(c["label"]) for c in d["clusters"])))
-    head = (f"{'LABEL':<{label_w}} {'COUNT':>{num_w}} {'ITEMS':>7} {'FAILS':>7} {'CAND':>4} "
-            f"{'DONE':>5} {'LEFT':>5}")
+    head = f"{'LABEL':<{label_w}} {'COUNT':>{num_w}} {'ITEMS':>7} {'FAILS':>7} {'CAND':>4} {'DONE':>5} {'LEFT':>5}"
     lines.append(head)
     lines.append("-" * len(head))
     for c in d["clusters"]:
@@ -229,8 +232,9 @@ def _block(title: str, text: str | None) -> list[str]:
         # Keep a line's own indentation (answers are often code) and wrap only what overflows.
         body = para.lstrip(" ")
         indent = "  " + " " * min(len(para) - len(body), 40)
-        out.extend(textwrap.wrap(body.expandtabs(4), WIDTH - 1, initial_indent=indent, subsequent_indent=indent)
-                   or [""])
+        out.extend(
+            textwrap.wrap(body.expandtabs(4), WIDTH - 1, initial_indent=indent, subsequent_indent=indent) or [""]
+        )
     return out
 
 
@@ -248,8 +252,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     corr = CorrectionStore(ws).get(item.id)
     category = _category(ws, item, log.has_retrieval)
     stale = corr.is_stale(item) if corr else False
-    data = {"item": item_dict(item), "category": category,
-            "correction": corr.to_dict() if corr else None, "stale": stale}
+    data = {
+        "item": item_dict(item),
+        "category": category,
+        "correction": corr.to_dict() if corr else None,
+        "stale": stale,
+    }
     hit = {True: "hit", False: "miss", None: "-"}[item.retrieval_hit]
     lines = [
         f"{item.id}  [{item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
@@ -305,8 +313,11 @@ def cmd_correct(args: argparse.Namespace) -> int:
         if args.revert:
             had = store.get(item.id) is not None
             store.revert(item.id)
-            emit(args, {"id": item.id, "reverted": had},
-                 f"{item.id}: correction removed" if had else f"{item.id}: had no correction")
+            emit(
+                args,
+                {"id": item.id, "reverted": had},
+                f"{item.id}: correction removed" if had else f"{item.id}: had no correction",
+            )
             return EXIT_OK
         if args.skip:
             corr = store.skip(item)
@@ -345,9 +356,11 @@ def cmd_export_review(args: argparse.Namespace) -> int:
         out = ws.state.root / "review" / (f"review-{safe}.jsonl" if safe else "review.jsonl")
     n = export_review(out, items)
     scope = f"cluster {args.cluster!r}" if args.cluster else "all clusters"
-    emit(args, {"path": str(out), "items": n, "cluster": args.cluster},
-         f"Wrote {n} failures ({scope}) to {out}\n"
-         f"Fill in `corrected_output`, then: ftui import-review {out}")
+    emit(
+        args,
+        {"path": str(out), "items": n, "cluster": args.cluster},
+        f"Wrote {n} failures ({scope}) to {out}\nFill in `corrected_output`, then: ftui import-review {out}",
+    )
     return EXIT_OK
 
 
@@ -358,10 +371,14 @@ def render_import(res) -> tuple[list[str], list[str]]:
         err.append(f"... and {len(res.problems) - MAX_DIAGNOSTICS} more bad lines")
     err += res.notes[:MAX_DIAGNOSTICS]
     for c in res.conflicts:
-        err.append(f"{res.path}:{c['line']}: conflict for {c['id']}: saved correction differs "
-                   f"(saved {_clip(c['saved'], 20)!r}, file {_clip(c['imported'], 20)!r})")
-    out = [f"{len(res.applied)} saved ({len(res.overwritten)} overwritten), {len(res.unchanged)} unchanged, "
-           f"{len(res.untouched)} left empty, {len(res.conflicts)} conflicts, {len(res.problems)} bad lines"]
+        err.append(
+            f"{res.path}:{c['line']}: conflict for {c['id']}: saved correction differs "
+            f"(saved {_clip(c['saved'], 20)!r}, file {_clip(c['imported'], 20)!r})"
+        )
+    out = [
+        f"{len(res.applied)} saved ({len(res.overwritten)} overwritten), {len(res.unchanged)} unchanged, "
+        f"{len(res.untouched)} left empty, {len(res.conflicts)} conflicts, {len(res.problems)} bad lines"
+    ]
     if res.conflicts:
         out.append("Conflicting items kept their saved correction; use --force to take the file's text.")
     return err, out
@@ -419,9 +436,16 @@ def render_status(d: dict) -> str:
         ("Workspace", d["workspace"], ""),
         ("Run log", d["run_log"], ""),
         ("Items", d["items"], f"kept; bad lines skipped: {d['skipped_lines']}" if d["skipped_lines"] else ""),
-        ("Failures", d["failures"],
-         (f"model-attributed; {d['retrieval_misses']} retrieval misses, " if d["retrieval_field_present"]
-          else "every non-passing item (no retrieval field); ") + f"{d['passing']} passing"),
+        (
+            "Failures",
+            d["failures"],
+            (
+                f"model-attributed; {d['retrieval_misses']} retrieval misses, "
+                if d["retrieval_field_present"]
+                else "every non-passing item (no retrieval field); "
+            )
+            + f"{d['passing']} passing",
+        ),
         ("Clusters", d["clusters"], ""),
         ("Candidates", d["candidates"], f"clusters with >= {d['candidate_threshold']} failures"),
         ("Corrected", d["corrected"], ""),

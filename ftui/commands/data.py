@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws, warn
 from ftui.core import checks, datasets, formats
@@ -21,17 +20,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="build the training set: corrections + anchors, held-out split, DPO pairs")
     add_workspace(p)
     add_json(p)
-    p.add_argument("--cluster", action="extend", nargs="+", metavar="LABEL",
-                   help="target these clusters (repeatable; default: every failure cluster)")
-    p.add_argument("--anchor-ratio", type=float, metavar="R", help="anchors per correction (default: build.anchor_ratio)")
+    p.add_argument(
+        "--cluster",
+        action="extend",
+        nargs="+",
+        metavar="LABEL",
+        help="target these clusters (repeatable; default: every failure cluster)",
+    )
+    p.add_argument(
+        "--anchor-ratio", type=float, metavar="R", help="anchors per correction (default: build.anchor_ratio)"
+    )
     p.add_argument("--heldout", type=float, metavar="F", help="held-out share (default: build.heldout)")
     p.add_argument("--seed", type=int, metavar="S", help="split/anchor seed (default: build.seed)")
-    p.add_argument("--split-by-evidence", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep items whose evidence shares code on one side of the split (default: build.split_by_evidence)")
-    p.add_argument("--format", action="append", choices=[f for f in datasets.FORMATS if f != "chat"],
-                   dest="formats", help="also write this form (prompt-completion: train_pc.jsonl, eval_pc.jsonl)")
-    p.add_argument("--exclude-ids", metavar="FILE",
-                   help="ids reserved for the final benchmark comparison, one a line; they never enter training")
+    p.add_argument(
+        "--split-by-evidence",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep items whose evidence shares code on one side of the split (default: build.split_by_evidence)",
+    )
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=[f for f in datasets.FORMATS if f != "chat"],
+        dest="formats",
+        help="also write this form (prompt-completion: train_pc.jsonl, eval_pc.jsonl)",
+    )
+    p.add_argument(
+        "--exclude-ids",
+        metavar="FILE",
+        help="ids reserved for the final benchmark comparison, one a line; they never enter training",
+    )
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("builds", help="list the builds of a workspace, newest first")
@@ -40,40 +58,74 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_builds)
 
     p = sub.add_parser("check", help="pre-flight check of a dataset file or build: format, quality, tokens, leakage")
-    p.add_argument("target", metavar="FILE_OR_BUILD", nargs="?", default="latest",
-                   help="a dataset file, a build folder, or a build id of the workspace (default: latest)")
+    p.add_argument(
+        "target",
+        metavar="FILE_OR_BUILD",
+        nargs="?",
+        default="latest",
+        help="a dataset file, a build folder, or a build id of the workspace (default: latest)",
+    )
     add_workspace(p, positional=False)
     add_json(p)
     p.add_argument("--format", dest="fmt", choices=list(formats.FORMATS), help="file format (default: detected)")
     p.add_argument("--model", help="whose tokenizer and chat template count tokens (default: the workspace's model)")
-    p.add_argument("--max-length", type=int, metavar="N", help="tokens per example before truncation (default: build.max_length)")
+    p.add_argument(
+        "--max-length", type=int, metavar="N", help="tokens per example before truncation (default: build.max_length)"
+    )
     p.add_argument("--no-tokens", action="store_true", help="skip token counts (no tokenizer needed)")
-    p.add_argument("--heldout", metavar="FILE", action="append", help="held-out/eval file the training rows must not match")
+    p.add_argument(
+        "--heldout", metavar="FILE", action="append", help="held-out/eval file the training rows must not match"
+    )
     p.add_argument("--hosted", action="store_true", help="add the hosted fine-tuning epoch and billed-token estimate")
-    p.add_argument("--context-limit", type=int, default=checks.DEFAULT_CONTEXT_LIMIT, metavar="N",
-                   help="hosted model's tokens per example (default: %(default)s)")
+    p.add_argument(
+        "--context-limit",
+        type=int,
+        default=checks.DEFAULT_CONTEXT_LIMIT,
+        metavar="N",
+        help="hosted model's tokens per example (default: %(default)s)",
+    )
     p.add_argument("--epochs", type=int, help="hosted epochs (default: OpenAI's rule)")
-    p.add_argument("--near", type=float, metavar="J", help="near-duplicate Jaccard threshold (default: build.near_duplicate_threshold)")
+    p.add_argument(
+        "--near",
+        type=float,
+        metavar="J",
+        help="near-duplicate Jaccard threshold (default: build.near_duplicate_threshold)",
+    )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("export", help="write a build in a standard format (OpenAI, TRL, LLaMA-Factory)",
-                       epilog=_formats_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "export",
+        help="write a build in a standard format (OpenAI, TRL, LLaMA-Factory)",
+        epilog=_formats_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("build", metavar="BUILD", nargs="?", default="latest", help="build id, build folder or latest")
     add_workspace(p, positional=False)
     add_json(p)
     p.add_argument("--format", dest="fmt", required=True, choices=list(formats.FORMATS))
-    p.add_argument("-o", "--output", required=True, metavar="PATH", help="file to write (.json: a JSON array; else JSONL)")
-    p.add_argument("--split", choices=["train", "eval"], default="train",
-                   help="which split (preference formats use the DPO pairs of that split)")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="PATH", help="file to write (.json: a JSON array; else JSONL)"
+    )
+    p.add_argument(
+        "--split",
+        choices=["train", "eval"],
+        default="train",
+        help="which split (preference formats use the DPO pairs of that split)",
+    )
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import", help="read a dataset in any supported format into ftui's rows",
-                       epilog=_formats_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "import",
+        help="read a dataset in any supported format into ftui's rows",
+        epilog=_formats_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", metavar="FILE")
     add_json(p)
     p.add_argument("--format", dest="fmt", choices=list(formats.FORMATS), help="default: detected")
-    p.add_argument("-o", "--output", metavar="PATH",
-                   help="write the normalised rows here (TRL messages or preference JSONL)")
+    p.add_argument(
+        "-o", "--output", metavar="PATH", help="write the normalised rows here (TRL messages or preference JSONL)"
+    )
     p.set_defaults(func=cmd_import)
 
 
@@ -96,12 +148,21 @@ def _read_ids(path: str) -> list[str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     ws = load_ws(args)
-    overrides = {"anchor_ratio": args.anchor_ratio, "heldout": args.heldout, "seed": args.seed,
-                 "split_by_evidence": args.split_by_evidence}
+    overrides = {
+        "anchor_ratio": args.anchor_ratio,
+        "heldout": args.heldout,
+        "seed": args.seed,
+        "split_by_evidence": args.split_by_evidence,
+    }
     exclude = _read_ids(args.exclude_ids) if args.exclude_ids else []
     try:
-        b = datasets.build(ws, args.cluster, formats=args.formats or ("chat",), exclude_ids=exclude,
-                           **{k: v for k, v in overrides.items() if v is not None})
+        b = datasets.build(
+            ws,
+            args.cluster,
+            formats=args.formats or ("chat",),
+            exclude_ids=exclude,
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
     except datasets.BuildError as exc:
         fail(str(exc))
     m = b.manifest
@@ -114,11 +175,15 @@ def _build_text(b: datasets.Build) -> str:
     lines = [b.summary_line(), f"  folder: {b.dir}"]
     lines.append(f"  {'cluster':<28} {'items':>6} {'corrected':>9} {'train':>6} {'eval':>5} {'discarded':>9}")
     for label, s in m["per_cluster"].items():
-        lines.append(f"  {label[:28]:<28} {s['items']:>6} {s['corrected']:>9} {s['train']:>6} {s['eval']:>5} {s['discarded']:>9}")
+        lines.append(
+            f"  {label[:28]:<28} {s['items']:>6} {s['corrected']:>9} {s['train']:>6} {s['eval']:>5} {s['discarded']:>9}"
+        )
     lines.append(f"  anchors: {c['anchors']} ({c['train_anchors']} train, {c['eval_anchors']} held out)")
     if c.get("preserve") or c.get("preserve_dropped_shared_evidence"):
-        lines.append(f"  preserved (KL only, with train.anchor_kl): {c['preserve']} of the other clusters' failures"
-                     f" ({c['preserve_dropped_shared_evidence']} left out: evidence shared with held-out items)")
+        lines.append(
+            f"  preserved (KL only, with train.anchor_kl): {c['preserve']} of the other clusters' failures"
+            f" ({c['preserve_dropped_shared_evidence']} left out: evidence shared with held-out items)"
+        )
     if m["options"].get("split_by_evidence"):
         lines.append("  split: items whose evidence shares code stay on one side")
     if c["discarded"]:
@@ -141,13 +206,24 @@ def _build_text(b: datasets.Build) -> str:
 def cmd_builds(args: argparse.Namespace) -> int:
     ws = load_ws(args)
     builds = datasets.list_builds(ws)
-    data = [{"build_id": b.id, "created": b.manifest.get("created"), "dir": str(b.dir), "counts": b.manifest.get("counts"),
-             "target_clusters": b.manifest.get("target_clusters")} for b in builds]
-    text = "\n".join(
-        f"{b.id}  {b.manifest.get('created', '')}  {b.manifest['counts']['train']:>5} train "
-        f"{b.manifest['counts']['eval']:>4} eval  {', '.join(b.manifest.get('target_clusters', []))}"
+    data = [
+        {
+            "build_id": b.id,
+            "created": b.manifest.get("created"),
+            "dir": str(b.dir),
+            "counts": b.manifest.get("counts"),
+            "target_clusters": b.manifest.get("target_clusters"),
+        }
         for b in builds
-    ) or "no builds yet (run `ftui build`)"
+    ]
+    text = (
+        "\n".join(
+            f"{b.id}  {b.manifest.get('created', '')}  {b.manifest['counts']['train']:>5} train "
+            f"{b.manifest['counts']['eval']:>4} eval  {', '.join(b.manifest.get('target_clusters', []))}"
+            for b in builds
+        )
+        or "no builds yet (run `ftui build`)"
+    )
     emit(args, data, text)
     return EXIT_OK
 
@@ -155,7 +231,7 @@ def cmd_builds(args: argparse.Namespace) -> int:
 # -- check -------------------------------------------------------------------------------------
 
 
-def _optional_ws(args: argparse.Namespace, fallback: Optional[Path] = None) -> Optional[Workspace]:
+def _optional_ws(args: argparse.Namespace, fallback: Path | None = None) -> Workspace | None:
     """The workspace named with -w, else the one a build was made in (if it is still there)."""
     if args.workspace:
         return load_ws(args)
@@ -167,7 +243,7 @@ def _optional_ws(args: argparse.Namespace, fallback: Optional[Path] = None) -> O
         return None
 
 
-def _resolve_build(args: argparse.Namespace, ref: str) -> Optional[datasets.Build]:
+def _resolve_build(args: argparse.Namespace, ref: str) -> datasets.Build | None:
     p = Path(ref)
     if p.exists():
         return datasets.resolve_build_path(p)
@@ -202,8 +278,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             extra += checks.references_from_rows(formats.read(h).rows, f"held-out ({Path(h).name})")
         except FtuiError as exc:
             fail(str(exc))
-    common = dict(tokenizer=tokenizer, model=model, hosted=args.hosted, context_limit=args.context_limit,
-                  epochs=args.epochs)
+    common = dict(
+        tokenizer=tokenizer, model=model, hosted=args.hosted, context_limit=args.context_limit, epochs=args.epochs
+    )
     if build is not None:
         if args.near is not None:
             common["near_threshold"] = args.near
@@ -217,8 +294,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             except FtuiError:
                 ids = set()
             refs += checks.benchmark_references(ws, ids)
-        report = checks.run_checks(path, fmt=args.fmt, max_length=max_length, references=refs, near_threshold=near,
-                                   user_template=ws.prompt.user_template if ws else None, **common)
+        report = checks.run_checks(
+            path,
+            fmt=args.fmt,
+            max_length=max_length,
+            references=refs,
+            near_threshold=near,
+            user_template=ws.prompt.user_template if ws else None,
+            **common,
+        )
     data = report.to_dict()
     if build is not None:
         data["build_id"] = build.id
@@ -240,8 +324,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         written = formats.write(rows, args.output, args.fmt)
     except formats.FormatError as exc:
         fail(str(exc))
-    data = {"build_id": build.id, "format": args.fmt, "split": name, "rows": len(rows), "written": [str(p) for p in written]}
-    emit(args, data, f"wrote {len(rows)} {name} rows of build {build.id} as {args.fmt}: " + ", ".join(map(str, written)))
+    data = {
+        "build_id": build.id,
+        "format": args.fmt,
+        "split": name,
+        "rows": len(rows),
+        "written": [str(p) for p in written],
+    }
+    emit(
+        args, data, f"wrote {len(rows)} {name} rows of build {build.id} as {args.fmt}: " + ", ".join(map(str, written))
+    )
     return EXIT_OK
 
 
@@ -261,16 +353,27 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         fsutil.atomic_write_jsonl(args.output, rows)
         written = args.output
-    data = {"file": str(res.path), "format": res.format, "kind": res.kind, "rows": len(res.rows),
-            "problems": [{"line": p.line, "kind": p.kind, "message": p.message} for p in res.problems],
-            "written": written}
+    data = {
+        "file": str(res.path),
+        "format": res.format,
+        "kind": res.kind,
+        "rows": len(res.rows),
+        "problems": [{"line": p.line, "kind": p.kind, "message": p.message} for p in res.problems],
+        "written": written,
+    }
     if not args.json and not args.output:
         for r in res.rows:
             print(json.dumps({k: v for k, v in r.items() if k != "line"}, ensure_ascii=False))
-        print(f"{res.path}: {len(res.rows)} {res.kind} rows ({res.format}), {len(res.problems)} unusable", file=sys.stderr)
+        print(
+            f"{res.path}: {len(res.rows)} {res.kind} rows ({res.format}), {len(res.problems)} unusable", file=sys.stderr
+        )
     else:
-        emit(args, data, f"{res.path}: {len(res.rows)} {res.kind} rows ({res.format}), {len(res.problems)} unusable"
-             + (f"; written to {written}" if written else ""))
+        emit(
+            args,
+            data,
+            f"{res.path}: {len(res.rows)} {res.kind} rows ({res.format}), {len(res.problems)} unusable"
+            + (f"; written to {written}" if written else ""),
+        )
     if not res.rows:
         return 2
     return EXIT_FOUND if res.problems else EXIT_OK

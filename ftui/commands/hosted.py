@@ -17,20 +17,30 @@ def register(sub) -> None:
     s = hs.add_parser("submit", help="upload a dataset build and start a hosted fine-tuning job")
     add_workspace(s)
     s.add_argument("--build", metavar="ID", help="dataset build id or folder (default: the latest build)")
-    s.add_argument("--base-url", metavar="URL", help="service endpoint, e.g. https://api.openai.com/v1 (default: hosted.base_url)")
+    s.add_argument(
+        "--base-url", metavar="URL", help="service endpoint, e.g. https://api.openai.com/v1 (default: hosted.base_url)"
+    )
     s.add_argument("--model", metavar="M", help="base model to fine-tune (default: hosted.model)")
     s.add_argument("--epochs", type=int, metavar="N", help="epochs (default: hosted.n_epochs, else the service's rule)")
     s.add_argument("--suffix", help="text added to the fine-tuned model's name (default: hosted.suffix)")
-    s.add_argument("--method", choices=("sft", "dpo"), help="sft uploads train/eval, dpo the preference pairs (default: train.method)")
+    s.add_argument(
+        "--method",
+        choices=("sft", "dpo"),
+        help="sft uploads train/eval, dpo the preference pairs (default: train.method)",
+    )
     s.add_argument("--follow", action="store_true", help="poll the job until it ends")
-    s.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between polls (default: %(default)s)")
+    s.add_argument(
+        "--interval", type=float, default=10.0, metavar="S", help="seconds between polls (default: %(default)s)"
+    )
     add_json(s)
     s.set_defaults(func=cmd_submit)
 
     s = hs.add_parser("status", help="poll a hosted job and record its progress in the run's events")
     add_run(s)
     s.add_argument("--follow", action="store_true", help="keep polling until the job ends")
-    s.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between polls (default: %(default)s)")
+    s.add_argument(
+        "--interval", type=float, default=10.0, metavar="S", help="seconds between polls (default: %(default)s)"
+    )
     s.set_defaults(func=cmd_status)
 
     s = hs.add_parser("cancel", help="cancel a hosted job")
@@ -82,12 +92,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
         _fail(exc)
     config = hosted.read_config(run_dir)
     if not args.follow:
-        emit(args, {"run_id": run_dir.name, "dir": str(run_dir), "job_id": config["job_id"],
-                    "base_url": config["base_url"], "model": config["model"], "method": method,
-                    "estimate": config.get("estimate")},
-             f"run {run_dir.name}: job {config['job_id']} submitted to {config['base_url']}\n"
-             f"  watch:  ftui hosted status {run_dir.name} --follow\n"
-             f"  cancel: ftui hosted cancel {run_dir.name}\n  folder: {run_dir}")
+        emit(
+            args,
+            {
+                "run_id": run_dir.name,
+                "dir": str(run_dir),
+                "job_id": config["job_id"],
+                "base_url": config["base_url"],
+                "model": config["model"],
+                "method": method,
+                "estimate": config.get("estimate"),
+            },
+            f"run {run_dir.name}: job {config['job_id']} submitted to {config['base_url']}\n"
+            f"  watch:  ftui hosted status {run_dir.name} --follow\n"
+            f"  cancel: ftui hosted cancel {run_dir.name}\n  folder: {run_dir}",
+        )
         return 0
     return _watch(args, run_dir, follow=True)
 
@@ -132,14 +151,20 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     run_dir = _find(args)
     state = hosted.run_state(run_dir)
     if state != "running":
-        emit(args, {"run_id": run_dir.name, "state": state, "cancelled": False},
-             f"run {run_dir.name} is not running ({state})")
+        emit(
+            args,
+            {"run_id": run_dir.name, "state": state, "cancelled": False},
+            f"run {run_dir.name} is not running ({state})",
+        )
         return 0
     try:
         written = hosted.cancel(run_dir)
     except hosted.HostedError as exc:
         _fail(exc)
     state = hosted.run_state(run_dir)
-    emit(args, {"run_id": run_dir.name, "state": state, "cancelled": True, "events": written},
-         f"cancel requested for {run_dir.name}: {state}")
+    emit(
+        args,
+        {"run_id": run_dir.name, "state": state, "cancelled": True, "events": written},
+        f"cancel requested for {run_dir.name}: {state}",
+    )
     return 0

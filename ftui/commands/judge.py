@@ -69,15 +69,21 @@ def cmd_eval(args) -> int:
     st = evalrun.eval_state(run_dir)
     if st.state == "running":
         if not args.follow:
-            fail(f"an evaluation of {run_dir.name} is already running (pid {st.pid}); add --follow to watch it", EXIT_FOUND)
+            fail(
+                f"an evaluation of {run_dir.name} is already running (pid {st.pid}); add --follow to watch it",
+                EXIT_FOUND,
+            )
         pid = st.pid
     else:
         run_dir, pid = evalrun.start_eval(ws, run_dir, limit=args.limit)
     eval_dir = evalrun.eval_dir(run_dir)
     if not args.follow:
-        emit(args, {"run_id": run_dir.name, "pid": pid, "eval_dir": str(eval_dir), "state": "running"},
-             f"Evaluating {run_dir.name} (pid {pid}); events in {eval_dir / evalrun.EVENTS}\n"
-             f"Watch it with `ftui eval {run_dir.name} --follow`; read the result with `ftui report {run_dir.name}`.")
+        emit(
+            args,
+            {"run_id": run_dir.name, "pid": pid, "eval_dir": str(eval_dir), "state": "running"},
+            f"Evaluating {run_dir.name} (pid {pid}); events in {eval_dir / evalrun.EVENTS}\n"
+            f"Watch it with `ftui eval {run_dir.name} --follow`; read the result with `ftui report {run_dir.name}`.",
+        )
         return EXIT_OK
     if not args.json:
         print(f"Evaluating {run_dir.name} (pid {pid})...", file=sys.stderr, flush=True)
@@ -86,11 +92,18 @@ def cmd_eval(args) -> int:
         why = st.error or ("the evaluation process died without a final event" if st.state == "dead" else st.state)
         log = eval_dir / evalrun.LOG
         data = {"run_id": run_dir.name, "state": st.state, "error": why, "hint": st.hint, "log": str(log)}
-        emit(args, data, f"Evaluation {st.state}: {why}" + (f"\n  hint: {st.hint}" if st.hint else "") + f"\n  log: {log}")
+        emit(
+            args,
+            data,
+            f"Evaluation {st.state}: {why}" + (f"\n  hint: {st.hint}" if st.hint else "") + f"\n  log: {log}",
+        )
         return EXIT_FOUND
     report = evalrun.read_report(run_dir)
-    emit(args, {**evalrun.summary(report), "state": "finished", "report": st.report},
-         render_text(report, show_items=False) + f"\n\nFull report: ftui report {run_dir.name}")
+    emit(
+        args,
+        {**evalrun.summary(report), "state": "finished", "report": st.report},
+        render_text(report, show_items=False) + f"\n\nFull report: ftui report {run_dir.name}",
+    )
     return EXIT_OK
 
 
@@ -110,6 +123,9 @@ def cmd_postmortem(args) -> int:
     path = write_postmortem(run_dir, ws)
     copy = ws.state.reports / f"{run_dir.name}-{path.name}"
     text = path.read_text(encoding="utf-8")
-    emit(args, {"run_id": run_dir.name, "path": str(path), "copy": str(copy), "markdown": text},
-         f"{text}\nWritten to {path} (copy: {copy})")
+    emit(
+        args,
+        {"run_id": run_dir.name, "path": str(path), "copy": str(copy), "markdown": text},
+        f"{text}\nWritten to {path} (copy: {copy})",
+    )
     return EXIT_OK

@@ -22,8 +22,12 @@ def register(sub) -> None:
     p.add_argument("--rank", type=int, metavar="R", help="LoRA rank")
     p.add_argument("--batch-size", type=int, metavar="B", help="per-device batch size")
     p.add_argument("--max-length", type=int, metavar="L", help="max tokens per example")
-    p.add_argument("--anchor-kl", type=float, metavar="W",
-                   help="SFT: weight of KL(base || tuned) on anchor answers; 0 turns it off (default: train.anchor_kl)")
+    p.add_argument(
+        "--anchor-kl",
+        type=float,
+        metavar="W",
+        help="SFT: weight of KL(base || tuned) on anchor answers; 0 turns it off (default: train.anchor_kl)",
+    )
     p.add_argument("--qlora", action="store_true", default=None, help="load the base model in 4-bit (CUDA only)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--model", help="model: embedded default, a local folder or a hub id (default: workspace model)")
@@ -50,10 +54,17 @@ def register(sub) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict:
     return {
-        "method": args.method, "max_steps": args.steps, "epochs": args.epochs, "learning_rate": args.lr,
-        "lora_r": args.rank, "batch_size": args.batch_size, "max_length": args.max_length, "qlora": args.qlora,
+        "method": args.method,
+        "max_steps": args.steps,
+        "epochs": args.epochs,
+        "learning_rate": args.lr,
+        "lora_r": args.rank,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "qlora": args.qlora,
         "anchor_kl": args.anchor_kl,
-        "device": args.device, "model": args.model,
+        "device": args.device,
+        "model": args.model,
     }
 
 
@@ -68,8 +79,11 @@ def format_event(ev: dict) -> str | None:
         return None
     stamp = time.strftime("%H:%M:%S", time.localtime(ev.get("t", 0)))
     if kind == "log":
-        parts = [f"step {ev['step']}/{ev.get('max_steps')}", f"loss {_fmt(ev.get('loss'))}",
-                 f"lr {_fmt(ev.get('learning_rate'), '.2e')}"]
+        parts = [
+            f"step {ev['step']}/{ev.get('max_steps')}",
+            f"loss {_fmt(ev.get('loss'))}",
+            f"lr {_fmt(ev.get('learning_rate'), '.2e')}",
+        ]
         if ev.get("tokens_per_s") is not None:
             parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
         if ev.get("memory_mb") is not None:
@@ -82,14 +96,18 @@ def format_event(ev: dict) -> str | None:
     elif kind == "checkpoint":
         text = f"checkpoint  step {ev['step']}  {ev['path']}"
     elif kind == "started":
-        text = (f"started  {ev.get('method', '?').upper()} on {ev.get('model')}  "
-                f"{ev.get('train_size')} train / {ev.get('eval_size')} eval  "
-                f"trainable {ev.get('trainable_params')}/{ev.get('total_params')} params  ({ev.get('device', '')})")
+        text = (
+            f"started  {ev.get('method', '?').upper()} on {ev.get('model')}  "
+            f"{ev.get('train_size')} train / {ev.get('eval_size')} eval  "
+            f"trainable {ev.get('trainable_params')}/{ev.get('total_params')} params  ({ev.get('device', '')})"
+        )
     elif kind == "early_stop":
         text = f"early stop at step {ev['step']}: best eval_loss {_fmt(ev.get('best_eval_loss'))} at step {ev.get('best_step')}"
     elif kind == "finished":
-        text = (f"finished in {ev.get('runtime_s')} s  best eval_loss {_fmt(ev.get('best_eval_loss'))} "
-                f"at step {ev.get('best_step')}  adapter {ev.get('adapter')}")
+        text = (
+            f"finished in {ev.get('runtime_s')} s  best eval_loss {_fmt(ev.get('best_eval_loss'))} "
+            f"at step {ev.get('best_step')}  adapter {ev.get('adapter')}"
+        )
     elif kind == "cancelled":
         text = f"cancelled at step {ev.get('step')}  checkpoint {ev.get('checkpoint')}"
     elif kind == "failed":
@@ -119,8 +137,11 @@ def _follow(args, run_dir: Path, offset: int = 0) -> int:
             return EXIT_FOUND if last_type == "failed" else 0
         info = runs.read_state(run_dir)
         if info.state == "dead":
-            print(f"run {run_dir.name} is dead: its process is gone without a final event "
-                  f"(resume it with `ftui train --resume {run_dir.name}`)", flush=True)
+            print(
+                f"run {run_dir.name} is dead: its process is gone without a final event "
+                f"(resume it with `ftui train --resume {run_dir.name}`)",
+                flush=True,
+            )
             return EXIT_FOUND
         time.sleep(0.5)
 
@@ -142,9 +163,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     except InputError as exc:
         fail(str(exc))
     if not args.follow:
-        emit(args, {"run_id": run_dir.name, "dir": str(run_dir), "pid": pid, "resumed": bool(args.resume)},
-             f"run {run_dir.name} started (pid {pid})\n  watch:  ftui logs {run_dir.name} --follow"
-             f"\n  stop:   ftui stop {run_dir.name}\n  folder: {run_dir}")
+        emit(
+            args,
+            {"run_id": run_dir.name, "dir": str(run_dir), "pid": pid, "resumed": bool(args.resume)},
+            f"run {run_dir.name} started (pid {pid})\n  watch:  ftui logs {run_dir.name} --follow"
+            f"\n  stop:   ftui stop {run_dir.name}\n  folder: {run_dir}",
+        )
         return 0
     if not args.json:
         print(f"run {run_dir.name} started (pid {pid}); Ctrl-C stops watching, not the run", flush=True)
@@ -158,8 +182,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in infos:
         step = f"{r.step or 0}/{r.max_steps or r.config.get('max_steps', '?')}"
         extra = r.error if r.state == "failed" else (f"adapter {r.adapter}" if r.adapter else (r.message or ""))
-        lines.append(f"{r.id:<28} {r.state:<9} {(r.method or '?'):<4} step {step:<9} "
-                     f"best eval {_fmt(r.best_eval_loss)} @ {r.best_step if r.best_step is not None else '-':<5} {extra}")
+        lines.append(
+            f"{r.id:<28} {r.state:<9} {(r.method or '?'):<4} step {step:<9} "
+            f"best eval {_fmt(r.best_eval_loss)} @ {r.best_step if r.best_step is not None else '-':<5} {extra}"
+        )
     emit(args, [r.to_dict() for r in infos], "\n".join(lines) if lines else "no runs yet")
     return 0
 
@@ -172,20 +198,29 @@ def cmd_stop(args: argparse.Namespace) -> int:
         fail(str(exc))
     info = runs.read_state(run_dir)
     if info.state != "running":
-        emit(args, {"run_id": run_dir.name, "state": info.state, "signalled": False},
-             f"run {run_dir.name} is not running ({info.state})")
+        emit(
+            args,
+            {"run_id": run_dir.name, "state": info.state, "signalled": False},
+            f"run {run_dir.name} is not running ({info.state})",
+        )
         return 0
     if hosted.is_hosted(run_dir):
         try:
             hosted.cancel(run_dir)
         except hosted.HostedError as exc:
             fail(str(exc), EXIT_FOUND if exc.service else 2)
-        emit(args, {"run_id": run_dir.name, "state": "cancelled", "signalled": True},
-             f"cancelled hosted job of {run_dir.name}")
+        emit(
+            args,
+            {"run_id": run_dir.name, "state": "cancelled", "signalled": True},
+            f"cancelled hosted job of {run_dir.name}",
+        )
         return 0
     signalled = runs.request_stop(run_dir)
-    emit(args, {"run_id": run_dir.name, "state": info.state, "signalled": signalled},
-         f"stop requested for {run_dir.name}: it saves a checkpoint and ends with `cancelled`")
+    emit(
+        args,
+        {"run_id": run_dir.name, "state": info.state, "signalled": signalled},
+        f"stop requested for {run_dir.name}: it saves a checkpoint and ends with `cancelled`",
+    )
     return 0
 
 
@@ -203,12 +238,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
         fail(str(exc))
     evs = runs.Tail(run_dir / "events.jsonl").poll()
     if args.json:
-        shown = evs if args.tail is None else evs[-args.tail:]
+        shown = evs if args.tail is None else evs[-args.tail :]
         for ev in shown:
             emit(args, ev)
     else:
         lines = [line for line in map(format_event, evs) if line]
-        for line in lines if args.tail is None else lines[-args.tail:]:
+        for line in lines if args.tail is None else lines[-args.tail :]:
             print(line)
     size = (run_dir / "events.jsonl").stat().st_size if (run_dir / "events.jsonl").exists() else 0
     if args.follow and runs.read_state(run_dir).state == "running":

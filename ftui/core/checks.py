@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from ftui.core import formats
 from ftui.core.workspace import PromptConfig
@@ -59,7 +60,7 @@ class Finding:
     kind: str
     where: str
     message: str
-    id: Optional[str] = None
+    id: str | None = None
 
     def __str__(self) -> str:
         return f"{self.where}: {self.level}: {self.message} [{self.kind}]"
@@ -74,9 +75,9 @@ class CheckReport:
     format: str
     examples: int
     findings: list[Finding] = field(default_factory=list)
-    tokens: Optional[dict] = None
-    hosted: Optional[dict] = None
-    model: Optional[str] = None
+    tokens: dict | None = None
+    hosted: dict | None = None
+    model: str | None = None
     seconds: float = 0.0
 
     @property
@@ -216,7 +217,7 @@ class _LSH:
 
     def keys(self, sig: list[int]) -> list[tuple]:
         r = self.ROWS
-        return [(b, *sig[b * r:(b + 1) * r]) for b in range(self.BANDS)] if sig else []
+        return [(b, *sig[b * r : (b + 1) * r]) for b in range(self.BANDS)] if sig else []
 
     def add(self, idx: int, sig: list[int]) -> None:
         for key in self.keys(sig):
@@ -244,6 +245,7 @@ def _norm(text: str) -> str:
 
 # --- example views ----------------------------------------------------------------------------
 
+
 def _content(m: dict) -> str:
     c = m.get("content")
     return c if isinstance(c, str) else ""
@@ -268,7 +270,7 @@ def prompt_text(row: dict) -> str:
     return "\n".join(_content(m) for m in _prompt_msgs(row) if m.get("role") == "user")
 
 
-def template_pattern(user_template: str) -> Optional[re.Pattern]:
+def template_pattern(user_template: str) -> re.Pattern | None:
     """A regex that takes a prompt built from `user_template` apart into evidence and question."""
     parts = re.split(r"(\{evidence\}|\{question\}|\{evidence_files\})", user_template)
     if "{question}" not in parts:
@@ -289,18 +291,18 @@ def template_pattern(user_template: str) -> Optional[re.Pattern]:
 DEFAULT_PATTERN = template_pattern(PromptConfig().user_template)
 
 
-def question_of(text: str, pattern: Optional[re.Pattern]) -> str:
+def question_of(text: str, pattern: re.Pattern | None) -> str:
     """The question inside a templated prompt; evidence is context, like alpaca's `input`."""
     m = pattern.match(text) if pattern is not None else None
     return m.group("question") if m else text
 
 
-def _instruction(row: dict, pattern: Optional[re.Pattern] = None) -> Optional[str]:
+def _instruction(row: dict, pattern: re.Pattern | None = None) -> str | None:
     users = [m for m in _prompt_msgs(row) if m.get("role") == "user"]
     return question_of(_content(users[-1]), pattern) if users else None
 
 
-def _output(row: dict) -> Optional[str]:
+def _output(row: dict) -> str | None:
     msgs = row["chosen"] if "chosen" in row else row.get("messages", [])
     outs = [m for m in msgs if m.get("role") == "assistant"]
     return _content(outs[-1]) if outs else None
@@ -308,8 +310,9 @@ def _output(row: dict) -> Optional[str]:
 
 # --- the checks -------------------------------------------------------------------------------
 
+
 class _Ctx:
-    def __init__(self, label: str, rows: list[dict], pattern: Optional[re.Pattern] = DEFAULT_PATTERN):
+    def __init__(self, label: str, rows: list[dict], pattern: re.Pattern | None = DEFAULT_PATTERN):
         self.label = label
         self.pattern = pattern
         self.findings: list[Finding] = []
@@ -323,15 +326,22 @@ class _Ctx:
             return str(row_or_line.get("id"))
         return f"{self.label}:{row_or_line}" if self.label else f"row {row_or_line}"
 
-    def add(self, level: str, kind: str, where: str, message: str, rid: Optional[str] = None) -> None:
+    def add(self, level: str, kind: str, where: str, message: str, rid: str | None = None) -> None:
         self.findings.append(Finding(level, kind, where, message, rid))
 
 
 def _check_messages(ctx: _Ctx, i: int, row: dict, raw_keys: bool) -> None:
     where = ctx.where(row)
     rid = row.get("id")
-    parts = [("messages", row["messages"])] if "messages" in row else [
-        ("prompt", row.get("prompt", [])), ("chosen", row.get("chosen", [])), ("rejected", row.get("rejected", []))]
+    parts = (
+        [("messages", row["messages"])]
+        if "messages" in row
+        else [
+            ("prompt", row.get("prompt", [])),
+            ("chosen", row.get("chosen", [])),
+            ("rejected", row.get("rejected", [])),
+        ]
+    )
     if not any(msgs for _, msgs in parts):
         ctx.add(ERROR, "missing_messages", where, "no messages (missing or empty list)", rid)
         ctx.bad.add(i)
@@ -356,13 +366,21 @@ def _check_messages(ctx: _Ctx, i: int, row: dict, raw_keys: bool) -> None:
             if raw_keys:
                 extra = sorted(k for k in m if k not in KNOWN_MESSAGE_KEYS)
                 if extra:
-                    ctx.add(ERROR, "unrecognized_key", where, f"{at} has unrecognized key {', '.join(map(repr, extra))}", rid)
+                    ctx.add(
+                        ERROR,
+                        "unrecognized_key",
+                        where,
+                        f"{at} has unrecognized key {', '.join(map(repr, extra))}",
+                        rid,
+                    )
                     failed = True
             if m.get("role") not in KNOWN_ROLES:
                 ctx.add(ERROR, "unrecognized_role", where, f"{at} has unrecognized role {m.get('role')!r}", rid)
                 failed = True
             content = m.get("content")
-            if (not isinstance(content, str) or not content.strip()) and not (m.get("function_call") or m.get("tool_calls")):
+            if (not isinstance(content, str) or not content.strip()) and not (
+                m.get("function_call") or m.get("tool_calls")
+            ):
                 ctx.add(ERROR, "missing_content", where, f"{at} ({m.get('role')}) has no text content", rid)
                 failed = True
     convo = _conversation(row)
@@ -370,7 +388,9 @@ def _check_messages(ctx: _Ctx, i: int, row: dict, raw_keys: bool) -> None:
     if "assistant" not in roles:
         ctx.add(ERROR, "no_assistant_message", where, "no assistant message: nothing to learn", rid)
         failed = True
-    if "chosen" in row and not any(isinstance(m, dict) and m.get("role") == "assistant" for m in row.get("rejected", [])):
+    if "chosen" in row and not any(
+        isinstance(m, dict) and m.get("role") == "assistant" for m in row.get("rejected", [])
+    ):
         ctx.add(ERROR, "no_assistant_message", where, "the rejected side has no assistant message", rid)
         failed = True
     if failed:
@@ -389,21 +409,46 @@ def _check_quality(ctx: _Ctx, row: dict, limits: QualityLimits) -> None:
     if instr is not None:
         n = len(instr.strip())
         if n < limits.instruction_min_chars:
-            ctx.add(WARNING, "instruction_too_short", where, f"instruction is {n} chars (< {limits.instruction_min_chars})", rid)
+            ctx.add(
+                WARNING,
+                "instruction_too_short",
+                where,
+                f"instruction is {n} chars (< {limits.instruction_min_chars})",
+                rid,
+            )
         elif n > limits.instruction_max_chars:
-            ctx.add(WARNING, "instruction_too_long", where, f"instruction is {n:,} chars (> {limits.instruction_max_chars:,})", rid)
+            ctx.add(
+                WARNING,
+                "instruction_too_long",
+                where,
+                f"instruction is {n:,} chars (> {limits.instruction_max_chars:,})",
+                rid,
+            )
     out = _output(row)
     if out is not None:
         if len(out.strip()) < limits.output_min_chars:
-            ctx.add(WARNING, "output_too_short", where, f"answer is {len(out.strip())} chars (< {limits.output_min_chars})", rid)
+            ctx.add(
+                WARNING,
+                "output_too_short",
+                where,
+                f"answer is {len(out.strip())} chars (< {limits.output_min_chars})",
+                rid,
+            )
         words = out.lower().split()
         if len(words) >= limits.repetition_min_words:
             ratio = len(set(words)) / len(words)
             if ratio < limits.repetition_min_unique_ratio:
-                ctx.add(WARNING, "repetitive_output", where,
-                        f"answer repeats itself: {ratio:.0%} unique words (< {limits.repetition_min_unique_ratio:.0%})", rid)
+                ctx.add(
+                    WARNING,
+                    "repetitive_output",
+                    where,
+                    f"answer repeats itself: {ratio:.0%} unique words (< {limits.repetition_min_unique_ratio:.0%})",
+                    rid,
+                )
     if "chosen" in row and [_content(m) for m in row["chosen"]] == [_content(m) for m in row.get("rejected", [])]:
-        ctx.add(WARNING, "chosen_equals_rejected", where, "chosen and rejected are the same: no preference to learn", rid)
+        ctx.add(
+            WARNING, "chosen_equals_rejected", where, "chosen and rejected are the same: no preference to learn", rid
+        )
 
 
 def _histogram(counts: list[int], buckets: int = 10) -> list[dict]:
@@ -418,16 +463,21 @@ def _histogram(counts: list[int], buckets: int = 10) -> list[dict]:
     return out
 
 
-def _token_stats(ctx: _Ctx, rows: list[dict], good: list[int], tokenizer, max_length: int) -> tuple[dict, dict[int, int]]:
+def _token_stats(
+    ctx: _Ctx, rows: list[dict], good: list[int], tokenizer, max_length: int
+) -> tuple[dict, dict[int, int]]:
     convs: list[list[dict]] = []
     owners: list[int] = []
     for i in good:
         row = rows[i]
         if "messages" in row:
-            convs.append(row["messages"]); owners.append(i)
+            convs.append(row["messages"])
+            owners.append(i)
         else:
-            convs.append(list(row["prompt"]) + list(row["chosen"])); owners.append(i)
-            convs.append(list(row["prompt"]) + list(row["rejected"])); owners.append(i)
+            convs.append(list(row["prompt"]) + list(row["chosen"]))
+            owners.append(i)
+            convs.append(list(row["prompt"]) + list(row["rejected"]))
+            owners.append(i)
     per_row: dict[int, int] = {}
     try:
         counts = tokenizer.count_many(convs)
@@ -440,8 +490,13 @@ def _token_stats(ctx: _Ctx, rows: list[dict], good: list[int], tokenizer, max_le
             except Exception as exc:
                 counts.append(-1)
                 if i not in ctx.bad:
-                    ctx.add(ERROR, "template_error", ctx.where(rows[i]), f"the chat template refuses this example: {exc}",
-                            rows[i].get("id"))
+                    ctx.add(
+                        ERROR,
+                        "template_error",
+                        ctx.where(rows[i]),
+                        f"the chat template refuses this example: {exc}",
+                        rows[i].get("id"),
+                    )
                     ctx.bad.add(i)
     for c, i in zip(counts, owners):
         if c >= 0 and i not in ctx.bad:
@@ -453,8 +508,13 @@ def _token_stats(ctx: _Ctx, rows: list[dict], good: list[int], tokenizer, max_le
         if n is not None and n > max_length:
             row = rows[i]
             truncated.append({"where": ctx.where(row), "id": row.get("id"), "tokens": n})
-            ctx.add(WARNING, "truncated", ctx.where(row),
-                    f"{n:,} tokens > max length {max_length:,}: the last {n - max_length:,} would be cut", row.get("id"))
+            ctx.add(
+                WARNING,
+                "truncated",
+                ctx.where(row),
+                f"{n:,} tokens > max length {max_length:,}: the last {n - max_length:,} would be cut",
+                row.get("id"),
+            )
     stats = {
         "count": len(values),
         "max_length": max_length,
@@ -464,8 +524,11 @@ def _token_stats(ctx: _Ctx, rows: list[dict], good: list[int], tokenizer, max_le
     if values:
         srt = sorted(values)
         stats.update(
-            min=srt[0], max=srt[-1], mean=sum(values) / len(values),
-            p50=srt[len(srt) // 2], p95=srt[min(len(srt) - 1, int(0.95 * len(srt)))],
+            min=srt[0],
+            max=srt[-1],
+            mean=sum(values) / len(values),
+            p50=srt[len(srt) // 2],
+            p95=srt[min(len(srt) - 1, int(0.95 * len(srt)))],
             histogram=_histogram(values),
         )
     return stats, per_row
@@ -491,7 +554,9 @@ def _duplicates(ctx: _Ctx, rows: list[dict], good: list[int], threshold: float) 
         key = _norm(text)
         if key in first_exact:
             j = first_exact[key]
-            ctx.add(WARNING, "exact_duplicate", ctx.where(row), f"exact duplicate of {ctx.where(rows[j])}", row.get("id"))
+            ctx.add(
+                WARNING, "exact_duplicate", ctx.where(row), f"exact duplicate of {ctx.where(rows[j])}", row.get("id")
+            )
             continue
         first_exact[key] = i
         if "messages" in row:
@@ -501,8 +566,13 @@ def _duplicates(ctx: _Ctx, rows: list[dict], good: list[int], threshold: float) 
             if seen is None:
                 answers_by_prompt[p] = (i, out)
             elif seen[1] != out:
-                ctx.add(WARNING, "conflicting_answers", ctx.where(row),
-                        f"same prompt as {ctx.where(rows[seen[0]])} with a different answer", row.get("id"))
+                ctx.add(
+                    WARNING,
+                    "conflicting_answers",
+                    ctx.where(row),
+                    f"same prompt as {ctx.where(rows[seen[0]])} with a different answer",
+                    row.get("id"),
+                )
         sh = shingles(text)
         sig = lsh.signature(sh)
         hit = None
@@ -513,8 +583,13 @@ def _duplicates(ctx: _Ctx, rows: list[dict], good: list[int], threshold: float) 
                 break
         if hit:
             j, score = hit
-            ctx.add(WARNING, "near_duplicate", ctx.where(row),
-                    f"near duplicate of {ctx.where(rows[j])} (word-shingle Jaccard {score:.2f})", row.get("id"))
+            ctx.add(
+                WARNING,
+                "near_duplicate",
+                ctx.where(row),
+                f"near duplicate of {ctx.where(rows[j])} (word-shingle Jaccard {score:.2f})",
+                row.get("id"),
+            )
         sets[i] = sh
         lsh.add(i, sig)
 
@@ -572,14 +647,19 @@ def _leakage(ctx: _Ctx, rows: list[dict], good: list[int], refs: Sequence[Refere
                 if q is None:
                     q = frozenset(_words(question_of(ref.text, ctx.pattern)))
                 if jaccard(q, question(i)) >= QUESTION_GATE:
-                    found[i] = (WARNING, "leak_near", f"prompt nearly matches {ref.source} item {ref.id} (Jaccard {score:.2f})")
+                    found[i] = (
+                        WARNING,
+                        "leak_near",
+                        f"prompt nearly matches {ref.source} item {ref.id} (Jaccard {score:.2f})",
+                    )
     for i in sorted(found):
         level, kind, message = found[i]
         ctx.add(level, kind, ctx.where(rows[i]), message, rows[i].get("id"))
 
 
-def hosted_estimate(token_counts: Sequence[int], context_limit: int = DEFAULT_CONTEXT_LIMIT,
-                    epochs: Optional[int] = None) -> dict:
+def hosted_estimate(
+    token_counts: Sequence[int], context_limit: int = DEFAULT_CONTEXT_LIMIT, epochs: int | None = None
+) -> dict:
     """OpenAI's rule: 3 epochs unless that gives fewer than 100 or more than 25,000 example passes;
     each example is billed up to the context limit."""
     n = len(token_counts)
@@ -603,18 +683,18 @@ def hosted_estimate(token_counts: Sequence[int], context_limit: int = DEFAULT_CO
 def run_checks(
     source: Any,
     *,
-    fmt: Optional[str] = None,
+    fmt: str | None = None,
     tokenizer: Any = None,
-    model: Optional[str] = None,
+    model: str | None = None,
     max_length: int = 1024,
     references: Sequence[Reference] = (),
     near_threshold: float = 0.9,
     limits: QualityLimits = QualityLimits(),
     hosted: bool = False,
     context_limit: int = DEFAULT_CONTEXT_LIMIT,
-    epochs: Optional[int] = None,
-    label: Optional[str] = None,
-    user_template: Optional[str] = None,
+    epochs: int | None = None,
+    label: str | None = None,
+    user_template: str | None = None,
 ) -> CheckReport:
     """Check a file (any supported format) or a list of rows.
 
@@ -627,7 +707,13 @@ def run_checks(
         res = formats.read(source, fmt)
         fmt, rows, problems = res.format, res.rows, res.problems
         name = label if label is not None else _display(Path(source))
-        raw_keys = fmt in ("openai-chat", "trl-messages", "openai-preference", "trl-preference", "trl-prompt-completion")
+        raw_keys = fmt in (
+            "openai-chat",
+            "trl-messages",
+            "openai-preference",
+            "trl-preference",
+            "trl-prompt-completion",
+        )
     else:
         records = [(i + 1, r) for i, r in enumerate(source)]
         fmt = fmt or (formats.detect_format(records) if records else "trl-messages")
@@ -658,13 +744,20 @@ def run_checks(
     hosted_info = None
     if hosted and tokens is not None:
         hosted_info = hosted_estimate([per_row[i] for i in good if i in per_row], context_limit, epochs)
-        hosted_info["note"] = f"counted with the {model or 'target'} tokenizer; the hosted model's own tokenizer differs a little"
+        hosted_info["note"] = (
+            f"counted with the {model or 'target'} tokenizer; the hosted model's own tokenizer differs a little"
+        )
     # Report in file order, so a reader can walk the file top to bottom.
     ranked = sorted(enumerate(ctx.findings), key=lambda kf: (_line_of(kf[1].where), kf[0]))
     ctx.findings = [f for _, f in ranked]
     return CheckReport(
-        source=name or "rows", format=fmt, examples=len(rows) + sum(p.kind != "empty_file" for p in problems),
-        findings=ctx.findings, tokens=tokens, hosted=hosted_info, model=model,
+        source=name or "rows",
+        format=fmt,
+        examples=len(rows) + sum(p.kind != "empty_file" for p in problems),
+        findings=ctx.findings,
+        tokens=tokens,
+        hosted=hosted_info,
+        model=model,
         seconds=time.perf_counter() - t0,
     )
 
@@ -699,11 +792,21 @@ def benchmark_references(ws, exclude: Iterable[str] = ()) -> list[Reference]:
     from ftui.core.runlog import load_benchmark
 
     skip = set(exclude)
-    return [Reference(it.id, user_text(it, ws.prompt), "benchmark") for it in load_benchmark(ws).items if it.id not in skip]
+    return [
+        Reference(it.id, user_text(it, ws.prompt), "benchmark") for it in load_benchmark(ws).items if it.id not in skip
+    ]
 
 
-def check_build(build, ws=None, *, tokenizer: Any = None, model: Optional[str] = None,
-                max_length: Optional[int] = None, extra_references: Sequence[Reference] = (), **kwargs: Any) -> CheckReport:
+def check_build(
+    build,
+    ws=None,
+    *,
+    tokenizer: Any = None,
+    model: str | None = None,
+    max_length: int | None = None,
+    extra_references: Sequence[Reference] = (),
+    **kwargs: Any,
+) -> CheckReport:
     """Check a build's training rows against its own held-out rows and, with a workspace, the benchmark.
 
     `build` is a `ftui.core.datasets.Build`; the TUI and `ftui check BUILD` both come through here.
@@ -721,4 +824,6 @@ def check_build(build, ws=None, *, tokenizer: Any = None, model: Optional[str] =
             kwargs["near_threshold"] = opt
     if ws is not None:
         kwargs.setdefault("user_template", ws.prompt.user_template)
-    return run_checks(build.train_path, tokenizer=tokenizer, model=model, max_length=max_length, references=refs, **kwargs)
+    return run_checks(
+        build.train_path, tokenizer=tokenizer, model=model, max_length=max_length, references=refs, **kwargs
+    )

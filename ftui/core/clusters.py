@@ -9,7 +9,6 @@ counts, and the report says so (`retrieval_field_present`) for the UI and CLI to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ftui.core.runlog import Item, RunLog
 from ftui.core.workspace import Workspace
@@ -45,7 +44,7 @@ class ClusterReport:
     # neither provably the model's fault nor a miss, so counted apart rather than guessed.
     retrieval_unknown: int = 0
 
-    def by_label(self, label: str) -> Optional[Cluster]:
+    def by_label(self, label: str) -> Cluster | None:
         for c in self.clusters:
             if c.label == label:
                 return c

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from math import comb
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ftui.core.errors import InputError
 from ftui.core.fsutil import read_json_file
@@ -113,8 +114,11 @@ def decide(targeted: dict, items: list[dict]) -> dict:
     out["regressions"] = len(regressed)
     blocking = [it["id"] for it in items if it["bucket"] == "regressed" and it.get("was_anchor_like")]
     if blocking:
-        gate = {"open": False, "blocking_ids": blocking,
-                "reason": f"{len(blocking)} item(s) the base model passed now fail: {', '.join(blocking[:10])}"}
+        gate = {
+            "open": False,
+            "blocking_ids": blocking,
+            "reason": f"{len(blocking)} item(s) the base model passed now fail: {', '.join(blocking[:10])}",
+        }
     else:
         gate = {"open": True, "blocking_ids": [], "reason": "no item the base model passed has regressed"}
     out["ship_gate"] = gate
@@ -122,8 +126,11 @@ def decide(targeted: dict, items: list[dict]) -> dict:
     # but "ship" is only ever the conjunction, so loosening one can never let a broken anchor through.
     out["ship"] = out["verdict"] == "ship" and gate["open"]
     if not targeted["total"]:
-        out["advice"].insert(0, "No item of the targeted cluster is left in the benchmark: hold some out "
-                                "(build.heldout) or add a benchmark file, then evaluate again.")
+        out["advice"].insert(
+            0,
+            "No item of the targeted cluster is left in the benchmark: hold some out "
+            "(build.heldout) or add a benchmark file, then evaluate again.",
+        )
     elif improved and targeted.get("mcnemar_p", 1.0) >= SIGNIFICANCE:
         out["advice"].append(
             f"The cluster's gain is not significant at {SIGNIFICANCE} (exact McNemar p={targeted['mcnemar_p']:.3g}); "
@@ -139,21 +146,23 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
     for r in records:
         bg, tg = _grade_dict(r["base_grade"]), _grade_dict(r["tuned_grade"])
         cluster = r.get("cluster") or "unlabeled"
-        items.append({
-            "id": str(r["id"]),
-            "cluster": cluster,
-            "targeted": cluster == targeted_cluster if targeted_cluster else False,
-            "label": r.get("label"),
-            "task": r.get("task"),
-            "question": r.get("question", ""),
-            "expected": r.get("expected"),
-            "base_answer": r.get("base_answer", ""),
-            "tuned_answer": r.get("tuned_answer", ""),
-            "base_grade": bg,
-            "tuned_grade": tg,
-            "bucket": bucket(bg["passed"], tg["passed"]),
-            "was_anchor_like": bg["passed"],
-        })
+        items.append(
+            {
+                "id": str(r["id"]),
+                "cluster": cluster,
+                "targeted": cluster == targeted_cluster if targeted_cluster else False,
+                "label": r.get("label"),
+                "task": r.get("task"),
+                "question": r.get("question", ""),
+                "expected": r.get("expected"),
+                "base_answer": r.get("base_answer", ""),
+                "tuned_answer": r.get("tuned_answer", ""),
+                "base_grade": bg,
+                "tuned_grade": tg,
+                "bucket": bucket(bg["passed"], tg["passed"]),
+                "was_anchor_like": bg["passed"],
+            }
+        )
     targeted = rates(it for it in items if it["targeted"])
     targeted["cluster"] = targeted_cluster
     rest = rates(it for it in items if not it["targeted"])
@@ -171,8 +180,12 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
         "buckets": counts,
         "regressions": regressions,
         "fixed": [it["id"] for it in items if it["bucket"] == "fixed"],
-        "mcnemar": {"b_fixed": counts["fixed"], "c_regressed": counts["regressed"], "p_value": overall["mcnemar_p"],
-                    "test": "exact McNemar (two-sided binomial on discordant pairs)"},
+        "mcnemar": {
+            "b_fixed": counts["fixed"],
+            "c_regressed": counts["regressed"],
+            "p_value": overall["mcnemar_p"],
+            "test": "exact McNemar (two-sided binomial on discordant pairs)",
+        },
         "verdict": decide(targeted, items),
         "items": items,
     }
@@ -237,17 +250,23 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
             lines.append("  (none)")
             return
         lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {_pct(x['base_rate'])}")
-        lines.append(f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {_pct(x['tuned_rate'])}   change {_pts(x['change'])}"
-                     f"   (McNemar p={x['mcnemar_p']:.3g})")
+        lines.append(
+            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {_pct(x['tuned_rate'])}   change {_pts(x['change'])}"
+            f"   (McNemar p={x['mcnemar_p']:.3g})"
+        )
 
     block(f"Targeted cluster: {t.get('cluster') or '(none)'}", t)
     block("Rest of benchmark", r)
     b = report["buckets"]
     lines.append("")
-    lines.append(f"Buckets: fixed {b['fixed']} · regressed {b['regressed']} · still failing {b['still_failing']}"
-                 f" · still passing {b['still_passing']}")
+    lines.append(
+        f"Buckets: fixed {b['fixed']} · regressed {b['regressed']} · still failing {b['still_failing']}"
+        f" · still passing {b['still_passing']}"
+    )
     m = report["mcnemar"]
-    lines.append(f"Exact McNemar (all items): {m['b_fixed']} fixed vs {m['c_regressed']} regressed, p = {m['p_value']:.4g}")
+    lines.append(
+        f"Exact McNemar (all items): {m['b_fixed']} fixed vs {m['c_regressed']} regressed, p = {m['p_value']:.4g}"
+    )
     regs = report["regressions"]
     lines.append("Regressions: " + (", ".join(regs) if regs else "none"))
     lines.append("")

@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from filelock import FileLock
 
@@ -46,7 +47,7 @@ def answer_hash(answer: str) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Correction:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Correction":
+    def from_dict(cls, d: dict) -> Correction:
         status = d["status"]
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -91,7 +92,7 @@ def _corrections_dir(where: Any) -> Path:
     return StatePaths(Path(where)).corrections
 
 
-def _file_id(path: Path) -> Optional[tuple]:
+def _file_id(path: Path) -> tuple | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -105,12 +106,12 @@ class CorrectionStore:
         self.journal_path = self.dir / JOURNAL
         self.snapshot_path = self.dir / SNAPSHOT
         self._lock_path = self.dir / LOCK
-        self._flock: Optional[FileLock] = None
+        self._flock: FileLock | None = None
         self._mutex = threading.RLock()
         self._data: dict[str, Correction] = {}
         # What was read: the snapshot's identity, the journal's inode and how far it was read.
-        self._snap_id: Optional[tuple] = None
-        self._journal_ino: Optional[tuple] = None
+        self._snap_id: tuple | None = None
+        self._journal_ino: tuple | None = None
         self._offset = 0
         self._journal_entries = 0
         # Lines in the journal that could not be used (torn or hand-edited), as "path:line: reason".
@@ -119,7 +120,7 @@ class CorrectionStore:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get(self, id: str) -> Optional[Correction]:
+    def get(self, id: str) -> Correction | None:
         with self._mutex:
             return self._current().get(str(id))
 
@@ -140,13 +141,13 @@ class CorrectionStore:
             self._refresh()
         return self._data
 
-    def counts(self, ids: Optional[Iterable[str]] = None) -> dict:
+    def counts(self, ids: Iterable[str] | None = None) -> dict:
         with self._mutex:
             data = self._current()
             return self._count(data, ids)
 
     @staticmethod
-    def _count(data: dict[str, Correction], ids: Optional[Iterable[str]]) -> dict:
+    def _count(data: dict[str, Correction], ids: Iterable[str] | None) -> dict:
         out = {s: 0 for s in STATUSES}
         if ids is None:
             for c in data.values():
@@ -179,8 +180,13 @@ class CorrectionStore:
         for item, output, status in changes:
             self._validate(item, output, status)
             out.append(
-                Correction(id=str(item.id), output=output, status=status, updated=now_iso(),
-                           original_hash=answer_hash(item.answer))
+                Correction(
+                    id=str(item.id),
+                    output=output,
+                    status=status,
+                    updated=now_iso(),
+                    original_hash=answer_hash(item.answer),
+                )
             )
         if not out:
             return out
@@ -206,7 +212,7 @@ class CorrectionStore:
         prev = self.get(item.id)
         return self.save(item, prev.output if prev else "", status="skipped")
 
-    def mark_review(self, item: Any, output: Optional[str] = None) -> Correction:
+    def mark_review(self, item: Any, output: str | None = None) -> Correction:
         if output is None:
             prev = self.get(item.id)
             output = prev.output if prev else ""

@@ -14,9 +14,10 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from ftui.core import fsutil
 from ftui.core.errors import FtuiError
@@ -91,7 +92,7 @@ class _Example:
     cluster: str  # failure label for corrections; the stratum for anchors
     target: str
     stratum: str  # the split's stratification key
-    rejected: Optional[str] = None  # the original answer, for DPO
+    rejected: str | None = None  # the original answer, for DPO
 
 
 @dataclass
@@ -105,6 +106,7 @@ class _Plan:
 
 
 # --- deterministic ordering -------------------------------------------------------------------
+
 
 def _rank(seed: int, salt: str, item_id: str) -> str:
     # A seeded hash per id: the order depends only on (seed, id), never on the log's line order.
@@ -139,6 +141,7 @@ def _round_half_up(x: float) -> int:
 
 
 # --- anchors ----------------------------------------------------------------------------------
+
 
 def length_bucket(question: str) -> str:
     n = len(question.split())
@@ -223,8 +226,9 @@ def evidence_groups(examples: list[_Example]) -> list[list[_Example]]:
     return list(groups.values())
 
 
-def split_heldout(examples: list[_Example], heldout: float, seed: int,
-                  by_evidence: bool = False) -> tuple[list[_Example], list[_Example]]:
+def split_heldout(
+    examples: list[_Example], heldout: float, seed: int, by_evidence: bool = False
+) -> tuple[list[_Example], list[_Example]]:
     """Stratified, seeded split; each stratum keeps at least one training example.
 
     With `by_evidence`, examples whose evidence shares code go to the same side, whole groups at a
@@ -277,6 +281,7 @@ def _keep_prompts_on_one_side(train: list[_Example], held: list[_Example], ws: W
 
 # --- planning ---------------------------------------------------------------------------------
 
+
 def _normalise_ws(text: str) -> str:
     return " ".join(text.split())
 
@@ -287,7 +292,9 @@ def _benchmark_items(ws: Workspace) -> list[Item]:
     return read_items(ws.benchmark, ws.fields).items
 
 
-def _plan(ws: Workspace, clusters: Optional[list[str]], opts: BuildConfig, exclude_ids: set[str]) -> tuple[_Plan, list[str]]:
+def _plan(
+    ws: Workspace, clusters: list[str] | None, opts: BuildConfig, exclude_ids: set[str]
+) -> tuple[_Plan, list[str]]:
     from ftui.core import clusters as clusters_mod
     from ftui.core.corrections import CorrectionStore
 
@@ -297,7 +304,9 @@ def _plan(ws: Workspace, clusters: Optional[list[str]], opts: BuildConfig, exclu
     if clusters:
         unknown = [c for c in clusters if report.by_label(c) is None]
         if unknown:
-            raise BuildError(f"unknown cluster {', '.join(map(repr, unknown))}; clusters: {', '.join(all_labels) or '(none)'}")
+            raise BuildError(
+                f"unknown cluster {', '.join(map(repr, unknown))}; clusters: {', '.join(all_labels) or '(none)'}"
+            )
         targets = list(dict.fromkeys(clusters))
     else:
         targets = all_labels
@@ -343,7 +352,9 @@ def _plan(ws: Workspace, clusters: Optional[list[str]], opts: BuildConfig, exclu
                 stats["discarded"] += 1
                 continue
             stats["corrected"] += 1
-            plan.examples.append(_Example(item, "correction", label, corr.output, f"cluster:{label}", rejected=item.answer))
+            plan.examples.append(
+                _Example(item, "correction", label, corr.output, f"cluster:{label}", rejected=item.answer)
+            )
 
     # Corrections that cannot become examples whatever the target: say so rather than drop them.
     if not clusters:
@@ -358,7 +369,11 @@ def _plan(ws: Workspace, clusters: Optional[list[str]], opts: BuildConfig, exclu
                 plan.discarded.append({"id": cid, "cluster": None, "reason": NOT_A_MODEL_FAILURE})
 
     n_corr = len(plan.examples)
-    passing = [it for it in clusters_mod.passing_items(ws, log) if it.id not in seen and not in_benchmark(it) and it.answer.strip()]
+    passing = [
+        it
+        for it in clusters_mod.passing_items(ws, log)
+        if it.id not in seen and not in_benchmark(it) and it.answer.strip()
+    ]
     for it in clusters_mod.passing_items(ws, log):
         if it.id not in seen and in_benchmark(it):
             plan.benchmark_excluded.append(it.id)
@@ -390,6 +405,7 @@ def _preserve_rows(plan: _Plan, held: list[_Example]) -> tuple[list[_Example], l
 
 
 # --- rows -------------------------------------------------------------------------------------
+
 
 def _sft_row(ex: _Example, ws: Workspace) -> dict:
     return {
@@ -427,9 +443,10 @@ def _jsonl(rows: list[dict]) -> str:
 
 # --- public API -------------------------------------------------------------------------------
 
+
 def build(
     ws: Workspace,
-    clusters: Optional[Iterable[str]] = None,
+    clusters: Iterable[str] | None = None,
     *,
     formats: Iterable[str] = ("chat",),
     exclude_ids: Iterable[str] = (),
@@ -609,7 +626,7 @@ def list_builds(ws: Workspace) -> list[Build]:
     return out
 
 
-def load_build(ws: Workspace, build_id: Optional[str] = None) -> Build:
+def load_build(ws: Workspace, build_id: str | None = None) -> Build:
     """A build by id (a unique prefix is enough), or the latest one when `build_id` is None."""
     root = ws.state.builds
     if build_id is None:
@@ -636,7 +653,7 @@ def load_build(ws: Workspace, build_id: Optional[str] = None) -> Build:
     return Build(d, manifest)
 
 
-def resolve_build_path(path: Path | str) -> Optional[Build]:
+def resolve_build_path(path: Path | str) -> Build | None:
     """A folder that holds a manifest.json is a build, wherever it lives."""
     p = Path(path)
     m = p / "manifest.json"

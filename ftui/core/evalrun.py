@@ -113,15 +113,18 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         # A hosted job's model lives at the service: both sides are its endpoints, base = the model it started from.
         tuned_ep = hosted.tuned_endpoint(run_dir)
         if tuned_ep is None:
-            raise EvalError(f"{run_dir}: hosted run {run_dir.name} has no fine-tuned model yet "
-                            f"(state: {runs.read_state(run_dir).state}); `ftui hosted status {run_dir.name}` polls it")
+            raise EvalError(
+                f"{run_dir}: hosted run {run_dir.name} has no fine-tuned model yet "
+                f"(state: {runs.read_state(run_dir).state}); `ftui hosted status {run_dir.name}` polls it"
+            )
         base_ep = base_ep or hosted.base_endpoint(run_dir)
     if adapter is None and tuned_ep is None:
         adapter_dir = run_dir / "adapter"
         if not (adapter_dir / "adapter_config.json").exists():
             state = runs.read_state(run_dir).state
-            raise EvalError(f"{run_dir}: run {run_dir.name} has no adapter yet (state: {state}); "
-                            "evaluate a finished run")
+            raise EvalError(
+                f"{run_dir}: run {run_dir.name} has no adapter yet (state: {state}); evaluate a finished run"
+            )
         adapter = str(adapter_dir)
 
     bench = load_benchmark(ws)
@@ -131,16 +134,18 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         if it.id in excluded:
             dropped.append(it.id)
             continue
-        items.append({
-            "id": it.id,
-            "cluster": cluster_of(ws, it, bench.has_retrieval),
-            "label": it.label,
-            "task": it.task,
-            "question": it.question,
-            "expected": it.expected,
-            "messages": messages_for(it, ws.prompt),
-            "grader": spec_for(ws, it),
-        })
+        items.append(
+            {
+                "id": it.id,
+                "cluster": cluster_of(ws, it, bench.has_retrieval),
+                "label": it.label,
+                "task": it.task,
+                "question": it.question,
+                "expected": it.expected,
+                "messages": messages_for(it, ws.prompt),
+                "grader": spec_for(ws, it),
+            }
+        )
     if limit is not None:
         # Keep every targeted item when trimming: they are the point of the evaluation.
         items.sort(key=lambda r: r["cluster"] != target)

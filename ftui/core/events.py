@@ -94,7 +94,7 @@ class EventWriter:
             if not self._fh.closed:
                 self._fh.close()
 
-    def __enter__(self) -> "EventWriter":
+    def __enter__(self) -> EventWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

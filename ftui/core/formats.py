@@ -10,9 +10,10 @@ goes through pyarrow, imported only when such a file is read or written.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from ftui.core import fsutil
 from ftui.core.errors import FtuiError, InputError
@@ -23,19 +24,34 @@ PREFERENCE = "preference"
 # name -> (row kind, one-line description)
 FORMATS: dict[str, tuple[str, str]] = {
     "openai-chat": (SFT, "OpenAI chat fine-tuning JSONL: {messages}"),
-    "openai-preference": (PREFERENCE, "OpenAI preference (DPO) JSONL: {input: {messages}, preferred_output, non_preferred_output}"),
+    "openai-preference": (
+        PREFERENCE,
+        "OpenAI preference (DPO) JSONL: {input: {messages}, preferred_output, non_preferred_output}",
+    ),
     "trl-messages": (SFT, "TRL conversational: {messages} (extra keys kept: id, cluster, kind)"),
     "trl-prompt-completion": (SFT, "TRL prompt/completion: {prompt, completion} as message lists or text"),
     "trl-preference": (PREFERENCE, "TRL preference: {prompt, chosen, rejected}"),
     "alpaca": (SFT, "LLaMA-Factory alpaca: {instruction, input, output, system, history} + dataset_info.json"),
     "sharegpt": (SFT, "LLaMA-Factory sharegpt: {conversations: [{from, value}], system} + dataset_info.json"),
-    "alpaca-preference": (PREFERENCE, "LLaMA-Factory alpaca preference: {instruction, input, chosen, rejected, system}"),
-    "sharegpt-preference": (PREFERENCE, "LLaMA-Factory sharegpt preference: {conversations, chosen: {from, value}, rejected, system}"),
+    "alpaca-preference": (
+        PREFERENCE,
+        "LLaMA-Factory alpaca preference: {instruction, input, chosen, rejected, system}",
+    ),
+    "sharegpt-preference": (
+        PREFERENCE,
+        "LLaMA-Factory sharegpt preference: {conversations, chosen: {from, value}, rejected, system}",
+    ),
 }
 
 LLAMA_FACTORY = ("alpaca", "sharegpt", "alpaca-preference", "sharegpt-preference")
 OPENAI_TOP_KEYS = {"messages", "tools", "parallel_tool_calls", "functions"}
-SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "observation": "tool", "function_call": "assistant"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "gpt": "assistant",
+    "system": "system",
+    "observation": "tool",
+    "function_call": "assistant",
+}
 ROLE_TO_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system", "tool": "observation"}
 _BOM = "\ufeff"
 
@@ -65,6 +81,7 @@ class ReadResult:
 
 
 # --- raw records ------------------------------------------------------------------------------
+
 
 def read_records(path: Path | str) -> tuple[list[tuple[int, Any]], list[Problem]]:
     """(line, object) for each record of a JSONL file or a JSON array; bad lines become problems."""
@@ -101,7 +118,9 @@ def _pyarrow():
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise FormatError("parquet files need pyarrow (installed with the training extras: pip install 'ftui[train]')") from None
+        raise FormatError(
+            "parquet files need pyarrow (installed with the training extras: pip install 'ftui[train]')"
+        ) from None
     return pyarrow
 
 
@@ -170,7 +189,8 @@ def _array_records(text: str, problems: list[Problem]) -> list[tuple[int, Any]]:
 
 # --- detection --------------------------------------------------------------------------------
 
-def detect_one(obj: Any) -> Optional[str]:
+
+def detect_one(obj: Any) -> str | None:
     if not isinstance(obj, dict):
         return None
     keys = set(obj)
@@ -196,8 +216,10 @@ def detect_format(records: list[tuple[int, Any]], path: Path | str = "") -> str:
         if f:
             votes[f] = votes.get(f, 0) + 1
     if not votes:
-        raise FormatError(f"{path}: cannot tell the format (no record has messages, prompt/completion, "
-                          f"chosen/rejected, instruction or conversations); give --format")
+        raise FormatError(
+            f"{path}: cannot tell the format (no record has messages, prompt/completion, "
+            f"chosen/rejected, instruction or conversations); give --format"
+        )
     # OpenAI chat rows are TRL rows without extra keys: one row with an id makes the file TRL's.
     if "openai-chat" in votes and "trl-messages" in votes:
         return "trl-messages"
@@ -205,6 +227,7 @@ def detect_format(records: list[tuple[int, Any]], path: Path | str = "") -> str:
 
 
 # --- reading: raw -> normalised ---------------------------------------------------------------
+
 
 class _Bad(Exception):
     def __init__(self, kind: str, message: str):
@@ -297,7 +320,10 @@ def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict:
     if not isinstance(obj, dict):
         raise _Bad("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     rid = obj.get("id")
-    row: dict = {"id": str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) else default_id, "line": line}
+    row: dict = {
+        "id": str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) else default_id,
+        "line": line,
+    }
     for extra in ("cluster", "kind"):
         if extra in obj:
             row[extra] = obj[extra]
@@ -375,7 +401,7 @@ def normalise(records: list[tuple[int, Any]], fmt: str, path: Path | str = "") -
     return rows, problems
 
 
-def read(path: Path | str, fmt: Optional[str] = None) -> ReadResult:
+def read(path: Path | str, fmt: str | None = None) -> ReadResult:
     """Read any supported file into normalised rows; each unusable record is a problem, not a crash."""
     path = Path(path)
     records, problems = read_records(path)
@@ -386,6 +412,7 @@ def read(path: Path | str, fmt: Optional[str] = None) -> ReadResult:
 
 
 # --- writing: normalised -> format ------------------------------------------------------------
+
 
 def _split_last_assistant(row: dict) -> tuple[list[dict], dict]:
     msgs = row.get("messages") or []
@@ -464,13 +491,21 @@ def to_format(row: dict, fmt: str) -> dict:
         }
     if fmt == "trl-preference":
         extra = {k: row[k] for k in ("id", "cluster") if k in row}
-        return {**extra, "prompt": [_plain(m) for m in row["prompt"]], "chosen": [_plain(m) for m in row["chosen"]],
-                "rejected": [_plain(m) for m in row["rejected"]]}
+        return {
+            **extra,
+            "prompt": [_plain(m) for m in row["prompt"]],
+            "chosen": [_plain(m) for m in row["chosen"]],
+            "rejected": [_plain(m) for m in row["rejected"]],
+        }
     if fmt == "alpaca":
         prompt, last = _split_last_assistant(row)
         return {**_alpaca_fields(rid, prompt), "output": last.get("content") or ""}
     if fmt == "alpaca-preference":
-        return {**_alpaca_fields(rid, row["prompt"]), "chosen": _one(rid, row["chosen"]), "rejected": _one(rid, row["rejected"])}
+        return {
+            **_alpaca_fields(rid, row["prompt"]),
+            "chosen": _one(rid, row["chosen"]),
+            "rejected": _one(rid, row["rejected"]),
+        }
     if fmt == "sharegpt":
         return _sharegpt_fields(rid, row["messages"])
     if fmt == "sharegpt-preference":
@@ -489,25 +524,55 @@ def _one(rid: str, msgs: list[dict]) -> str:
 
 def dataset_info_entry(fmt: str, file_name: str) -> dict:
     if fmt == "alpaca":
-        return {"file_name": file_name, "columns": {"prompt": "instruction", "query": "input", "response": "output",
-                                                    "system": "system", "history": "history"}}
+        return {
+            "file_name": file_name,
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "response": "output",
+                "system": "system",
+                "history": "history",
+            },
+        }
     if fmt == "alpaca-preference":
-        return {"file_name": file_name, "ranking": True,
-                "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected",
-                            "system": "system"}}
-    tags = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
-            "observation_tag": "observation", "system_tag": "system"}
+        return {
+            "file_name": file_name,
+            "ranking": True,
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "chosen": "chosen",
+                "rejected": "rejected",
+                "system": "system",
+            },
+        }
+    tags = {
+        "role_tag": "from",
+        "content_tag": "value",
+        "user_tag": "human",
+        "assistant_tag": "gpt",
+        "observation_tag": "observation",
+        "system_tag": "system",
+    }
     if fmt == "sharegpt":
-        return {"file_name": file_name, "formatting": "sharegpt",
-                "columns": {"messages": "conversations", "system": "system"}, "tags": tags}
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system"},
+            "tags": tags,
+        }
     if fmt == "sharegpt-preference":
-        return {"file_name": file_name, "formatting": "sharegpt", "ranking": True,
-                "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system"},
-                "tags": tags}
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "ranking": True,
+            "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system"},
+            "tags": tags,
+        }
     raise FormatError(f"{fmt} has no dataset_info.json entry")
 
 
-def write(rows: Iterable[dict], path: Path | str, fmt: str, name: Optional[str] = None) -> list[Path]:
+def write(rows: Iterable[dict], path: Path | str, fmt: str, name: str | None = None) -> list[Path]:
     """Write rows in `fmt` atomically; LLaMA-Factory formats also get their dataset_info.json entry
     (merged into an existing file beside it). A `.json` path gets a JSON array, `.parquet` a parquet
     table, anything else JSONL."""

@@ -34,7 +34,7 @@ class Grade:
         return {"passed": self.passed, "reason": self.reason, "grader": self.grader}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Grade":
+    def from_dict(cls, d: dict) -> Grade:
         return cls(bool(d["passed"]), str(d.get("reason", "")), str(d.get("grader", "")))
 
 
@@ -173,7 +173,9 @@ def grade_json_fields(answer: str, expected: str | None, spec: dict) -> Grade:
     return Grade(True, f"fields match: {', '.join(fields)}", "json_fields")
 
 
-def grade(answer: str, expected: str | None, spec: dict | str, *, question: str = "", judge: JudgeLike | None = None) -> Grade:
+def grade(
+    answer: str, expected: str | None, spec: dict | str, *, question: str = "", judge: JudgeLike | None = None
+) -> Grade:
     """Grade one answer with the grader `spec` ({"kind": ..., "pattern"/"fields": ...})."""
     if isinstance(spec, str):
         spec = {"kind": spec}

@@ -15,11 +15,12 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from ftui.core import events as _events
 from ftui.core import formats
@@ -53,25 +54,33 @@ class Target:
     base_url: str
     model: str
     api_key_env: str = "OPENAI_API_KEY"
-    n_epochs: Optional[int] = None
-    suffix: Optional[str] = None
+    n_epochs: int | None = None
+    suffix: str | None = None
 
 
-def target_for(ws, base_url: Optional[str] = None, model: Optional[str] = None,
-               epochs: Optional[int] = None, suffix: Optional[str] = None) -> Target:
+def target_for(
+    ws,
+    base_url: str | None = None,
+    model: str | None = None,
+    epochs: int | None = None,
+    suffix: str | None = None,
+) -> Target:
     """The workspace's `hosted:` section with command-line overrides applied."""
     cfg = getattr(ws, "hosted", None)
     base_url = base_url or (cfg.base_url if cfg else None)
     model = model or (cfg.model if cfg else None)
     where = ws.config_path
     if not base_url:
-        raise HostedError(f"{where}: no fine-tuning service: add `hosted: {{base_url: ..., model: ...}}` or give --base-url")
+        raise HostedError(
+            f"{where}: no fine-tuning service: add `hosted: {{base_url: ..., model: ...}}` or give --base-url"
+        )
     if not model:
         raise HostedError(f"{where}: no base model for the hosted job: set `hosted.model` or give --model")
     if epochs is not None and epochs < 1:
         raise HostedError(f"--epochs must be >= 1, not {epochs}")
     return Target(
-        base_url=base_url.rstrip("/"), model=model,
+        base_url=base_url.rstrip("/"),
+        model=model,
         api_key_env=cfg.api_key_env if cfg else "OPENAI_API_KEY",
         n_epochs=epochs if epochs is not None else (cfg.n_epochs if cfg else None),
         suffix=suffix if suffix is not None else (cfg.suffix if cfg else None),
@@ -121,6 +130,7 @@ def _calling(base_url: str) -> Iterator[None]:
 
 # --- upload files and the cost estimate -------------------------------------------------------
 
+
 def upload_rows(build, method: str) -> tuple[list[dict], list[dict]]:
     if method not in METHODS:
         raise HostedError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -131,7 +141,7 @@ def upload_rows(build, method: str) -> tuple[list[dict], list[dict]]:
     return train, build.rows(eval_name)
 
 
-def write_upload_files(train: list[dict], held: list[dict], method: str, out_dir: Path) -> tuple[Path, Optional[Path]]:
+def write_upload_files(train: list[dict], held: list[dict], method: str, out_dir: Path) -> tuple[Path, Path | None]:
     """The build's rows in the service's JSONL format (formats.py owns the mapping)."""
     fmt = _FILES[method][2]
     train_path = out_dir / "train.jsonl"
@@ -149,7 +159,7 @@ def _conversation(row: dict) -> list[dict]:
     return list(row.get("prompt") or []) + list(row.get("chosen") or []) + list(row.get("rejected") or [])
 
 
-def _local_tokenizer(model_name: Optional[str]):
+def _local_tokenizer(model_name: str | None):
     if not model_name:
         return None
     try:
@@ -161,7 +171,7 @@ def _local_tokenizer(model_name: Optional[str]):
         return None
 
 
-def estimate(train: list[dict], epochs: Optional[int], tokenizer_model: Optional[str] = None) -> Optional[dict]:
+def estimate(train: list[dict], epochs: int | None, tokenizer_model: str | None = None) -> dict | None:
     """The billed-token estimate from checks.hosted_estimate (OpenAI's epoch rule), or None if absent."""
     try:
         from ftui.core.checks import hosted_estimate
@@ -173,8 +183,9 @@ def estimate(train: list[dict], epochs: Optional[int], tokenizer_model: Optional
         counts = tok.count_many(convs)
         how = f"counted with the {tokenizer_model} tokenizer; the hosted model's own differs a little"
     else:
-        counts = [math.ceil(sum(len(str(m.get("content") or "")) for m in c) / _CHARS_PER_TOKEN) + 4 * len(c)
-                  for c in convs]
+        counts = [
+            math.ceil(sum(len(str(m.get("content") or "")) for m in c) / _CHARS_PER_TOKEN) + 4 * len(c) for c in convs
+        ]
         how = f"approximate: {_CHARS_PER_TOKEN:g} characters per token, no local tokenizer"
     est = hosted_estimate(counts, epochs=epochs)
     est["note"] = how
@@ -182,14 +193,17 @@ def estimate(train: list[dict], epochs: Optional[int], tokenizer_model: Optional
 
 
 def estimate_line(est: dict) -> str:
-    return (f"billed-token estimate: {est['examples']} examples x {est['epochs']} epochs, "
-            f"{est['tokens_per_epoch']:,} tokens per epoch = {est['billed_tokens']:,} tokens ({est['note']})")
+    return (
+        f"billed-token estimate: {est['examples']} examples x {est['epochs']} epochs, "
+        f"{est['tokens_per_epoch']:,} tokens per epoch = {est['billed_tokens']:,} tokens ({est['note']})"
+    )
 
 
 # --- submit -----------------------------------------------------------------------------------
 
+
 def _new_run_dir(runs_dir: Path, method: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-hosted-{method}"
     run_id, n = base, 1
     while True:
@@ -246,7 +260,7 @@ def submit(ws, build, target: Target, method: str = "sft", say: Say = print, cli
     config = {
         "kind": KIND,
         "run_id": run_dir.name,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "workspace": str(ws.root),
         "base_url": target.base_url,
         "api_key_env": target.api_key_env,
@@ -263,16 +277,28 @@ def submit(ws, build, target: Target, method: str = "sft", say: Say = print, cli
     }
     atomic_write_json(run_dir / "config.json", config)
     with _events.EventWriter(run_dir / "events.jsonl") as w:
-        w.emit("started", model=target.model, method=method, trainable_params=None, total_params=None,
-               train_size=len(train), eval_size=len(held), pid=None, device=f"hosted: {target.base_url}",
-               config={k: config[k] for k in ("base_url", "job_id", "build_id", "training_file",
-                                                "validation_file", "n_epochs", "suffix")})
+        w.emit(
+            "started",
+            model=target.model,
+            method=method,
+            trainable_params=None,
+            total_params=None,
+            train_size=len(train),
+            eval_size=len(held),
+            pid=None,
+            device=f"hosted: {target.base_url}",
+            config={
+                k: config[k]
+                for k in ("base_url", "job_id", "build_id", "training_file", "validation_file", "n_epochs", "suffix")
+            },
+        )
         w.emit("status", message=f"job {job.id} created on {target.base_url} ({job.status})", job_status=job.status)
     _write_state(run_dir, {"job_id": job.id, "status": job.status, "last_event_id": None})
     return run_dir
 
 
 # --- reading a run back -----------------------------------------------------------------------
+
 
 def read_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "config.json"
@@ -308,17 +334,17 @@ def run_state(run_dir: Path) -> str:
 class _Seen:
     """What the events file already records from the service (the file is the source of truth)."""
 
-    last_event_id: Optional[str] = None
+    last_event_id: str | None = None
     event_ids: frozenset = frozenset()
-    status: Optional[str] = None
+    status: str | None = None
     checkpoints: frozenset = frozenset()
-    step: Optional[int] = None
-    max_steps: Optional[int] = None
-    best_eval_loss: Optional[float] = None
-    best_step: Optional[int] = None
-    last_checkpoint: Optional[str] = None
-    final: Optional[str] = None
-    started_t: Optional[float] = None
+    step: int | None = None
+    max_steps: int | None = None
+    best_eval_loss: float | None = None
+    best_step: int | None = None
+    last_checkpoint: str | None = None
+    final: str | None = None
+    started_t: float | None = None
 
 
 def _seen(run_dir: Path) -> _Seen:
@@ -369,7 +395,7 @@ def _locked(run_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _new_service_events(client, job_id: str, last_id: Optional[str], seen_ids: frozenset) -> list:
+def _new_service_events(client, job_id: str, last_id: str | None, seen_ids: frozenset) -> list:
     """Service events not yet recorded, oldest first.
 
     OpenAI lists newest first, page by page: reading stops at the last event already recorded, so
@@ -401,7 +427,7 @@ def _as_dict(data: Any) -> dict:
     return dump(exclude_none=True) if dump else {}
 
 
-def _num(value: Any) -> Optional[float]:
+def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -414,9 +440,16 @@ def _emit_service_event(w: _events.EventWriter, ev, seen: _Seen) -> None:
         total = _num(data.get("total_steps"))
         seen.max_steps = int(total) if total else seen.max_steps
         seen.step = step
-        w.emit("log", step=step, max_steps=seen.max_steps, epoch=_num(data.get("epoch")),
-               loss=_num(data.get("train_loss")), learning_rate=None,
-               token_accuracy=_num(data.get("train_mean_token_accuracy")), **ids)
+        w.emit(
+            "log",
+            step=step,
+            max_steps=seen.max_steps,
+            epoch=_num(data.get("epoch")),
+            loss=_num(data.get("train_loss")),
+            learning_rate=None,
+            token_accuracy=_num(data.get("train_mean_token_accuracy")),
+            **ids,
+        )
         # full_valid_loss is over the whole validation file; valid_loss over one batch.
         valid = _num(data.get("full_valid_loss"))
         if valid is None:
@@ -435,8 +468,7 @@ def _checkpoints(client, job_id: str) -> list:
     from openai import NotFoundError
 
     try:
-        return sorted(client.fine_tuning.jobs.checkpoints.list(job_id, limit=100),
-                      key=lambda c: c.step_number or 0)
+        return sorted(client.fine_tuning.jobs.checkpoints.list(job_id, limit=100), key=lambda c: c.step_number or 0)
     except NotFoundError:
         return []  # not every OpenAI-compatible service keeps checkpoints
 
@@ -461,18 +493,32 @@ def sync(run_dir: Path | str, client=None) -> list[dict]:
             for ev in fresh:
                 _emit_service_event(w, ev, seen)
             for c in cps:
-                w.emit("checkpoint", step=int(c.step_number or 0), path=c.fine_tuned_model_checkpoint,
-                       metrics=_as_dict(getattr(c, "metrics", None)), service_checkpoint_id=c.id)
+                w.emit(
+                    "checkpoint",
+                    step=int(c.step_number or 0),
+                    path=c.fine_tuned_model_checkpoint,
+                    metrics=_as_dict(getattr(c, "metrics", None)),
+                    service_checkpoint_id=c.id,
+                )
                 seen.last_checkpoint = c.fine_tuned_model_checkpoint
             if job.status != seen.status:
                 w.emit("status", message=f"job status: {job.status}", job_status=job.status)
             final = _DONE.get(job.status)
             if final == "finished":
-                runtime = (job.finished_at - job.created_at) if job.finished_at and job.created_at else (
-                    round(time.time() - seen.started_t, 1) if seen.started_t else None)
-                w.emit("finished", adapter=job.fine_tuned_model, best_eval_loss=seen.best_eval_loss,
-                       best_step=seen.best_step, runtime_s=runtime, step=seen.step,
-                       trained_tokens=getattr(job, "trained_tokens", None))
+                runtime = (
+                    (job.finished_at - job.created_at)
+                    if job.finished_at and job.created_at
+                    else (round(time.time() - seen.started_t, 1) if seen.started_t else None)
+                )
+                w.emit(
+                    "finished",
+                    adapter=job.fine_tuned_model,
+                    best_eval_loss=seen.best_eval_loss,
+                    best_step=seen.best_step,
+                    runtime_s=runtime,
+                    step=seen.step,
+                    trained_tokens=getattr(job, "trained_tokens", None),
+                )
             elif final == "failed":
                 err = getattr(job, "error", None)
                 msg = getattr(err, "message", None) or "the service reports the job failed without a reason"
@@ -481,14 +527,25 @@ def sync(run_dir: Path | str, client=None) -> list[dict]:
             elif final == "cancelled":
                 w.emit("cancelled", step=seen.step, checkpoint=seen.last_checkpoint)
         written, _ = _events.read_events(run_dir / "events.jsonl", before)
-        _write_state(run_dir, {"job_id": job_id, "status": job.status,
-                               "last_event_id": fresh[-1].id if fresh else seen.last_event_id,
-                               "fine_tuned_model": job.fine_tuned_model})
+        _write_state(
+            run_dir,
+            {
+                "job_id": job_id,
+                "status": job.status,
+                "last_event_id": fresh[-1].id if fresh else seen.last_event_id,
+                "fine_tuned_model": job.fine_tuned_model,
+            },
+        )
         return written
 
 
-def follow(run_dir: Path | str, interval: float = 10.0, on_event: Callable[[dict], None] = lambda ev: None,
-           timeout: Optional[float] = None, client=None) -> str:
+def follow(
+    run_dir: Path | str,
+    interval: float = 10.0,
+    on_event: Callable[[dict], None] = lambda ev: None,
+    timeout: float | None = None,
+    client=None,
+) -> str:
     """Poll until the job ends (or `timeout` seconds pass); returns the run's state."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -517,7 +574,7 @@ def cancel(run_dir: Path | str, client=None) -> list[dict]:
     return sync(run_dir, client)
 
 
-def tuned_endpoint(run_dir: Path | str) -> Optional[dict]:
+def tuned_endpoint(run_dir: Path | str) -> dict | None:
     """Where a finished hosted run's model answers (for evaluation as an OpenAI-compatible endpoint):
     {"base_url", "model", "api_key_env"}, or None while it has no fine-tuned model."""
     run_dir = Path(run_dir)
@@ -526,11 +583,18 @@ def tuned_endpoint(run_dir: Path | str) -> Optional[dict]:
     model = next((e.get("adapter") for e in reversed(evs) if e.get("type") == "finished"), None)
     if not model:
         return None
-    return {"base_url": config["base_url"], "model": model, "api_key_env": config.get("api_key_env") or "OPENAI_API_KEY"}
+    return {
+        "base_url": config["base_url"],
+        "model": model,
+        "api_key_env": config.get("api_key_env") or "OPENAI_API_KEY",
+    }
 
 
 def base_endpoint(run_dir: Path | str) -> dict:
     """The hosted base model the job started from: the fair "before" side of an evaluation."""
     config = read_config(Path(run_dir))
-    return {"base_url": config["base_url"], "model": config["model"],
-            "api_key_env": config.get("api_key_env") or "OPENAI_API_KEY"}
+    return {
+        "base_url": config["base_url"],
+        "model": config["model"],
+        "api_key_env": config.get("api_key_env") or "OPENAI_API_KEY",
+    }

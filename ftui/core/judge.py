@@ -46,14 +46,23 @@ def parse_verdict(text: str) -> tuple[bool, str] | None:
     m = _WORD.match(text or "")
     if m:
         word = m.group(1).lower()
-        rest = (text[m.end():] or "").strip(" :.-\n")
+        rest = (text[m.end() :] or "").strip(" :.-\n")
         return word in ("pass", "passed", "correct"), rest
     return None
 
 
 class Judge:
-    def __init__(self, *, base_url: str, model: str, rubric: str, api_key_env: str = "OPENAI_API_KEY",
-                 cache_path: Path | str | None = None, client: Any = None, timeout: float = 60.0):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        rubric: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        cache_path: Path | str | None = None,
+        client: Any = None,
+        timeout: float = 60.0,
+    ):
         self.base_url = base_url
         self.model = model
         self.rubric = rubric
@@ -66,17 +75,28 @@ class Judge:
         self.calls = 0  # requests actually sent (cache misses)
 
     @classmethod
-    def from_workspace(cls, ws, client: Any = None) -> "Judge | None":
+    def from_workspace(cls, ws, client: Any = None) -> Judge | None:
         cfg = ws.eval.judge
         if cfg is None:
             return None
-        return cls(base_url=cfg.base_url, model=cfg.model, rubric=cfg.rubric, api_key_env=cfg.api_key_env,
-                   cache_path=ws.state.cache / CACHE_NAME, client=client)
+        return cls(
+            base_url=cfg.base_url,
+            model=cfg.model,
+            rubric=cfg.rubric,
+            api_key_env=cfg.api_key_env,
+            cache_path=ws.state.cache / CACHE_NAME,
+            client=client,
+        )
 
     @classmethod
-    def from_config(cls, cfg: dict, cache_path: Path | str | None) -> "Judge":
-        return cls(base_url=cfg["base_url"], model=cfg["model"], rubric=cfg["rubric"],
-                   api_key_env=cfg.get("api_key_env") or "OPENAI_API_KEY", cache_path=cache_path)
+    def from_config(cls, cfg: dict, cache_path: Path | str | None) -> Judge:
+        return cls(
+            base_url=cfg["base_url"],
+            model=cfg["model"],
+            rubric=cfg["rubric"],
+            api_key_env=cfg.get("api_key_env") or "OPENAI_API_KEY",
+            cache_path=cache_path,
+        )
 
     def _load_cache(self) -> dict[str, tuple[bool, str]]:
         if self._cache is None:

@@ -12,20 +12,46 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.compare import shared_traits
-from ftui.core.events import read_events
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
-from ftui.core.runs import read_run_config
+from ftui.core.events import read_events
 from ftui.core.fsutil import atomic_write_text
+from ftui.core.runs import read_run_config
 
 NAME = "postmortem.md"
-TRAIN_KEYS = ("method", "model", "learning_rate", "max_steps", "epochs", "batch_size", "grad_accum", "lora_r",
-              "lora_alpha", "lora_dropout", "target_modules", "qlora", "beta", "anchor_kl", "max_length", "seed", "device")
+TRAIN_KEYS = (
+    "method",
+    "model",
+    "learning_rate",
+    "max_steps",
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "qlora",
+    "beta",
+    "anchor_kl",
+    "max_length",
+    "seed",
+    "device",
+)
 
 
 def loss_summary(run_dir: Path | str) -> dict:
     evs, _ = read_events(Path(run_dir) / "events.jsonl")
-    out: dict[str, Any] = {"steps": None, "first_loss": None, "last_loss": None, "best_eval_loss": None,
-                           "best_step": None, "evals": 0, "early_stopped": False, "runtime_s": None, "state": None}
+    out: dict[str, Any] = {
+        "steps": None,
+        "first_loss": None,
+        "last_loss": None,
+        "best_eval_loss": None,
+        "best_step": None,
+        "evals": 0,
+        "early_stopped": False,
+        "runtime_s": None,
+        "state": None,
+    }
     for ev in evs:
         kind = ev["type"]
         if kind == "log":
@@ -68,9 +94,8 @@ def _benchmark_counts(ws, target: str | None) -> tuple[int | None, int | None, i
     """(failures of the cluster in the run log, of them in the benchmark, benchmark size)."""
     if ws is None:
         return None, None, None
-    from ftui.core.runlog import load_benchmark, load_run_log
-
     from ftui.core.clusters import is_model_failure
+    from ftui.core.runlog import load_benchmark, load_run_log
 
     log = load_run_log(ws)
     bench = load_benchmark(ws) if ws.benchmark else log
@@ -99,8 +124,10 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L: list[str] = []
     L.append(f"# Fine-tuning postmortem: {cfg.get('run_id', run_dir.name)}")
     L.append("")
-    L.append(f"Model `{cfg.get('model')}` · method {str(cfg.get('method', '?')).upper()} · build `{cfg.get('build_id')}` · "
-             f"verdict **{v['verdict'].replace('_', ' ')}** (ship gate {'open' if v['ship_gate']['open'] else 'blocked'})")
+    L.append(
+        f"Model `{cfg.get('model')}` · method {str(cfg.get('method', '?')).upper()} · build `{cfg.get('build_id')}` · "
+        f"verdict **{v['verdict'].replace('_', ' ')}** (ship gate {'open' if v['ship_gate']['open'] else 'blocked'})"
+    )
     L.append("")
 
     # 1 -----------------------------------------------------------------------------------
@@ -112,8 +139,10 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     elif bench_size:
         size += f", benchmark of {bench_size} questions"
     L.append(f"`{target}`: {size}.")
-    L.append(f"After excluding the {len(report.get('excluded_ids') or [])} items used for training, "
-             f"{t['total']} items of the cluster were evaluated ({overall['total']} items in all).")
+    L.append(
+        f"After excluding the {len(report.get('excluded_ids') or [])} items used for training, "
+        f"{t['total']} items of the cluster were evaluated ({overall['total']} items in all)."
+    )
     others = [c for c in (manifest.get("target_clusters") or []) if c != target]
     if others:
         L.append(f"The build also held corrections for: {', '.join(f'`{c}`' for c in others)}.")
@@ -126,14 +155,20 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         n_pres = counts.get("preserve", 0) if preserves(cfg) else 0
         n_train = counts.get("train", 0) + n_pres
         kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
-        L.append(f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
-                 f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
-                 f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')}).")
+        L.append(
+            f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
+            f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
+            f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')})."
+        )
         if per:
-            L.append(f"From `{target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "
-                     f"({per.get('train', 0)} train, {per.get('eval', 0)} held out).")
+            L.append(
+                f"From `{target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "
+                f"({per.get('train', 0)} train, {per.get('eval', 0)} held out)."
+            )
         n_disc = counts.get("discarded", len(manifest.get("discarded") or []))
-        reasons = counts.get("discarded_by_reason") or dict(Counter(d["reason"] for d in manifest.get("discarded") or []))
+        reasons = counts.get("discarded_by_reason") or dict(
+            Counter(d["reason"] for d in manifest.get("discarded") or [])
+        )
         why = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
         L.append(f"Discarded {n_disc}" + (f": {why}." if why else "."))
         if counts.get("dpo_train"):
@@ -147,10 +182,12 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append("")
     if t["total"]:
         verb = "Yes" if v["improved"] else "No"
-        L.append(f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({_pct(t['base_rate'])}) with the base model and "
-                 f"{t['tuned_passed']}/{t['total']} ({_pct(t['tuned_rate'])}) fine-tuned, {_pts(t['change'])} "
-                 f"({t['buckets']['fixed']} fixed, {t['buckets']['still_failing']} still failing; "
-                 f"exact McNemar p = {t['mcnemar_p']:.3g}).")
+        L.append(
+            f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({_pct(t['base_rate'])}) with the base model and "
+            f"{t['tuned_passed']}/{t['total']} ({_pct(t['tuned_rate'])}) fine-tuned, {_pts(t['change'])} "
+            f"({t['buckets']['fixed']} fixed, {t['buckets']['still_failing']} still failing; "
+            f"exact McNemar p = {t['mcnemar_p']:.3g})."
+        )
     else:
         L.append(f"Unknown: no item of `{target}` was left in the benchmark after excluding the training items.")
     L.append("")
@@ -162,8 +199,10 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     if not regs:
         L.append(f"No: none of the {overall['base_passed']} items the base model passed failed after fine-tuning.")
     else:
-        L.append(f"Yes: {len(regs)} of the {overall['base_passed']} items the base model passed now fail: "
-                 f"{', '.join(it['id'] for it in regs)}.")
+        L.append(
+            f"Yes: {len(regs)} of the {overall['base_passed']} items the base model passed now fail: "
+            f"{', '.join(it['id'] for it in regs)}."
+        )
         tr = shared_traits(regs)
         bench_words = sum(len((it["question"] or "").split()) for it in items) / max(1, len(items))
         L.append("")
@@ -171,12 +210,16 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         L.append(f"- Graders: {', '.join(f'{g} ({n})' for g, n in tr['graders'])}")
         L.append(f"- Task types: {', '.join(f'{k} ({n})' for k, n in tr['tasks'])}")
         L.append(f"- Question length: {tr['mean_question_words']:.0f} words on average (benchmark: {bench_words:.0f})")
-        L.append(f"- Answer length: {tr['mean_base_answer_words']:.0f} words before, {tr['mean_tuned_answer_words']:.0f} after")
+        L.append(
+            f"- Answer length: {tr['mean_base_answer_words']:.0f} words before, {tr['mean_tuned_answer_words']:.0f} after"
+        )
         L.append("")
         L.append("| id | cluster | base grade | fine-tuned grade |")
         L.append("|---|---|---|---|")
         for it in regs[:20]:
-            L.append(f"| {it['id']} | {it['cluster']} | {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |")
+            L.append(
+                f"| {it['id']} | {it['cluster']} | {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
+            )
     L.append("")
 
     # 5 -----------------------------------------------------------------------------------
@@ -185,27 +228,43 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append("Evidence:")
     L.append("")
     if t["total"]:
-        L.append(f"- Under evaluation conditions the base model already passed {t['base_passed']} of {t['total']} "
-                 f"`{target}` items" + (" — those failures may depend on the logged context (prompt, retrieval) rather "
-                                        "than the weights." if t["base_passed"] else "."))
+        L.append(
+            f"- Under evaluation conditions the base model already passed {t['base_passed']} of {t['total']} "
+            f"`{target}` items"
+            + (
+                " — those failures may depend on the logged context (prompt, retrieval) rather than the weights."
+                if t["base_passed"]
+                else "."
+            )
+        )
     n_corr = per.get("corrected", counts.get("corrections"))
     if n_corr is not None:
-        L.append(f"- The fix was learned from {n_corr} corrected examples of the cluster"
-                 + (" (a small set: gains may not generalise)." if n_corr < 20 else "."))
+        L.append(
+            f"- The fix was learned from {n_corr} corrected examples of the cluster"
+            + (" (a small set: gains may not generalise)." if n_corr < 20 else ".")
+        )
     if t["total"]:
         sig = "significant" if t["mcnemar_p"] < 0.05 else "not significant"
-        L.append(f"- Cluster change: {t['buckets']['fixed']} fixed vs {t['buckets']['regressed']} broken, "
-                 f"exact McNemar p = {t['mcnemar_p']:.3g} ({sig} at 0.05 on {t['total']} items).")
-    L.append(f"- Whole benchmark: {report['buckets']['fixed']} fixed vs {report['buckets']['regressed']} regressed, "
-             f"p = {report['mcnemar']['p_value']:.3g}.")
+        L.append(
+            f"- Cluster change: {t['buckets']['fixed']} fixed vs {t['buckets']['regressed']} broken, "
+            f"exact McNemar p = {t['mcnemar_p']:.3g} ({sig} at 0.05 on {t['total']} items)."
+        )
+    L.append(
+        f"- Whole benchmark: {report['buckets']['fixed']} fixed vs {report['buckets']['regressed']} regressed, "
+        f"p = {report['mcnemar']['p_value']:.3g}."
+    )
     misses = sum(1 for it in items if it["cluster"] == RETRIEVAL_MISS)
     if misses:
-        L.append(f"- {_n(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
-                 "in the run log: weights cannot fix missing evidence.")
+        L.append(
+            f"- {_n(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
+            "in the run log: weights cannot fix missing evidence."
+        )
     still = t["buckets"]["still_failing"] if t["total"] else 0
     if still:
-        L.append(f"- {still} `{target}` {'item still fails' if still == 1 else 'items still fail'} after fine-tuning; "
-                 "read their answers before adding more data.")
+        L.append(
+            f"- {still} `{target}` {'item still fails' if still == 1 else 'items still fail'} after fine-tuning; "
+            "read their answers before adding more data."
+        )
     L.append(f"- Verdict from the decision table: {v['headline']}")
     for a in v.get("advice") or []:
         L.append(f"  - {a}")
@@ -216,21 +275,27 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append("")
     L.append(f"- Dataset hash: `{manifest.get('hash') or report.get('dataset_hash') or 'unknown'}`")
     L.append("- Training config: " + ", ".join(f"{k}={cfg[k]}" for k in TRAIN_KEYS if cfg.get(k) is not None))
-    L.append(f"- Loss: best eval loss {_num(loss['best_eval_loss'])} at step {_num(loss['best_step'], '{}')}; "
-             f"train loss {_num(loss['first_loss'])} → {_num(loss['last_loss'])} over {_num(loss['steps'], '{}')} steps"
-             + (" (early stopped)" if loss["early_stopped"] else "")
-             + (f"; {loss['runtime_s']:.0f} s" if loss.get("runtime_s") else ""))
+    L.append(
+        f"- Loss: best eval loss {_num(loss['best_eval_loss'])} at step {_num(loss['best_step'], '{}')}; "
+        f"train loss {_num(loss['first_loss'])} → {_num(loss['last_loss'])} over {_num(loss['steps'], '{}')} steps"
+        + (" (early stopped)" if loss["early_stopped"] else "")
+        + (f"; {loss['runtime_s']:.0f} s" if loss.get("runtime_s") else "")
+    )
     L.append("")
     L.append("| slice | items | base | fine-tuned | change |")
     L.append("|---|---|---|---|---|")
     for name, x in ((f"targeted ({target})", t), ("rest of benchmark", rest), ("all", overall)):
-        L.append(f"| {name} | {x['total']} | {x['base_passed']} ({_pct(x['base_rate'])}) | "
-                 f"{x['tuned_passed']} ({_pct(x['tuned_rate'])}) | {_pts(x['change'])} |")
+        L.append(
+            f"| {name} | {x['total']} | {x['base_passed']} ({_pct(x['base_rate'])}) | "
+            f"{x['tuned_passed']} ({_pct(x['tuned_rate'])}) | {_pts(x['change'])} |"
+        )
     passing = sum(1 for it in items if it["cluster"] == PASSING)
     L.append("")
-    L.append(f"Buckets: {report['buckets']['fixed']} fixed, {report['buckets']['regressed']} regressed, "
-             f"{report['buckets']['still_failing']} still failing, {report['buckets']['still_passing']} still passing "
-             f"({passing} items were passing in the run log).")
+    L.append(
+        f"Buckets: {report['buckets']['fixed']} fixed, {report['buckets']['regressed']} regressed, "
+        f"{report['buckets']['still_failing']} still failing, {report['buckets']['still_passing']} still passing "
+        f"({passing} items were passing in the run log)."
+    )
     return "\n".join(L) + "\n"
 
 

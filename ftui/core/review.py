@@ -9,9 +9,9 @@ a conflict that is reported and kept as it was unless forced.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 from ftui.core.clusters import ClusterReport
 from ftui.core.corrections import CorrectionStore
@@ -34,7 +34,7 @@ def review_row(item: Item) -> dict:
     }
 
 
-def items_for_review(report: ClusterReport, cluster: Optional[str] = None, exclude: Iterable[str] = ()) -> list[Item]:
+def items_for_review(report: ClusterReport, cluster: str | None = None, exclude: Iterable[str] = ()) -> list[Item]:
     """Model-attributed failures, cluster by cluster (largest first), optionally one cluster only."""
     skip = set(exclude)
     if cluster is not None:
@@ -90,7 +90,7 @@ def _review_lines(path: Path, result: ImportResult):
     with fh:
         for lineno, raw in enumerate(fh, start=1):
             if lineno == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
+                raw = raw[len(_BOM) :]
             raw = raw.strip()
             if not raw:
                 continue

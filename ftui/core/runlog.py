@@ -11,9 +11,10 @@ import gc
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from ftui.core.errors import InputError
 from ftui.core.workspace import Fields, Workspace
@@ -43,15 +44,15 @@ class Item:
     id: str
     question: str
     answer: str
-    expected: Optional[str]
-    grade: Optional[str]
-    retrieval_hit: Optional[bool]
-    label: Optional[str]
-    system_prompt: Optional[str]
-    evidence_text: Optional[str]
+    expected: str | None
+    grade: str | None
+    retrieval_hit: bool | None
+    label: str | None
+    system_prompt: str | None
+    evidence_text: str | None
     evidence_files: tuple
-    prompt: Optional[str]
-    task: Optional[str]
+    prompt: str | None
+    task: str | None
     line: int
     source: Path
 
@@ -64,7 +65,7 @@ class RunLog:
     # Whether any kept line carried the retrieval field: without it every non-passing item counts
     # as the model's failure, and the UI must say so.
     has_retrieval: bool = False
-    _by_id: Optional[dict] = None
+    _by_id: dict | None = None
 
     @property
     def by_id(self) -> dict[str, Item]:
@@ -103,7 +104,7 @@ class _Bad(Exception):
         self.reason = reason
 
 
-def _text(obj: dict, key: str, required: bool = False, json_ok: bool = False) -> Optional[str]:
+def _text(obj: dict, key: str, required: bool = False, json_ok: bool = False) -> str | None:
     if key not in obj or obj[key] is None:
         if required:
             raise _Bad("missing_field", f"missing field `{key}`")
@@ -135,7 +136,9 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
         raise _Bad("missing_id", f"missing id field `{f.question_id}`")
     if type(rid) is not str:
         if isinstance(rid, bool) or not isinstance(rid, (str, int)):
-            raise _Bad("wrong_type", f"field `{f.question_id}` must be text or a whole number, got {type(rid).__name__}")
+            raise _Bad(
+                "wrong_type", f"field `{f.question_id}` must be text or a whole number, got {type(rid).__name__}"
+            )
         rid = str(rid)
     hit = get(f.retrieval_hit)
     if hit is not None and hit is not True and hit is not False:
@@ -205,11 +208,18 @@ def _jsonl_records(path: Path, diags: list[Diagnostic]) -> Iterator[tuple[int, A
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if lineno == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
+                raw = raw[len(_BOM) :]
                 diags.append(Diagnostic(path, 1, "UTF-8 byte-order mark at start of file (ignored)", "bom", "warning"))
             if len(raw) > MAX_LINE_BYTES:
                 mb = len(raw) / (1024 * 1024)
-                diags.append(Diagnostic(path, lineno, f"line is {mb:.1f} MB, over the {MAX_LINE_BYTES // (1024 * 1024)} MB limit", "too_long"))
+                diags.append(
+                    Diagnostic(
+                        path,
+                        lineno,
+                        f"line is {mb:.1f} MB, over the {MAX_LINE_BYTES // (1024 * 1024)} MB limit",
+                        "too_long",
+                    )
+                )
                 continue
             if raw.endswith(b"\r\n") and not crlf_seen:
                 crlf_seen = True
@@ -262,13 +272,27 @@ def _array_records(path: Path, text: str, diags: list[Diagnostic]) -> Iterator[t
             # Exports are usually indented, one element starting per line at the same column:
             # skip to the next line that starts an element at that column and carry on.
             col = pos - (text.rfind("\n", 0, pos) + 1)
-            nxt = re.compile(r"\n" + re.escape(text[pos - col:pos]) + r"[{\[]").search(text, max(exc.pos, pos + 1))
+            nxt = re.compile(r"\n" + re.escape(text[pos - col : pos]) + r"[{\[]").search(text, max(exc.pos, pos + 1))
             if col == 0 or nxt is None:
-                diags.append(Diagnostic(path, exc.lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); rest of the array skipped", "not_json"))
+                diags.append(
+                    Diagnostic(
+                        path,
+                        exc.lineno,
+                        f"not valid JSON ({exc.msg} at column {exc.colno}); rest of the array skipped",
+                        "not_json",
+                    )
+                )
                 return
             resume = nxt.start() + 1 + col
             resume_line = line + text.count("\n", pos, resume)
-            diags.append(Diagnostic(path, exc.lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); skipped to line {resume_line}", "not_json"))
+            diags.append(
+                Diagnostic(
+                    path,
+                    exc.lineno,
+                    f"not valid JSON ({exc.msg} at column {exc.colno}); skipped to line {resume_line}",
+                    "not_json",
+                )
+            )
             pos = resume
             continue
         if bad and _has_bad(bad, pos, end):
@@ -327,7 +351,11 @@ def _read_items(path: Path | str, fields: Fields) -> RunLog:
             continue
         first = seen.get(item.id)
         if first is not None:
-            diags.append(Diagnostic(path, lineno, f"duplicate id {item.id!r} (first at line {first}); kept the first", "duplicate_id"))
+            diags.append(
+                Diagnostic(
+                    path, lineno, f"duplicate id {item.id!r} (first at line {first}); kept the first", "duplicate_id"
+                )
+            )
             continue
         seen[item.id] = lineno
         if not log.has_retrieval and hit_field in obj:

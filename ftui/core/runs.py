@@ -12,10 +12,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from ftui.core import events as _events
 from ftui.core.errors import InputError
@@ -70,11 +70,11 @@ DEAD_AFTER_S = 30.0
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _new_run_id(runs_dir: Path, method: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{method}"
     run_id, n = base, 1
     while (runs_dir / run_id).exists():
@@ -110,8 +110,11 @@ def create_run(ws, build, overrides: dict | None = None) -> Path:
     needed = ("train.jsonl",) if cfg["method"] == "sft" else ("dpo_train.jsonl",)
     for name in needed:
         if not (build_dir / name).is_file():
-            raise InputError(build_dir / name, None,
-                             f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}")
+            raise InputError(
+                build_dir / name,
+                None,
+                f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
+            )
     runs_dir = Path(ws.state.runs)
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_id = _new_run_id(runs_dir, cfg["method"])
@@ -249,8 +252,15 @@ def read_state(run_dir: Path, now: float | None = None) -> RunInfo:
     except (OSError, json.JSONDecodeError):
         config = {}
     info = RunInfo(
-        id=run_dir.name, dir=run_dir, state="running", method=config.get("method"), model=config.get("model"),
-        build_id=config.get("build_id"), created=config.get("created"), pid=read_pid(run_dir), config=config,
+        id=run_dir.name,
+        dir=run_dir,
+        state="running",
+        method=config.get("method"),
+        model=config.get("model"),
+        build_id=config.get("build_id"),
+        created=config.get("created"),
+        pid=read_pid(run_dir),
+        config=config,
     )
     evs, _ = _events.read_events(run_dir / "events.jsonl")
     final = summarize(evs, info)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 from ftui.core.errors import FtuiError
 from ftui.core.models import is_embedded, local_model_dir
@@ -25,7 +25,7 @@ class TokenizerError(FtuiError):
     pass
 
 
-def _token_text(value) -> Optional[str]:
+def _token_text(value) -> str | None:
     if isinstance(value, dict):  # older configs store AddedToken dicts
         return value.get("content")
     return value if isinstance(value, str) else None
@@ -77,7 +77,7 @@ class ChatTokenizer:
         self._template = _compile(chat_template)
 
     @classmethod
-    def from_dir(cls, model_dir: Path | str) -> "ChatTokenizer":
+    def from_dir(cls, model_dir: Path | str) -> ChatTokenizer:
         from tokenizers import Tokenizer
 
         d = Path(model_dir)
@@ -112,7 +112,10 @@ class ChatTokenizer:
 
     def render(self, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
         return self._template.render(
-            messages=list(messages), add_generation_prompt=add_generation_prompt, tools=None, documents=None,
+            messages=list(messages),
+            add_generation_prompt=add_generation_prompt,
+            tools=None,
+            documents=None,
             **self.special,
         )
 
@@ -135,7 +138,9 @@ def prepare_embedded(name: str, say: Callable[[str], None] = print) -> None:
     say(f"preparing model {name} (once; converts the packaged weights, about 30 s)...")
     proc = subprocess.run(
         [sys.executable, "-m", "ftui.engine", "prepare-model", name],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     if proc.returncode != 0:
         tail = (proc.stdout or "").strip().splitlines()[-1:] or ["no output"]

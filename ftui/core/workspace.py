@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import yaml
 
@@ -68,11 +68,11 @@ class TrainConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    target_modules: Union[str, list] = "all-linear"
+    target_modules: str | list = "all-linear"
     qlora: bool = False
     learning_rate: float = 2e-4
     max_steps: int = 60
-    epochs: Optional[float] = None
+    epochs: float | None = None
     batch_size: int = 4
     grad_accum: int = 1
     eval_steps: int = 10
@@ -111,21 +111,21 @@ class HostedConfig:
     base_url: str
     model: str
     api_key_env: str = "OPENAI_API_KEY"
-    n_epochs: Optional[int] = None
-    suffix: Optional[str] = None
+    n_epochs: int | None = None
+    suffix: str | None = None
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    grader: Union[str, dict] = "contains"
+    grader: str | dict = "contains"
     by_label: dict = field(default_factory=dict)
     by_task: dict = field(default_factory=dict)
     max_new_tokens: int = 128
     # Rows decoded together: on a CPU a step for 16 rows costs well under twice a step for 1.
     batch_size: int = 16
-    judge: Optional[JudgeConfig] = None
-    base_endpoint: Optional[EndpointConfig] = None
-    tuned_endpoint: Optional[EndpointConfig] = None
+    judge: JudgeConfig | None = None
+    base_endpoint: EndpointConfig | None = None
+    tuned_endpoint: EndpointConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class Workspace:
     root: Path
     config_path: Path
     run_log: Path
-    benchmark: Optional[Path] = None
+    benchmark: Path | None = None
     state_dir: Path = Path(".ftui")
     fields: Fields = field(default_factory=Fields)
     passing_grades: tuple = ("correct", "acceptable")
@@ -149,7 +149,7 @@ class Workspace:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ui: UiConfig = field(default_factory=UiConfig)
-    hosted: Optional[HostedConfig] = None
+    hosted: HostedConfig | None = None
 
     @property
     def state(self) -> StatePaths:
@@ -166,7 +166,7 @@ class Workspace:
         return grade is not None and grade in self.passing_grades
 
     @classmethod
-    def load(cls, path: Path | str) -> "Workspace":
+    def load(cls, path: Path | str) -> Workspace:
         return load_workspace(path)
 
 
@@ -241,7 +241,11 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
 
     bad_grades = [g for g in ws.passing_grades if not isinstance(g, str)]
     if bad_grades:
-        raise ConfigError(cfg_path, lines.get("passing_grades"), f"passing_grades must be a list of text grades, not {bad_grades[0]!r}")
+        raise ConfigError(
+            cfg_path,
+            lines.get("passing_grades"),
+            f"passing_grades must be a list of text grades, not {bad_grades[0]!r}",
+        )
     if ws.candidate_threshold < 1:
         raise ConfigError(cfg_path, lines.get("candidate_threshold"), "candidate_threshold must be >= 1")
     if not 0 <= ws.build.heldout < 1:
@@ -249,7 +253,9 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
     if ws.build.anchor_ratio < 0:
         raise ConfigError(cfg_path, line_of("build", "anchor_ratio"), "build.anchor_ratio must be >= 0")
     if ws.train.method not in ("sft", "dpo"):
-        raise ConfigError(cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}")
+        raise ConfigError(
+            cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}"
+        )
     if ws.train.anchor_kl < 0:
         raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
     if ws.train.device not in ("auto", "cpu", "cuda"):
@@ -269,7 +275,9 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
                 f"eval.{where}: unknown grader {kind!r}{hint}; one of {', '.join(GRADER_KINDS)}",
             )
         if spec["kind"] == "judge" and ws.eval.judge is None:
-            raise ConfigError(cfg_path, line_of("eval", key), f"eval.{where}: the judge grader needs an `eval.judge` section")
+            raise ConfigError(
+                cfg_path, line_of("eval", key), f"eval.{where}: the judge grader needs an `eval.judge` section"
+            )
 
 
 def grader_spec(spec: Any) -> dict:
@@ -328,8 +336,13 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
         try:
             return tp(**values)
         except TypeError as exc:
-            missing = [f.name for f in dataclasses.fields(tp) if f.name not in values
-                       and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+            missing = [
+                f.name
+                for f in dataclasses.fields(tp)
+                if f.name not in values
+                and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            ]
             raise ConfigError(path, line, f"`{key}` is missing {', '.join(f'`{m}`' for m in missing) or exc}") from None
     value = _construct(node)
     if tp in (dict,) or origin is dict:

@@ -47,7 +47,7 @@ class BestTracker:
         return self.patience > 0 and self.bad >= self.patience
 
     @classmethod
-    def from_events(cls, events: list[dict], patience: int) -> "BestTracker":
+    def from_events(cls, events: list[dict], patience: int) -> BestTracker:
         """Rebuild the tracker from an earlier session's eval events, so a resumed run keeps its best."""
         tracker = cls(patience)
         for ev in events:
@@ -166,8 +166,11 @@ class EventsCallback(TrainerCallback):
         loss = float(metrics["eval_loss"])
         step = state.global_step
         self.last_eval_step = step
-        extras = {name: float(metrics["eval_" + key]) for key, name in _LOG_EXTRAS.items()
-                  if isinstance(metrics.get("eval_" + key), (int, float))}
+        extras = {
+            name: float(metrics["eval_" + key])
+            for key, name in _LOG_EXTRAS.items()
+            if isinstance(metrics.get("eval_" + key), (int, float))
+        }
         self._emit(state, "eval", step=step, eval_loss=loss, **extras)
         if self.tracker.update(step, loss):
             model = kwargs.get("model")
@@ -177,8 +180,14 @@ class EventsCallback(TrainerCallback):
             self.early_stopped = True
             control.should_training_stop = True
             control.should_save = True
-            self._emit(state, "early_stop", step=step, best_eval_loss=self.tracker.best_loss,
-                       best_step=self.tracker.best_step, patience=self.tracker.patience)
+            self._emit(
+                state,
+                "early_stop",
+                step=step,
+                best_eval_loss=self.tracker.best_loss,
+                best_step=self.tracker.best_step,
+                patience=self.tracker.patience,
+            )
         # The evaluation pass must not count as training time in the next tokens/s figure.
         self._last_log_time = time.monotonic()
 

@@ -52,8 +52,12 @@ def sft_row(path: Path, lineno: int, row: dict) -> dict:
     if len(msgs) < 2:
         raise InputError(path, lineno, "a training example needs a prompt before the assistant's answer")
     # The flags let the trainer hold anchors, and preserved rows (KL only), to the base (train.anchor_kl).
-    return {"prompt": msgs[:-1], "completion": msgs[-1:], "anchor": row.get("kind") in ("anchor", "preserve"),
-            "kl_only": row.get("kind") == "preserve"}
+    return {
+        "prompt": msgs[:-1],
+        "completion": msgs[-1:],
+        "anchor": row.get("kind") in ("anchor", "preserve"),
+        "kl_only": row.get("kind") == "preserve",
+    }
 
 
 def dpo_row(path: Path, lineno: int, row: dict) -> dict:
@@ -90,7 +94,8 @@ def load_datasets(build_dir: Path, method: str, kl_rows: bool = False):
     if kl_rows and method == "sft" and preserve.exists():
         train += [sft_row(preserve, lineno, row) for lineno, row in _read_rows(preserve)]
     if not train:
-        raise InputError(Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None,
-                         "no training examples")
+        raise InputError(
+            Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None, "no training examples"
+        )
     ev = read_split(build_dir, method, "eval")
     return Dataset.from_list(train), (Dataset.from_list(ev) if ev else None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import deque
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -38,7 +38,7 @@ def supports(model) -> bool:
         return False
     try:
         cache = DynamicCache(config=model.config)
-    except Exception:  # noqa: BLE001 - any model whose cache we cannot build takes the generate path
+    except Exception:
         return False
     return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
 
@@ -157,8 +157,12 @@ def _merge(a: _Batch | None, b: _Batch, room: int) -> _Batch:
     length = max(a.mask.shape[1], b.mask.shape[1])
     layers = []
     for (ka, va), (kb, vb) in zip(_kv(a.cache), _kv(b.cache)):
-        layers.append((torch.cat([_pad_left(ka, length, 2), _pad_left(kb, length, 2)]),
-                       torch.cat([_pad_left(va, length, 2), _pad_left(vb, length, 2)])))
+        layers.append(
+            (
+                torch.cat([_pad_left(ka, length, 2), _pad_left(kb, length, 2)]),
+                torch.cat([_pad_left(va, length, 2), _pad_left(vb, length, 2)]),
+            )
+        )
     return _Batch(
         _cache(layers, room),
         torch.cat([_pad_left(a.mask, length, 1), _pad_left(b.mask, length, 1)]),
@@ -210,8 +214,9 @@ class ContinuousDecoder:
         self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     def _forward(self, ids, mask, pos, cache):
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                         use_cache=True, **self._keep_kw)
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, **self._keep_kw
+        )
         return out.logits[:, -1, :], out.past_key_values
 
     def _prefill(self, prompts: list[list[int]], rows: list[int]) -> _Batch:
@@ -230,15 +235,17 @@ class ContinuousDecoder:
         if shared:
             ids = torch.tensor([seqs[0][:shared]], dtype=torch.long, device=self.device)
             _, pre = self._forward(ids, head_mask[:1], torch.arange(shared, device=self.device)[None], cache)
-            cache = _cache([(k.expand(g, -1, -1, -1), v.expand(g, -1, -1, -1)) for k, v in _kv(pre)],
-                           max(len(s) for s in seqs) - shared)
+            cache = _cache(
+                [(k.expand(g, -1, -1, -1), v.expand(g, -1, -1, -1)) for k, v in _kv(pre)],
+                max(len(s) for s in seqs) - shared,
+            )
         tails = [s[shared:] for s in seqs]
         length = max(len(t) for t in tails)
         ids = torch.full((g, length), self.pad_id, dtype=torch.long)
         tail_mask = torch.zeros((g, length), dtype=torch.long)
         for j, t in enumerate(tails):
-            ids[j, length - len(t):] = torch.tensor(t, dtype=torch.long)
-            tail_mask[j, length - len(t):] = 1
+            ids[j, length - len(t) :] = torch.tensor(t, dtype=torch.long)
+            tail_mask[j, length - len(t) :] = 1
         mask = torch.cat([head_mask, tail_mask.to(self.device)], dim=1)
         pos = (mask.cumsum(1) - 1).clamp(min=0)[:, shared:]
         logits, cache = self._forward(ids.to(self.device), mask, pos, cache)
@@ -246,8 +253,15 @@ class ContinuousDecoder:
         # The cache as the forward pass left it: seating the rows in the batch (`_merge`) copies it once.
         return _Batch(cache, mask, pos[:, -1] + 1, first, list(rows), [[int(t)] for t in first.tolist()])
 
-    def run(self, prompts: list[list[int]], *, max_new_tokens: int, batch_size: int,
-            on_finished: Finished | None = None, order: list[int] | None = None) -> list[list[int]]:
+    def run(
+        self,
+        prompts: list[list[int]],
+        *,
+        max_new_tokens: int,
+        batch_size: int,
+        on_finished: Finished | None = None,
+        order: list[int] | None = None,
+    ) -> list[list[int]]:
         """Generated token ids per prompt (EOS included when reached), in input order.
 
         `order` is the order prompts are seated in (default: shortest first); prompts that share a

@@ -14,12 +14,12 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ftui.core.compare import build_report
-from ftui.core.events import EventWriter
 from ftui.core.evalrun import ANSWERS, BASE_CACHE, CONFIG, EVENTS, ITEMS, REPORT, copy_to_reports, eval_dir
+from ftui.core.events import EventWriter
 from ftui.core.fsutil import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
 from ftui.core.grading import grade
 from ftui.core.judge import CACHE_NAME as JUDGE_CACHE
@@ -43,7 +43,11 @@ def endpoint_identity(ep: dict) -> str:
 
 
 def answer_key(identity: str, messages: list[dict], max_new_tokens: int) -> str:
-    payload = {"model": identity, "messages": messages, "settings": {"decoding": "greedy", "max_new_tokens": max_new_tokens}}
+    payload = {
+        "model": identity,
+        "messages": messages,
+        "settings": {"decoding": "greedy", "max_new_tokens": max_new_tokens},
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -103,7 +107,9 @@ class Evaluation:
                 from ftui.engine.generate import load_for_generation
 
                 self._local = load_for_generation(
-                    self.cfg["model"], adapter, self.cfg.get("device") or "auto",
+                    self.cfg["model"],
+                    adapter,
+                    self.cfg.get("device") or "auto",
                     progress=lambda m: self.emit("status", message=m),
                 )
         return self._local
@@ -151,15 +157,22 @@ class Evaluation:
 
     def run(self) -> Path:
         cache_dir = Path(self.cfg["cache_dir"])
-        self.emit("started", items=len(self.items), sides=["base", "tuned"], pid=os.getpid(),
-                  model=self.cfg["model"], adapter=self.cfg.get("adapter"),
-                  targeted_cluster=self.cfg.get("targeted_cluster"))
+        self.emit(
+            "started",
+            items=len(self.items),
+            sides=["base", "tuned"],
+            pid=os.getpid(),
+            model=self.cfg["model"],
+            adapter=self.cfg.get("adapter"),
+            targeted_cluster=self.cfg.get("targeted_cluster"),
+        )
         base = self.answer_side("base", AnswerCache(cache_dir / BASE_CACHE))
         self._check_stop()
         tuned = self.answer_side("tuned")
-        atomic_write_jsonl(self.dir / ANSWERS, [
-            {"id": it["id"], "base_answer": b, "tuned_answer": t} for it, b, t in zip(self.items, base, tuned)
-        ])
+        atomic_write_jsonl(
+            self.dir / ANSWERS,
+            [{"id": it["id"], "base_answer": b, "tuned_answer": t} for it, b, t in zip(self.items, base, tuned)],
+        )
         self.emit("status", message="grading")
         judge = None
         if any(it["grader"].get("kind") == "judge" for it in self.items) and self.cfg.get("judge"):
@@ -167,20 +180,41 @@ class Evaluation:
         records = []
         for it, b, t in zip(self.items, base, tuned):
             q = it.get("question") or ""
-            records.append({
-                **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected")},
-                "base_answer": b,
-                "tuned_answer": t,
-                "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),
-                "tuned_grade": grade(t, it.get("expected"), it["grader"], question=q, judge=judge),
-            })
-        meta = {k: self.cfg.get(k) for k in ("run_id", "model", "adapter", "method", "build_id", "dataset_hash",
-                                             "benchmark", "benchmark_size", "excluded_ids")}
-        meta["generation"] = {"decoding": "greedy", "max_new_tokens": self.cfg.get("max_new_tokens"),
-                              "batch_size": self.cfg.get("batch_size")}
+            records.append(
+                {
+                    **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected")},
+                    "base_answer": b,
+                    "tuned_answer": t,
+                    "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),
+                    "tuned_grade": grade(t, it.get("expected"), it["grader"], question=q, judge=judge),
+                }
+            )
+        meta = {
+            k: self.cfg.get(k)
+            for k in (
+                "run_id",
+                "model",
+                "adapter",
+                "method",
+                "build_id",
+                "dataset_hash",
+                "benchmark",
+                "benchmark_size",
+                "excluded_ids",
+            )
+        }
+        meta["generation"] = {
+            "decoding": "greedy",
+            "max_new_tokens": self.cfg.get("max_new_tokens"),
+            "batch_size": self.cfg.get("batch_size"),
+        }
         meta["sides"] = {
-            "base": endpoint_identity(self.cfg["base_endpoint"]) if self.cfg.get("base_endpoint") else "model, adapter off",
-            "tuned": endpoint_identity(self.cfg["tuned_endpoint"]) if self.cfg.get("tuned_endpoint") else "model + adapter",
+            "base": endpoint_identity(self.cfg["base_endpoint"])
+            if self.cfg.get("base_endpoint")
+            else "model, adapter off",
+            "tuned": endpoint_identity(self.cfg["tuned_endpoint"])
+            if self.cfg.get("tuned_endpoint")
+            else "model + adapter",
         }
         meta["base_cache_hits"] = self.cache_hits
         report = build_report(records, targeted_cluster=self.cfg.get("targeted_cluster"), meta=meta)
@@ -210,7 +244,7 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
     beat = Heartbeat(writer).start()
     ev = None
 
-    def on_term(signum, frame):  # noqa: ARG001 (signal API)
+    def on_term(signum, frame):
         if ev is not None:
             ev.stop_requested = True
 
@@ -219,8 +253,13 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
         ev = Evaluation(run_dir, writer.emit)
         t0 = time.monotonic()
         path = ev.run()
-        writer.emit("finished", report=str(path), runtime_s=round(time.monotonic() - t0, 1),
-                    generated=ev.generated, base_cache_hits=ev.cache_hits)
+        writer.emit(
+            "finished",
+            report=str(path),
+            runtime_s=round(time.monotonic() - t0, 1),
+            generated=ev.generated,
+            base_cache_hits=ev.cache_hits,
+        )
         return 0
     except Cancelled:
         done = sum(ev.generated.values()) if ev is not None else 0

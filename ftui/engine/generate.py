@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 
@@ -56,8 +56,11 @@ class Generator:
         # Continuous batching where the model's cache allows it; `model.generate` batches otherwise.
         self.continuous = supports_continuous(model)
         # Quantized (QLoRA) weights cannot take a merge without rounding the adapter into 4 bits.
-        self.mergeable = self.has_adapter and not getattr(model, "is_quantized", False) and \
-            getattr(getattr(model, "config", None), "quantization_config", None) is None
+        self.mergeable = (
+            self.has_adapter
+            and not getattr(model, "is_quantized", False)
+            and getattr(getattr(model, "config", None), "quantization_config", None) is None
+        )
 
     def prompt_text(self, messages: list[dict]) -> str:
         tok = self.tokenizer
@@ -130,8 +133,13 @@ class Generator:
         with self._adapter_ctx(adapter):
             if self.continuous:
                 decoder = ContinuousDecoder(self.model, tok, device=self.device, pad_id=tok.pad_token_id)
-                decoder.run(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, order=order,
-                            on_finished=lambda idx, toks: finished(idx, [self._text(t) for t in toks]))
+                decoder.run(
+                    prompts,
+                    max_new_tokens=max_new_tokens,
+                    batch_size=batch_size,
+                    order=order,
+                    on_finished=lambda idx, toks: finished(idx, [self._text(t) for t in toks]),
+                )
             else:
                 for start in range(0, len(order), batch_size):
                     idx = order[start : start + batch_size]
@@ -155,12 +163,13 @@ class Generator:
             top_k=None,
             pad_token_id=tok.pad_token_id,
         )
-        new = gen[:, enc["input_ids"].shape[1]:]
+        new = gen[:, enc["input_ids"].shape[1] :]
         return [s.strip() for s in tok.batch_decode(new, skip_special_tokens=True)]
 
 
-def load_for_generation(model: str, adapter: str | Path | None = None, device: str = "auto",
-                        progress: Callable[[str], None] | None = None) -> Generator:
+def load_for_generation(
+    model: str, adapter: str | Path | None = None, device: str = "auto", progress: Callable[[str], None] | None = None
+) -> Generator:
     """Load the model once (and the adapter on top of it when given)."""
     global LOADS
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -185,7 +194,9 @@ def load_for_generation(model: str, adapter: str | Path | None = None, device: s
 
         adapter_str = str(adapter)
         if not (Path(adapter_str) / "adapter_config.json").exists():
-            raise FileNotFoundError(f"{adapter_str}: no adapter_config.json (is this a finished run's adapter/ folder?)")
+            raise FileNotFoundError(
+                f"{adapter_str}: no adapter_config.json (is this a finished run's adapter/ folder?)"
+            )
         base = PeftModel.from_pretrained(base, adapter_str, is_trainable=False)
     base.eval()
     LOADS += 1
@@ -195,13 +206,17 @@ def load_for_generation(model: str, adapter: str | Path | None = None, device: s
 def generate_answers(model, messages_list, adapter=None, max_new_tokens: int = 128, batch_size: int = 8) -> list[str]:
     """One-shot helper: load, answer every prompt (tuned side when an adapter is given), return."""
     gen = load_for_generation(model, adapter)
-    return gen.generate(messages_list, adapter=adapter is not None, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return gen.generate(
+        messages_list, adapter=adapter is not None, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
 
 
 class EndpointGenerator:
     """Either side of the comparison served by an OpenAI-compatible chat endpoint."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", client=None, timeout: float = 120.0):
+    def __init__(
+        self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", client=None, timeout: float = 120.0
+    ):
         self.base_url = base_url
         self.model_name = model
         self.api_key_env = api_key_env
@@ -248,5 +263,5 @@ class EndpointGenerator:
                     ) from None
                 if attempt == 2 or exc.status_code < 500:
                     raise
-                time.sleep(2 ** attempt)
+                time.sleep(2**attempt)
         raise AssertionError("unreachable")

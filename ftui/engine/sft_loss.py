@@ -84,12 +84,14 @@ def sft_trainer_class(device: str):
                 inputs = {**inputs, "labels": ce_labels}
             use_kl = self.anchor_kl > 0 and anchors is not None and bool(anchors.any())
             if device != "cpu" and not use_kl:
-                return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                            num_items_in_batch=num_items_in_batch)
+                return super().compute_loss(
+                    model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+                )
             inputs = {k: v for k, v in inputs.items() if k != "completion_mask"}
             if bool((inputs["labels"] != -100).any()):
-                loss, outputs = Trainer.compute_loss(self, model, inputs, return_outputs=True,
-                                                     num_items_in_batch=num_items_in_batch)
+                loss, outputs = Trainer.compute_loss(
+                    self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+                )
             else:  # a batch of preserved rows only: no cross-entropy at all, not a 0/0
                 outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
                 loss = outputs.logits.sum() * 0.0

@@ -38,7 +38,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ftui-heartbeat", daemon=True)
 
-    def start(self) -> "Heartbeat":
+    def start(self) -> Heartbeat:
         if self.writer is not None:
             self.writer.emit("heartbeat")
             self._thread.start()
@@ -62,11 +62,15 @@ def failure_hint(exc: BaseException) -> str | None:
 
     text = f"{type(exc).__name__}: {exc}".lower()
     if "out of memory" in text or "outofmemory" in text or "cannot allocate memory" in text:
-        return ("out of memory: lower batch_size (raise grad_accum to keep the effective batch), lower "
-                "max_length, or turn on qlora on a CUDA GPU")
+        return (
+            "out of memory: lower batch_size (raise grad_accum to keep the effective batch), lower "
+            "max_length, or turn on qlora on a CUDA GPU"
+        )
     if isinstance(exc, ModelLoadError):
-        return ("check the workspace's `model:` setting (the embedded default, a local folder with config.json "
-                "and weights, or a hub id) and that its files are complete")
+        return (
+            "check the workspace's `model:` setting (the embedded default, a local folder with config.json "
+            "and weights, or a hub id) and that its files are complete"
+        )
     if type(exc).__name__ == "DeviceError":
         return str(exc)
     if isinstance(exc, FtuiError):
@@ -112,11 +116,17 @@ def run(run_dir: Path | str, resume: bool = False) -> int:
     final: tuple[str, dict] | None = None
     try:
         final = _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0)
-    except BaseException as exc:  # noqa: BLE001 - every failure must reach the event stream
+    except BaseException as exc:
         tb = traceback.format_exc().rstrip().splitlines()
         traceback.print_exc()
-        final = ("failed", {"error": f"{type(exc).__name__}: {exc}"[:2000],
-                            "traceback_tail": tb[-TRACEBACK_LINES:], "hint": failure_hint(exc)})
+        final = (
+            "failed",
+            {
+                "error": f"{type(exc).__name__}: {exc}"[:2000],
+                "traceback_tail": tb[-TRACEBACK_LINES:],
+                "hint": failure_hint(exc),
+            },
+        )
     finally:
         heartbeat.stop()
         if final is not None and writer is not None:
@@ -134,8 +144,17 @@ def _maybe_relaunch_distributed(run_dir: Path, resume: bool, plan, status, heart
     heartbeat.stop()
     if writer is not None:
         writer.close()
-    args = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(plan.gpu_count),
-            "--module", "ftui.engine", "train", str(run_dir)] + (["--resume"] if resume else [])
+    args = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(plan.gpu_count),
+        "--module",
+        "ftui.engine",
+        "train",
+        str(run_dir),
+    ] + (["--resume"] if resume else [])
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, args)
@@ -166,8 +185,9 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     status(f"device: {plan.describe()}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval examples")
     status(f"loading model {cfg['model']}...")
     try:
-        model, tok, model_path = load_model_and_tokenizer(cfg["model"], plan.device, qlora=plan.qlora,
-                                                          bf16=plan.bf16, progress=status)
+        model, tok, model_path = load_model_and_tokenizer(
+            cfg["model"], plan.device, qlora=plan.qlora, bf16=plan.bf16, progress=status
+        )
     except Exception as exc:
         raise ModelLoadError(f"could not load model {cfg['model']!r}: {type(exc).__name__}: {exc}") from exc
 
@@ -192,10 +212,18 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     trainable, total = trainer.model.get_nb_trainable_parameters()
     if writer is not None:
         writer.emit(
-            "started", model=cfg["model"], model_path=str(model_path), method=method,
-            trainable_params=int(trainable), total_params=int(total), train_size=len(train_ds),
-            eval_size=len(eval_ds) if eval_ds is not None else 0, config=cfg, pid=os.getpid(),
-            device=plan.describe(), resumed_from=resume_from,
+            "started",
+            model=cfg["model"],
+            model_path=str(model_path),
+            method=method,
+            trainable_params=int(trainable),
+            total_params=int(total),
+            train_size=len(train_ds),
+            eval_size=len(eval_ds) if eval_ds is not None else 0,
+            config=cfg,
+            pid=os.getpid(),
+            device=plan.describe(),
+            resumed_from=resume_from,
         )
     trainer.train(resume_from_checkpoint=resume_from)
     step = trainer.state.global_step
@@ -213,10 +241,17 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         save_adapter(trainer.model, adapter_dir)
     if trainer.is_world_process_zero():
         tok.save_pretrained(str(adapter_dir))
-    return ("finished", {
-        "adapter": str(adapter_dir), "best_eval_loss": tracker.best_loss, "best_step": tracker.best_step,
-        "runtime_s": round(time.time() - t0, 1), "step": step, "early_stopped": callback.early_stopped,
-    })
+    return (
+        "finished",
+        {
+            "adapter": str(adapter_dir),
+            "best_eval_loss": tracker.best_loss,
+            "best_step": tracker.best_step,
+            "runtime_s": round(time.time() - t0, 1),
+            "step": step,
+            "early_stopped": callback.early_stopped,
+        },
+    )
 
 
 def lora_config(cfg: dict):
@@ -235,8 +270,15 @@ def lora_config(cfg: dict):
 def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Path, callbacks=()):
     """The TRL trainer for the run's method, with the LoRA adapter attached by TRL."""
     args = training_args(cfg, plan, output_dir, has_eval=eval_ds is not None)
-    common = dict(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tok,
-                  peft_config=lora_config(cfg), callbacks=list(callbacks))
+    common = dict(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tok,
+        peft_config=lora_config(cfg),
+        callbacks=list(callbacks),
+    )
     if cfg["method"] == "sft":
         from ftui.engine.sft_loss import sft_trainer_class
 

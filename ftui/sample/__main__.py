@@ -32,8 +32,14 @@ def _demo(args) -> int:
         print(line, flush=True)
 
     try:
-        result = run_demo(args.workspace, method=args.method, quick=args.quick, max_steps=args.max_steps,
-                          eval_limit=args.eval_limit, log=log)
+        result = run_demo(
+            args.workspace,
+            method=args.method,
+            quick=args.quick,
+            max_steps=args.max_steps,
+            eval_limit=args.eval_limit,
+            log=log,
+        )
     except (DemoError, FtuiError, ValueError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
@@ -49,9 +55,14 @@ def _questions(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ftui.sample", description="The sample workspace: rebuild it, or run the demo loop on it.")
+    p = argparse.ArgumentParser(
+        prog="python -m ftui.sample", description="The sample workspace: rebuild it, or run the demo loop on it."
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("regenerate", help="answer every benchmark question with the embedded base model, grade, label, write the run log")
+    r = sub.add_parser(
+        "regenerate",
+        help="answer every benchmark question with the embedded base model, grade, label, write the run log",
+    )
     r.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))
     r.add_argument("--limit", type=int, default=None, help="only the first N questions (for a quick look)")
     r.set_defaults(fn=_regenerate)
@@ -60,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--method", choices=("sft", "dpo"), default="sft")
     d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")
     d.add_argument("--max-steps", type=int, default=None)
-    d.add_argument("--eval-limit", type=int, default=None, help="evaluate at most N benchmark items (targeted cluster first)")
+    d.add_argument(
+        "--eval-limit", type=int, default=None, help="evaluate at most N benchmark items (targeted cluster first)"
+    )
     d.set_defaults(fn=_demo)
     q = sub.add_parser("questions", help="print the benchmark questions (without answers) as JSONL")
     q.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ftui.core import datasets, evalrun, runs
 from ftui.core.clusters import cluster_failures
@@ -97,8 +97,10 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
             if kind == "status":
                 log(f"  train: {ev.get('message')}")
             elif kind == "started":
-                log(f"  train: {ev.get('method')} on {ev.get('train_size')} examples "
-                    f"({ev.get('eval_size')} held out), {ev.get('trainable_params'):,} trainable parameters")
+                log(
+                    f"  train: {ev.get('method')} on {ev.get('train_size')} examples "
+                    f"({ev.get('eval_size')} held out), {ev.get('trainable_params'):,} trainable parameters"
+                )
             elif kind == "log":
                 now = time.monotonic()
                 if now - last_print > 10 or ev.get("step") == ev.get("max_steps"):
@@ -107,7 +109,9 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
             elif kind == "eval":
                 log(f"  train: step {ev['step']} eval loss {ev['eval_loss']:.4f}")
             elif kind == "early_stop":
-                log(f"  train: early stop at step {ev['step']} (best eval loss {ev['best_eval_loss']:.4f} at step {ev['best_step']})")
+                log(
+                    f"  train: early stop at step {ev['step']} (best eval loss {ev['best_eval_loss']:.4f} at step {ev['best_step']})"
+                )
             elif kind in ("finished", "failed", "cancelled"):
                 final = ev
                 break
@@ -184,8 +188,10 @@ def run_demo(
     ws = Workspace.load(workspace)
     run_log = load_run_log(ws)
     report = cluster_failures(ws, run_log)
-    log(f"workspace {ws.root}: {len(run_log.items)} items, {report.passing} passing, "
-        f"{report.failures} model failures, {report.retrieval_misses} retrieval misses")
+    log(
+        f"workspace {ws.root}: {len(run_log.items)} items, {report.passing} passing, "
+        f"{report.failures} model failures, {report.retrieval_misses} retrieval misses"
+    )
     for c in report.clusters:
         log(f"  cluster {c.label:<24} {c.count:>3} items{'  (fine-tuning candidate)' if c.candidate else ''}")
     if not report.clusters:
@@ -200,15 +206,19 @@ def run_demo(
     imp = import_review(path, run_log, store)
     for problem in imp.problems:
         log(f"  {problem}")
-    log(f"corrections: {len(imp.applied)} imported, {len(imp.unchanged)} already saved, "
-        f"{len(imp.conflicts)} kept as edited in the workspace")
+    log(
+        f"corrections: {len(imp.applied)} imported, {len(imp.unchanged)} already saved, "
+        f"{len(imp.conflicts)} kept as edited in the workspace"
+    )
 
     # 2. Dataset build for the largest cluster.
     build = datasets.build(ws, [cluster])
     c = build.manifest["counts"]
     kept = f" + {c['preserve']} preserved (KL only)" if c.get("preserve") else ""
-    log(f"build {build.manifest['build_id']}: {c['train_corrections']} corrections + {c['train_anchors']} anchors{kept} "
-        f"for training, {c['eval']} held out, {c['dpo_train']} DPO pairs, {c['discarded']} discarded")
+    log(
+        f"build {build.manifest['build_id']}: {c['train_corrections']} corrections + {c['train_anchors']} anchors{kept} "
+        f"for training, {c['eval']} held out, {c['dpo_train']} DPO pairs, {c['discarded']} discarded"
+    )
     timings["prepare_s"] = time.monotonic() - t0
 
     # 3. Training in a detached child, followed through its event stream.
@@ -219,14 +229,19 @@ def run_demo(
         overrides["max_steps"] = max_steps
     run_dir = runs.create_run(ws, build, overrides)
     runs.start_training(run_dir)
-    log(f"training run {run_dir.name} ({method.upper()}, {runs.read_state(run_dir).config.get('max_steps')} steps max); "
-        f"log: {run_dir / 'train.log'}")
+    log(
+        f"training run {run_dir.name} ({method.upper()}, {runs.read_state(run_dir).config.get('max_steps')} steps max); "
+        f"log: {run_dir / 'train.log'}"
+    )
     t1 = time.monotonic()
     final = _follow_training(run_dir, log, poll)
     timings["train_s"] = time.monotonic() - t1
     best = final.get("best_eval_loss")
-    log(f"trained in {_fmt_s(timings['train_s'])}; best eval loss "
-        f"{best:.4f} at step {final.get('best_step')}" if best is not None else f"trained in {_fmt_s(timings['train_s'])}")
+    log(
+        f"trained in {_fmt_s(timings['train_s'])}; best eval loss {best:.4f} at step {final.get('best_step')}"
+        if best is not None
+        else f"trained in {_fmt_s(timings['train_s'])}"
+    )
 
     # 4. Benchmark evaluation, base vs fine-tuned, in its own child.
     limit = eval_limit if eval_limit is not None else (QUICK_EVAL_LIMIT if quick else None)
@@ -245,12 +260,16 @@ def run_demo(
     for line in cluster_table(rep):
         log(line)
     log("")
-    log(f"targeted cluster {cluster}: {t['base_passed']}/{t['total']} → {t['tuned_passed']}/{t['total']} "
-        f"({100 * (t['base_rate'] or 0):.0f}% → {100 * (t['tuned_rate'] or 0):.0f}%)")
+    log(
+        f"targeted cluster {cluster}: {t['base_passed']}/{t['total']} → {t['tuned_passed']}/{t['total']} "
+        f"({100 * (t['base_rate'] or 0):.0f}% → {100 * (t['tuned_rate'] or 0):.0f}%)"
+    )
     regs = rep["regressions"]
     log(f"regressions: {len(regs)}" + (f" ({', '.join(regs)})" if regs else ""))
     v = rep["verdict"]
     log(f"verdict: {v['verdict']} — {v['headline']}")
     log(f"postmortem: {pm}")
-    log(f"wall time {_fmt_s(timings['total_s'])} (train {_fmt_s(timings['train_s'])}, eval {_fmt_s(timings['eval_s'])})")
+    log(
+        f"wall time {_fmt_s(timings['total_s'])} (train {_fmt_s(timings['train_s'])}, eval {_fmt_s(timings['eval_s'])})"
+    )
     return DemoResult(run_dir=run_dir, report=rep, postmortem=pm, cluster=cluster, timings=timings)

@@ -74,9 +74,7 @@ class Codebase:
             text = path.read_text(encoding="utf-8")
             self.files[rel] = text
             tree = ast.parse(text, filename=str(path))
-            self.defs[rel] = {
-                n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-            } | {
+            self.defs[rel] = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | {
                 n.targets[0].id: n
                 for n in tree.body
                 if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
@@ -103,7 +101,9 @@ class Codebase:
         return path, f"# File: {path}\n" + "\n".join(lines)
 
     def constants_chunk(self, path: str) -> str:
-        lines = [ast.get_source_segment(self.files[path], n) for n in self.defs[path].values() if isinstance(n, ast.Assign)]
+        lines = [
+            ast.get_source_segment(self.files[path], n) for n in self.defs[path].values() if isinstance(n, ast.Assign)
+        ]
         return f"# File: {path}\n" + "\n".join(lines)
 
     def symbols(self) -> list[tuple[str, str]]:
@@ -183,7 +183,11 @@ def constant_questions(code: Codebase) -> list[Question]:
             elif isinstance(node, ast.FunctionDef):
                 args = node.args.args[len(node.args.args) - len(node.args.defaults) :]
                 for arg, default in zip(args, node.args.defaults):
-                    if isinstance(default, ast.Constant) and isinstance(default.value, (int, str)) and len(str(default.value)) >= 1:
+                    if (
+                        isinstance(default, ast.Constant)
+                        and isinstance(default.value, (int, str))
+                        and len(str(default.value)) >= 1
+                    ):
                         if isinstance(default.value, bool):
                             continue
                         files, text = _evidence(code, [f"{path}:{name}"])
@@ -225,7 +229,11 @@ def authored_questions(code: Codebase, authored: Path) -> list[Question]:
 def all_questions(sample_dir: Path) -> list[Question]:
     sample_dir = Path(sample_dir)
     code = Codebase(sample_dir / "codebase")
-    qs = locate_questions(code) + constant_questions(code) + authored_questions(code, sample_dir / "questions_authored.yaml")
+    qs = (
+        locate_questions(code)
+        + constant_questions(code)
+        + authored_questions(code, sample_dir / "questions_authored.yaml")
+    )
     seen: set[str] = set()
     for q in qs:
         if q.id in seen:

@@ -67,7 +67,9 @@ def regenerate(sample_dir: Path = SAMPLE_DIR, out: Path | None = None, limit: in
     records = [q.record() for q in questions]
     items = [_item(q, r["system_prompt"], out) for q, r in zip(questions, records)]
     messages = [messages_for(it, ws.prompt) for it in items]
-    log(f"answering {len(items)} questions with {ws.model} (max_new_tokens={ws.eval.max_new_tokens}, batch {ws.eval.batch_size})...")
+    log(
+        f"answering {len(items)} questions with {ws.model} (max_new_tokens={ws.eval.max_new_tokens}, batch {ws.eval.batch_size})..."
+    )
     t0 = time.time()
     answers = generate_answers(ws.model, messages, max_new_tokens=ws.eval.max_new_tokens, batch_size=ws.eval.batch_size)
     log(f"answered in {time.time() - t0:.0f} s")

@@ -114,7 +114,12 @@ class FtuiApp(App):
                 self._broadcast(SessionFailed(self.load_error))
         elif event.state == WorkerState.ERROR:
             # One place turns any failed background job into a message instead of a crash.
-            self.notify(str(worker.error) or type(worker.error).__name__, title=worker.description or "Failed", severity="error", timeout=20)
+            self.notify(
+                str(worker.error) or type(worker.error).__name__,
+                title=worker.description or "Failed",
+                severity="error",
+                timeout=20,
+            )
 
     def _broadcast(self, message) -> None:
         for pane in list(self.panes.values()):  # only panes already shown

@@ -19,7 +19,11 @@ class PaneCommands(Provider):
                 yield f"{screen.PANE.title()}: {name}", help_text, callback
         app = self.app
         for key, mode, title in PANES:
-            yield f"Go to {title}", f"Switch to the {title} pane (key {key})", partial(app.run_action, f"pane('{mode}')")
+            yield (
+                f"Go to {title}",
+                f"Switch to the {title} pane (key {key})",
+                partial(app.run_action, f"pane('{mode}')"),
+            )
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ftui.core.events import FINAL_TYPES
 
@@ -24,21 +23,21 @@ class RunView:
     run_id: str
     state: str = "running"
     step: int = 0
-    max_steps: Optional[int] = None
-    epoch: Optional[float] = None
-    loss: Optional[float] = None
-    lr: Optional[float] = None
-    tokens_per_s: Optional[float] = None
-    best_eval: Optional[float] = None
-    best_step: Optional[int] = None
+    max_steps: int | None = None
+    epoch: float | None = None
+    loss: float | None = None
+    lr: float | None = None
+    tokens_per_s: float | None = None
+    best_eval: float | None = None
+    best_step: int | None = None
     message: str = ""
     error: str = ""
     hint: str = ""
     model: str = ""
     method: str = ""
     adapter: str = ""
-    first_log: Optional[tuple[float, int]] = None  # (t, step) of the first log event
-    last_log: Optional[tuple[float, int]] = None
+    first_log: tuple[float, int] | None = None  # (t, step) of the first log event
+    last_log: tuple[float, int] | None = None
     train_points: list = field(default_factory=list)
     eval_points: list = field(default_factory=list)
 
@@ -54,7 +53,11 @@ class RunView:
                 self.error = self.hint = ""
                 sizes = f"{ev.get('train_size', '?')} train / {ev.get('eval_size', '?')} eval examples"
                 params = ev.get("trainable_params")
-                self.message = f"{self.method.upper()} on {self.model}: " + (f"{params:,} trainable params, " if isinstance(params, int) else "") + sizes
+                self.message = (
+                    f"{self.method.upper()} on {self.model}: "
+                    + (f"{params:,} trainable params, " if isinstance(params, int) else "")
+                    + sizes
+                )
             elif kind == "log":
                 step = int(ev.get("step") or 0)
                 self.step = step
@@ -82,7 +85,9 @@ class RunView:
                 if self.state in FINAL_TYPES:
                     self.state = "running"  # a resume appends to a finished stream
             elif kind == "early_stop":
-                self.message = f"early stop at step {ev.get('step')} (best {ev.get('best_eval_loss')} @ {ev.get('best_step')})"
+                self.message = (
+                    f"early stop at step {ev.get('step')} (best {ev.get('best_eval_loss')} @ {ev.get('best_step')})"
+                )
             elif kind == "finished":
                 self.state = "finished"
                 self.adapter = str(ev.get("adapter") or "")
@@ -96,13 +101,15 @@ class RunView:
             elif kind == "cancelled":
                 self.state = "cancelled"
                 self.step = ev.get("step", self.step) or self.step
-                self.message = f"cancelled at step {self.step}" + (" (checkpoint saved)" if ev.get("checkpoint") else "")
+                self.message = f"cancelled at step {self.step}" + (
+                    " (checkpoint saved)" if ev.get("checkpoint") else ""
+                )
         self.train_points.extend(new_train)
         self.eval_points.extend(new_eval)
         return new_train, new_eval
 
     @property
-    def eta_s(self) -> Optional[float]:
+    def eta_s(self) -> float | None:
         if self.state != "running" or not self.max_steps or self.first_log is None or self.last_log is None:
             return None
         (t0, s0), (t1, s1) = self.first_log, self.last_log

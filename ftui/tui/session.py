@@ -11,7 +11,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ftui.core.workspace import Workspace
 
@@ -22,7 +22,7 @@ SKIPPED = "skipped"
 REVIEW = "needs_review"
 
 
-def normalize_status(status: Optional[str]) -> str:
+def normalize_status(status: str | None) -> str:
     if not status:
         return PENDING
     s = str(status).strip().lower().replace("-", "_").replace(" ", "_")
@@ -31,7 +31,7 @@ def normalize_status(status: Optional[str]) -> str:
     return s
 
 
-def looks_like_json(text: Optional[str]) -> bool:
+def looks_like_json(text: str | None) -> bool:
     if not text:
         return False
     t = text.strip()
@@ -44,7 +44,7 @@ def looks_like_json(text: Optional[str]) -> bool:
     return True
 
 
-def json_error(text: str) -> Optional[str]:
+def json_error(text: str) -> str | None:
     """None when `text` parses as JSON, else a short 'line:col: message'."""
     try:
         json.loads(text)
@@ -116,7 +116,7 @@ class Session:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, ws: Workspace) -> "Session":
+    def load(cls, ws: Workspace) -> Session:
         from ftui.core.clusters import cluster_failures
         from ftui.core.corrections import CorrectionStore
         from ftui.core.runlog import load_run_log
@@ -150,7 +150,7 @@ class Session:
     def save(self, item, output: str) -> None:
         self._remember(item.id, self.store.save(item, output), CORRECTED)
 
-    def skip(self, item, text: Optional[str] = None) -> None:
+    def skip(self, item, text: str | None = None) -> None:
         # Text typed before skipping stays with the item, so un-skipping later loses nothing.
         if text and text.strip():
             corr = self.store.save(item, text, status=SKIPPED)
@@ -158,7 +158,7 @@ class Session:
             corr = self.store.skip(item)
         self._remember(item.id, corr, SKIPPED)
 
-    def mark_review(self, item, output: Optional[str]) -> None:
+    def mark_review(self, item, output: str | None) -> None:
         self._remember(item.id, self.store.mark_review(item, output), REVIEW)
 
     def revert(self, item) -> None:

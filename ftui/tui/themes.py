@@ -17,7 +17,19 @@ from pathlib import Path
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-COLOR_KEYS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background", "surface", "panel", "boost")
+COLOR_KEYS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 NUMBER_KEYS = ("luminosity_spread", "text_alpha")
 VALID_KEYS = ("name", "dark", "ansi", "variables", *COLOR_KEYS, *NUMBER_KEYS)
 FALLBACK = "textual-dark"
@@ -87,7 +99,9 @@ def parse_theme(path: Path) -> Theme:
                     raise ColorParseError(f"expected a colour string, got {type(value).__name__}")
                 Color.parse(value)
             except ColorParseError as exc:
-                raise ThemeError(ThemeProblem(path, _line_of(text, key), f"`{key}`: not a colour ({value!r}): {exc}")) from None
+                raise ThemeError(
+                    ThemeProblem(path, _line_of(text, key), f"`{key}`: not a colour ({value!r}): {exc}")
+                ) from None
             kwargs[key] = value
     for key in ("dark", "ansi"):
         if key in data:
@@ -102,7 +116,13 @@ def parse_theme(path: Path) -> Theme:
     if "variables" in data:
         variables = data["variables"]
         if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
-            raise ThemeError(ThemeProblem(path, _line_of(text, "[variables]") or _line_of(text, "variables"), "`variables` must be a table of strings"))
+            raise ThemeError(
+                ThemeProblem(
+                    path,
+                    _line_of(text, "[variables]") or _line_of(text, "variables"),
+                    "`variables` must be a table of strings",
+                )
+            )
         kwargs["variables"] = dict(variables)
     return Theme(**kwargs)
 

@@ -59,8 +59,9 @@ def test_evidence_is_real_code_under_file_headers(log):
             source = (SAMPLE / "codebase" / header).read_text(encoding="utf-8")
             kept = [ln for ln in body.splitlines() if ln.strip() != "..."]
             assert all(ln in source for ln in kept), (it.id, header)
-        assert set(it.evidence_files) <= {p.relative_to(SAMPLE / "codebase").as_posix()
-                                          for p in (SAMPLE / "codebase").rglob("*.py")}
+        assert set(it.evidence_files) <= {
+            p.relative_to(SAMPLE / "codebase").as_posix() for p in (SAMPLE / "codebase").rglob("*.py")
+        }
 
 
 def test_logged_grades_and_labels_are_what_ftuis_graders_say(ws, log):

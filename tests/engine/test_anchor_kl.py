@@ -57,8 +57,18 @@ def _train(tmp_path, tiny_model_dir, build, anchor_kl: float):
 
     torch.manual_seed(0)
     train_ds, eval_ds = load_datasets(build, "sft")
-    cfg = {"method": "sft", "max_steps": 20, "batch_size": 4, "max_length": 128, "lora_r": 8, "lora_alpha": 16,
-           "learning_rate": 1e-2, "eval_steps": 100, "save_steps": 100, "anchor_kl": anchor_kl}
+    cfg = {
+        "method": "sft",
+        "max_steps": 20,
+        "batch_size": 4,
+        "max_length": 128,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "learning_rate": 1e-2,
+        "eval_steps": 100,
+        "save_steps": 100,
+        "anchor_kl": anchor_kl,
+    }
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
     trainer = make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / f"ckpt-{anchor_kl}")
     trainer.train()
@@ -151,8 +161,15 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
     build, _ = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
     train_ds, eval_ds = load_datasets(build, "sft", kl_rows=True)
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
-    cfg = {"method": "sft", "max_steps": 1, "batch_size": 2, "max_length": 128, "lora_r": 4, "lora_alpha": 8,
-           "anchor_kl": 3.0}
+    cfg = {
+        "method": "sft",
+        "max_steps": 1,
+        "batch_size": 2,
+        "max_length": 128,
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "anchor_kl": 3.0,
+    }
     trainer = make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / "ckpt")
     peft_model = trainer.model.eval()
     torch.manual_seed(1)

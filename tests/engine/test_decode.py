@@ -27,16 +27,29 @@ def loaded(tiny_model_dir):
     # Weights large enough that every prompt gets its own answer: with the fixture model's small
     # init every prompt decodes the same token, and a wrong position or mask would go unseen.
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, initializer_range=0.2,
-                         tie_word_embeddings=False, eos_token_id=None, bos_token_id=None, pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        initializer_range=0.2,
+        tie_word_embeddings=False,
+        eos_token_id=None,
+        bos_token_id=None,
+        pad_token_id=tok.pad_token_id,
+    )
     model = LlamaForCausalLM(config).eval()
     model.generation_config.eos_token_id = None
     prompts = []
     for s in SYSTEMS:
         for q in QUESTIONS:
-            text = tok.apply_chat_template([{"role": "system", "content": s}, {"role": "user", "content": q}],
-                                           tokenize=False, add_generation_prompt=True)
+            text = tok.apply_chat_template(
+                [{"role": "system", "content": s}, {"role": "user", "content": q}],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
             prompts.append(tok(text, add_special_tokens=False)["input_ids"])
     return model, tok, prompts
 
@@ -45,10 +58,18 @@ def reference(model, tok, prompt, max_new_tokens, eos=None):
     """One unpadded prompt through `generate`: the answer every batching must reproduce."""
     ids = torch.tensor([prompt])
     with torch.inference_mode():
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                             do_sample=False, temperature=None, top_p=None, top_k=None, eos_token_id=eos,
-                             pad_token_id=tok.pad_token_id)
-    toks = out[0, len(prompt):].tolist()
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            eos_token_id=eos,
+            pad_token_id=tok.pad_token_id,
+        )
+    toks = out[0, len(prompt) :].tolist()
     return toks[: toks.index(eos) + 1] if eos in toks else toks
 
 
@@ -72,8 +93,9 @@ def test_tokens_equal_one_prompt_at_a_time(loaded, batch_size):
     dec.eos = {eos}
     seen: list[int] = []
     with torch.inference_mode():
-        got = dec.run(prompts, max_new_tokens=12, batch_size=batch_size,
-                      on_finished=lambda rows, toks: seen.extend(rows))
+        got = dec.run(
+            prompts, max_new_tokens=12, batch_size=batch_size, on_finished=lambda rows, toks: seen.extend(rows)
+        )
     want = [reference(model, tok, p, 12, eos) for p in prompts]
     assert got == want
     assert sorted(seen) == list(range(len(prompts)))  # every row reported once

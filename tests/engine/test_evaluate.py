@@ -1,13 +1,14 @@
 import json
+
 import pytest
 
 from ftui.core import evalrun
 from ftui.core.compare import load_report
 from ftui.core.events import read_events
 from ftui.core.prompts import messages_for
-from ftui.core.runlog import load_run_log
 from ftui.engine import generate as G
-from ftui.engine.evaluate import Evaluation, main as eval_main
+from ftui.engine.evaluate import Evaluation
+from ftui.engine.evaluate import main as eval_main
 from tests.fixtures.chat_server import ChatServer
 from tests.fixtures.eval_run import make_eval_workspace
 from tests.fixtures.tiny_adapter import train_tiny_adapter
@@ -21,10 +22,21 @@ def adapter(tiny_model_dir, tmp_path_factory):
     from tests.fixtures.datasets.workspace import failing
 
     row = failing(3, "wrong_symbol")
-    ws_item = type("I", (), {"prompt": None, "system_prompt": row["system_prompt"], "question": row["question"],
-                             "evidence_text": row["evidence_text"], "evidence_files": ()})()
+    ws_item = type(
+        "I",
+        (),
+        {
+            "prompt": None,
+            "system_prompt": row["system_prompt"],
+            "question": row["question"],
+            "evidence_text": row["evidence_text"],
+            "evidence_files": (),
+        },
+    )()
     msgs = messages_for(ws_item, PromptConfig())
-    return train_tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter") / "adapter", msgs, TARGET, steps=150, lr=1e-2)
+    return train_tiny_adapter(
+        tiny_model_dir, tmp_path_factory.mktemp("adapter") / "adapter", msgs, TARGET, steps=150, lr=1e-2
+    )
 
 
 def events_of(run_dir):
@@ -37,7 +49,7 @@ def test_eval_child_writes_report_and_base_cache_hits_on_second_eval(tiny_model_
     evalrun.write_plan(evalrun.plan_eval(ws, run_dir))
     loads = G.LOADS
     assert eval_main(run_dir) == 0
-    assert G.LOADS == loads + 1  # one model load for both sides
+    assert loads + 1 == G.LOADS  # one model load for both sides
     evs = events_of(run_dir)
     kinds = [e["type"] for e in evs]
     assert kinds[0] == "heartbeat" and "started" in kinds and kinds[-1] == "finished"
@@ -71,7 +83,7 @@ def test_eval_child_writes_report_and_base_cache_hits_on_second_eval(tiny_model_
     evalrun.write_plan(evalrun.plan_eval(ws, run2))
     loads = G.LOADS
     assert eval_main(run2) == 0
-    assert G.LOADS == loads + 1
+    assert loads + 1 == G.LOADS
     fin2 = events_of(run2)[-1]
     assert fin2["generated"] == {"base": 0, "tuned": 9} and fin2["base_cache_hits"] == 9
     assert len(cache.read_text().splitlines()) == 9
@@ -86,8 +98,10 @@ def test_endpoints_on_both_sides_need_no_model(tmp_path):
         return "src/mod_4.py" if body["model"] == "tuned-model" and "f4" in user else "I do not know."
 
     with ChatServer(reply) as base_srv, ChatServer(reply) as tuned_srv:
-        extra = (f"  base_endpoint:\n    base_url: {base_srv.base_url}\n    model: base-model\n"
-                 f"  tuned_endpoint:\n    base_url: {tuned_srv.base_url}\n    model: tuned-model\n")
+        extra = (
+            f"  base_endpoint:\n    base_url: {base_srv.base_url}\n    model: base-model\n"
+            f"  tuned_endpoint:\n    base_url: {tuned_srv.base_url}\n    model: tuned-model\n"
+        )
         ws, run_dir = make_eval_workspace(tmp_path / "ws", tmp_path / "no-model", None, extra)
         evalrun.write_plan(evalrun.plan_eval(ws, run_dir))
         emitted = []

@@ -4,9 +4,15 @@ from ftui.engine import generate as G
 from tests.fixtures.tiny_adapter import train_tiny_adapter
 
 MSGS = [
-    [{"role": "system", "content": "You are a code assistant."}, {"role": "user", "content": "Where is validate_path defined?"}],
+    [
+        {"role": "system", "content": "You are a code assistant."},
+        {"role": "user", "content": "Where is validate_path defined?"},
+    ],
     [{"role": "system", "content": "You are a code assistant."}, {"role": "user", "content": "Summarize the module."}],
-    [{"role": "system", "content": "You are a code assistant."}, {"role": "user", "content": "What does tests/test_security.py assert about escaping paths?"}],
+    [
+        {"role": "system", "content": "You are a code assistant."},
+        {"role": "user", "content": "What does tests/test_security.py assert about escaping paths?"},
+    ],
 ]
 TARGET = '{"file_path": "utils/security.py", "symbol": "validate_path"}'
 
@@ -33,7 +39,7 @@ def test_adapter_toggle_differs_from_base(tiny_model_dir, tmp_path):
     adapter = train_tiny_adapter(tiny_model_dir, tmp_path / "adapter", MSGS[0], TARGET)
     loads = G.LOADS
     gen = G.load_for_generation(str(tiny_model_dir), adapter)
-    assert G.LOADS == loads + 1
+    assert loads + 1 == G.LOADS
     base = gen.generate(MSGS, adapter=False, max_new_tokens=24)
     tuned = gen.generate(MSGS, adapter=True, max_new_tokens=24)
     # Adapter off must be the plain model, byte for byte.

@@ -35,8 +35,9 @@ def test_embedded_model_is_converted_once_even_with_concurrent_callers(tmp_path,
     results: list[Path] = []
 
     def prepare():
-        results.append(models.prepare_embedded(progress=seen.append, converter=_fake_converter(tiny_model_dir, calls),
-                                               gguf=gguf))
+        results.append(
+            models.prepare_embedded(progress=seen.append, converter=_fake_converter(tiny_model_dir, calls), gguf=gguf)
+        )
 
     threads = [threading.Thread(target=prepare) for _ in range(3)]
     for t in threads:
@@ -98,25 +99,37 @@ def test_embedded_gguf_ships_in_the_package():
 
 
 def test_prepare_model_command_prints_the_folder_last(tmp_path, tiny_model_dir):
-    out = subprocess.run([sys.executable, "-m", "ftui.engine", "prepare-model", str(tiny_model_dir)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "ftui.engine", "prepare-model", str(tiny_model_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == str(tiny_model_dir.resolve())
-    bad = subprocess.run([sys.executable, "-m", "ftui.engine", "prepare-model", str(tmp_path / "nope")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ftui.engine", "prepare-model", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "model folder not found" in bad.stderr
 
 
 def test_engine_help_does_not_import_the_training_stack():
-    code = ("import sys; from ftui.engine.__main__ import build_parser; build_parser(); "
-            "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))")
+    code = (
+        "import sys; from ftui.engine.__main__ import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]"
 
 
 def test_core_runs_and_train_command_stay_torch_free():
-    code = ("import sys; import ftui.core.runs, ftui.commands.train; "
-            "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets', 'textual') "
-            "if m in sys.modules))")
+    code = (
+        "import sys; import ftui.core.runs, ftui.commands.train; "
+        "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets', 'textual') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

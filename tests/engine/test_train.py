@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -139,10 +138,16 @@ def test_run_outlives_its_starter_and_a_killed_child_reads_dead(tmp_path, tiny_m
     # The starter is in its own session, like a CLI started over SSH; killing its whole process
     # group (what a hangup does) must not reach the training child.
     starter = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from ftui.core import runs; "
-         "print(runs.start_training(sys.argv[1]), flush=True); time.sleep(600)", str(run_dir)],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from ftui.core import runs; "
+            "print(runs.start_training(sys.argv[1]), flush=True); time.sleep(600)",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     child_pid = int(starter.stdout.readline())
     os.killpg(starter.pid, signal.SIGKILL)
@@ -162,8 +167,12 @@ def test_run_outlives_its_starter_and_a_killed_child_reads_dead(tmp_path, tiny_m
 
 def test_qlora_on_cpu_fails_clearly_through_the_cli(tmp_path, tiny_model_dir):
     ws = tiny_workspace(tmp_path, tiny_model_dir, device="cpu")
-    out = subprocess.run([sys.executable, "-m", "ftui", "train", str(ws.root), "--qlora", "--follow"],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-m", "ftui", "train", str(ws.root), "--qlora", "--follow"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "FAILED: DeviceError" in out.stdout and "needs a CUDA GPU" in out.stdout
     [info] = runs.list_runs(ws)

@@ -21,13 +21,25 @@ def test_embedded_model_trains_through_the_cli(tmp_path):
         # Converting takes ~40 s on its own; the run would still work (it converts first), but the
         # test budget assumes the cached copy that `python -m ftui.engine prepare-model` makes.
         subprocess.run([sys.executable, "-m", "ftui.engine", "prepare-model"], check=True, timeout=600)
-    root = write_workspace(tmp_path / "ws", EMBEDDED, n_train=4, n_eval=1, train={
-        "max_steps": 3, "eval_steps": 2, "save_steps": 3, "batch_size": 2, "max_length": 128,
-        "lora_r": 8, "lora_alpha": 16,
-    })
+    root = write_workspace(
+        tmp_path / "ws",
+        EMBEDDED,
+        n_train=4,
+        n_eval=1,
+        train={
+            "max_steps": 3,
+            "eval_steps": 2,
+            "save_steps": 3,
+            "batch_size": 2,
+            "max_length": 128,
+            "lora_r": 8,
+            "lora_alpha": 16,
+        },
+    )
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "ftui", "train", str(root), "--follow"],
-                         capture_output=True, text=True, timeout=240)
+    out = subprocess.run(
+        [sys.executable, "-m", "ftui", "train", str(root), "--follow"], capture_output=True, text=True, timeout=240
+    )
     elapsed = time.monotonic() - t0
     assert out.returncode == 0, out.stdout + out.stderr
     assert "step 3/3" in out.stdout and "finished in" in out.stdout
@@ -42,6 +54,7 @@ def test_embedded_model_trains_through_the_cli(tmp_path):
     assert [e["step"] for e in evs if e["type"] == "eval"] == [2, 3]  # step 3: the final evaluation
     # all-linear: every projection of the Llama blocks carries an adapter.
     adapter = json.loads((info.dir / "adapter" / "adapter_config.json").read_text())
-    assert adapter["r"] == 8 and {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                  "down_proj"} <= set(adapter["target_modules"])
+    assert adapter["r"] == 8 and {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= set(
+        adapter["target_modules"]
+    )
     print(f"embedded 3-step run: {elapsed:.1f} s wall")

@@ -10,8 +10,17 @@ from ftui.core.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
 # Fast, deterministic settings for the tiny random model.
-TINY_TRAIN = {"max_steps": 12, "eval_steps": 4, "save_steps": 4, "batch_size": 4, "patience": 100,
-              "learning_rate": 3e-3, "max_length": 128, "lora_r": 8, "lora_alpha": 16}
+TINY_TRAIN = {
+    "max_steps": 12,
+    "eval_steps": 4,
+    "save_steps": 4,
+    "batch_size": 4,
+    "patience": 100,
+    "learning_rate": 3e-3,
+    "max_length": 128,
+    "lora_r": 8,
+    "lora_alpha": 16,
+}
 
 
 def tiny_workspace(tmp_path: Path, model_dir: Path, **train) -> Workspace:

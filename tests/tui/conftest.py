@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,8 +37,14 @@ def ws(ws_dir) -> Workspace:
 def make_run(ws: Workspace, run_id: str, events: list[dict] | None = None, method: str = "sft") -> Path:
     run_dir = Path(ws.state.runs) / run_id
     run_dir.mkdir(parents=True)
-    cfg = {"run_id": run_id, "created": "2026-01-01T00:00:00Z", "model": "smollm2-135m-instruct", "method": method,
-           "build_id": "0123456789ab", "max_steps": 30}
+    cfg = {
+        "run_id": run_id,
+        "created": "2026-01-01T00:00:00Z",
+        "model": "smollm2-135m-instruct",
+        "method": method,
+        "build_id": "0123456789ab",
+        "max_steps": 30,
+    }
     (run_dir / "config.json").write_text(json.dumps(cfg))
     if events is not None:
         (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -54,8 +59,9 @@ def start_fake_child(run_dir: Path, delay: float, pause_after: int | None = None
     args = [sys.executable, str(HERE / "fake_child.py"), str(run_dir), str(EVENTS), str(delay)]
     if pause_after is not None:
         args.append(str(pause_after))
-    proc = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 10
     while not (run_dir / "pid").exists() and time.time() < deadline:
         time.sleep(0.02)

@@ -46,8 +46,18 @@ def main() -> int:
             out.write(json.dumps({"v": 1, "type": "heartbeat", "t": round(time.time(), 3)}) + "\n")
             out.flush()
             time.sleep(0.2)
-        out.write(json.dumps({"v": 1, "type": "cancelled", "t": round(time.time(), 3), "step": step,
-                              "checkpoint": f"checkpoints/checkpoint-{step}"}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "v": 1,
+                    "type": "cancelled",
+                    "t": round(time.time(), 3),
+                    "step": step,
+                    "checkpoint": f"checkpoints/checkpoint-{step}",
+                }
+            )
+            + "\n"
+        )
         out.flush()
         log.write("cancelled\n")
     return 0

@@ -58,7 +58,9 @@ async def test_pane_bar_is_clickable(ws):
 
 
 def test_open_command_rejects_a_bad_workspace_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "ftui", "open", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "ftui", "open", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "nope" in out.stderr and "Traceback" not in out.stderr
 

@@ -58,8 +58,8 @@ def test_metric_rows_have_targeted_rest_and_clusters():
 def test_word_diff_marks_only_changed_words():
     left, right = word_diff('{"file_path": "a.py", "symbol": "f"}', '{"file_path": "b.py", "symbol": "f"}')
     assert left.plain == '{"file_path": "a.py", "symbol": "f"}'
-    marked_left = [left.plain[s.start:s.end] for s in left.spans]
-    marked_right = [right.plain[s.start:s.end] for s in right.spans]
+    marked_left = [left.plain[s.start : s.end] for s in left.spans]
+    marked_right = [right.plain[s.start : s.end] for s in right.spans]
     assert marked_left == ["a"] and marked_right == ["b"]
 
 

@@ -52,8 +52,17 @@ async def test_build_check_and_export_by_keys(ws):
 
 
 def test_histogram_text():
-    text = histogram_text({"count": 3, "min": 10, "mean": 20.0, "max": 30, "max_length": 25, "truncated": [{"id": "a"}],
-                           "histogram": [{"lo": 10, "hi": 19, "count": 2}, {"lo": 20, "hi": 30, "count": 1}]})
+    text = histogram_text(
+        {
+            "count": 3,
+            "min": 10,
+            "mean": 20.0,
+            "max": 30,
+            "max_length": 25,
+            "truncated": [{"id": "a"}],
+            "histogram": [{"lo": 10, "hi": 19, "count": 2}, {"lo": 20, "hi": 30, "count": 1}],
+        }
+    )
     lines = text.splitlines()
     assert lines[0] == "tokens: min 10 · mean 20 · max 30"
     assert lines[1] == "over max length 25: 1"

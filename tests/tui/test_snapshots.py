@@ -71,4 +71,6 @@ def test_compare_pane(snap_compare, ws, size):
 
 
 def test_help_screen(snap_compare, ws):
-    assert snap_compare(FtuiApp(ws, start_pane="correct"), terminal_size=(80, 24), run_before=_pressing("question_mark"))
+    assert snap_compare(
+        FtuiApp(ws, start_pane="correct"), terminal_size=(80, 24), run_before=_pressing("question_mark")
+    )

@@ -89,5 +89,7 @@ async def test_data_table_comparison():
         await pilot.pause()
         load = time.perf_counter() - t0
         per_key = await _key_latency(app, pilot, 50)
-    print(f"\nDataTable: load {n:,} rows {load * 1000:.0f} ms (≈{load * 10:.1f} s for {N:,}), {per_key * 1000:.1f} ms per key press")
+    print(
+        f"\nDataTable: load {n:,} rows {load * 1000:.0f} ms (≈{load * 10:.1f} s for {N:,}), {per_key * 1000:.1f} ms per key press"
+    )
     assert table.row_count == n

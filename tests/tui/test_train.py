@@ -133,20 +133,36 @@ async def test_log_tail_on_demand(ws):
 
 def test_eta_from_event_times():
     v = RunView("r")
-    v.apply([{"type": "log", "t": 100.0, "step": 1, "max_steps": 11, "loss": 1.0},
-             {"type": "log", "t": 110.0, "step": 2, "max_steps": 11, "loss": 0.9}])
+    v.apply(
+        [
+            {"type": "log", "t": 100.0, "step": 1, "max_steps": 11, "loss": 1.0},
+            {"type": "log", "t": 110.0, "step": 2, "max_steps": 11, "loss": 0.9},
+        ]
+    )
     assert v.eta_s == 90.0
 
 
 def test_form_parsing_reports_each_bad_field():
-    good = {"model": "m", "lora_r": "8", "lora_alpha": "16", "learning_rate": "1e-4", "max_steps": "10",
-            "epochs": "", "eval_steps": "5", "patience": "2", "anchor_kl": "0"}
+    good = {
+        "model": "m",
+        "lora_r": "8",
+        "lora_alpha": "16",
+        "learning_rate": "1e-4",
+        "max_steps": "10",
+        "epochs": "",
+        "eval_steps": "5",
+        "patience": "2",
+        "anchor_kl": "0",
+    }
     out, errors = parse_form(good, "dpo", True)
     assert errors == [] and out["method"] == "dpo" and out["qlora"] is True and "epochs" not in out
     assert out["anchor_kl"] == 0.0
     out, errors = parse_form(dict(good, lora_r="x", learning_rate="0", anchor_kl="-1"), "sft", False)
-    assert errors == ["LoRA rank: not a number ('x')", "Learning rate: must be above 0 ('0')",
-                      "Anchor KL (SFT; 0 off): must be 0 or more ('-1')"]
+    assert errors == [
+        "LoRA rank: not a number ('x')",
+        "Learning rate: must be above 0 ('0')",
+        "Anchor KL (SFT; 0 off): must be 0 or more ('-1')",
+    ]
 
 
 async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
@@ -202,7 +218,9 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
 ENGINE_RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 
 
-@pytest.mark.parametrize("name,state", [("sft_run", "finished"), ("failed_run", "failed"), ("cancelled_run", "cancelled")])
+@pytest.mark.parametrize(
+    "name,state", [("sft_run", "finished"), ("failed_run", "failed"), ("cancelled_run", "cancelled")]
+)
 async def test_engine_recordings_replay_in_the_pane(ws, name, state):
     path = ENGINE_RECORDINGS / f"{name}.jsonl"
     if not path.exists():
@@ -221,8 +239,17 @@ async def test_engine_recordings_replay_in_the_pane(ws, name, state):
 
 
 def test_form_refuses_an_unknown_method():
-    good = {"model": "m", "lora_r": "8", "lora_alpha": "16", "learning_rate": "1e-4", "max_steps": "10",
-            "epochs": "", "eval_steps": "5", "patience": "2", "anchor_kl": "0"}
+    good = {
+        "model": "m",
+        "lora_r": "8",
+        "lora_alpha": "16",
+        "learning_rate": "1e-4",
+        "max_steps": "10",
+        "epochs": "",
+        "eval_steps": "5",
+        "patience": "2",
+        "anchor_kl": "0",
+    }
     _, errors = parse_form(good, "ppo", False)
     assert errors == ["Method: sft or dpo ('ppo')"]
 
@@ -245,7 +272,9 @@ async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
 async def test_resume_a_cancelled_run(ws, monkeypatch):
     from ftui.core import runs
 
-    evs = recorded()[:20] + [{"v": 1, "type": "cancelled", "t": 1_700_000_100.0, "step": 10, "checkpoint": "checkpoints/checkpoint-10"}]
+    evs = recorded()[:20] + [
+        {"v": 1, "type": "cancelled", "t": 1_700_000_100.0, "step": 10, "checkpoint": "checkpoints/checkpoint-10"}
+    ]
     run_dir = make_run(ws, "paused-run", evs)
     calls = []
     monkeypatch.setattr(runs, "start_training", lambda d, resume=False: calls.append((d, resume)) or 1)

@@ -75,9 +75,7 @@ def make_workspace(root: Path, n: int = 30, extra_config: str = "") -> Path:
         for i in range(n):
             fh.write(json.dumps(item(i)) + "\n")
     (root / "ftui.yaml").write_text(
-        "run_log: run_log.jsonl\n"
-        "train:\n  max_steps: 30\n  eval_steps: 5\n"
-        + extra_config,
+        "run_log: run_log.jsonl\ntrain:\n  max_steps: 30\n  eval_steps: 5\n" + extra_config,
         encoding="utf-8",
     )
     return root

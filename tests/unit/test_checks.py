@@ -25,8 +25,11 @@ def kinds(report):
 def test_openai_file_with_three_problems_reports_exactly_those_three(tok):
     r = checks.run_checks(FIX / "openai_three_findings.jsonl", tokenizer=tok, max_length=1024)
     assert r.format == "openai-chat" and r.examples == 6
-    assert kinds(r) == [("2", "warning", "no_system_message"), ("4", "warning", "no_user_message"),
-                        ("5", "warning", "truncated")]
+    assert kinds(r) == [
+        ("2", "warning", "no_system_message"),
+        ("4", "warning", "no_user_message"),
+        ("5", "warning", "truncated"),
+    ]
     assert r.ok
     shown = checks._display(FIX / "openai_three_findings.jsonl")  # relative to the cwd when below it
     assert shown.endswith("openai_three_findings.jsonl") and all(f.where.startswith(shown + ":") for f in r.findings)
@@ -54,16 +57,23 @@ def test_every_openai_format_error_kind(tok):
 
 def test_quality_checks_use_the_seed_thresholds():
     r = checks.run_checks(FIX / "quality.jsonl")
-    assert kinds(r) == [("1", "warning", "instruction_too_short"), ("2", "warning", "instruction_too_long"),
-                        ("3", "warning", "output_too_short"), ("4", "warning", "repetitive_output")]
+    assert kinds(r) == [
+        ("1", "warning", "instruction_too_short"),
+        ("2", "warning", "instruction_too_long"),
+        ("3", "warning", "output_too_short"),
+        ("4", "warning", "repetitive_output"),
+    ]
     loose = checks.run_checks(FIX / "quality.jsonl", limits=checks.QualityLimits(instruction_max_chars=5000))
     assert "instruction_too_long" not in loose.by_kind()
 
 
 def test_exact_near_duplicates_and_conflicting_answers():
     r = checks.run_checks(FIX / "duplicates.jsonl")
-    assert kinds(r) == [("3", "warning", "exact_duplicate"), ("4", "warning", "near_duplicate"),
-                        ("5", "warning", "conflicting_answers")]
+    assert kinds(r) == [
+        ("3", "warning", "exact_duplicate"),
+        ("4", "warning", "near_duplicate"),
+        ("5", "warning", "conflicting_answers"),
+    ]
     assert "duplicates.jsonl:1" in r.findings[1].message
     strict = checks.run_checks(FIX / "duplicates.jsonl", near_threshold=0.99)
     assert "near_duplicate" not in strict.by_kind()
@@ -87,7 +97,13 @@ def test_preference_pairs(tok):
 
 def test_rows_from_the_api_are_named_by_id(tok):
     rows = [
-        {"id": "q1", "messages": [{"role": "user", "content": "Where is f defined?"}, {"role": "assistant", "content": "src/a.py"}]},
+        {
+            "id": "q1",
+            "messages": [
+                {"role": "user", "content": "Where is f defined?"},
+                {"role": "assistant", "content": "src/a.py"},
+            ],
+        },
         {"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "hello there"}]},
     ]
     r = checks.run_checks(rows, tokenizer=tok)
@@ -99,11 +115,23 @@ def test_template_that_refuses_an_example_is_an_error(tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, d)
     (d / "chat_template.jinja").write_text(
         "{% for m in messages %}{% if m.role == 'user' and loop.index0 % 2 == 0 %}"
-        "{{ raise_exception('roles must alternate') }}{% endif %}{{ m.content }}{% endfor %}")
+        "{{ raise_exception('roles must alternate') }}{% endif %}{{ m.content }}{% endfor %}"
+    )
     tok = ChatTokenizer.from_dir(d)
-    rows = [{"id": "ok", "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "question here"},
-                                      {"role": "assistant", "content": "answer"}]},
-            {"id": "bad", "messages": [{"role": "user", "content": "question here?"}, {"role": "assistant", "content": "answer!"}]}]
+    rows = [
+        {
+            "id": "ok",
+            "messages": [
+                {"role": "system", "content": "sys"},
+                {"role": "user", "content": "question here"},
+                {"role": "assistant", "content": "answer"},
+            ],
+        },
+        {
+            "id": "bad",
+            "messages": [{"role": "user", "content": "question here?"}, {"role": "assistant", "content": "answer!"}],
+        },
+    ]
     r = checks.run_checks(rows, tokenizer=tok)
     errs = [(f.where, f.kind) for f in r.errors]
     assert errs == [("bad", "template_error")]
@@ -120,7 +148,9 @@ def test_hosted_epochs_follow_openai_rule(n, epochs):
 
 def test_hosted_tokens_are_capped_at_the_context_limit(tok):
     h = checks.hosted_estimate([50, 20_000], context_limit=16_385, epochs=2)
-    assert h["tokens_per_epoch"] == 50 + 16_385 and h["billed_tokens"] == 2 * (50 + 16_385) and h["capped_examples"] == 1
+    assert (
+        h["tokens_per_epoch"] == 50 + 16_385 and h["billed_tokens"] == 2 * (50 + 16_385) and h["capped_examples"] == 1
+    )
     r = checks.run_checks(FIX / "openai_three_findings.jsonl", tokenizer=tok, hosted=True, context_limit=1000)
     assert r.hosted["examples"] == 6 and r.hosted["epochs"] == 16  # 100 // 6
     assert r.hosted["tokens_per_epoch"] == sum(min(1000, c) for c in _counts(tok))
@@ -136,12 +166,22 @@ def test_near_duplicate_search_finds_every_planted_copy():
     rows = []
     for i in range(400):
         text = " ".join(rng.choice(words) for _ in range(120))
-        rows.append({"id": f"o{i}", "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok fine"}]})
+        rows.append(
+            {
+                "id": f"o{i}",
+                "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok fine"}],
+            }
+        )
     planted = set()
     for i in range(0, 400, 8):
         toks = rows[i]["messages"][0]["content"].split()
         toks[rng.randrange(len(toks))] = "changed"
-        rows.append({"id": f"c{i}", "messages": [{"role": "user", "content": " ".join(toks)}, {"role": "assistant", "content": "ok fine"}]})
+        rows.append(
+            {
+                "id": f"c{i}",
+                "messages": [{"role": "user", "content": " ".join(toks)}, {"role": "assistant", "content": "ok fine"}],
+            }
+        )
         planted.add(f"c{i}")
     r = checks.run_checks(rows)
     assert {f.id for f in r.findings if f.kind == "near_duplicate"} == planted
@@ -162,12 +202,20 @@ def test_same_evidence_with_another_question_is_neither_duplicate_nor_leak():
     sys_m = {"role": "system", "content": "You are a code assistant."}
 
     def row(rid, question, answer):
-        return {"id": rid, "messages": [sys_m, {"role": "user", "content": f"Evidence:\n{evidence}\n\nQuestion: {question}"},
-                                        {"role": "assistant", "content": answer}]}
+        return {
+            "id": rid,
+            "messages": [
+                sys_m,
+                {"role": "user", "content": f"Evidence:\n{evidence}\n\nQuestion: {question}"},
+                {"role": "assistant", "content": answer},
+            ],
+        }
 
-    train = [row("a", "Where is step_3 defined?", "In pipeline.py, line 4."),
-             row("b", "What does step_7 return for an empty state?", "It returns transform_7 of the empty state."),
-             row("c", "Where is step_3 defined in this code?", "In pipeline.py, line 4.")]
+    train = [
+        row("a", "Where is step_3 defined?", "In pipeline.py, line 4."),
+        row("b", "What does step_7 return for an empty state?", "It returns transform_7 of the empty state."),
+        row("c", "Where is step_3 defined in this code?", "In pipeline.py, line 4."),
+    ]
     held = [row("h", "Which weight does step_9 use?", "weight_9.")]
     r = checks.run_checks(train, references=checks.references_from_rows(held, "held-out"))
     assert [(f.where, f.kind) for f in r.findings] == [("c", "near_duplicate")]

@@ -43,7 +43,10 @@ def test_clusters_table_and_json(ws_dir, capsys):
     data = json.loads(out)
     assert code == 0 and data["failures"] == 9 and data["retrieval_field_present"] is True
     assert [(c["label"], c["count"], c["candidate"]) for c in data["clusters"]] == [
-        ("wrong_field", 6, True), ("ignored_evidence", 2, False), ("unlabeled", 1, False)]
+        ("wrong_field", 6, True),
+        ("ignored_evidence", 2, False),
+        ("unlabeled", 1, False),
+    ]
 
 
 def test_clusters_says_when_there_is_no_retrieval_field(tmp_path, capsys):
@@ -72,7 +75,9 @@ def test_diagnostics_go_to_stderr(tmp_path, capsys):
     assert code == 0 and json.loads(out)["summary"]["skipped"] == 25
     err_lines = err.splitlines()
     assert len(err_lines) == 22
-    assert err_lines[0].endswith("run_log.jsonl:13: not valid JSON (Expecting property name enclosed in double quotes at column 2)")
+    assert err_lines[0].endswith(
+        "run_log.jsonl:13: not valid JSON (Expecting property name enclosed in double quotes at column 2)"
+    )
     assert err_lines[20] == "... and 5 more"
     assert err_lines[21] == "run_log.jsonl: 12 items kept; 25 lines skipped (25 not json)"
 
@@ -91,10 +96,19 @@ def test_correct_show_status_revert(ws_dir, capsys):
     assert run(capsys, "correct", "wf2", "-w", str(ws_dir), "--skip")[0] == 0
     assert run(capsys, "correct", "wf3", "-w", str(ws_dir), "--review")[0] == 0
     st = json.loads(run(capsys, "status", str(ws_dir), "--json")[1])
-    assert {k: st[k] for k in ("items", "failures", "clusters", "candidates", "corrected", "skipped",
-                                "needs_review", "remaining")} == {
-        "items": 12, "failures": 9, "clusters": 3, "candidates": 1, "corrected": 1, "skipped": 1,
-        "needs_review": 1, "remaining": 7}
+    assert {
+        k: st[k]
+        for k in ("items", "failures", "clusters", "candidates", "corrected", "skipped", "needs_review", "remaining")
+    } == {
+        "items": 12,
+        "failures": 9,
+        "clusters": 3,
+        "candidates": 1,
+        "corrected": 1,
+        "skipped": 1,
+        "needs_review": 1,
+        "remaining": 7,
+    }
     text = run(capsys, "status", str(ws_dir))[1]
     assert "Remaining          7" in text and "Corrected          1" in text
     table = run(capsys, "clusters", str(ws_dir))[1]
@@ -171,12 +185,22 @@ def test_export_edit_import_via_cli(ws_dir, tmp_path, capsys):
 
 def test_real_subprocess(ws_dir):
     env = dict(os.environ)
-    r = subprocess.run([sys.executable, "-m", "ftui", "clusters", str(ws_dir), "--json"],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "ftui", "clusters", str(ws_dir), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["failures"] == 9
-    r = subprocess.run([sys.executable, "-m", "ftui", "correct", "nope", "-w", str(ws_dir), "--skip"],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "ftui", "correct", "nope", "-w", str(ws_dir), "--skip"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 2 and "no item with id 'nope'" in r.stderr and "Traceback" not in r.stderr
 
 

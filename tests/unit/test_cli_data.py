@@ -36,8 +36,21 @@ def test_build_json_and_same_id_on_rebuild(ws, capsys):
     assert data["counts"]["train"] + data["counts"]["eval"] == 23
     code, out, _ = run(capsys, "build", "-w", ws.root, "--json")
     assert json.loads(out)["build_id"] == data["build_id"]
-    code, out, _ = run(capsys, "build", ws.root, "--cluster", "hallucination", "--heldout", "0.4", "--seed", "3",
-                       "--anchor-ratio", "1", "--format", "prompt-completion")
+    code, out, _ = run(
+        capsys,
+        "build",
+        ws.root,
+        "--cluster",
+        "hallucination",
+        "--heldout",
+        "0.4",
+        "--seed",
+        "3",
+        "--anchor-ratio",
+        "1",
+        "--format",
+        "prompt-completion",
+    )
     assert code == 0 and "hallucination" in out and "wrong_symbol" not in out
     assert "discarded: 3 (1 stale, 2 uncorrected)" in out
     code, out, _ = run(capsys, "builds", ws.root)
@@ -54,7 +67,10 @@ def test_check_openai_file_reports_exactly_three_findings(capsys, tiny_model_dir
     assert code == 0
     data = json.loads(out)
     assert [(f["where"].rsplit(":", 1)[1], f["kind"]) for f in data["findings"]] == [
-        ("2", "no_system_message"), ("4", "no_user_message"), ("5", "truncated")]
+        ("2", "no_system_message"),
+        ("4", "no_user_message"),
+        ("5", "truncated"),
+    ]
 
 
 # No skip: on a machine where the embedded model was never converted, `ftui check` converts it
@@ -84,7 +100,9 @@ def test_check_latest_build_finds_benchmark_leak(ws, capsys, tiny_model_dir):
 
 
 def test_check_with_heldout_file(capsys):
-    code, out, _ = run(capsys, "check", FIX / "leak_train.jsonl", "--no-tokens", "--heldout", FIX / "leak_heldout.jsonl")
+    code, out, _ = run(
+        capsys, "check", FIX / "leak_train.jsonl", "--no-tokens", "--heldout", FIX / "leak_heldout.jsonl"
+    )
     assert code == 1 and "leak_exact" in out and "leak_near" in out
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.compare import build_report, bucket, load_report, mcnemar_exact, render_text, shared_traits
+from ftui.core.compare import bucket, build_report, load_report, mcnemar_exact, render_text, shared_traits
 from ftui.core.errors import InputError
 from ftui.core.grading import Grade
 
@@ -11,22 +11,31 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "reports" / "report
 
 
 def rec(qid, cluster, base_ok, tuned_ok):
-    return {"id": qid, "cluster": cluster, "question": f"question {qid}", "expected": "x",
-            "base_answer": "b", "tuned_answer": "t",
-            "base_grade": Grade(base_ok, "base reason", "contains"),
-            "tuned_grade": {"passed": tuned_ok, "reason": "tuned reason", "grader": "contains"}}
+    return {
+        "id": qid,
+        "cluster": cluster,
+        "question": f"question {qid}",
+        "expected": "x",
+        "base_answer": "b",
+        "tuned_answer": "t",
+        "base_grade": Grade(base_ok, "base reason", "contains"),
+        "tuned_grade": {"passed": tuned_ok, "reason": "tuned reason", "grader": "contains"},
+    }
 
 
-@pytest.mark.parametrize("b,c,p", [
-    (10, 2, 0.03857421875),  # 2 * 79 / 4096
-    (2, 10, 0.03857421875),
-    (0, 0, 1.0),
-    (1, 0, 1.0),
-    (5, 0, 0.0625),
-    (6, 0, 0.03125),
-    (3, 3, 1.0),
-    (20, 5, 0.004077),  # scipy.stats.binomtest(5, 25).pvalue
-])
+@pytest.mark.parametrize(
+    "b,c,p",
+    [
+        (10, 2, 0.03857421875),  # 2 * 79 / 4096
+        (2, 10, 0.03857421875),
+        (0, 0, 1.0),
+        (1, 0, 1.0),
+        (5, 0, 0.0625),
+        (6, 0, 0.03125),
+        (3, 3, 1.0),
+        (20, 5, 0.004077),  # scipy.stats.binomtest(5, 25).pvalue
+    ],
+)
 def test_mcnemar_exact_known_values(b, c, p):
     assert mcnemar_exact(b, c) == pytest.approx(p, rel=1e-3)
 
@@ -44,9 +53,15 @@ def test_buckets():
 
 
 def test_buckets_and_rates_on_hand_made_report():
-    recs = [rec("a1", "wrong_field", False, True), rec("a2", "wrong_field", False, True),
-            rec("a3", "wrong_field", False, False), rec("a4", "wrong_field", True, True),
-            rec("r1", "passing", True, True), rec("r2", "passing", True, False), rec("r3", "other", False, False)]
+    recs = [
+        rec("a1", "wrong_field", False, True),
+        rec("a2", "wrong_field", False, True),
+        rec("a3", "wrong_field", False, False),
+        rec("a4", "wrong_field", True, True),
+        rec("r1", "passing", True, True),
+        rec("r2", "passing", True, False),
+        rec("r3", "other", False, False),
+    ]
     rep = build_report(recs, targeted_cluster="wrong_field", meta={"run_id": "r"})
     t, r = rep["targeted"], rep["rest"]
     assert (t["total"], t["base_passed"], t["tuned_passed"]) == (4, 1, 3)
@@ -65,14 +80,17 @@ def test_buckets_and_rates_on_hand_made_report():
     assert "Regressions: r2" in text
 
 
-@pytest.mark.parametrize("cluster_outcomes,rest_outcomes,verdict,ship", [
-    ([(False, True), (False, False)], [(True, True)], "ship", True),
-    ([(False, True), (False, False)], [(True, False)], "investigate", False),
-    ([(False, False), (True, True)], [(True, True)], "data_quality", False),
-    ([(False, False)], [(True, False)], "stop", False),
-    # Fixed one and broke one inside the cluster: the pass rate is flat -> not improved, regressed.
-    ([(False, True), (True, False)], [], "stop", False),
-])
+@pytest.mark.parametrize(
+    "cluster_outcomes,rest_outcomes,verdict,ship",
+    [
+        ([(False, True), (False, False)], [(True, True)], "ship", True),
+        ([(False, True), (False, False)], [(True, False)], "investigate", False),
+        ([(False, False), (True, True)], [(True, True)], "data_quality", False),
+        ([(False, False)], [(True, False)], "stop", False),
+        # Fixed one and broke one inside the cluster: the pass rate is flat -> not improved, regressed.
+        ([(False, True), (True, False)], [], "stop", False),
+    ],
+)
 def test_verdict_quadrants(cluster_outcomes, rest_outcomes, verdict, ship):
     recs = [rec(f"c{i}", "target", b, t) for i, (b, t) in enumerate(cluster_outcomes)]
     recs += [rec(f"o{i}", "passing", b, t) for i, (b, t) in enumerate(rest_outcomes)]

@@ -209,9 +209,11 @@ def test_threads_in_one_process_lose_nothing(tmp_path, monkeypatch):
             store.save(item(f"{prefix}{n}"), "x")
             store.save(item("hot"), f"{prefix}{n}")
 
-    threads = [threading.Thread(target=work, args=("s", shared)),
-               threading.Thread(target=work, args=("t", shared)),
-               threading.Thread(target=work, args=("u", CorrectionStore(tmp_path)))]
+    threads = [
+        threading.Thread(target=work, args=("s", shared)),
+        threading.Thread(target=work, args=("t", shared)),
+        threading.Thread(target=work, args=("u", CorrectionStore(tmp_path))),
+    ]
     for t in threads:
         t.start()
     for t in threads:

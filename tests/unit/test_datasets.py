@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from ftui.core import datasets
@@ -41,8 +39,13 @@ def test_only_corrected_items_are_targets_and_discards_have_reasons(ws):
     assert "miss-1" not in corrections  # retrieval miss: not the model's failure
     assert m["per_cluster"]["wrong_symbol"]["corrected"] == 10
     assert m["per_cluster"]["wrong_symbol"]["discarded"] == 2
-    assert m["per_cluster"]["hallucination"] == {"items": 8, "corrected": 5, "train": m["per_cluster"]["hallucination"]["train"],
-                                                 "eval": m["per_cluster"]["hallucination"]["eval"], "discarded": 3}
+    assert m["per_cluster"]["hallucination"] == {
+        "items": 8,
+        "corrected": 5,
+        "train": m["per_cluster"]["hallucination"]["train"],
+        "eval": m["per_cluster"]["hallucination"]["eval"],
+        "discarded": 3,
+    }
     for label, s in m["per_cluster"].items():
         assert s["train"] + s["eval"] == s["corrected"]
 
@@ -80,15 +83,37 @@ def test_anchor_ratio_and_stratification(ws):
 def test_anchor_strata_prefer_labels_then_task_then_length():
     rows = [failing(i, "x") for i in range(2)]
     from tests.fixtures.datasets.workspace import passing
+
     p = [passing(1, label="lab"), passing(2, task="t"), passing(3), passing(4, words=20), passing(5, words=60)]
-    from ftui.core.runlog import Item
     from pathlib import Path
 
-    def mk(r):
-        return Item(r["question_id"], r["question"], r["answer"], None, "correct", True, r.get("failure_label"), None,
-                    None, (), None, r.get("task"), 1, Path("x"))
+    from ftui.core.runlog import Item
 
-    assert [datasets.anchor_stratum(mk(r)) for r in p] == ["lab", "task:t", "length:short", "length:medium", "length:long"]
+    def mk(r):
+        return Item(
+            r["question_id"],
+            r["question"],
+            r["answer"],
+            None,
+            "correct",
+            True,
+            r.get("failure_label"),
+            None,
+            None,
+            (),
+            None,
+            r.get("task"),
+            1,
+            Path("x"),
+        )
+
+    assert [datasets.anchor_stratum(mk(r)) for r in p] == [
+        "lab",
+        "task:t",
+        "length:short",
+        "length:medium",
+        "length:long",
+    ]
     chosen = datasets.select_anchors([mk(r) for r in p], 3, seed=0)
     assert len({datasets.anchor_stratum(c) for c in chosen}) == 3
 
@@ -142,7 +167,13 @@ def test_same_inputs_same_hash_and_folder_changed_input_new_build(ws):
     b2 = datasets.build(ws)
     assert b1.manifest["hash"] == b2.manifest["hash"] and b1.dir == b2.dir
     assert b1.id == b1.manifest["hash"][:12] == b1.dir.name
-    assert sorted(p.name for p in b1.dir.iterdir()) == ["dpo_eval.jsonl", "dpo_train.jsonl", "eval.jsonl", "manifest.json", "train.jsonl"]
+    assert sorted(p.name for p in b1.dir.iterdir()) == [
+        "dpo_eval.jsonl",
+        "dpo_train.jsonl",
+        "eval.jsonl",
+        "manifest.json",
+        "train.jsonl",
+    ]
     assert not [p for p in ws.state.builds.iterdir() if p.name.startswith(".")]  # no temp folder left
     row = next(r for r in default_rows() if r["question_id"] == "wrong_symbol-1")
     CorrectionStore(ws).save(item(row), "a different fix")
@@ -286,7 +317,9 @@ def test_preserve_keeps_other_clusters_as_kl_only_rows_away_from_the_heldout_spl
 def test_evidence_keys_ignore_file_headers_and_short_lines():
     from types import SimpleNamespace
 
-    it = SimpleNamespace(evidence_text="# File: larder/storage/db.py\ndef connect(path=DB_FILENAME):\n    return conn\n")
+    it = SimpleNamespace(
+        evidence_text="# File: larder/storage/db.py\ndef connect(path=DB_FILENAME):\n    return conn\n"
+    )
     assert datasets.evidence_keys(it) == {"def connect(path=DB_FILENAME):"}
     assert datasets.evidence_keys(SimpleNamespace(evidence_text=None)) == set()
 

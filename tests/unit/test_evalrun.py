@@ -51,7 +51,9 @@ def test_plan_excludes_training_ids_and_labels_clusters(eval_ws):
     assert by["ok-2"]["grader"] == {"kind": "contains"}
     cfg = plan.config
     assert cfg["targeted_cluster"] == "wrong_symbol" and cfg["benchmark_size"] == 14
-    assert cfg["adapter"].endswith("adapter") and cfg["max_new_tokens"] == 16 and cfg["dataset_hash"] == MANIFEST["hash"]
+    assert (
+        cfg["adapter"].endswith("adapter") and cfg["max_new_tokens"] == 16 and cfg["dataset_hash"] == MANIFEST["hash"]
+    )
     d = write_plan(plan)
     assert json.loads((d / "config.json").read_text())["run_id"] == run_dir.name
     assert len((d / "items.jsonl").read_text().splitlines()) == len(plan.items) == 9

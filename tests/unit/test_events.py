@@ -15,13 +15,16 @@ def test_make_stamps_version_type_and_time():
     assert ev["v"] == events.SCHEMA_VERSION and ev["type"] == "log" and isinstance(ev["t"], float)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    ({"v": 1, "type": "log", "t": 1.0, "step": 1, "max_steps": 2}, "missing loss"),
-    ({"v": 2, "type": "heartbeat", "t": 1.0}, "schema version"),
-    ({"v": 1, "type": "nope", "t": 1.0}, "unknown event type"),
-    ({"v": 1, "type": "heartbeat"}, "timestamp"),
-    ([1, 2], "object"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ({"v": 1, "type": "log", "t": 1.0, "step": 1, "max_steps": 2}, "missing loss"),
+        ({"v": 2, "type": "heartbeat", "t": 1.0}, "schema version"),
+        ({"v": 1, "type": "nope", "t": 1.0}, "unknown event type"),
+        ({"v": 1, "type": "heartbeat"}, "timestamp"),
+        ([1, 2], "object"),
+    ],
+)
 def test_validate_rejects(bad, msg):
     with pytest.raises(ValueError, match=msg):
         events.validate(bad)

@@ -9,17 +9,38 @@ from ftui.core import formats
 SYS = {"role": "system", "content": "You are a code assistant."}
 
 SFT_ROWS = [
-    {"id": "a1", "messages": [SYS, {"role": "user", "content": "Evidence:\ndef f(): pass\n\nQuestion: where is f?"},
-                              {"role": "assistant", "content": '{"file_path": "a.py", "symbol": "f"}'}]},
+    {
+        "id": "a1",
+        "messages": [
+            SYS,
+            {"role": "user", "content": "Evidence:\ndef f(): pass\n\nQuestion: where is f?"},
+            {"role": "assistant", "content": '{"file_path": "a.py", "symbol": "f"}'},
+        ],
+    },
     # No system message, unicode, and a two-turn conversation (alpaca history, sharegpt turns).
-    {"id": "a2", "messages": [{"role": "user", "content": "Bonjour — où est g ?"}, {"role": "assistant", "content": "Dans b.py."},
-                              {"role": "user", "content": "Et h\u00a0?"}, {"role": "assistant", "content": "c.py\nligne 3"}]},
+    {
+        "id": "a2",
+        "messages": [
+            {"role": "user", "content": "Bonjour — où est g ?"},
+            {"role": "assistant", "content": "Dans b.py."},
+            {"role": "user", "content": "Et h\u00a0?"},
+            {"role": "assistant", "content": "c.py\nligne 3"},
+        ],
+    },
 ]
 PREF_ROWS = [
-    {"id": "p1", "prompt": [SYS, {"role": "user", "content": "Where is f?"}],
-     "chosen": [{"role": "assistant", "content": "a.py"}], "rejected": [{"role": "assistant", "content": "z.py"}]},
-    {"id": "p2", "prompt": [{"role": "user", "content": "Explain g."}],
-     "chosen": [{"role": "assistant", "content": "g adds.\n\nIt is pure."}], "rejected": [{"role": "assistant", "content": "g sorts."}]},
+    {
+        "id": "p1",
+        "prompt": [SYS, {"role": "user", "content": "Where is f?"}],
+        "chosen": [{"role": "assistant", "content": "a.py"}],
+        "rejected": [{"role": "assistant", "content": "z.py"}],
+    },
+    {
+        "id": "p2",
+        "prompt": [{"role": "user", "content": "Explain g."}],
+        "chosen": [{"role": "assistant", "content": "g adds.\n\nIt is pure."}],
+        "rejected": [{"role": "assistant", "content": "g sorts."}],
+    },
 ]
 
 SFT_FORMATS = [f for f, (k, _) in formats.FORMATS.items() if k == formats.SFT]
@@ -82,8 +103,12 @@ def test_llama_factory_layouts_and_dataset_info(tmp_path):
     assert info["fix_dpo"]["ranking"] is True and info["fix_dpo"]["columns"]["chosen"] == "chosen"
     assert info["fix_dpo_alpaca"]["ranking"] is True and "formatting" not in info["fix_dpo_alpaca"]
     alpaca = json.loads((tmp_path / "fix_alpaca.json").read_text())
-    assert alpaca[0] == {"instruction": SFT_ROWS[0]["messages"][1]["content"], "input": "", "system": SYS["content"],
-                         "output": SFT_ROWS[0]["messages"][2]["content"]}
+    assert alpaca[0] == {
+        "instruction": SFT_ROWS[0]["messages"][1]["content"],
+        "input": "",
+        "system": SYS["content"],
+        "output": SFT_ROWS[0]["messages"][2]["content"],
+    }
     assert alpaca[1]["history"] == [["Bonjour — où est g ?", "Dans b.py."]]
     sg = json.loads((tmp_path / "fix_sharegpt.json").read_text())
     assert sg[0]["conversations"][0] == {"from": "human", "value": SFT_ROWS[0]["messages"][1]["content"]}
@@ -96,28 +121,47 @@ def test_alpaca_input_is_joined_like_llama_factory(tmp_path):
     p = tmp_path / "a.json"
     p.write_text(json.dumps([{"instruction": "Translate", "input": "bonjour", "output": "hello"}]))
     res = formats.read(p)
-    assert res.rows[0]["messages"] == [{"role": "user", "content": "Translate\nbonjour"}, {"role": "assistant", "content": "hello"}]
+    assert res.rows[0]["messages"] == [
+        {"role": "user", "content": "Translate\nbonjour"},
+        {"role": "assistant", "content": "hello"},
+    ]
 
 
 def test_trl_standard_text_forms_and_implicit_prompt(tmp_path):
     p = tmp_path / "pc.jsonl"
     p.write_text(json.dumps({"prompt": "Where is f?", "completion": "a.py"}) + "\n")
-    assert formats.read(p).rows[0]["messages"] == [{"role": "user", "content": "Where is f?"}, {"role": "assistant", "content": "a.py"}]
+    assert formats.read(p).rows[0]["messages"] == [
+        {"role": "user", "content": "Where is f?"},
+        {"role": "assistant", "content": "a.py"},
+    ]
     q = tmp_path / "implicit.jsonl"
     user = {"role": "user", "content": "Where is f?"}
-    q.write_text(json.dumps({"chosen": [user, {"role": "assistant", "content": "a.py"}],
-                             "rejected": [user, {"role": "assistant", "content": "z.py"}]}) + "\n")
+    q.write_text(
+        json.dumps(
+            {
+                "chosen": [user, {"role": "assistant", "content": "a.py"}],
+                "rejected": [user, {"role": "assistant", "content": "z.py"}],
+            }
+        )
+        + "\n"
+    )
     row = formats.read(q).rows[0]
     assert row["prompt"] == [user] and row["chosen"][0]["content"] == "a.py" and row["rejected"][0]["content"] == "z.py"
 
 
 def test_bad_records_are_problems_with_lines_and_good_rows_are_kept(tmp_path):
     p = tmp_path / "mixed.jsonl"
-    good = json.dumps({"messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi!"}]})
+    good = json.dumps(
+        {"messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi!"}]}
+    )
     p.write_text("\n".join([good, "{not json", "[1, 2]", json.dumps({"messages": "hi"}), "", good]) + "\n")
     res = formats.read(p)
     assert res.format == "openai-chat" and len(res.rows) == 2
-    assert [(pr.line, pr.kind) for pr in res.problems] == [(2, "not_json"), (3, "not_an_object"), (4, "missing_messages")]
+    assert [(pr.line, pr.kind) for pr in res.problems] == [
+        (2, "not_json"),
+        (3, "not_an_object"),
+        (4, "missing_messages"),
+    ]
     assert [r["line"] for r in res.rows] == [1, 6]
 
 

@@ -58,7 +58,12 @@ def test_submit_then_follow_records_the_whole_job(ws_dir, server, capsys):
     assert Path(config["build_dir"]).name == "b0000000001"
     assert [e["type"] for e in _events(run_dir)] == ["started", "status"]
     started = _events(run_dir)[0]
-    assert (started["model"], started["method"], started["train_size"], started["eval_size"]) == ("base-small", "sft", 12, 4)
+    assert (started["model"], started["method"], started["train_size"], started["eval_size"]) == (
+        "base-small",
+        "sft",
+        12,
+        4,
+    )
     assert started["config"]["job_id"] == config["job_id"]
     out = capsys.readouterr().out
     # 12 examples x 3 epochs < 100 example passes, so the rule raises the epochs to 100 // 12 = 8.
@@ -86,17 +91,36 @@ def test_submit_then_follow_records_the_whole_job(ws_dir, server, capsys):
 
 
 def test_submit_follow_json_and_endpoint(ws_dir, server, capsys):
-    rc = main(["hosted", "submit", str(ws_dir), "--base-url", server.base_url, "--model", "base-small",
-               "--follow", "--interval", "0.01", "--json"])
+    rc = main(
+        [
+            "hosted",
+            "submit",
+            str(ws_dir),
+            "--base-url",
+            server.base_url,
+            "--model",
+            "base-small",
+            "--follow",
+            "--interval",
+            "0.01",
+            "--json",
+        ]
+    )
     assert rc == 0
     run_dir = _only_run(ws_dir)
     out = capsys.readouterr().out
     printed = json.loads("[" + out.replace("}\n{", "},\n{") + "]")
     assert printed[-1]["type"] == "finished"
-    assert hosted.tuned_endpoint(run_dir) == {"base_url": server.base_url, "model": printed[-1]["adapter"],
-                                              "api_key_env": "OPENAI_API_KEY"}
-    assert hosted.base_endpoint(run_dir) == {"base_url": server.base_url, "model": "base-small",
-                                             "api_key_env": "OPENAI_API_KEY"}
+    assert hosted.tuned_endpoint(run_dir) == {
+        "base_url": server.base_url,
+        "model": printed[-1]["adapter"],
+        "api_key_env": "OPENAI_API_KEY",
+    }
+    assert hosted.base_endpoint(run_dir) == {
+        "base_url": server.base_url,
+        "model": "base-small",
+        "api_key_env": "OPENAI_API_KEY",
+    }
 
 
 def test_polling_again_never_duplicates_events(ws_dir, server):
@@ -113,7 +137,11 @@ def test_polling_again_never_duplicates_events(ws_dir, server):
     assert main(["hosted", "status", run_dir.name, "-w", str(ws_dir)]) == 0
     assert _lines(run_dir) == done
     ids = [e["service_event_id"] for e in done if e["type"] in ("log", "status") and "service_event_id" in e]
-    assert len(ids) == len(set(ids)) == len(server.jobs[json.loads((run_dir / "config.json").read_text())["job_id"]]["events"])
+    assert (
+        len(ids)
+        == len(set(ids))
+        == len(server.jobs[json.loads((run_dir / "config.json").read_text())["job_id"]]["events"])
+    )
 
 
 def test_lost_state_file_does_not_duplicate(ws_dir, server):
@@ -174,8 +202,10 @@ def test_dpo_uploads_openai_preference_pairs(ws_dir, server):
     assert req["method"] == {"type": "dpo"}
     rows = [json.loads(x) for x in server.files[req["training_file"]]["content"].splitlines()]
     pairs = [json.loads(x) for x in (Path(config["build_dir"]) / "dpo_train.jsonl").read_text().splitlines()]
-    assert rows == [{"input": {"messages": p["prompt"]}, "preferred_output": p["chosen"],
-                     "non_preferred_output": p["rejected"]} for p in pairs]
+    assert rows == [
+        {"input": {"messages": p["prompt"]}, "preferred_output": p["chosen"], "non_preferred_output": p["rejected"]}
+        for p in pairs
+    ]
 
 
 def test_failed_job_ends_with_failed_event(ws_dir, capsys):
@@ -307,8 +337,15 @@ def test_estimate_uses_a_local_tokenizer_when_there_is_one(tmp_path):
     from tokenizers import Tokenizer
 
     model_dir = _word_tokenizer_dir(tmp_path / "tok")
-    rows = [{"messages": [{"role": "user", "content": "where is x defined ?"},
-                          {"role": "assistant", "content": f"in file_{i}.py"}]} for i in range(40)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "where is x defined ?"},
+                {"role": "assistant", "content": f"in file_{i}.py"},
+            ]
+        }
+        for i in range(40)
+    ]
     est = hosted.estimate(rows, None, str(model_dir))
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     per_row = len(tok.encode("user: where is x defined ?\nassistant: in file_0.py\n", add_special_tokens=False).ids)
@@ -361,8 +398,18 @@ def test_evaluating_a_hosted_run_uses_the_service_on_both_sides(ws_dir, server):
     # Benchmark items the (fixture) build did not train on.
     with open(ws_dir / "runs.jsonl", "a") as fh:
         for i in range(3):
-            fh.write(json.dumps({"question_id": f"b{i}", "question": f"q{i}?", "answer": "a", "grade": "correct",
-                                 "expected_answer": "a"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "question_id": f"b{i}",
+                        "question": f"q{i}?",
+                        "answer": "a",
+                        "grade": "correct",
+                        "expected_answer": "a",
+                    }
+                )
+                + "\n"
+            )
     assert _submit(ws_dir, server) == 0
     run_dir = _only_run(ws_dir)
     ws = Workspace.load(ws_dir)

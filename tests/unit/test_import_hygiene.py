@@ -30,8 +30,13 @@ def _modules(package_dir: Path, package: str) -> list[str]:
 
 
 def probe(modules: list[str], forbidden: tuple[str, ...]) -> dict:
-    r = subprocess.run([sys.executable, "-c", PROBE, json.dumps(modules), json.dumps(list(forbidden))],
-                       capture_output=True, text=True, timeout=120, cwd=REPO)
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(modules), json.dumps(list(forbidden))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert r.stdout.strip(), r.stderr
     return {"code": r.returncode, **json.loads(r.stdout.strip().splitlines()[-1])}
 
@@ -47,8 +52,10 @@ def test_core_cli_and_commands_load_neither_training_stack_nor_textual():
 
 def test_cli_parser_build_loads_no_heavy_module():
     # Building the parser imports every command module, as `ftui --help` does.
-    code = ("import sys; from ftui.cli import build_parser; build_parser(); "
-            f"bad = [m for m in {list(HEAVY) + ['textual']!r} if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys; from ftui.cli import build_parser; build_parser(); "
+        f"bad = [m for m in {list(HEAVY) + ['textual']!r} if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -19,8 +19,14 @@ def strict_judge(body: dict) -> str:
 
 
 def make(server, tmp_path, **kw):
-    return Judge(base_url=server.base_url, model="judge-model", rubric=RUBRIC, api_key_env="FTUI_TEST_JUDGE_KEY",
-                 cache_path=tmp_path / "cache" / "judge.jsonl", **kw)
+    return Judge(
+        base_url=server.base_url,
+        model="judge-model",
+        rubric=RUBRIC,
+        api_key_env="FTUI_TEST_JUDGE_KEY",
+        cache_path=tmp_path / "cache" / "judge.jsonl",
+        **kw,
+    )
 
 
 def test_judge_grades_through_a_chat_endpoint_and_caches(tmp_path, monkeypatch):
@@ -58,9 +64,8 @@ def test_unreadable_reply_fails_with_reason_and_is_not_cached(tmp_path):
 
 
 def test_http_error_names_the_key_variable(tmp_path):
-    with ChatServer(strict_judge, status=401) as server:
-        with pytest.raises(JudgeError, match=r"\$FTUI_TEST_JUDGE_KEY"):
-            make(server, tmp_path).verdict("q", "a", "b")
+    with ChatServer(strict_judge, status=401) as server, pytest.raises(JudgeError, match=r"\$FTUI_TEST_JUDGE_KEY"):
+        make(server, tmp_path).verdict("q", "a", "b")
 
 
 @pytest.mark.parametrize(

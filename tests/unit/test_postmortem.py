@@ -44,7 +44,10 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "`hallucination`" in q1
 
     q2 = section(text, 2)
-    assert "Used 4 training examples (3 corrections, 1 anchor) and held out 2 for the eval loss (1 correction, 1 anchor)." in q2
+    assert (
+        "Used 4 training examples (3 corrections, 1 anchor) and held out 2 for the eval loss (1 correction, 1 anchor)."
+        in q2
+    )
     assert "4 of 6 failures became examples (3 train, 1 held out)" in q2
     assert "Discarded 4: 2 uncorrected, 1 skipped, 1 stale." in q2
 
@@ -65,7 +68,7 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "1 evaluated item was a retrieval miss" in q5
     assert "Investigate the regressions" in q5
 
-    details = text[text.index("## Run details"):]
+    details = text[text.index("## Run details") :]
     assert "b0b0b0b0b0b0ffff" in details
     assert "learning_rate=0.0002" in details and "lora_r=16" in details and "method=sft" in details
     assert "best eval loss 0.9000 at step 20" in details and "2.5000 → 0.3000 over 30 steps (early stopped)" in details
@@ -97,9 +100,14 @@ def test_postmortem_counts_preserved_rows_only_when_the_run_used_them(fixture_ru
     manifest["counts"].update(preserve=2)
     manifest_path.write_text(json.dumps(manifest))
     config_path = run_dir / "config.json"
-    for kl, want in ((10.0, "Used 6 training examples (3 corrections, 1 anchor, 2 other clusters' failures kept as "
-                            "the base answers them (KL only))"),
-                     (0.0, "Used 4 training examples (3 corrections, 1 anchor) and")):
+    for kl, want in (
+        (
+            10.0,
+            "Used 6 training examples (3 corrections, 1 anchor, 2 other clusters' failures kept as "
+            "the base answers them (KL only))",
+        ),
+        (0.0, "Used 4 training examples (3 corrections, 1 anchor) and"),
+    ):
         config_path.write_text(json.dumps({**cfg, "anchor_kl": kl}))
         q2 = section(build_postmortem(run_dir), 2)
         assert want in q2

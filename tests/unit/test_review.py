@@ -36,8 +36,14 @@ def test_export_has_the_seed_fields_for_failures_only(env, tmp_path):
     assert export_review(out, items_for_review(rep)) == 9
     rows = rows_of(out)
     assert all(tuple(r) == REVIEW_FIELDS for r in rows)
-    assert rows[0] == {"question_id": "wf0", "question": "What does wf0 ask?", "evidence_files": ["src/wf0.py"],
-                       "original_answer": "answer for wf0", "failure_label": "wrong_field", "corrected_output": ""}
+    assert rows[0] == {
+        "question_id": "wf0",
+        "question": "What does wf0 ask?",
+        "evidence_files": ["src/wf0.py"],
+        "original_answer": "answer for wf0",
+        "failure_label": "wrong_field",
+        "corrected_output": "",
+    }
     assert {r["question_id"] for r in rows} == {f"wf{i}" for i in range(6)} | {"ie0", "ie1", "nolabel"}
     assert rows[-1]["failure_label"] == ""
 
@@ -45,7 +51,12 @@ def test_export_has_the_seed_fields_for_failures_only(env, tmp_path):
 def test_export_one_cluster_and_excluding_done(env, tmp_path):
     ws, log, rep, store = env
     assert [it.id for it in items_for_review(rep, "ignored_evidence")] == ["ie0", "ie1"]
-    assert [it.id for it in items_for_review(rep, "wrong_field", exclude=["wf0", "wf5"])] == ["wf1", "wf2", "wf3", "wf4"]
+    assert [it.id for it in items_for_review(rep, "wrong_field", exclude=["wf0", "wf5"])] == [
+        "wf1",
+        "wf2",
+        "wf3",
+        "wf4",
+    ]
     with pytest.raises(FtuiError, match="no cluster 'nope'"):
         items_for_review(rep, "nope")
 
@@ -131,7 +142,9 @@ def test_reimport_after_the_run_log_changed_refreshes_a_stale_correction(tmp_pat
     log = load_run_log(ws)
     assert store.get("wf0").is_stale(log.by_id["wf0"])
     review = tmp_path / "review.jsonl"
-    write_rows(review, [{"question_id": "wf0", "original_answer": "a regenerated answer", "corrected_output": "the fix"}])
+    write_rows(
+        review, [{"question_id": "wf0", "original_answer": "a regenerated answer", "corrected_output": "the fix"}]
+    )
     result = import_review(review, log, store)
     assert result.applied == ["wf0"] and result.unchanged == []
     assert not store.get("wf0").is_stale(log.by_id["wf0"])

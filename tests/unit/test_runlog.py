@@ -34,25 +34,61 @@ def test_field_mapping_defaults_to_seed_names(tmp_path):
     _, log = read(tmp_path, json.dumps(r).encode() + b"\n")
     it = log.items[0]
     assert (it.id, it.question, it.answer, it.grade, it.retrieval_hit, it.label) == (
-        "q1", "What does q1 ask?", "answer for q1", "incorrect", True, "wrong_field")
+        "q1",
+        "What does q1 ask?",
+        "answer for q1",
+        "incorrect",
+        True,
+        "wrong_field",
+    )
     assert it.expected == '{"file": "a.py"}'
     assert (it.system_prompt, it.evidence_text, it.evidence_files) == (
-        "You are a code assistant.", "evidence for q1", ("src/q1.py",))
+        "You are a code assistant.",
+        "evidence for q1",
+        ("src/q1.py",),
+    )
     assert (it.prompt, it.task, it.line) == ("EXACT PROMPT", "lookup", 1)
     assert log.has_retrieval
 
 
 def test_field_mapping_from_workspace_config(tmp_path):
-    rows = [{"qid": 7, "prompt_text": "Q?", "response": "R", "label": "bad", "hit": False, "score": "pass",
-             "files": "one.py", "ctx": "E", "sys": "S", "gold": "G", "raw_prompt": "P"}]
-    cfg = ("fields:\n  question_id: qid\n  question: prompt_text\n  answer: response\n  failure_label: label\n"
-           "  retrieval_hit: hit\n  grade: score\n  evidence_files: files\n  evidence_text: ctx\n"
-           "  system_prompt: sys\n  expected_answer: gold\n  prompt: raw_prompt\n")
+    rows = [
+        {
+            "qid": 7,
+            "prompt_text": "Q?",
+            "response": "R",
+            "label": "bad",
+            "hit": False,
+            "score": "pass",
+            "files": "one.py",
+            "ctx": "E",
+            "sys": "S",
+            "gold": "G",
+            "raw_prompt": "P",
+        }
+    ]
+    cfg = (
+        "fields:\n  question_id: qid\n  question: prompt_text\n  answer: response\n  failure_label: label\n"
+        "  retrieval_hit: hit\n  grade: score\n  evidence_files: files\n  evidence_text: ctx\n"
+        "  system_prompt: sys\n  expected_answer: gold\n  prompt: raw_prompt\n"
+    )
     ws = Workspace.load(make_workspace(tmp_path / "ws", rows, cfg))
     it = load_run_log(ws).items[0]
-    assert (it.id, it.question, it.answer, it.label, it.retrieval_hit, it.grade) == ("7", "Q?", "R", "bad", False, "pass")
+    assert (it.id, it.question, it.answer, it.label, it.retrieval_hit, it.grade) == (
+        "7",
+        "Q?",
+        "R",
+        "bad",
+        False,
+        "pass",
+    )
     assert (it.evidence_files, it.evidence_text, it.system_prompt, it.expected, it.prompt) == (
-        ("one.py",), "E", "S", "G", "P")
+        ("one.py",),
+        "E",
+        "S",
+        "G",
+        "P",
+    )
 
 
 def test_not_json(tmp_path):
@@ -64,7 +100,7 @@ def test_not_json(tmp_path):
 
 
 def test_not_an_object(tmp_path):
-    p, log = read(tmp_path, GOOD + b"[1, 2]\n\"text\"\n" + GOOD2)
+    p, log = read(tmp_path, GOOD + b'[1, 2]\n"text"\n' + GOOD2)
     assert diags(log) == [f"{p}:2: expected a JSON object, got list", f"{p}:3: expected a JSON object, got str"]
     assert ids(log) == ["g1", "g2"]
 
@@ -157,7 +193,7 @@ def test_mixed_fixture_keeps_every_good_line():
         f"{p}:2: not valid JSON (Expecting value at column 1)",
         f"{p}:3: expected a JSON object, got list",
         f"{p}:5: missing id field `question_id`",
-        f"{p}:6: field `retrieval_hit` must be true/false, got \"yes\"",
+        f'{p}:6: field `retrieval_hit` must be true/false, got "yes"',
         f"{p}:7: duplicate id 'q1' (first at line 1); kept the first",
     ]
     assert log.summary["skipped"] == 5
@@ -170,13 +206,17 @@ def test_json_array_log(tmp_path):
     data = b'[\n  {"question_id": "a1", "answer": "x"},\n  5,\n  {"question_id": "a1"},\n  {"question_id": "a3"}\n]\n'
     p, log = read(tmp_path, data, "log.json")
     assert [(it.id, it.line) for it in log.items] == [("a1", 2), ("a3", 5)]
-    assert diags(log) == [f"{p}:3: expected a JSON object, got int",
-                          f"{p}:4: duplicate id 'a1' (first at line 2); kept the first"]
+    assert diags(log) == [
+        f"{p}:3: expected a JSON object, got int",
+        f"{p}:4: duplicate id 'a1' (first at line 2); kept the first",
+    ]
 
 
 def test_json_array_resyncs_after_a_broken_element(tmp_path):
-    data = (b'[\n  {\n    "question_id": "a1",\n    "x": {"a": 1}\n  },\n  {\n    "question_id": oops,\n'
-            b'    "x": {\n    }\n  },\n  {\n    "question_id": "a3"\n  }\n]\n')
+    data = (
+        b'[\n  {\n    "question_id": "a1",\n    "x": {"a": 1}\n  },\n  {\n    "question_id": oops,\n'
+        b'    "x": {\n    }\n  },\n  {\n    "question_id": "a3"\n  }\n]\n'
+    )
     p, log = read(tmp_path, data, "log.json")
     assert ids(log) == ["a1", "a3"]
     assert diags(log) == [f"{p}:7: not valid JSON (Expecting value at column 20); skipped to line 11"]
@@ -185,8 +225,10 @@ def test_json_array_resyncs_after_a_broken_element(tmp_path):
 def test_json_array_on_one_line_keeps_what_precedes_the_error(tmp_path):
     p, log = read(tmp_path, b'[{"question_id": "a1"}, {oops}, {"question_id": "a3"}]', "log.json")
     assert ids(log) == ["a1"]
-    assert diags(log) == [f"{p}:1: not valid JSON (Expecting property name enclosed in double quotes "
-                          f"at column 26); rest of the array skipped"]
+    assert diags(log) == [
+        f"{p}:1: not valid JSON (Expecting property name enclosed in double quotes "
+        f"at column 26); rest of the array skipped"
+    ]
 
 
 def test_json_array_not_closed_and_invalid_utf8_and_bom(tmp_path):
@@ -195,8 +237,10 @@ def test_json_array_not_closed_and_invalid_utf8_and_bom(tmp_path):
     data = b'\xef\xbb\xbf[\n  {"question_id": "a1"},\n  {"question_id": "a2", "answer": "caf\xe9"},\n  {"question_id": "a3"}\n]'
     p, log = read(tmp_path, data, "utf8.json")
     assert ids(log) == ["a1", "a3"]
-    assert diags(log) == [f"{p}:1: UTF-8 byte-order mark at start of file (ignored)",
-                          f"{p}:3: invalid UTF-8 in this element"]
+    assert diags(log) == [
+        f"{p}:1: UTF-8 byte-order mark at start of file (ignored)",
+        f"{p}:3: invalid UTF-8 in this element",
+    ]
 
 
 def test_retrieval_field_presence(tmp_path):
@@ -224,8 +268,9 @@ def test_scale_benchmark_runs_and_agrees_with_the_naive_loop():
     from tests.fixtures.runlogs import HERE as fixtures
 
     script = fixtures.parents[2] / "benchmarks" / "runlog_scale.py"
-    r = subprocess.run([sys.executable, str(script), "--rows", "3000", "--repeat", "1"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(script), "--rows", "3000", "--repeat", "1"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr  # the script exits non-zero when the failure counts disagree
     assert "load_run_log + cluster_failures:" in r.stdout and "rows/s" in r.stdout
     assert "ratio ftui / naive:" in r.stdout

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from ftui.commands.common import CommandError
 from ftui.core import events, runs
 from ftui.core.errors import FtuiError, InputError
 from ftui.core.workspace import Workspace
@@ -73,8 +71,9 @@ def _run(ws, pid=None):
     return run_dir
 
 
-@pytest.mark.parametrize("name, state", [("sft_run", "finished"), ("failed_run", "failed"),
-                                         ("cancelled_run", "cancelled")])
+@pytest.mark.parametrize(
+    "name, state", [("sft_run", "finished"), ("failed_run", "failed"), ("cancelled_run", "cancelled")]
+)
 def test_recorded_runs_read_as_their_final_state(ws, name, state):
     run_dir = _run(ws, pid=999_999_999)
     (run_dir / "events.jsonl").write_bytes((FIXTURES / f"{name}.jsonl").read_bytes())
@@ -131,20 +130,31 @@ def test_tail_reads_by_offset_and_waits_for_whole_lines(tmp_path):
 
 def test_tail_follow_stops_at_the_final_event(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_text("".join(events.encode(events.make(t, **f)) for t, f in [
-        ("heartbeat", {}), ("failed", {"error": "boom"}), ("heartbeat", {})]))
+    path.write_text(
+        "".join(
+            events.encode(events.make(t, **f))
+            for t, f in [("heartbeat", {}), ("failed", {"error": "boom"}), ("heartbeat", {})]
+        )
+    )
     got = list(runs.Tail(path).follow(interval=0.01, timeout=2))
     assert [e["type"] for e in got] == ["heartbeat", "failed"]
 
 
 def test_request_stop_touches_the_file_and_signals_the_process_group(ws):
     run_dir = _run(ws)
-    proc = subprocess.Popen([sys.executable, "-c",
-                             "import signal, sys, time\n"
-                             "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
-                             "print('ready', flush=True)\n"
-                             "time.sleep(60)"],
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     (run_dir / "pid").write_text(f"{proc.pid}\n")
     assert runs.request_stop(run_dir) is True

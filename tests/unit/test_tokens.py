@@ -11,13 +11,24 @@ from ftui.core import tokens
 from ftui.core.models import EMBEDDED, local_model_dir
 
 CONVERSATIONS = [
-    [{"role": "system", "content": "You are a code assistant."},
-     {"role": "user", "content": "Evidence:\ndef validate_path(p): return p\n\nQuestion: Where is validate_path defined?"},
-     {"role": "assistant", "content": '{"file_path": "utils/security.py", "symbol": "validate_path"}'}],
-    [{"role": "user", "content": "Summarize the module: ünïcödé, 日本語, tabs\tand  spaces."},
-     {"role": "assistant", "content": "It loads the config,\nparses arguments and starts the server."}],
-    [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"},
-     {"role": "assistant", "content": "d" * 300}],
+    [
+        {"role": "system", "content": "You are a code assistant."},
+        {
+            "role": "user",
+            "content": "Evidence:\ndef validate_path(p): return p\n\nQuestion: Where is validate_path defined?",
+        },
+        {"role": "assistant", "content": '{"file_path": "utils/security.py", "symbol": "validate_path"}'},
+    ],
+    [
+        {"role": "user", "content": "Summarize the module: ünïcödé, 日本語, tabs\tand  spaces."},
+        {"role": "assistant", "content": "It loads the config,\nparses arguments and starts the server."},
+    ],
+    [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d" * 300},
+    ],
 ]
 
 
@@ -25,15 +36,18 @@ def _transformers_counts(model_dir, convs, add_generation_prompt=False):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_dir))
-    return [len(tok.apply_chat_template(c, tokenize=True, add_generation_prompt=add_generation_prompt, return_dict=False))
-            for c in convs]
+    return [
+        len(tok.apply_chat_template(c, tokenize=True, add_generation_prompt=add_generation_prompt, return_dict=False))
+        for c in convs
+    ]
 
 
 def test_counts_equal_transformers_on_the_tiny_model(tiny_model_dir):
     ct = tokens.ChatTokenizer.from_dir(tiny_model_dir)
     assert ct.count_many(CONVERSATIONS) == _transformers_counts(tiny_model_dir, CONVERSATIONS)
     assert [ct.count(c, add_generation_prompt=True) for c in CONVERSATIONS] == _transformers_counts(
-        tiny_model_dir, CONVERSATIONS, add_generation_prompt=True)
+        tiny_model_dir, CONVERSATIONS, add_generation_prompt=True
+    )
 
 
 @pytest.mark.skipif(local_model_dir(EMBEDDED) is None, reason="embedded model not converted on this machine")
@@ -93,8 +107,10 @@ def test_missing_files_are_clear_errors(tmp_path, tiny_model_dir):
 
 
 def test_core_tokens_module_does_not_import_transformers():
-    code = "import sys, ftui.core.tokens, ftui.core.checks, ftui.core.formats, ftui.core.datasets; " \
-           "bad = [m for m in ('torch', 'transformers', 'datasets', 'textual') if m in sys.modules]; print(bad)"
+    code = (
+        "import sys, ftui.core.tokens, ftui.core.checks, ftui.core.formats, ftui.core.datasets; "
+        "bad = [m for m in ('torch', 'transformers', 'datasets', 'textual') if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
@@ -119,7 +135,8 @@ def test_embedded_model_is_prepared_once_by_the_engine_when_missing(monkeypatch,
     assert ct.count(CONVERSATIONS[0]) > 0
 
     state["ready"] = False
-    monkeypatch.setattr(tokens.subprocess, "run",
-                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, stdout="boom: no GGUF file\n"))
+    monkeypatch.setattr(
+        tokens.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, stdout="boom: no GGUF file\n")
+    )
     with pytest.raises(tokens.TokenizerError, match="boom: no GGUF file"):
         tokens.load_for_model(EMBEDDED, say=said.append)

@@ -39,8 +39,11 @@ def test_defaults(tmp_path):
 
 def test_settings_are_read(tmp_path):
     (tmp_path / "bench.jsonl").write_text("{}\n")
-    ws_with(tmp_path, "run_log: log.jsonl\nbenchmark: bench.jsonl\npassing_grades: [pass, ok]\n"
-                      "candidate_threshold: 3\nstate_dir: state\nfields:\n  question_id: id\n")
+    ws_with(
+        tmp_path,
+        "run_log: log.jsonl\nbenchmark: bench.jsonl\npassing_grades: [pass, ok]\n"
+        "candidate_threshold: 3\nstate_dir: state\nfields:\n  question_id: id\n",
+    )
     ws = Workspace.load(tmp_path)
     assert ws.passing_grades == ("pass", "ok") and ws.candidate_threshold == 3
     assert ws.benchmark == (tmp_path / "bench.jsonl").resolve()
@@ -65,7 +68,10 @@ def test_unknown_key_without_a_near_one(tmp_path):
 @pytest.mark.parametrize(
     "text, tail",
     [
-        ("run_log: log.jsonl\ncandidate_threshold: five\n", ":2: `candidate_threshold` must be a whole number, not 'five'"),
+        (
+            "run_log: log.jsonl\ncandidate_threshold: five\n",
+            ":2: `candidate_threshold` must be a whole number, not 'five'",
+        ),
         ("run_log: log.jsonl\nfields:\n  question: 5\n", ":3: `fields.question` must be text, not 5"),
         ("run_log: log.jsonl\ntrain:\n  lora_r: 1.5\n", ":3: `train.lora_r` must be a whole number, not 1.5"),
         ("run_log: log.jsonl\ntrain:\n  qlora: 'yes'\n", ":3: `train.qlora` must be true or false, not 'yes'"),
@@ -85,10 +91,13 @@ def test_missing_files(tmp_path):
 
 
 def test_missing_required_key_empty_and_broken_yaml(tmp_path):
-    assert error_of(tmp_path, "candidate_threshold: 3\n").endswith(":1: missing required key `run_log` (path of the graded run log)")
+    assert error_of(tmp_path, "candidate_threshold: 3\n").endswith(
+        ":1: missing required key `run_log` (path of the graded run log)"
+    )
     assert error_of(tmp_path, "").endswith(":1: empty config: at least `run_log:` is required")
     assert error_of(tmp_path, "run_log: log.jsonl\n\tfields: 1\n").endswith(
-        ":2: invalid YAML: found character '\\t' that cannot start any token")
+        ":2: invalid YAML: found character '\\t' that cannot start any token"
+    )
     assert error_of(tmp_path, "- a\n- b\n").endswith(":1: the top level must be a mapping")
 
 
@@ -100,14 +109,21 @@ def test_missing_workspace(tmp_path):
 
 
 def test_semantic_checks(tmp_path):
-    assert error_of(tmp_path, "run_log: log.jsonl\ncandidate_threshold: 0\n").endswith(":2: candidate_threshold must be >= 1")
-    assert error_of(tmp_path, "run_log: log.jsonl\nbuild:\n  heldout: 1.5\n").endswith(":3: build.heldout must be in [0, 1)")
-    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  anchor_kl: -1\n").endswith(":3: train.anchor_kl must be >= 0")
+    assert error_of(tmp_path, "run_log: log.jsonl\ncandidate_threshold: 0\n").endswith(
+        ":2: candidate_threshold must be >= 1"
+    )
+    assert error_of(tmp_path, "run_log: log.jsonl\nbuild:\n  heldout: 1.5\n").endswith(
+        ":3: build.heldout must be in [0, 1)"
+    )
+    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  anchor_kl: -1\n").endswith(
+        ":3: train.anchor_kl must be >= 0"
+    )
 
 
 def test_passing_grades_must_be_text_and_is_passing_takes_item_or_grade(tmp_path):
     assert error_of(tmp_path, "run_log: log.jsonl\npassing_grades: [1, correct]\n").endswith(
-        ":2: passing_grades must be a list of text grades, not 1")
+        ":2: passing_grades must be a list of text grades, not 1"
+    )
     ws_with(tmp_path, "run_log: log.jsonl\n")
     ws = Workspace.load(tmp_path)
     from types import SimpleNamespace

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, ClassVar, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -59,11 +60,11 @@ class Pane(Screen):
     HELP: ClassVar[str] = ""
 
     @property
-    def ftui(self) -> "FtuiApp":
+    def ftui(self) -> FtuiApp:
         return self.app  # type: ignore[return-value]
 
     @property
-    def session(self) -> "Session | None":
+    def session(self) -> Session | None:
         return self.ftui.session
 
     def compose_bar(self) -> ComposeResult:
@@ -97,7 +98,7 @@ class Pane(Screen):
         self.corrections_changed(message.item_id)
 
     # -- for subclasses --------------------------------------------------------------------
-    def on_session(self, session: "Session") -> None:
+    def on_session(self, session: Session) -> None:
         """Called once the workspace is loaded (or at mount when it already is)."""
 
     def corrections_changed(self, item_id: str) -> None:

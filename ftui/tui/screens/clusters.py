@@ -34,8 +34,17 @@ Press **enter** on an item (or **c** anywhere) to correct it in the Correct pane
 Retrieval misses are counted apart: fine-tuning cannot fix the retriever.
 """
     BINDINGS = [
-        Binding("c", "correct", "Correct", id="clusters.correct", tooltip="Correct the selected item in the Correct pane"),
-        Binding("tab", "focus_next", "Next table", id="clusters.next", tooltip="Move between the cluster and item tables", show=False),
+        Binding(
+            "c", "correct", "Correct", id="clusters.correct", tooltip="Correct the selected item in the Correct pane"
+        ),
+        Binding(
+            "tab",
+            "focus_next",
+            "Next table",
+            id="clusters.next",
+            tooltip="Move between the cluster and item tables",
+            show=False,
+        ),
         Binding("R", "reload", "Reload", id="clusters.reload", tooltip="Read the run log and corrections again"),
     ]
 
@@ -45,7 +54,13 @@ Retrieval misses are counted apart: fine-tuning cannot fix the retriever.
         with Horizontal(id="cl-body"):
             with Vertical(id="cl-left"):
                 yield RowTable(
-                    [Column("cluster", 0), Column("n", 5, "right"), Column("share", 6, "right"), Column("cand", 4), Column("done/left", 9, "right")],
+                    [
+                        Column("cluster", 0),
+                        Column("n", 5, "right"),
+                        Column("share", 6, "right"),
+                        Column("cand", 4),
+                        Column("done/left", 9, "right"),
+                    ],
                     self._cluster_cells,
                     empty="no model failures",
                     id="cluster-table",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,7 +16,12 @@ from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
 
 BUCKET_FILTERS = ("all", "fixed", "regressed", "still_failing", "still_passing")
-BUCKET_MARK = {"fixed": "✔ fixed", "regressed": "✘ regressed", "still_failing": "· still failing", "still_passing": "= still passing"}
+BUCKET_MARK = {
+    "fixed": "✔ fixed",
+    "regressed": "✘ regressed",
+    "still_failing": "· still failing",
+    "still_passing": "= still passing",
+}
 VERDICT_WORD = {"ship": "SHIP", "investigate": "INVESTIGATE", "data_quality": "DATA QUALITY", "stop": "STOP"}
 
 
@@ -88,20 +92,31 @@ tuned fails), **still failing**, **still passing**.
         Binding("f", "filter('fixed')", "Fixed", id="compare.fixed", tooltip="Items the fine-tune fixed"),
         Binding("r", "filter('regressed')", "Regr", id="compare.regressed", tooltip="Items the fine-tune broke"),
         Binding("s", "filter('still_failing')", "Fail", id="compare.failing", tooltip="Items still failing"),
-        Binding("p", "filter('still_passing')", "Passing", id="compare.passing", tooltip="Items still passing", show=False),
+        Binding(
+            "p", "filter('still_passing')", "Passing", id="compare.passing", tooltip="Items still passing", show=False
+        ),
         Binding("c", "next_cluster", "Cluster", id="compare.cluster", tooltip="Cycle the cluster filter"),
         Binding("w", "postmortem", "Postmortem", id="compare.postmortem", tooltip="Read the postmortem"),
-        Binding("o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False),
-        Binding("e", "evaluate", "Evaluate", id="compare.eval", tooltip="Evaluate the shown run (base vs fine-tuned)", show=False),
+        Binding(
+            "o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False
+        ),
+        Binding(
+            "e",
+            "evaluate",
+            "Evaluate",
+            id="compare.eval",
+            tooltip="Evaluate the shown run (base vs fine-tuned)",
+            show=False,
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.report: Optional[dict] = None
-        self.run_dir: Optional[Path] = None
+        self.report: dict | None = None
+        self.run_dir: Path | None = None
         self.run_dirs: list[Path] = []
         self.bucket = "all"
-        self.cluster: Optional[str] = None
+        self.cluster: str | None = None
         self._eval_watch = None
 
     def compose(self) -> ComposeResult:
@@ -109,8 +124,15 @@ tuned fails), **still failing**, **still passing**.
         yield Static("Looking for evaluated runs…", id="cmp-banner", classes="banner")
         with Vertical(id="cmp-top"):
             yield RowTable(
-                [Column("cluster", 0), Column("n", 4, "right"), Column("base → tuned", 13, "right"), Column("change", 8, "right"),
-                 Column("fix", 4, "right"), Column("reg", 4, "right"), Column("p", 6, "right")],
+                [
+                    Column("cluster", 0),
+                    Column("n", 4, "right"),
+                    Column("base → tuned", 13, "right"),
+                    Column("change", 8, "right"),
+                    Column("fix", 4, "right"),
+                    Column("reg", 4, "right"),
+                    Column("p", 6, "right"),
+                ],
                 metric_cells,
                 empty="no report",
                 id="metric-table",
@@ -118,7 +140,12 @@ tuned fails), **still failing**, **still passing**.
             yield Static("", id="cmp-filter", classes="status-line")
             yield RowTable(
                 [Column("id", 6, fit=24), Column("bucket", 16), Column("cluster", 16), Column("question", 0)],
-                lambda it: [it.get("id", ""), BUCKET_MARK.get(it.get("bucket"), it.get("bucket", "")), it.get("cluster") or "—", it.get("question", "")],
+                lambda it: [
+                    it.get("id", ""),
+                    BUCKET_MARK.get(it.get("bucket"), it.get("bucket", "")),
+                    it.get("cluster") or "—",
+                    it.get("question", ""),
+                ],
                 empty="no items match this filter",
                 id="cmp-items",
             )
@@ -138,7 +165,9 @@ tuned fails), **still failing**, **still passing**.
         found = runs.list_runs(self.ftui.ws)
         dirs = [r.dir for r in found]
         with_report = [d for d in dirs if (evalrun.eval_dir(d) / evalrun.REPORT).is_file()]
-        target = self.run_dir if self.run_dir in dirs else (with_report[0] if with_report else (dirs[0] if dirs else None))
+        target = (
+            self.run_dir if self.run_dir in dirs else (with_report[0] if with_report else (dirs[0] if dirs else None))
+        )
         report = None
         error = None
         if target is not None and target in with_report:
@@ -148,7 +177,7 @@ tuned fails), **still failing**, **still passing**.
                 error = str(exc)
         self.app.call_from_thread(self._loaded, dirs, target, report, error)
 
-    def _loaded(self, dirs: list, target: Optional[Path], report: Optional[dict], error: Optional[str]) -> None:
+    def _loaded(self, dirs: list, target: Path | None, report: dict | None, error: str | None) -> None:
         self.run_dirs = dirs
         self.run_dir = target
         banner = self.query_one("#cmp-banner", Static)
@@ -168,7 +197,7 @@ tuned fails), **still failing**, **still passing**.
             return
         self.show_report(report, target)
 
-    def show_report(self, report: dict, run_dir: Optional[Path] = None) -> None:
+    def show_report(self, report: dict, run_dir: Path | None = None) -> None:
         self.report = report
         self.run_dir = run_dir or self.run_dir
         v = report.get("verdict") or {}
@@ -193,7 +222,8 @@ tuned fails), **still failing**, **still passing**.
     def _apply_filter(self) -> None:
         items = (self.report or {}).get("items", [])
         shown = [
-            it for it in items
+            it
+            for it in items
             if (self.bucket == "all" or it.get("bucket") == self.bucket)
             and (self.cluster is None or (it.get("cluster") or "—") == self.cluster)
         ]
@@ -254,9 +284,11 @@ tuned fails), **still failing**, **still passing**.
         text = path.read_text(encoding="utf-8") if path.is_file() else None
         self.app.call_from_thread(self._show_postmortem, run_dir, text)
 
-    def _show_postmortem(self, run_dir: Path, text: Optional[str]) -> None:
+    def _show_postmortem(self, run_dir: Path, text: str | None) -> None:
         if text is None:
-            self.notify(f"{run_dir.name} has no postmortem yet (it is written after the evaluation)", severity="warning")
+            self.notify(
+                f"{run_dir.name} has no postmortem yet (it is written after the evaluation)", severity="warning"
+            )
             return
         from ftui.tui.screens.markdown_view import MarkdownScreen
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Optional
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -49,13 +48,33 @@ The status line counts corrected / skipped / review / to do in this cluster.
         Binding("escape", "stop_edit", "Done editing", id="correct.done", tooltip="Stop editing (saves)"),
         Binding("n", "next_todo", "Next", id="correct.next", tooltip="Next item without a correction"),
         Binding("p", "prev_todo", "Prev", id="correct.prev", tooltip="Previous item without a correction", show=False),
-        Binding("right_square_bracket", "step(1)", "Next item", id="correct.step_next", tooltip="Next item of the cluster", show=False),
-        Binding("left_square_bracket", "step(-1)", "Prev item", id="correct.step_prev", tooltip="Previous item of the cluster", show=False),
+        Binding(
+            "right_square_bracket",
+            "step(1)",
+            "Next item",
+            id="correct.step_next",
+            tooltip="Next item of the cluster",
+            show=False,
+        ),
+        Binding(
+            "left_square_bracket",
+            "step(-1)",
+            "Prev item",
+            id="correct.step_prev",
+            tooltip="Previous item of the cluster",
+            show=False,
+        ),
         Binding("o", "prefill", "Orig", id="correct.prefill", tooltip="Fill the editor with the original answer"),
         Binding("s", "skip", "Skip", id="correct.skip", tooltip="Skip this item (not trained on)"),
         Binding("r", "review", "Review", id="correct.review", tooltip="Mark as needs review"),
         Binding("u", "revert", "Revert", id="correct.revert", tooltip="Remove this item's correction", show=False),
-        Binding("t", "template", "Template", id="correct.template", tooltip="Apply the editor text to every item to do in this cluster"),
+        Binding(
+            "t",
+            "template",
+            "Template",
+            id="correct.template",
+            tooltip="Apply the editor text to every item to do in this cluster",
+        ),
         Binding("ctrl+s", "save_now", "Save", id="correct.save", tooltip="Save now", priority=True),
     ]
     # Shown in the footer only while the editor has focus (the other keys then type text).
@@ -66,7 +85,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self.cluster = None
         self.index = 0
         self._loaded_text = ""
-        self._timer: Optional[Timer] = None
+        self._timer: Timer | None = None
         self._dirty = False
         self._gen: dict[str, int] = defaultdict(int)
         self._save_lock = threading.Lock()
@@ -128,7 +147,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         if cluster is not None:
             self._open_cluster(cluster, item_id)
 
-    def _open_cluster(self, cluster, item_id: Optional[str]) -> None:
+    def _open_cluster(self, cluster, item_id: str | None) -> None:
         self.flush()
         self.cluster = cluster
         index = 0
@@ -153,11 +172,13 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self.query_one("#co-item", Static).update(content)
         self.query_one("#co-item-scroll", VerticalScroll).scroll_home(animate=False)
         if stale:
-            self.notify(f"{item.id}: the run log's answer changed after this correction was written", severity="warning")
+            self.notify(
+                f"{item.id}: the run log's answer changed after this correction was written", severity="warning"
+            )
         self._update_json()
         self._update_status()
 
-    def _first_todo(self) -> Optional[int]:
+    def _first_todo(self) -> int | None:
         for i, it in enumerate(self.cluster.items):
             if self.session.status(it.id) == PENDING:
                 return i
@@ -238,14 +259,14 @@ The status line counts corrected / skipped / review / to do in this cluster.
         status = REVIEW if current == REVIEW else CORRECTED
         self._store(item, text, status)
 
-    def _store(self, item, text: Optional[str], status: str) -> None:
+    def _store(self, item, text: str | None, status: str) -> None:
         self._gen[item.id] += 1
         self._save_state = "saving…"
         self._update_status()
         self._save(item, text, status, self._gen[item.id])
 
     @work(thread=True, exit_on_error=False, group="save", description="Saving a correction")
-    def _save(self, item, text: Optional[str], status: str, gen: int) -> None:
+    def _save(self, item, text: str | None, status: str, gen: int) -> None:
         with self._save_lock:
             if gen != self._gen[item.id]:
                 # A newer save of this item exists; each save carries the whole state (text and
@@ -384,7 +405,8 @@ The status line counts corrected / skipped / review / to do in this cluster.
         corr = self.session.correction(current.id) if current is not None else None
         holds_template = corr is not None and corr.output == template
         todo = [
-            it for it in self.cluster.items
+            it
+            for it in self.cluster.items
             if self.session.status(it.id) == PENDING or (holds_template and it.id == current.id)
         ]
         if not todo:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,7 +19,7 @@ from ftui.tui.widgets.row_table import Column, RowTable
 LEVEL_MARK = {"error": "✘ error", "warning": "! warning", "discarded": "– discarded"}
 
 
-def histogram_text(tokens: Optional[dict], width: int = 14) -> str:
+def histogram_text(tokens: dict | None, width: int = 14) -> str:
     if not tokens or not tokens.get("count"):
         return ""
     lines = [
@@ -86,11 +85,13 @@ Turns the corrections into a training set and checks it before training.
     def __init__(self) -> None:
         super().__init__()
         self.build = None
-        self.report: Optional[checks.CheckReport] = None
+        self.report: checks.CheckReport | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
-        yield Static("No build yet: press b to build the dataset from the corrections.", id="dt-status", classes="status-line")
+        yield Static(
+            "No build yet: press b to build the dataset from the corrections.", id="dt-status", classes="status-line"
+        )
         with Horizontal(id="dt-top"):
             with VerticalScroll(id="dt-counts-box"):
                 yield Static("", id="dt-counts")
@@ -152,15 +153,19 @@ Turns the corrections into a training set and checks it before training.
         except TokenizerError as exc:
             tokenizer = None
             note = f"token counts skipped: {exc} (`ftui check {build.id}` prepares it)"
-        report = checks.check_build(build, self.ftui.ws, tokenizer=tokenizer, model=self.ftui.ws.model,
-                                    label=f"{build.id}/train.jsonl")
+        report = checks.check_build(
+            build, self.ftui.ws, tokenizer=tokenizer, model=self.ftui.ws.model, label=f"{build.id}/train.jsonl"
+        )
         self.app.call_from_thread(self._show_report, build, report, note)
 
-    def _show_build(self, build, status: Optional[str], fresh: bool = False) -> None:
+    def _show_build(self, build, status: str | None, fresh: bool = False) -> None:
         self.build = build
         self.query_one("#dt-status", Static).update(status or build.summary_line())
         self.query_one("#dt-counts", Static).update(counts_text(build))
-        rows = [("discarded", d.get("reason", ""), d.get("id", ""), "not in training") for d in build.manifest.get("discarded", [])]
+        rows = [
+            ("discarded", d.get("reason", ""), d.get("id", ""), "not in training")
+            for d in build.manifest.get("discarded", [])
+        ]
         self.query_one("#dt-findings", RowTable).set_rows(rows)
         if fresh:
             self.post_message_to_train(build.id)
@@ -179,7 +184,10 @@ Turns the corrections into a training set and checks it before training.
         hist = histogram_text(report.tokens)
         self.query_one("#dt-hist", Static).update(hist or note or "no token statistics")
         rows = [(f.level, f.kind, f.where.rsplit("/", 1)[-1], f.message) for f in report.findings]
-        rows += [("discarded", d.get("reason", ""), d.get("id", ""), "not in training") for d in build.manifest.get("discarded", [])]
+        rows += [
+            ("discarded", d.get("reason", ""), d.get("id", ""), "not in training")
+            for d in build.manifest.get("discarded", [])
+        ]
         self.query_one("#dt-findings", RowTable).set_rows(rows)
 
     # -- export ----------------------------------------------------------------------------
@@ -191,7 +199,7 @@ Turns the corrections into a training set and checks it before training.
 
         self.app.push_screen(ExportScreen(list(formats.FORMATS.items())), self._export_chosen)
 
-    def _export_chosen(self, fmt: Optional[str]) -> None:
+    def _export_chosen(self, fmt: str | None) -> None:
         if fmt:
             self.run_export(self.build, fmt)
 
@@ -207,6 +215,4 @@ Turns the corrections into a training set and checks it before training.
             if rows:
                 written += formats.write(rows, out_dir / f"{split}.jsonl", fmt)
                 total += len(rows)
-        self.app.call_from_thread(
-            self.notify, f"{total} rows → {out_dir}", title=f"Exported as {fmt}", timeout=15
-        )
+        self.app.call_from_thread(self.notify, f"{total} rows → {out_dir}", title=f"Exported as {fmt}", timeout=15)

@@ -62,14 +62,20 @@ def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, 
                         raise ValueError("must be above 0")
                     out[key] = v
         except ValueError as exc:
-            reason = str(exc) if str(exc) in ("required", "must be at least 1", "must be 0 or more", "must be above 0") else "not a number"
+            reason = (
+                str(exc)
+                if str(exc) in ("required", "must be at least 1", "must be 0 or more", "must be above 0")
+                else "not a number"
+            )
             errors.append(f"{label}: {reason} ({raw!r})")
     return out, errors
 
 
 class RunFormScreen(ModalScreen[dict | None]):
     BINDINGS = [
-        Binding("ctrl+r", "start", "Start", id="form.start", tooltip="Start training with these settings", priority=True),
+        Binding(
+            "ctrl+r", "start", "Start", id="form.start", tooltip="Start training with these settings", priority=True
+        ),
         Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without starting"),
     ]
     DEFAULT_CSS = """

@@ -19,7 +19,13 @@ class TemplateScreen(ModalScreen[list]):
     BINDINGS = [
         Binding("y", "decide(True)", "Accept", id="template.accept", tooltip="Accept this result"),
         Binding("n", "decide(False)", "Reject", id="template.reject", tooltip="Reject this result"),
-        Binding("a", "accept_rest", "Accept rest", id="template.accept_rest", tooltip="Accept this and every remaining result"),
+        Binding(
+            "a",
+            "accept_rest",
+            "Accept rest",
+            id="template.accept_rest",
+            tooltip="Accept this and every remaining result",
+        ),
         Binding("b", "back", "Back", id="template.back", tooltip="Go back to the previous result"),
         Binding("escape", "finish", "Finish", id="template.finish", tooltip="Save what was accepted so far"),
     ]

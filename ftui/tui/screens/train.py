@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,7 +17,13 @@ from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.loss_chart import LossChart
 from ftui.tui.widgets.row_table import Column, RowTable
 
-STATE_MARK = {"running": "● running", "finished": "✔ finished", "failed": "✘ failed", "cancelled": "■ cancelled", "dead": "† dead"}
+STATE_MARK = {
+    "running": "● running",
+    "finished": "✔ finished",
+    "failed": "✘ failed",
+    "cancelled": "■ cancelled",
+    "dead": "† dead",
+}
 LOG_TAIL_LINES = 200
 # Seconds between re-reading the runs list (states, liveness) from disk.
 LIST_EVERY = 3.0
@@ -49,16 +54,23 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         Binding("n", "new_run", "New run", id="train.new", tooltip="Open the run form (defaults from ftui.yaml)"),
         Binding("a", "attach", "Attach", id="train.attach", tooltip="Reattach to the selected run (full curve)"),
         Binding("x", "cancel_run", "Cancel run", id="train.cancel", tooltip="Stop the attached run (asks first)"),
-        Binding("r", "resume", "Resume", id="train.resume", tooltip="Continue a cancelled, failed or dead run from its last checkpoint", show=False),
+        Binding(
+            "r",
+            "resume",
+            "Resume",
+            id="train.resume",
+            tooltip="Continue a cancelled, failed or dead run from its last checkpoint",
+            show=False,
+        ),
         Binding("l", "toggle_log", "Log", id="train.log", tooltip="Show or hide the run's log tail"),
         Binding("R", "refresh_runs", "Refresh", id="train.refresh", tooltip="Re-read the list of runs", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.run_dir: Optional[Path] = None
-        self.view: Optional[RunView] = None
-        self.tail: Optional[runs.Tail] = None
+        self.run_dir: Path | None = None
+        self.view: RunView | None = None
+        self.tail: runs.Tail | None = None
         self._log_offset = 0
         self._since_list = 0.0
 
@@ -73,7 +85,9 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
                     id="run-table",
                 )
             with Vertical(id="tr-main"):
-                yield Static("No run attached. n: new run · enter on a run: attach", id="tr-stats", classes="status-line")
+                yield Static(
+                    "No run attached. n: new run · enter on a run: attach", id="tr-stats", classes="status-line"
+                )
                 yield ProgressBar(total=None, show_eta=False, id="tr-progress")
                 yield Static("", id="tr-detail", classes="muted")
                 yield LossChart(id="tr-chart")
@@ -161,9 +175,14 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         if self.view.state != before and not quiet:
             self.load_runs()
             if self.view.state == "failed":
-                self.notify(self.view.detail_line(), title=f"Run {self.view.run_id} failed", severity="error", timeout=20)
+                self.notify(
+                    self.view.detail_line(), title=f"Run {self.view.run_id} failed", severity="error", timeout=20
+                )
             elif self.view.state == "finished":
-                self.notify(f"best eval loss {self.view.best_eval} @ step {self.view.best_step}", title=f"Run {self.view.run_id} finished")
+                self.notify(
+                    f"best eval loss {self.view.best_eval} @ step {self.view.best_step}",
+                    title=f"Run {self.view.run_id} finished",
+                )
 
     def _render_stats(self) -> None:
         v = self.view
@@ -274,7 +293,9 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             self.notify("Attach a run first", severity="warning")
             return
         if self.view.state not in ("cancelled", "failed", "dead"):
-            self.notify(f"{self.view.run_id} is {self.view.state}; only a stopped run can be resumed", severity="warning")
+            self.notify(
+                f"{self.view.run_id} is {self.view.state}; only a stopped run can be resumed", severity="warning"
+            )
             return
         self.resume_run(self.run_dir)
 

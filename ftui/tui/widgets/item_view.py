@@ -11,7 +11,9 @@ def section(title: str, body: str | None, style: str = "bold $text-accent") -> C
     return Content.assemble(Content.styled(title, style), "\n", Content(text.rstrip()), "\n")
 
 
-def item_content(item, *, status: str = "", evidence: bool = True, answers: bool = True, answers_first: bool = False) -> Content:
+def item_content(
+    item, *, status: str = "", evidence: bool = True, answers: bool = True, answers_first: bool = False
+) -> Content:
     head = f"{item.id} · {item.label or 'unlabeled'} · grade {item.grade or '—'}"
     if item.retrieval_hit is not None:
         head += f" · retrieval {'hit' if item.retrieval_hit else 'miss'}"

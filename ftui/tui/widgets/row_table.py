@@ -7,8 +7,9 @@ line on demand with the line API.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -68,14 +69,14 @@ class RowTable(ScrollView, can_focus=True):
     cursor = reactive(0, always_update=True, init=False)
 
     class Highlighted(Message):
-        def __init__(self, table: "RowTable", index: int, row: Any) -> None:
+        def __init__(self, table: RowTable, index: int, row: Any) -> None:
             super().__init__()
             self.table = table
             self.index = index
             self.row = row
 
         @property
-        def control(self) -> "RowTable":
+        def control(self) -> RowTable:
             return self.table
 
     class Selected(Highlighted):
@@ -184,9 +185,7 @@ class RowTable(ScrollView, can_focus=True):
         return [c.width or spare for c in self.columns]
 
     def _line_text(self, values: Sequence[str], widths: list[int]) -> str:
-        parts = [
-            _fit(str(v), w, c.align) for v, w, c in zip(values, widths, self.columns)
-        ]
+        parts = [_fit(str(v), w, c.align) for v, w, c in zip(values, widths, self.columns)]
         return " " + " ".join(parts)
 
     def render_line(self, y: int) -> Strip:

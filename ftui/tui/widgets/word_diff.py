@@ -60,14 +60,19 @@ class WordDiff(Horizontal):
 
     def show(self, base: str, tuned: str, base_grade: dict | None, tuned_grade: dict | None) -> None:
         left, right = word_diff(base, tuned)
-        for side, text, grade, title in (("base", left, base_grade, "Base"), ("tuned", right, tuned_grade, "Fine-tuned")):
+        for side, text, grade, title in (
+            ("base", left, base_grade, "Base"),
+            ("tuned", right, tuned_grade, "Fine-tuned"),
+        ):
             box = self.query_one(f"#wd-{side}", VerticalScroll)
             passed = bool(grade and grade.get("passed"))
             box.set_class(grade is not None and passed, "-pass")
             box.set_class(grade is not None and not passed, "-fail")
             box.border_title = f"{title} {'✔ pass' if passed else '✘ fail'}" if grade is not None else title
             box.border_subtitle = (grade or {}).get("reason", "")
-            self.query_one(f"#wd-{side}-text", Static).update(text if text else Content.styled("(empty answer)", "$text-muted"))
+            self.query_one(f"#wd-{side}-text", Static).update(
+                text if text else Content.styled("(empty answer)", "$text-muted")
+            )
 
     def clear(self) -> None:
         for side in ("base", "tuned"):
