@@ -282,7 +282,11 @@ class ContinuousDecoder:
             free = batch_size - (len(batch) if batch is not None else 0)
             if pending and (batch is None or free >= admit_at):
                 take = [pending.popleft() for _ in range(min(free, len(pending)))]
-                for group in prefill_groups(lengths, take, self.budget):
+                # A prefix every seated prompt shares (a system turn, few-shot examples) is computed
+                # once per group: only the rest of each prompt counts against the prefill budget.
+                shared = common_prefix([prompts[i] for i in take]) if len(take) > 1 else 0
+                tails = {i: lengths[i] - shared for i in take} if shared >= MIN_SHARED_PREFIX else lengths
+                for group in prefill_groups(tails, take, self.budget):
                     batch = _merge(batch, self._prefill(prompts, group), max_new_tokens)
             else:
                 step = torch.ones((len(batch), 1), dtype=batch.mask.dtype, device=batch.mask.device)
