@@ -112,3 +112,20 @@ def test_postmortem_counts_preserved_rows_only_when_the_run_used_them(fixture_ru
         q2 = section(build_postmortem(run_dir), 2)
         assert want in q2
     assert "anchor_kl=0.0" in build_postmortem(run_dir)
+
+
+def test_postmortem_counts_drafted_and_edited_corrections(fixture_run):
+    from ftui.core.drafts import Draft, DraftStore
+    from tests.fixtures.eval_run import TRAIN_IDS
+
+    ws, run_dir, _ = fixture_run
+    base = {"cluster": "wrong_symbol", "passed": True, "reason": "", "grader": "contains", "created": "t"}
+    made = [
+        Draft(id=TRAIN_IDS[0], output="a", teacher="local:m", prompt_hash="h1", status="accepted", **base),
+        Draft(id=TRAIN_IDS[1], output="b", teacher="local:m", prompt_hash="h1", status="edited", **base),
+        Draft(id="not-trained", output="c", teacher="local:m", prompt_hash="h1", status="accepted", **base),
+    ]
+    DraftStore(ws).append(made)
+    q2 = section(build_postmortem(run_dir, ws), 2)
+    assert "2 corrections drafted by a teacher (`local:m` (2)): 1 accepted as drafted, 1 edited by a person." in q2
+    assert "drafted" not in section(build_postmortem(run_dir), 2)  # without the workspace nothing is claimed

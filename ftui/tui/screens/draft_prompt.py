@@ -17,8 +17,13 @@ class DraftPromptScreen(ModalScreen):
     """Dismisses with the edited PromptSettings to draft with, or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+d", "go", "Draft", id="draft_prompt.go", tooltip="Save this prompt and start drafting"),
-        Binding("ctrl+r", "reset", "Default", id="draft_prompt.reset", tooltip="Back to the default template"),
+        # Priority: the Input and TextArea bind these keys to editing commands of their own.
+        Binding(
+            "ctrl+d", "go", "Draft", id="draft_prompt.go", tooltip="Save this prompt and start drafting", priority=True
+        ),
+        Binding(
+            "ctrl+r", "reset", "Default", id="draft_prompt.reset", tooltip="Back to the default template", priority=True
+        ),
         Binding("escape", "cancel", "Cancel", id="draft_prompt.cancel", tooltip="Close without drafting"),
     ]
     DEFAULT_CSS = """
