@@ -49,7 +49,8 @@ class DraftingMixin:
         if d is None or self.editor.text != d.output:
             return None
         mark = "✔ passes" if d.passed else "✘ fails"
-        return f"Draft {mark} {d.grader}: {d.reason} · a accept · e edit · x reject"
+        # Keys first: at 80 columns the reason is what gets cut.
+        return f"Draft {mark} · a accept · e edit · x reject · {d.grader}: {d.reason}"
 
     def draft_status(self) -> str:
         if self.cluster is None or self.session is None:
