@@ -196,3 +196,34 @@ def test_an_unreachable_teacher_fails_and_drafts_nothing(ws, capsys):
     job = dr.list_jobs(ws)[0]
     assert job["state"] == "failed" and "Connection" in (job["error"] or "")
     assert dr.DraftStore(ws).all() == {}
+
+
+def test_stop_cancels_between_answers_and_keeps_the_finished(ws, capsys):
+    root = str(ws.root)
+    gate = threading.Event()
+
+    def slow(body):
+        if len(server.requests) > 2:
+            gate.wait(20)
+        return expected_in(body)
+
+    with ChatServer(slow) as server:
+        code, out = run(
+            capsys,
+            *("draft", "run", CLUSTER, "-w", root, "--base-url", server.base_url, "--model", "t"),
+            *("--concurrency", "1", "--json"),
+        )
+        job = json.loads(out)["job"]
+        deadline = time.monotonic() + 60
+        while len(dr.DraftStore(ws).all()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        code, out = run(capsys, "draft", "stop", job, "-w", root)
+        assert code == 0 and "stop requested" in out
+        gate.set()
+        deadline = time.monotonic() + 30
+        while dr.list_jobs(ws)[0]["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+    info = dr.list_jobs(ws)[0]
+    assert info["state"] == "cancelled"
+    drafted = dr.DraftStore(ws).all()
+    assert 2 <= len(drafted) == info["done"] < len(cluster(ws).items)
