@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -52,7 +52,7 @@ def end_ids(model, tokenizer) -> set[int]:
     return {int(i) for i in ([ids] if isinstance(ids, int) else ids)}
 
 
-def prefill_groups(lengths: list[int], order: Iterable[int], budget: int) -> list[list[int]]:
+def prefill_groups(lengths: Sequence[int] | Mapping[int, int], order: Iterable[int], budget: int) -> list[list[int]]:
     """Consecutive prompts (in `order`, shortest first) grouped while the group's padding stays small."""
     groups: list[list[int]] = []
     cur: list[int] = []
