@@ -35,6 +35,13 @@ def register(sub) -> None:
     _prompt_args(s)
     s.add_argument("--concurrency", type=int, default=dr.DEFAULT_CONCURRENCY, help="endpoint requests at once")
     s.add_argument("--max-new-tokens", type=int, default=dr.DEFAULT_MAX_NEW_TOKENS, metavar="N")
+    s.add_argument(
+        "--batch-size",
+        type=int,
+        default=dr.DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="rows the local teacher decodes at once",
+    )
     s.add_argument("--redraft", action="store_true", help="draft again items that have a draft from this prompt")
     s.add_argument("--follow", action="store_true", help="print progress until the job ends")
     add_json(s)
@@ -204,6 +211,7 @@ def cmd_run(args) -> int:
         redraft=args.redraft,
         concurrency=args.concurrency,
         max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
     )
     data = {
         "job": job_dir.name,

@@ -52,6 +52,9 @@ LOCAL = "local"
 DEFAULT_EXAMPLES = 10
 DEFAULT_CONCURRENCY = 4
 DEFAULT_MAX_NEW_TOKENS = 128
+# Rows the local teacher decodes at once. Few-shot prompts run to thousands of tokens, and each row's
+# KV cache grows with them: 16 rows of 3,000 tokens took SmolLM2-135M past 8 GB on CPU.
+DEFAULT_BATCH_SIZE = 8
 
 DEFAULT_TEMPLATE = """\
 Write the answer the assistant should have given to the request below.
@@ -415,7 +418,7 @@ def write_job(ws, plan: DraftPlan, *, concurrency: int, max_new_tokens: int, bat
         "examples": plan.examples,
         "concurrency": max(1, int(concurrency)),
         "max_new_tokens": max(1, int(max_new_tokens)),
-        "batch_size": int(batch_size or ev.batch_size),
+        "batch_size": int(batch_size or DEFAULT_BATCH_SIZE),
         "device": ws.train.device,
         "drafts_dir": str(drafts_dir(ws)),
         "cache_dir": str(ws.state.cache),
