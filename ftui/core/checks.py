@@ -168,7 +168,7 @@ def shingles(text: str, n: int = 3) -> frozenset[int]:
     ids = _word_ids(_words(text))
     if len(ids) < n:
         return frozenset(map(hash, ((i,) for i in ids)))
-    return frozenset(map(hash, zip(*(ids[k:] for k in range(n)))))
+    return frozenset(map(hash, zip(*(ids[k:] for k in range(n)), strict=False)))
 
 
 def jaccard(a: frozenset, b: frozenset) -> float:
@@ -484,7 +484,7 @@ def _token_stats(
     except Exception:
         # One conversation the template refuses (e.g. roles that do not alternate): find which.
         counts = []
-        for conv, i in zip(convs, owners):
+        for conv, i in zip(convs, owners, strict=False):
             try:
                 counts.append(tokenizer.count(conv))
             except Exception as exc:
@@ -498,7 +498,7 @@ def _token_stats(
                         rows[i].get("id"),
                     )
                     ctx.bad.add(i)
-    for c, i in zip(counts, owners):
+    for c, i in zip(counts, owners, strict=False):
         if c >= 0 and i not in ctx.bad:
             per_row[i] = max(per_row.get(i, 0), c)
     values = [per_row[i] for i in good if i in per_row]

@@ -119,7 +119,7 @@ def _seeded(items: Iterable[Item], seed: int, salt: str) -> list[Item]:
 
 def _largest_remainder(quotas: dict[str, float], total: int, caps: dict[str, int]) -> dict[str, int]:
     """Integer shares summing to `total` (as far as caps allow), closest to the real quotas."""
-    alloc = {k: min(caps[k], int(math.floor(q))) for k, q in quotas.items()}
+    alloc = {k: min(caps[k], math.floor(q)) for k, q in quotas.items()}
     left = total - sum(alloc.values())
     order = sorted(quotas, key=lambda k: (-(quotas[k] - math.floor(quotas[k])), -caps[k], k))
     while left > 0:
@@ -137,7 +137,7 @@ def _largest_remainder(quotas: dict[str, float], total: int, caps: dict[str, int
 
 
 def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
 # --- anchors ----------------------------------------------------------------------------------

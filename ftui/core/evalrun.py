@@ -7,6 +7,7 @@ a model on its own training examples measures memory, not the fix. Held-out eval
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -185,10 +186,8 @@ def write_plan(plan: EvalPlan) -> Path:
     d = eval_dir(plan.run_dir)
     d.mkdir(parents=True, exist_ok=True)
     for name in _RESET:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             (d / name).unlink()
-        except FileNotFoundError:
-            pass
     atomic_write_jsonl(d / ITEMS, plan.items)
     atomic_write_json(d / CONFIG, plan.config)
     return d
@@ -254,10 +253,8 @@ def eval_state(run_dir: Path | str, now: float | None = None) -> EvalState:
     now = time.time() if now is None else now
     alive = st.pid is not None and runs.pid_alive(st.pid)
     last = st.last_event_t
-    try:
+    with contextlib.suppress(OSError):
         last = max(last or 0.0, (d / "pid").stat().st_mtime)
-    except OSError:
-        pass
     if not alive or last is None or now - last > runs.DEAD_AFTER_S:
         st.state = "dead"
     return st

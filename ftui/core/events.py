@@ -76,7 +76,8 @@ class EventWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        # Held open for the writer's life: one handle per run, closed by close().
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
 
     def emit(self, type: str, **fields: Any) -> dict:
         ev = make(type, **fields)

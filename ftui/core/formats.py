@@ -360,7 +360,7 @@ def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict:
             # TRL's implicit-prompt form: both conversations share the prompt as a prefix.
             row["prompt"], row["chosen"], row["rejected"] = _split_implicit(chosen, rejected)
     elif fmt == "alpaca":
-        row["messages"] = _alpaca_prompt(obj) + [{"role": "assistant", "content": _text(obj, "output")}]
+        row["messages"] = [*_alpaca_prompt(obj), {"role": "assistant", "content": _text(obj, "output")}]
     elif fmt == "alpaca-preference":
         row["prompt"] = _alpaca_prompt(obj)
         row["chosen"] = [{"role": "assistant", "content": _text(obj, "chosen")}]
@@ -436,7 +436,7 @@ def _alpaca_fields(row_id: str, prompt: list[dict]) -> dict:
     body = msgs[:-1]
     if len(body) % 2:
         raise FormatError(f"{row_id}: alpaca needs alternating user/assistant turns")
-    for u, a in zip(body[::2], body[1::2]):
+    for u, a in zip(body[::2], body[1::2], strict=False):
         if u.get("role") != "user" or a.get("role") != "assistant":
             raise FormatError(f"{row_id}: alpaca needs alternating user/assistant turns")
         history.append([u.get("content") or "", a.get("content") or ""])

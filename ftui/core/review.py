@@ -84,7 +84,7 @@ class ImportResult:
 
 def _review_lines(path: Path, result: ImportResult):
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 (opened apart from `with` so the error names the file)
     except OSError as exc:
         raise InputError(path, None, exc.strerror or str(exc)) from None
     with fh:

@@ -127,9 +127,8 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
     # Hot path (every line of a 100k-row log): plain type checks inline, the slow `_text` only for
     # values that are not already text, and the instance built without the frozen dataclass's
     # per-field object.__setattr__ calls (same fields, same equality and hash).
-    if type(obj) is not dict:
-        if not isinstance(obj, dict):
-            raise _Bad("not_object", f"expected a JSON object, got {type(obj).__name__}")
+    if type(obj) is not dict and not isinstance(obj, dict):
+        raise _Bad("not_object", f"expected a JSON object, got {type(obj).__name__}")
     get = obj.get
     rid = get(f.question_id)
     if rid is None or rid == "":

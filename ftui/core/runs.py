@@ -6,6 +6,7 @@ it outlives the UI, the CLI and the SSH connection, and never blocks on a pipe n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -142,10 +143,8 @@ def start_training(run_dir: Path, resume: bool = False) -> int:
             raise InputError(run_dir, None, f"run {run_dir.name} is still running (pid {state.pid})")
         if state.state == "finished":
             raise InputError(run_dir, None, f"run {run_dir.name} has finished; there is nothing to resume")
-        try:
+        with contextlib.suppress(FileNotFoundError):
             (run_dir / "stop").unlink()
-        except FileNotFoundError:
-            pass
         # Written before the child exists, so a reader never sees the old final event as current.
         with _events.EventWriter(run_dir / "events.jsonl") as w:
             w.emit("status", message="resume requested")

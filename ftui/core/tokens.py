@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 from ftui.core.errors import FtuiError
 from ftui.core.models import is_embedded, local_model_dir
@@ -47,7 +48,7 @@ def _compile(template: str):
     class _Generation(jinja2.ext.Extension):
         # Templates that mark assistant spans with {% generation %} must still parse; the marker
         # adds no text.
-        tags = {"generation"}
+        tags: ClassVar[set[str]] = {"generation"}
 
         def parse(self, parser):
             lineno = next(parser.stream).lineno

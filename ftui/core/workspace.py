@@ -316,9 +316,8 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-            if type(None) in args:
-                return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and type(None) in args:
+            return None
         errors = []
         for arg in args:
             if arg is type(None):

@@ -122,7 +122,7 @@ class Generator:
 
         def finished(idx: list[int], answers: list[str]) -> None:
             nonlocal done
-            for i, a in zip(idx, answers):
+            for i, a in zip(idx, answers, strict=False):
                 out[i] = a
             if on_batch is not None:
                 on_batch(idx, answers)

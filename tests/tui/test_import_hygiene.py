@@ -8,14 +8,14 @@ import sys
 
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 
-PROBE = """
+PROBE = f"""
 import json, sys
 import ftui.cli
 import ftui.commands.tui
 import ftui.tui.app
 from ftui.tui.screens import clusters, correct, data, train, compare, template, run_form, help, confirm, export, markdown_view
-print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))
-""" % (HEAVY,)
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))
+"""
 
 
 def test_tui_imports_no_training_stack():

@@ -42,10 +42,10 @@ def probe(modules: list[str], forbidden: tuple[str, ...]) -> dict:
 
 
 def test_core_cli_and_commands_load_neither_training_stack_nor_textual():
-    mods = _modules(REPO / "ftui" / "core", "ftui.core") + ["ftui.cli"]
+    mods = [*_modules(REPO / "ftui" / "core", "ftui.core"), "ftui.cli"]
     mods += _modules(REPO / "ftui" / "commands", "ftui.commands")
     assert "ftui.core.clusters" in mods and "ftui.core.runlog" in mods
-    res = probe(mods, HEAVY + ("textual",))
+    res = probe(mods, (*HEAVY, "textual"))
     assert res["code"] == 0, f"importing {res.get('module')} loaded {res.get('loaded')}"
     assert res["ok"] == mods
 
@@ -54,7 +54,7 @@ def test_cli_parser_build_loads_no_heavy_module():
     # Building the parser imports every command module, as `ftui --help` does.
     code = (
         "import sys; from ftui.cli import build_parser; build_parser(); "
-        f"bad = [m for m in {list(HEAVY) + ['textual']!r} if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+        f"bad = [m for m in {[*list(HEAVY), 'textual']!r} if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
