@@ -285,6 +285,7 @@ class ContinuousDecoder:
                 for group in prefill_groups(lengths, take, self.budget):
                     batch = _merge(batch, self._prefill(prompts, group), max_new_tokens)
             else:
+                assert batch is not None  # the loop runs with nothing pending only while a batch is seated
                 step = torch.ones((len(batch), 1), dtype=batch.mask.dtype, device=batch.mask.device)
                 mask = torch.cat([batch.mask, step], dim=1)
                 logits, cache = self._forward(batch.last[:, None], mask, batch.pos[:, None], batch.cache)
@@ -292,6 +293,7 @@ class ContinuousDecoder:
                 batch.cache, batch.mask, batch.pos, batch.last = cache, mask, batch.pos + 1, nxt
                 for j, t in enumerate(nxt.tolist()):
                     batch.out[j].append(int(t))
+            assert batch is not None  # seated by the prefill or stepped above
             ended = {j for j, toks in enumerate(batch.out) if toks[-1] in self.eos or len(toks) >= max_new_tokens}
             if ended:
                 rows = [batch.rows[j] for j in sorted(ended)]
