@@ -5,17 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ftui.core.events import FINAL_TYPES
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "—"
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
+from ftui.core.formatting import duration
 
 
 @dataclass
@@ -93,7 +83,7 @@ class RunView:
                 self.adapter = str(ev.get("adapter") or "")
                 if ev.get("best_eval_loss") is not None:
                     self.best_eval, self.best_step = ev.get("best_eval_loss"), ev.get("best_step")
-                self.message = f"finished in {fmt_duration(ev.get('runtime_s'))}"
+                self.message = f"finished in {duration(ev.get('runtime_s'))}"
             elif kind == "failed":
                 self.state = "failed"
                 self.error = str(ev.get("error", ""))
@@ -122,7 +112,7 @@ class RunView:
         if self.max_steps:
             parts.append(f"step {self.step}/{self.max_steps}")
         if self.state == "running":
-            parts.append(f"ETA {fmt_duration(self.eta_s)}")
+            parts.append(f"ETA {duration(self.eta_s)}")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         if self.tokens_per_s is not None:

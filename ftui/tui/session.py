@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.core.progress import Progress, count_progress
 from ftui.core.workspace import Workspace
 
 # Status names as the corrections store spells them; "pending" means no correction yet.
@@ -177,12 +178,8 @@ class Session:
             else:
                 self._status[item_id] = status
 
-    def cluster_counts(self, cluster) -> dict:
-        counts = {CORRECTED: 0, SKIPPED: 0, REVIEW: 0, PENDING: 0}
-        for it in cluster.items:
-            st = self.status(it.id)
-            counts[st if st in counts else PENDING] += 1
-        return counts
+    def progress(self, cluster) -> Progress:
+        return count_progress((it.id for it in cluster.items), self.status)
 
     # -- clusters --------------------------------------------------------------------------
     @property
