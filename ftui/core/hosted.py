@@ -26,6 +26,7 @@ from ftui.core import events as _events
 from ftui.core import formats
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json
+from ftui.core.run_dirs import new_run_dir
 
 KIND = "hosted"
 METHODS = {"sft": "supervised", "dpo": "dpo"}
@@ -202,19 +203,6 @@ def estimate_line(est: dict) -> str:
 # --- submit -----------------------------------------------------------------------------------
 
 
-def _new_run_dir(runs_dir: Path, method: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-hosted-{method}"
-    run_id, n = base, 1
-    while True:
-        try:
-            (runs_dir / run_id).mkdir(parents=True)
-            return runs_dir / run_id
-        except FileExistsError:
-            n += 1
-            run_id = f"{base}-{n}"
-
-
 def _upload(client, path: Path) -> str:
     with open(path, "rb") as fh:
         return client.files.create(file=(path.name, fh), purpose="fine-tune").id
@@ -232,7 +220,7 @@ def submit(ws, build, target: Target, method: str = "sft", say: Say = print, cli
     est = estimate(train, target.n_epochs, getattr(ws, "model", None))
     if est is not None:
         say(estimate_line(est))
-    run_dir = _new_run_dir(Path(ws.state.runs), method)
+    run_dir = new_run_dir(ws.state.runs, f"hosted-{method}")
     try:
         train_path, eval_path = write_upload_files(train, held, method, run_dir / "upload")
         with _calling(target.base_url):

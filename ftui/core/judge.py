@@ -75,20 +75,6 @@ class Judge:
         self.calls = 0  # requests actually sent (cache misses)
 
     @classmethod
-    def from_workspace(cls, ws, client: Any = None) -> Judge | None:
-        cfg = ws.eval.judge
-        if cfg is None:
-            return None
-        return cls(
-            base_url=cfg.base_url,
-            model=cfg.model,
-            rubric=cfg.rubric,
-            api_key_env=cfg.api_key_env,
-            cache_path=ws.state.cache / CACHE_NAME,
-            client=client,
-        )
-
-    @classmethod
     def from_config(cls, cfg: dict, cache_path: Path | str | None) -> Judge:
         return cls(
             base_url=cfg["base_url"],

@@ -21,6 +21,7 @@ from pathlib import Path
 from ftui.core import events as _events
 from ftui.core.errors import InputError
 from ftui.core.fsutil import atomic_write_json, read_json_file
+from ftui.core.run_dirs import new_run_dir
 
 
 def start_child(args: list[str], run_dir: Path, log_name: str, pid_name: str = "pid") -> int:
@@ -74,16 +75,6 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _new_run_id(runs_dir: Path, method: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{method}"
-    run_id, n = base, 1
-    while (runs_dir / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
 def train_settings(ws, overrides: dict | None = None) -> dict:
     """The workspace's train settings with `overrides` applied (unknown keys are refused)."""
     cfg = asdict(ws.train)
@@ -116,13 +107,9 @@ def create_run(ws, build, overrides: dict | None = None) -> Path:
                 None,
                 f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
             )
-    runs_dir = Path(ws.state.runs)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = _new_run_id(runs_dir, cfg["method"])
-    run_dir = runs_dir / run_id
-    run_dir.mkdir()
+    run_dir = new_run_dir(ws.state.runs, cfg["method"])
     config = {
-        "run_id": run_id,
+        "run_id": run_dir.name,
         "created": _now_iso(),
         "workspace": str(ws.root),
         "model": model,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ftui.core.progress import Progress, count_progress
@@ -52,11 +51,6 @@ def json_error(text: str) -> str | None:
     except json.JSONDecodeError as exc:
         return f"line {exc.lineno} col {exc.colno}: {exc.msg}"
     return None
-
-
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 def apply_template(template: str, item: Any) -> str:
@@ -206,6 +200,3 @@ class Session:
         if self.report is not None and not getattr(self.report, "retrieval_field_present", True):
             return "No retrieval field in this log: every non-passing item counts as a model failure."
         return ""
-
-    def state_dir_exists(self) -> bool:
-        return Path(self.ws.state.root).exists()
