@@ -9,7 +9,8 @@ from pathlib import Path
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core import hosted, runs
 from ftui.core.errors import InputError
-from ftui.core.formatting import duration, num
+from ftui.core.formatting import num
+from ftui.core.run_text import finished_text
 
 
 def register(sub) -> None:
@@ -102,7 +103,7 @@ def format_event(ev: dict) -> str | None:
         text = f"early stop at step {ev['step']}: best eval_loss {num(ev.get('best_eval_loss'))} at step {ev.get('best_step')}"
     elif kind == "finished":
         text = (
-            f"finished in {duration(ev.get('runtime_s'))}  best eval_loss {num(ev.get('best_eval_loss'))} "
+            f"{finished_text(ev)}  best eval_loss {num(ev.get('best_eval_loss'))} "
             f"at step {ev.get('best_step')}  adapter {ev.get('adapter')}"
         )
     elif kind == "cancelled":

@@ -71,7 +71,7 @@ def loss_summary(run_dir: Path | str) -> dict:
             if kind == "finished":
                 if ev.get("best_eval_loss") is not None:
                     out["best_eval_loss"], out["best_step"] = ev["best_eval_loss"], ev.get("best_step")
-                out["runtime_s"] = ev.get("runtime_s")
+                out["runtime_s"] = ev.get("total_runtime_s", ev.get("runtime_s"))
     return out
 
 

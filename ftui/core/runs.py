@@ -22,6 +22,7 @@ from ftui.core import events as _events
 from ftui.core.errors import InputError
 from ftui.core.fsutil import atomic_write_json, read_json_file
 from ftui.core.run_dirs import new_run_dir
+from ftui.core.run_text import event_message
 
 
 def start_child(args: list[str], run_dir: Path, log_name: str, pid_name: str = "pid") -> int:
@@ -213,8 +214,6 @@ def summarize(events: Iterable[dict], info: RunInfo) -> dict | None:
                 info.best_eval_loss, info.best_step = loss, ev.get("step")
         elif kind == "checkpoint":
             info.last_checkpoint = ev.get("path")
-        elif kind == "status":
-            info.message = ev.get("message")
         elif kind == "started":
             info.error = info.hint = None
         elif kind == "finished":
@@ -227,6 +226,9 @@ def summarize(events: Iterable[dict], info: RunInfo) -> dict | None:
         elif kind == "cancelled":
             info.step = ev.get("step", info.step)
             info.last_checkpoint = ev.get("checkpoint") or info.last_checkpoint
+        line = event_message(ev)
+        if line is not None:
+            info.message = line
     return final
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ftui.core.events import FINAL_TYPES
 from ftui.core.formatting import duration
+from ftui.core.run_text import event_message
 
 
 @dataclass
@@ -41,13 +42,6 @@ class RunView:
                 self.method = str(ev.get("method") or self.method)
                 self.state = "running"
                 self.error = self.hint = ""
-                sizes = f"{ev.get('train_size', '?')} train / {ev.get('eval_size', '?')} eval examples"
-                params = ev.get("trainable_params")
-                self.message = (
-                    f"{self.method.upper()} on {self.model}: "
-                    + (f"{params:,} trainable params, " if isinstance(params, int) else "")
-                    + sizes
-                )
             elif kind == "log":
                 step = int(ev.get("step") or 0)
                 self.step = step
@@ -71,19 +65,13 @@ class RunView:
                     if self.best_eval is None or loss < self.best_eval:
                         self.best_eval, self.best_step = float(loss), ev.get("step")
             elif kind == "status":
-                self.message = str(ev.get("message", ""))
                 if self.state in FINAL_TYPES:
                     self.state = "running"  # a resume appends to a finished stream
-            elif kind == "early_stop":
-                self.message = (
-                    f"early stop at step {ev.get('step')} (best {ev.get('best_eval_loss')} @ {ev.get('best_step')})"
-                )
             elif kind == "finished":
                 self.state = "finished"
                 self.adapter = str(ev.get("adapter") or "")
                 if ev.get("best_eval_loss") is not None:
                     self.best_eval, self.best_step = ev.get("best_eval_loss"), ev.get("best_step")
-                self.message = f"finished in {duration(ev.get('runtime_s'))}"
             elif kind == "failed":
                 self.state = "failed"
                 self.error = str(ev.get("error", ""))
@@ -91,9 +79,9 @@ class RunView:
             elif kind == "cancelled":
                 self.state = "cancelled"
                 self.step = ev.get("step", self.step) or self.step
-                self.message = f"cancelled at step {self.step}" + (
-                    " (checkpoint saved)" if ev.get("checkpoint") else ""
-                )
+            line = event_message(ev)
+            if line is not None:
+                self.message = line
         self.train_points.extend(new_train)
         self.eval_points.extend(new_eval)
         return new_train, new_eval

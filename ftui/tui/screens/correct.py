@@ -91,6 +91,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._save_lock = threading.Lock()
         self._save_state = ""
         self._template_source = None
+        self._header_status = ""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -168,8 +169,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._load_editor(corr.output if corr is not None else "")
         self._save_state = ""
         stale = corr is not None and corr.is_stale(item)
-        content = item_content(item, status=self.session.status(item.id), answers_first=True)
-        self.query_one("#co-item", Static).update(content)
+        self._render_item()
         self.query_one("#co-item-scroll", VerticalScroll).scroll_home(animate=False)
         if stale:
             self.notify(
@@ -184,12 +184,19 @@ The status line counts corrected / skipped / review / to do in this cluster.
                 return i
         return None
 
+    def _render_item(self) -> None:
+        self._header_status = self.session.status(self.item.id)
+        content = item_content(self.item, status=self._header_status, answers_first=True)
+        self.query_one("#co-item", Static).update(content)
+
     # -- status ----------------------------------------------------------------------------
     def _update_status(self) -> None:
         if self.cluster is None or self.item is None:
             return
         p = self.session.progress(self.cluster)
         st = self.session.status(self.item.id)
+        if st != self._header_status:
+            self._render_item()  # the item's header names its status too
         word = "to do" if st == PENDING else st.replace("_", " ")
         text = (
             f"{self.cluster.label} {self.item.id} {self.index + 1}/{len(self.cluster.items)} {word} │ "
