@@ -14,7 +14,7 @@ from typing import Any
 from ftui.core.compare import shared_traits
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.events import read_events
-from ftui.core.formatting import clip, num, pct, plural, pts
+from ftui.core.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.fsutil import atomic_write_text
 from ftui.core.runs import read_run_config
 
@@ -264,7 +264,7 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         f"- Loss: best eval loss {num(loss['best_eval_loss'])} at step {num(loss['best_step'], '')}; "
         f"train loss {num(loss['first_loss'])} → {num(loss['last_loss'])} over {num(loss['steps'], '')} steps"
         + (" (early stopped)" if loss["early_stopped"] else "")
-        + (f"; {loss['runtime_s']:.0f} s" if loss.get("runtime_s") else "")
+        + (f"; trained in {duration(loss['runtime_s'])}" if loss.get("runtime_s") else "")
     )
     L.append("")
     L.append("| slice | items | base | fine-tuned | change |")
