@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ftui.core import compare, evalrun, runs
-from ftui.core.formatting import pct, pts
+from ftui.core.formatting import MISSING, pct, pts
 from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
@@ -54,7 +54,7 @@ def metric_cells(row: tuple[str, dict]) -> list[str]:
         pts(m.get("change"), 0),
         str(b.get("fixed", 0)),
         str(b.get("regressed", 0)),
-        "—" if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
+        MISSING if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
     ]
 
 

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Log, ProgressBar, Static
 
 from ftui.core import runs
+from ftui.core.formatting import num
 from ftui.tui.messages import BuildReady
 from ftui.tui.run_view import RunView
 from ftui.tui.screens.base import Pane
@@ -103,8 +104,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
     # -- runs list -------------------------------------------------------------------------
     def _run_cells(self, info) -> list[str]:
-        step = f"{info.step or 0}/{info.max_steps}" if info.max_steps else (str(info.step) if info.step else "—")
-        best = f"{info.best_eval_loss:.3f}" if isinstance(info.best_eval_loss, (int, float)) else "—"
+        step = f"{info.step or 0}/{info.max_steps}" if info.max_steps else num(info.step or None, "")
+        best = num(info.best_eval_loss, ".3f")
         return [info.id, STATE_MARK.get(info.state, info.state), step, best]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs", description="Reading runs")
