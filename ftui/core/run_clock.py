@@ -9,12 +9,13 @@ final event. The engine writes the total in the `finished` event of a resumed ru
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from ftui.core.events import FINAL_TYPES
 from ftui.core.runs import DEAD_AFTER_S
 
 
-def worked_seconds(events: Iterable[dict], until: float | None = None) -> float:
+def worked_seconds(events: Iterable[dict[str, Any]], until: float | None = None) -> float:
     """Seconds some process of the run was at work, from its events (and up to `until`, if given)."""
     total, last_t, after_final = 0.0, None, False
     for ev in events:

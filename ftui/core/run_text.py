@@ -6,10 +6,12 @@ drifts (the runs list once said "loading model" while the run was at step 8).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ftui.core.formatting import duration
 
 
-def started_text(ev: dict) -> str:
+def started_text(ev: dict[str, Any]) -> str:
     method, model = str(ev.get("method") or "?"), ev.get("model")
     params = ev.get("trainable_params")
     return (
@@ -19,7 +21,7 @@ def started_text(ev: dict) -> str:
     )
 
 
-def finished_text(ev: dict) -> str:
+def finished_text(ev: dict[str, Any]) -> str:
     """ "finished in 4m24s"; for a resumed run, the whole run's time and the last process's."""
     total, last = ev.get("total_runtime_s"), ev.get("runtime_s")
     if total is None or last is None or round(total) <= round(last):
@@ -27,7 +29,7 @@ def finished_text(ev: dict) -> str:
     return f"finished in {duration(total)} in all ({duration(last)} since the resume)"
 
 
-def event_message(ev: dict) -> str | None:
+def event_message(ev: dict[str, Any]) -> str | None:
     """The run's current line after `ev`, or None when `ev` leaves the line as it was."""
     kind = ev.get("type")
     if kind == "status":
