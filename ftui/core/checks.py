@@ -73,6 +73,50 @@ class Finding:
         return asdict(self)
 
 
+# A repeated finding's text line names this many of its places; --all (and --json) give every one.
+SHOWN_PLACES = 3
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one level and kind: one line of text however often the kind repeats."""
+
+    level: str
+    kind: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def message(self) -> str:
+        first = self.findings[0].message
+        return first if all(f.message == first for f in self.findings) else f"e.g. {first}"
+
+    def places(self, shown: int = SHOWN_PLACES) -> str:
+        """The first `shown` places, "file:2, 5, 9 and 12 more" when they are lines of one file."""
+        wheres = [f.where for f in self.findings[:shown]]
+        files = {w.rpartition(":")[0] for w in wheres}
+        if len(files) == 1 and all(w.rpartition(":")[2].isdigit() for w in wheres) and files != {""}:
+            wheres = [wheres[0]] + [w.rpartition(":")[2] for w in wheres[1:]]
+        more = self.count - shown
+        return ", ".join(wheres) + (f" and {more} more" if more > 0 else "")
+
+    def line(self) -> str:
+        if self.count == 1:
+            return str(self.findings[0])
+        return f"{self.level}: {self.message} [{self.kind}] ×{self.count}: {self.places()}"
+
+
+def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """Findings grouped by level and kind, in the order each group first appears."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.level, f.kind), []).append(f)
+    return [FindingGroup(level, kind, tuple(fs)) for (level, kind), fs in groups.items()]
+
+
 @dataclass
 class CheckReport:
     source: str
@@ -118,7 +162,8 @@ class CheckReport:
             "seconds": round(self.seconds, 3),
         }
 
-    def text(self) -> str:
+    def text(self, every_finding: bool = False) -> str:
+        """The report for a terminal; a finding that repeats is one line unless `every_finding`."""
         lines = [f"{self.source}: {self.examples} examples ({self.format})"]
         t = self.tokens
         if t and t.get("count"):
@@ -136,8 +181,13 @@ class CheckReport:
                 f"hosted estimate: {h['epochs']} epochs x {h['tokens_per_epoch']:,} tokens = "
                 f"{h['billed_tokens']:,} billed tokens ({h['note']})"
             )
-        for f in self.findings:
-            lines.append(str(f))
+        if every_finding:
+            lines += [str(f) for f in self.findings]
+        else:
+            groups = group_findings(self.findings)
+            lines += [g.line() for g in groups]
+            if any(g.count > 1 for g in groups):
+                lines.append("(repeated findings are grouped: --all lists every one, --json gives them all)")
         lines.append(f"{len(self.errors)} errors, {len(self.warnings)} warnings in {self.seconds:.2f} s")
         return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.errors import InputError
+from ftui.core.formatting import clip, pct, pts
 from ftui.core.fsutil import read_json_file
 from ftui.core.grading import Grade
 
@@ -225,19 +226,6 @@ def shared_traits(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pct(x: float | None) -> str:
-    return "  n/a" if x is None else f"{100 * x:5.1f}%"
-
-
-def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f} pts"
-
-
-def _clip(s: str, n: int) -> str:
-    s = " ".join(str(s or "").split())
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
 def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = True) -> str:
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     lines = []
@@ -251,9 +239,9 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
         if not x["total"]:
             lines.append("  (none)")
             return
-        lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {_pct(x['base_rate'])}")
+        lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {pct(x['base_rate']):>6}")
         lines.append(
-            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {_pct(x['tuned_rate'])}   change {_pts(x['change'])}"
+            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {pct(x['tuned_rate']):>6}   change {pts(x['change'])}"
             f"   (McNemar p={x['mcnemar_p']:.3g})"
         )
 
@@ -286,8 +274,8 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
         order = {b: i for i, b in enumerate(("regressed", "fixed", "still_failing", "still_passing"))}
         for it in sorted(report["items"], key=lambda x: (order[x["bucket"]], x["id"])):
             lines.append(
-                f"{_clip(it['id'], idw):<{idw}}  {_clip(it['cluster'], cw):<{cw}}  {it['bucket']:<13}  "
+                f"{clip(it['id'], idw):<{idw}}  {clip(it['cluster'], cw):<{cw}}  {it['bucket']:<13}  "
                 f"{'pass' if it['base_grade']['passed'] else 'FAIL':<4}  {'pass' if it['tuned_grade']['passed'] else 'FAIL':<5}  "
-                f"{_clip(it['tuned_grade']['reason'], rest_w)}"
+                f"{clip(it['tuned_grade']['reason'], rest_w)}"
             )
     return "\n".join(lines)

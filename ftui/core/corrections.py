@@ -141,24 +141,6 @@ class CorrectionStore:
             self._refresh()
         return self._data
 
-    def counts(self, ids: Iterable[str] | None = None) -> dict[str, Any]:
-        with self._mutex:
-            data = self._current()
-            return self._count(data, ids)
-
-    @staticmethod
-    def _count(data: dict[str, Correction], ids: Iterable[str] | None) -> dict[str, Any]:
-        out = {s: 0 for s in STATUSES}
-        if ids is None:
-            for c in data.values():
-                out[c.status] += 1
-        else:
-            for i in ids:
-                found = data.get(str(i))
-                if found is not None:
-                    out[found.status] += 1
-        return out
-
     # -- writing -------------------------------------------------------------------------------
 
     def save(self, item: Any, output: str, status: str = "corrected") -> Correction:

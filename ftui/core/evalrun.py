@@ -261,10 +261,6 @@ def eval_state(run_dir: Path | str, now: float | None = None) -> EvalState:
     return st
 
 
-def stop_eval(run_dir: Path | str) -> bool:
-    return runs.request_stop(eval_dir(run_dir))
-
-
 def read_report(run_dir: Path | str) -> dict[str, Any]:
     return load_report(eval_dir(run_dir) / REPORT)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ftui.core.errors import FtuiError
+from ftui.core.formatting import clip
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -46,8 +47,7 @@ class JudgeLike(Protocol):
 
 
 def _q(text: str) -> str:
-    text = " ".join(str(text).split())
-    return json.dumps(text if len(text) <= _QUOTE else text[: _QUOTE - 1] + "…", ensure_ascii=False)
+    return json.dumps(clip(text, _QUOTE), ensure_ascii=False)
 
 
 def _jq(value: Any) -> str:

@@ -26,6 +26,7 @@ from ftui.core import events as _events
 from ftui.core import formats
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json
+from ftui.core.run_dirs import new_run_dir
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -209,19 +210,6 @@ def estimate_line(est: dict[str, Any]) -> str:
 # --- submit -----------------------------------------------------------------------------------
 
 
-def _new_run_dir(runs_dir: Path, method: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-hosted-{method}"
-    run_id, n = base, 1
-    while True:
-        try:
-            (runs_dir / run_id).mkdir(parents=True)
-            return runs_dir / run_id
-        except FileExistsError:
-            n += 1
-            run_id = f"{base}-{n}"
-
-
 def _upload(client: Any, path: Path) -> str:
     with open(path, "rb") as fh:
         return str(client.files.create(file=(path.name, fh), purpose="fine-tune").id)
@@ -241,7 +229,7 @@ def submit(
     est = estimate(train, target.n_epochs, getattr(ws, "model", None))
     if est is not None:
         say(estimate_line(est))
-    run_dir = _new_run_dir(Path(ws.state.runs), method)
+    run_dir = new_run_dir(ws.state.runs, f"hosted-{method}")
     try:
         train_path, eval_path = write_upload_files(train, held, method, run_dir / "upload")
         with _calling(target.base_url):

@@ -23,7 +23,7 @@ _WORD = re.compile(r"^\W*(pass|passed|fail|failed|correct|incorrect)\b", re.IGNO
 
 
 if TYPE_CHECKING:
-    from ftui.core.workspace import Workspace
+    pass
 
 
 class JudgeError(FtuiError):
@@ -77,20 +77,6 @@ class Judge:
         self._cache: dict[str, tuple[bool, str]] | None = None
         self._lock = threading.Lock()
         self.calls = 0  # requests actually sent (cache misses)
-
-    @classmethod
-    def from_workspace(cls, ws: Workspace, client: Any = None) -> Judge | None:
-        cfg = ws.eval.judge
-        if cfg is None:
-            return None
-        return cls(
-            base_url=cfg.base_url,
-            model=cfg.model,
-            rubric=cfg.rubric,
-            api_key_env=cfg.api_key_env,
-            cache_path=ws.state.cache / CACHE_NAME,
-            client=client,
-        )
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], cache_path: Path | str | None) -> Judge:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ftui.core import events as _events
 from ftui.core.errors import InputError
 from ftui.core.fsutil import atomic_write_json, read_json_file
+from ftui.core.run_dirs import new_run_dir
+from ftui.core.run_text import event_message
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -78,16 +80,6 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _new_run_id(runs_dir: Path, method: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{method}"
-    run_id, n = base, 1
-    while (runs_dir / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
 def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The workspace's train settings with `overrides` applied (unknown keys are refused)."""
     cfg = asdict(ws.train)
@@ -120,13 +112,9 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
                 None,
                 f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
             )
-    runs_dir = Path(ws.state.runs)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = _new_run_id(runs_dir, cfg["method"])
-    run_dir = runs_dir / run_id
-    run_dir.mkdir()
+    run_dir = new_run_dir(ws.state.runs, cfg["method"])
     config = {
-        "run_id": run_id,
+        "run_id": run_dir.name,
         "created": _now_iso(),
         "workspace": str(ws.root),
         "model": model,
@@ -230,8 +218,6 @@ def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any]
                 info.best_eval_loss, info.best_step = loss, ev.get("step")
         elif kind == "checkpoint":
             info.last_checkpoint = ev.get("path")
-        elif kind == "status":
-            info.message = ev.get("message")
         elif kind == "started":
             info.error = info.hint = None
         elif kind == "finished":
@@ -244,6 +230,9 @@ def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any]
         elif kind == "cancelled":
             info.step = ev.get("step", info.step)
             info.last_checkpoint = ev.get("checkpoint") or info.last_checkpoint
+        line = event_message(ev)
+        if line is not None:
+            info.message = line
     return final
 
 

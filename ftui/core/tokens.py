@@ -138,9 +138,6 @@ class ChatTokenizer:
         encode = getattr(self.tokenizer, "encode_batch_fast", None) or self.tokenizer.encode_batch
         return [len(e.ids) for e in encode(texts, add_special_tokens=False)]
 
-    def count_text(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
-
 
 def prepare_embedded(name: str, say: Callable[[str], None] = print) -> None:
     """Convert the embedded model once (the engine does it in a child process)."""

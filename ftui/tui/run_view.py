@@ -5,17 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ftui.core.events import FINAL_TYPES
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "—"
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
+from ftui.core.formatting import duration
+from ftui.core.run_text import event_message
 
 
 @dataclass
@@ -51,13 +42,6 @@ class RunView:
                 self.method = str(ev.get("method") or self.method)
                 self.state = "running"
                 self.error = self.hint = ""
-                sizes = f"{ev.get('train_size', '?')} train / {ev.get('eval_size', '?')} eval examples"
-                params = ev.get("trainable_params")
-                self.message = (
-                    f"{self.method.upper()} on {self.model}: "
-                    + (f"{params:,} trainable params, " if isinstance(params, int) else "")
-                    + sizes
-                )
             elif kind == "log":
                 step = int(ev.get("step") or 0)
                 self.step = step
@@ -81,19 +65,13 @@ class RunView:
                     if self.best_eval is None or loss < self.best_eval:
                         self.best_eval, self.best_step = float(loss), ev.get("step")
             elif kind == "status":
-                self.message = str(ev.get("message", ""))
                 if self.state in FINAL_TYPES:
                     self.state = "running"  # a resume appends to a finished stream
-            elif kind == "early_stop":
-                self.message = (
-                    f"early stop at step {ev.get('step')} (best {ev.get('best_eval_loss')} @ {ev.get('best_step')})"
-                )
             elif kind == "finished":
                 self.state = "finished"
                 self.adapter = str(ev.get("adapter") or "")
                 if ev.get("best_eval_loss") is not None:
                     self.best_eval, self.best_step = ev.get("best_eval_loss"), ev.get("best_step")
-                self.message = f"finished in {fmt_duration(ev.get('runtime_s'))}"
             elif kind == "failed":
                 self.state = "failed"
                 self.error = str(ev.get("error", ""))
@@ -101,9 +79,9 @@ class RunView:
             elif kind == "cancelled":
                 self.state = "cancelled"
                 self.step = ev.get("step", self.step) or self.step
-                self.message = f"cancelled at step {self.step}" + (
-                    " (checkpoint saved)" if ev.get("checkpoint") else ""
-                )
+            line = event_message(ev)
+            if line is not None:
+                self.message = line
         self.train_points.extend(new_train)
         self.eval_points.extend(new_eval)
         return new_train, new_eval
@@ -122,7 +100,7 @@ class RunView:
         if self.max_steps:
             parts.append(f"step {self.step}/{self.max_steps}")
         if self.state == "running":
-            parts.append(f"ETA {fmt_duration(self.eta_s)}")
+            parts.append(f"ETA {duration(self.eta_s)}")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         if self.tokens_per_s is not None:

@@ -14,6 +14,7 @@ import pytest
 
 from ftui.core import corrections as corr_mod
 from ftui.core.corrections import CorrectionError, CorrectionStore, answer_hash
+from ftui.core.progress import Progress, count_progress
 
 
 def item(i, answer="wrong answer"):
@@ -32,8 +33,9 @@ def test_save_get_reload_and_counts(tmp_path):
     assert fresh.get("q1").output == "the right answer"
     assert fresh.get("q2").status == "skipped"
     assert fresh.get("q3").status == "needs_review" and fresh.get("q3").output == "maybe this"
-    assert fresh.counts() == {"corrected": 1, "skipped": 1, "needs_review": 1}
-    assert fresh.counts(["q1", "q2", "nope"]) == {"corrected": 1, "skipped": 1, "needs_review": 0}
+    status = {k: c.status for k, c in fresh.all().items()}
+    assert count_progress(status, status.get) == Progress(total=3, corrected=1, skipped=1, needs_review=1)
+    assert count_progress(["q1", "q2", "nope"], status.get) == Progress(total=3, corrected=1, skipped=1)
     assert (tmp_path / "corrections" / "journal.jsonl").exists()
 
 
