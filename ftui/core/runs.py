@@ -23,7 +23,7 @@ from ftui.core import events as _events
 from ftui.core.errors import InputError
 from ftui.core.fsutil import atomic_write_json, read_json_file
 from ftui.core.run_dirs import new_run_dir
-from ftui.core.run_text import event_message
+from ftui.core.run_fold import fold
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -194,46 +194,18 @@ class RunInfo:
 
 
 def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any] | None:
-    """Fold events into `info`; returns the final event that still stands, if any.
-
-    An event after a final one (a resume) makes the run current again.
-    """
-    final: dict[str, Any] | None = None
-    for ev in events:
-        kind = ev.get("type")
-        info.last_event_t = ev.get("t", info.last_event_t)
-        if kind in _events.FINAL_TYPES:
-            final = ev
-        elif kind != "heartbeat":
-            final = None
-        if kind == "log":
-            info.step = ev.get("step", info.step)
-            info.max_steps = ev.get("max_steps", info.max_steps)
-            info.loss = ev.get("loss", info.loss)
-            info.tokens_per_s = ev.get("tokens_per_s", info.tokens_per_s)
-        elif kind == "eval":
-            info.eval_loss = ev.get("eval_loss")
-            loss = ev.get("eval_loss")
-            if isinstance(loss, (int, float)) and (info.best_eval_loss is None or loss < info.best_eval_loss):
-                info.best_eval_loss, info.best_step = loss, ev.get("step")
-        elif kind == "checkpoint":
-            info.last_checkpoint = ev.get("path")
-        elif kind == "started":
-            info.error = info.hint = None
-        elif kind == "finished":
-            info.adapter = ev.get("adapter")
-            if ev.get("best_eval_loss") is not None:
-                info.best_eval_loss, info.best_step = ev.get("best_eval_loss"), ev.get("best_step")
-            info.step = ev.get("step", info.step)
-        elif kind == "failed":
-            info.error, info.hint = ev.get("error"), ev.get("hint")
-        elif kind == "cancelled":
-            info.step = ev.get("step", info.step)
-            info.last_checkpoint = ev.get("checkpoint") or info.last_checkpoint
-        line = event_message(ev)
-        if line is not None:
-            info.message = line
-    return final
+    """Fold events into `info` (through the one fold, `RunFold`); returns the final event that still
+    stands, if any. An event after a final one (a resume) makes the run current again."""
+    f = fold(events)
+    if f.last_log is not None or f.final is not None:
+        info.step = f.step
+    info.max_steps = f.max_steps if f.max_steps is not None else info.max_steps
+    info.loss, info.tokens_per_s, info.eval_loss = f.loss, f.tokens_per_s, f.eval_loss
+    info.best_eval_loss, info.best_step = f.best_eval, f.best_step
+    info.last_checkpoint, info.adapter = f.last_checkpoint, f.adapter
+    info.error, info.hint, info.message = f.error, f.hint, f.message
+    info.last_event_t = f.last_event_t
+    return f.final
 
 
 def read_state(run_dir: Path, now: float | None = None) -> RunInfo:

@@ -132,7 +132,7 @@ async def test_log_tail_on_demand(ws):
 
 
 def test_eta_from_event_times():
-    v = RunView("r")
+    v = RunView(run_id="r")
     v.apply(
         [
             {"type": "log", "t": 100.0, "step": 1, "max_steps": 11, "loss": 1.0},

@@ -29,7 +29,7 @@ def _fold(evs: list[dict], tmp_path: Path) -> tuple[runs.RunInfo, RunView]:
     run_dir = tmp_path / "run"
     run_dir.mkdir(exist_ok=True)
     (run_dir / "events.jsonl").write_text("".join(events.encode(e) for e in evs))
-    view = RunView("run")
+    view = RunView(run_id="run")
     view.apply(evs)
     return runs.read_state(run_dir), view
 

@@ -173,8 +173,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         if not events:
             return
         before = self.view.state
-        new_train, new_eval = self.view.apply(events)
-        self.query_one("#tr-chart", LossChart).add(new_train, new_eval)
+        delta = self.view.apply(events)
+        self.query_one("#tr-chart", LossChart).add(delta.train, delta.eval)
         self._render_stats()
         if self.view.state != before and not quiet:
             self.load_runs()
