@@ -105,7 +105,7 @@ class ProgressEvent(_Event):
     cached: NotRequired[int]
 
 
-EVENT_TYPES: dict[str, type] = {
+EVENT_TYPES: dict[str, Any] = {  # TypedDict classes have no common static type
     "started": StartedEvent,
     "status": StatusEvent,
     "log": LogEvent,
