@@ -81,12 +81,12 @@ def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
     return (out - held) | train
 
 
-def cluster_of(ws: Workspace, item, has_retrieval: bool) -> str:
+def cluster_of(ws: Workspace, item, has_retrieval: bool, overlay=None) -> str:
     if clusters_mod.is_passing(ws, item):
         return PASSING
     if item.grade is not None and not clusters_mod.is_model_failure(ws, item, has_retrieval):
         return RETRIEVAL_MISS
-    return clusters_mod.label_of(item)
+    return clusters_mod.label_of(item, overlay)
 
 
 @dataclass
@@ -128,6 +128,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         adapter = str(adapter_dir)
 
     bench = load_benchmark(ws)
+    overlay = clusters_mod.load_overlay(ws)
     excluded = training_ids(manifest, run_cfg)
     items, dropped = [], []
     for it in bench.items:
@@ -137,7 +138,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         items.append(
             {
                 "id": it.id,
-                "cluster": cluster_of(ws, it, bench.has_retrieval),
+                "cluster": cluster_of(ws, it, bench.has_retrieval, overlay),
                 "label": it.label,
                 "task": it.task,
                 "question": it.question,
