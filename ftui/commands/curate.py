@@ -148,6 +148,8 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
                 "share_of_items": round(c.share_of_items, 6),
                 "share_of_failures": round(c.share_of_failures, 6),
                 "candidate": c.candidate,
+                "discovered": c.discovered,
+                "description": c.description,
                 "samples": list(c.samples),
                 "ids": list(c.ids),
                 **_status_counts(c.ids, data),
@@ -199,6 +201,15 @@ def render_clusters(d: dict, samples: bool = False) -> str:
         lines.extend(textwrap.wrap(f"Fine-tuning candidates (>= {th} failures): {', '.join(cands)}", WIDTH - 1))
     else:
         lines.append(f"No cluster reaches the candidate threshold of {th} failures.")
+    found = [c for c in d["clusters"] if c.get("discovered")]
+    if found:
+        lines.append("Discovered clusters (not from the log's labels; `ftui discover` made them):")
+        for c in found:
+            lines.extend(
+                textwrap.wrap(
+                    f"{c['label']}: {c['description']}", WIDTH - 1, initial_indent="  ", subsequent_indent="    "
+                )
+            )
     lines.append("ITEMS, FAILS: share of all items, of model failures.")
     lines.append("DONE: corrected; LEFT: neither corrected nor skipped.")
     return "\n".join(lines)

@@ -51,9 +51,49 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _WORDS = re.compile(r"[^\W\d_]+")
 _NORM = re.compile(r"[\W_]+")
 _ENGLISH = frozenset(
-    ["the", "a", "an", "is", "are", "was", "were", "of", "to", "in", "on", "for", "and", "or", "with", "that", "this", "it", "be", "by", "as", "at", "from", "not", "what", "which", "how", "why", "where", "when", "who", "does", "do", "can", "function", "file", "code", "returns", "return"]
+    [
+        "the",
+        "a",
+        "an",
+        "is",
+        "are",
+        "was",
+        "were",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "with",
+        "that",
+        "this",
+        "it",
+        "be",
+        "by",
+        "as",
+        "at",
+        "from",
+        "not",
+        "what",
+        "which",
+        "how",
+        "why",
+        "where",
+        "when",
+        "who",
+        "does",
+        "do",
+        "can",
+        "function",
+        "file",
+        "code",
+        "returns",
+        "return",
+    ]
 )
-_END_OK = tuple(".!?)]}`\"'*:;") + ("```",)
+_END_OK = (*".!?)]}`\"'*:;", "```")
 
 
 def _is_json_value(text: str) -> bool:
