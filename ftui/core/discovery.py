@@ -28,7 +28,7 @@ DEFAULT_MAX_K = 12
 # k is chosen, and k-means fitted, on at most this many items; the rest are assigned to the
 # nearest centre. Silhouette is quadratic in the items it scores.
 FIT_SAMPLE = 8000
-SILHOUETTE_SAMPLE = 3000
+SELECT_SAMPLE = 2000
 # How much the failure signatures weigh against the (unit-length) text part of a vector. A
 # signature that decides a grade on its own (prose for JSON, a refusal) weighs more than a symptom
 # many kinds of failure share (long, cut at the token limit).
@@ -105,39 +105,48 @@ def _clip(s: str | None) -> str:
     return _CODE.sub(" ", (s or "")[:FIELD_CHARS])
 
 
-def _text_blocks(items: Sequence[Item], seed: int, request: bool = True):
-    """The TF-IDF blocks, each row-normalised and weighted; blocks with no vocabulary are left out."""
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    n = len(items)
-    # Terms that recur across failures describe a kind of failure ("Summarize", "use the tests");
-    # a term only one or two items use (an identifier, a name) describes its topic.
-    min_df = max(2, math.ceil(MIN_SHARE * n)) if n >= 20 else 1
-    word = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": min_df, "max_features": 20000}
-    char = {"analyzer": "char_wb", "ngram_range": (3, 4), "sublinear_tf": True, "min_df": min_df, "max_features": 20000}
+def _text_specs(items: Sequence[Item], request: bool) -> list[tuple[list[str], dict, float]]:
     specs = [
-        ([_clip(it.question) for it in items], word, QUESTION_WEIGHT),
+        ([_clip(it.question) for it in items], "word", QUESTION_WEIGHT),
         # What the model was asked to do: the system prompt (and the task, when logged) often
         # says "answer in JSON" or "in one sentence", which is what a failure breaks.
-        ([f"{_clip(it.system_prompt)} {it.task or ''}" for it in items], word, REQUEST_WEIGHT),
-        ([_clip(it.answer) for it in items], word, 1.0),
-        ([_clip(it.answer)[:400] for it in items], char, 0.7),
-        ([_clip(it.expected)[:400] for it in items], char, 0.7),
-        ([_clip(getattr(it, "reason", None)) for it in items], word, 0.7),
+        ([f"{_clip(it.system_prompt)} {it.task or ''}" for it in items], "word", REQUEST_WEIGHT),
+        ([_clip(it.answer) for it in items], "word", 1.0),
+        ([_clip(it.answer)[:400] for it in items], "char", 0.7),
+        ([_clip(it.expected)[:400] for it in items], "char", 0.7),
+        ([_clip(getattr(it, "reason", None)) for it in items], "word", 0.7),
     ]
-    blocks = []
     if not request:
         del specs[1]
-    for texts, opts, weight in specs:
-        if not any(t.strip() for t in texts):
+    return specs
+
+
+def _text_matrix(items: Sequence[Item], fit_rows, request: bool):
+    """TF-IDF blocks, fitted on `fit_rows` and applied to every item, row-normalised and weighted."""
+    import numpy as np
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    n_fit = len(fit_rows)
+    # Terms that recur across failures describe a kind of failure ("Summarize", "use the tests");
+    # a term only one or two items use (an identifier, a name) describes its topic.
+    min_df = max(2, math.ceil(MIN_SHARE * n_fit)) if n_fit >= 20 else 1
+    opts = {
+        "word": {"analyzer": "word", "ngram_range": (1, 2)},
+        "char": {"analyzer": "char_wb", "ngram_range": (3, 4)},
+    }
+    blocks = []
+    for texts, kind, weight in _text_specs(items, request):
+        sample = [texts[i] for i in fit_rows]
+        if not any(t.strip() for t in sample):
             continue
+        vec = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, min_df=min_df, max_features=20000, **opts[kind])
         try:
-            m = TfidfVectorizer(dtype=np.float32, **opts).fit_transform(texts)
+            vec.fit(sample)
         except ValueError:  # no term survives (every text empty or stop words only)
             continue
-        blocks.append(m * weight)
-    return blocks
+        blocks.append(vec.transform(texts) * weight)
+    return hstack(blocks).tocsr() if blocks else None
 
 
 def _signature_matrix(items: Sequence[Item]):
@@ -146,22 +155,23 @@ def _signature_matrix(items: Sequence[Item]):
     return np.array([list(signatures(it.question, it.answer, it.expected).values()) for it in items], "float32")
 
 
-def _vectors(items: Sequence[Item], seed: int, request: bool = True):
+def _vectors(items: Sequence[Item], seed: int, request: bool = True, sig=None):
+    """One row per item: the reduced, unit-length text part, then the weighted signatures."""
     import numpy as np
-    from scipy.sparse import hstack
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
-    sig = _signature_matrix(items)
-    blocks = _text_blocks(items, seed, request)
     n = len(items)
-    if blocks:
-        text = hstack(blocks).tocsr()
-        dims = min(100, text.shape[1] - 1, n - 1)
+    fit_rows = _sample_rows(n, seed)
+    if sig is None:
+        sig = _signature_matrix(items)
+    text = _text_matrix(items, fit_rows, request)
+    if text is not None:
+        dims = min(100, text.shape[1] - 1, len(fit_rows) - 1)
         if dims >= 2:
-            dense = TruncatedSVD(n_components=dims, random_state=seed, algorithm="randomized", n_iter=4).fit_transform(
-                text
-            )
+            svd = TruncatedSVD(n_components=dims, random_state=seed, algorithm="randomized", n_iter=4)
+            svd.fit(text[fit_rows])
+            dense = svd.transform(text)
         else:
             dense = text.toarray()
         dense = normalize(dense).astype("float32")
@@ -171,29 +181,45 @@ def _vectors(items: Sequence[Item], seed: int, request: bool = True):
     return np.hstack([dense, sig * weights]), sig
 
 
-def _kmeans(k: int, seed: int, n: int):
+def _kmeans(k: int, seed: int, n_init: int = 4):
     from sklearn.cluster import KMeans
 
-    return KMeans(n_clusters=k, n_init=4, random_state=seed)
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
 
 
 def _choose_k(x, seed: int, max_k: int) -> tuple[int, dict[int, float]]:
+    """The k of the best silhouette, tried on at most SELECT_SAMPLE rows of `x`."""
+    import numpy as np
     from sklearn.metrics import silhouette_score
 
     n = x.shape[0]
+    if n > SELECT_SAMPLE:
+        x = x[np.sort(np.random.default_rng(seed).choice(n, SELECT_SAMPLE, replace=False))]
+        n = SELECT_SAMPLE
     scores: dict[int, float] = {}
     for k in range(2, min(max_k, n - 1) + 1):
-        labels = _kmeans(k, seed, n).fit_predict(x)
+        labels = _kmeans(k, seed, n_init=2).fit_predict(x)
         if len(set(labels.tolist())) < 2:
             continue
-        scores[k] = float(
-            silhouette_score(x, labels, sample_size=min(n, SILHOUETTE_SAMPLE), random_state=seed, metric="euclidean")
-        )
+        scores[k] = float(silhouette_score(x, labels))
     if not scores:
         return 1, scores
     # Ties go to the smaller k: fewer clusters are easier to read and to correct.
     best = max(scores, key=lambda k: (round(scores[k], 3), -k))
     return best, scores
+
+
+def _representatives(ids: Sequence[str], x, labels) -> dict[int, list[str]]:
+    """Per cluster, the items nearest its centre: what it looks like, in a few examples."""
+    import numpy as np
+
+    out = {}
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        centre = x[rows].mean(axis=0)
+        dist = ((x[rows] - centre) ** 2).sum(axis=1)
+        out[int(c)] = [ids[rows[j]] for j in np.argsort(dist, kind="stable")[:REPRESENTATIVES]]
+    return out
 
 
 def _slug(text: str) -> str:
@@ -236,7 +262,7 @@ def _distinguishing_terms(items: Sequence[Item], labels, k: int, top: int = 4) -
     return out
 
 
-def _name_clusters(items, labels, k, sig, x, prefix: str) -> list[Found]:
+def _name_clusters(items, labels, k, sig, reps: dict[int, list[str]], prefix: str) -> list[Found]:
     import numpy as np
 
     terms = _distinguishing_terms(items, labels, k)
@@ -268,9 +294,6 @@ def _name_clusters(items, labels, k, sig, x, prefix: str) -> list[Found]:
             desc = f"failures about {', '.join(words[:3]) or 'mixed topics'}"
             if common:
                 desc += f"; mostly {', '.join(common)}"
-        centre = x[rows].mean(axis=0)
-        dist = ((x[rows] - centre) ** 2).sum(axis=1)
-        reps = [items[rows[j]].id for j in np.argsort(dist, kind="stable")[:REPRESENTATIVES]]
         found.append(
             Found(
                 name=prefix + _slug(name),
@@ -278,7 +301,7 @@ def _name_clusters(items, labels, k, sig, x, prefix: str) -> list[Found]:
                 ids=[items[r].id for r in rows],
                 signature=best,
                 terms=words,
-                representatives=reps,
+                representatives=reps.get(c, []),
             )
         )
     # Two clusters with one defining signature: the words tell them apart.
@@ -308,23 +331,22 @@ def _request_groups(items: Sequence[Item]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda rows: (-len(rows), rows[0]))
 
 
-def _split(items: Sequence[Item], seed: int, max_k: int) -> tuple[list[int], dict]:
+def _split(items: Sequence[Item], sig, seed: int, max_k: int) -> tuple[list[int], dict[int, list[str]], dict]:
     """One request group's clusters (0..k-1), split only where its failures clearly differ."""
     import numpy as np
 
     n = len(items)
-    note = {"items": n, "k": 1, "silhouette": None}
+    note: dict = {"items": n, "k": 1, "silhouette": None}
     if n < MIN_SPLIT:
-        return [0] * n, note
-    x, _ = _vectors(items, seed, request=False)
-    rows = _sample_rows(n, seed)
-    k, scores = _choose_k(x[rows], seed, max_k)
+        return [0] * n, {0: [it.id for it in items[:REPRESENTATIVES]]}, note
+    x, _ = _vectors(items, seed, request=False, sig=sig)
+    k, scores = _choose_k(x[_sample_rows(n, seed)], seed, max_k)
     note["silhouettes"] = {str(kk): round(v, 4) for kk, v in scores.items()}
-    if k == 1 or scores[k] < SPLIT_MIN:
-        return [0] * n, note
-    note.update(k=k, silhouette=round(scores[k], 4))
-    model = _kmeans(k, seed, n).fit(x[rows])
-    return np.asarray(model.predict(x)).tolist(), note
+    labels = np.zeros(n, int)
+    if k > 1 and scores[k] >= SPLIT_MIN:
+        note.update(k=k, silhouette=round(scores[k], 4))
+        labels = _kmeans(k, seed).fit(x[_sample_rows(n, seed)]).predict(x)
+    return labels.tolist(), _representatives([it.id for it in items], x, labels), note
 
 
 def _sample_rows(n: int, seed: int):
@@ -335,7 +357,17 @@ def _sample_rows(n: int, seed: int):
     return np.sort(np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False))
 
 
-def discover(
+def discover(*args, **kwargs) -> Discovery:
+    """Cluster `items` (failures) by how they failed; see `_discover`."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # k-means says when a sample has fewer distinct points than k; the silhouette then decides.
+        warnings.simplefilter("ignore")
+        return _discover(*args, **kwargs)
+
+
+def _discover(
     items: Sequence[Item], *, seed: int = 0, k: int | None = None, max_k: int = DEFAULT_MAX_K, prefix: str = ""
 ) -> Discovery:
     """Cluster `items` (failures) by how they failed; `prefix` names sub-clusters of a labeled one.
@@ -353,28 +385,33 @@ def discover(
         raise DiscoveryError("no failures to group")
     if k is not None and k < 1:
         raise DiscoveryError(f"the number of clusters must be at least 1, got {k}")
-    x, sig = _vectors(items, seed) if n >= 4 else (np.zeros((n, 1), "float32"), _signature_matrix(items))
+    sig = _signature_matrix(items)
+    ids = [it.id for it in items]
     groups_note: list[dict] = []
+    reps: dict[int, list[str]] = {}
     if k is not None:
         k = min(k, n)
         chosen_by = "user"
-        if k == 1:
-            labels = np.zeros(n, int)
+        labels = np.zeros(n, int)
+        if k > 1:
+            x, _ = _vectors(items, seed, sig=sig)
+            labels = _kmeans(k, seed).fit(x[_sample_rows(n, seed)]).predict(x)
+            reps = _representatives(ids, x, labels)
         else:
-            rows = _sample_rows(n, seed)
-            labels = _kmeans(k, seed, n).fit(x[rows]).predict(x)
+            reps = {0: ids[:REPRESENTATIVES]}
     else:
         chosen_by = "silhouette"
         labels = np.zeros(n, int)
         offset = 0
         for rows in _request_groups(items):
-            sub, note = _split([items[i] for i in rows], seed, max_k)
+            sub, sub_reps, note = _split([items[i] for i in rows], sig[rows], seed, max_k)
             labels[rows] = np.asarray(sub) + offset
+            reps.update({c + offset: r for c, r in sub_reps.items()})
             offset += max(sub) + 1
             note["request"] = _request_key(items[rows[0]])[:80]
             groups_note.append(note)
         k = offset
-    found = _name_clusters(items, labels, k, sig, x, prefix)
+    found = _name_clusters(items, labels, k, sig, reps, prefix)
     return Discovery(found, len(found), chosen_by, groups_note, seed, time.perf_counter() - t0)
 
 
