@@ -361,7 +361,11 @@ def discover(*args, **kwargs) -> Discovery:
     """Cluster `items` (failures) by how they failed; see `_discover`."""
     import warnings
 
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    # k-means on a few thousand rows is over before its OpenMP threads pay for themselves; on a
+    # shared CPU their spin-waits made a 24-item run take seconds. One thread: same result.
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         # k-means says when a sample has fewer distinct points than k; the silhouette then decides.
         warnings.simplefilter("ignore")
         return _discover(*args, **kwargs)
