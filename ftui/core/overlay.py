@@ -152,10 +152,13 @@ class Overlay:
         renamed_old = {name for name, info in self.clusters.items() if info.renamed and info.scope == scope}
         for i in old_of:
             del self.auto[i]
-        for name in [n for n, info in self.clusters.items() if info.scope == scope and info.origin == "discovered"]:
-            if not any(v[0] == name for v in self.pins.values()):
-                del self.clusters[name]
-        taken: set[str] = set(self.clusters)
+        old_names = {n for n, info in self.clusters.items() if info.scope == scope and info.origin == "discovered"}
+        pinned_to = {v[0] for v in self.pins.values()}
+        for name in old_names - pinned_to:
+            del self.clusters[name]
+        # The scope's old names are free again: a new cluster may inherit one (pinned items that
+        # were in it are then in the same cluster as before).
+        taken: set[str] = set(self.clusters) - old_names
         inherited: dict[str, str] = {}
         for f in found:
             counts: dict[str, int] = {}

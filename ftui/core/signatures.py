@@ -47,7 +47,7 @@ _REFUSAL = re.compile(
     r"i do(?:n'|\s+no)t (?:have|know)|unable to (?:help|answer|provide))",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")
 _WORDS = re.compile(r"[^\W\d_]+")
 _NORM = re.compile(r"[\W_]+")
 _ENGLISH = frozenset(
