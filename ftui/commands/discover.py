@@ -89,20 +89,26 @@ def cmd_discover(args: argparse.Namespace) -> int:
     where = f"the failures labeled {args.within!r}" if args.within else "the failures with no label"
     run = res.run
     how = "chosen by silhouette" if run["chosen_by"] == "silhouette" else run["chosen_by"].replace("_", " ")
-    lines = [
+    lines = textwrap.wrap(
         f"Discovered {len(rows)} cluster{'s' if len(rows) != 1 else ''} in {where}: "
         f"{run['items']} items, k={run['k']} ({how}), seed {run['seed']}, {run['seconds']:.1f} s",
-    ]
+        WIDTH - 1,
+    )
     if res.pinned:
-        lines.append(
-            f"{res.pinned} item{'s' if res.pinned != 1 else ''} stay where you put them (moved, merged or split by hand)."
+        lines.extend(
+            textwrap.wrap(
+                f"{res.pinned} item{'s' if res.pinned != 1 else ''} stay where you put them "
+                "(moved, merged or split by hand).",
+                WIDTH - 1,
+            )
         )
     for new, old in res.inherited.items():
         lines.append(f"{new} keeps your name {old}.")
     lines.append("")
     lines.extend(_render(rows, ov))
     lines.append("")
-    lines.append("The run log is unchanged; `ftui cluster rename|merge|split|move` edits these clusters.")
+    lines.append("The run log is unchanged. Edit these clusters with")
+    lines.append("`ftui cluster rename|merge|split|move`; your edits survive a new discovery.")
     emit(args, data, "\n".join(lines))
     return EXIT_OK
 
