@@ -66,10 +66,22 @@ The clusters are yours to change, and your changes survive a new discovery:
             id="clusters.discover",
             tooltip="Group unlabeled failures into clusters (or split the selected labeled cluster)",
         ),
-        Binding("n", "rename", "Rename", id="clusters.rename", tooltip="Rename the selected cluster"),
-        Binding("m", "merge", "Merge", id="clusters.merge", tooltip="Merge the selected cluster into another"),
-        Binding("s", "split", "Split", id="clusters.split", tooltip="Split the selected cluster into sub-clusters"),
-        Binding("v", "move", "Move", id="clusters.move", tooltip="Move the selected item to another cluster"),
+        # Off the footer to keep it within 80 columns; in the help (?) and the palette (ctrl+p).
+        Binding("n", "rename", "Rename", id="clusters.rename", tooltip="Rename the selected cluster", show=False),
+        Binding(
+            "m", "merge", "Merge", id="clusters.merge", tooltip="Merge the selected cluster into another", show=False
+        ),
+        Binding(
+            "s",
+            "split",
+            "Split",
+            id="clusters.split",
+            tooltip="Split the selected cluster into sub-clusters",
+            show=False,
+        ),
+        Binding(
+            "v", "move", "Move", id="clusters.move", tooltip="Move the selected item to another cluster", show=False
+        ),
     ]
 
     def compose(self) -> ComposeResult:
