@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--within", metavar="LABEL", help="split the cluster of this log label into sub-clusters")
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: chosen by silhouette)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same items and seed: same clusters)")
+    p.add_argument("--llm", action="store_true", help="name the clusters with an LLM (default endpoint: eval.judge)")
+    p.add_argument("--llm-url", metavar="URL", help="OpenAI-compatible base_url for --llm")
+    p.add_argument("--llm-model", metavar="NAME", help="model name for --llm")
+    p.add_argument("--llm-key-env", metavar="VAR", help="environment variable holding the key for --llm")
+    p.add_argument("--show-prompt", action="store_true", help="print the prompt sent for each cluster")
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("cluster", help="rename, merge, split clusters or move items between them")
@@ -76,7 +81,18 @@ def _render(rows: list[dict], ov: Overlay) -> list[str]:
 
 def cmd_discover(args: argparse.Namespace) -> int:
     ws = load_ws(args)
+    namer = None
+    if args.llm:
+        from ftui.core.cluster_naming import CACHE_NAME, Namer, endpoint_for
+
+        namer = Namer(endpoint_for(ws, args.llm_url, args.llm_model, args.llm_key_env), ws.state.cache / CACHE_NAME)
     res = cluster_edits.run_discovery(ws, within=args.within, seed=args.seed, k=args.k)
+    named: list[dict] = []
+    if namer is not None:
+        named = cluster_edits.name_with_llm(ws, namer, res.names)
+        new_name = {p["old"]: p["new"] for p in named}
+        res.names = [new_name.get(n, n) for n in res.names]
+        res.report = cluster_edits.current_report(ws)
     ov = Overlay.load(ws)
     rows = _cluster_rows(res.report, res.names)
     data = {
@@ -86,6 +102,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
         "pinned": res.pinned,
         "clusters": rows,
     }
+    if namer is not None:
+        data["llm"] = {
+            "base_url": namer.endpoint.base_url,
+            "model": namer.endpoint.model,
+            "requests": namer.calls,
+            "named": [{"old": p["old"], "new": p["new"], "messages": p["messages"]} for p in named],
+        }
     where = f"the failures labeled {args.within!r}" if args.within else "the failures with no label"
     run = res.run
     how = "chosen by silhouette" if run["chosen_by"] == "silhouette" else run["chosen_by"].replace("_", " ")
@@ -104,6 +127,18 @@ def cmd_discover(args: argparse.Namespace) -> int:
         )
     for new, old in res.inherited.items():
         lines.append(f"{new} keeps your name {old}.")
+    if named:
+        lines.append(
+            f"Named by {namer.endpoint.model} at {namer.endpoint.base_url} "
+            f"({namer.calls} request{'s' if namer.calls != 1 else ''}, the rest from the cache)."
+        )
+    if args.show_prompt:
+        for p in named:
+            lines.append("")
+            lines.append(f"--- prompt for {p['old']} -> {p['new']} ---")
+            for m in p["messages"]:
+                lines.append(f"[{m['role']}]")
+                lines.append(m["content"])
     lines.append("")
     lines.extend(_render(rows, ov))
     lines.append("")

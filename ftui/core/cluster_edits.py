@@ -37,6 +37,10 @@ def _state(ws: Workspace) -> tuple[RunLog, Overlay, ClusterReport]:
     return log, ov, cluster_failures(ws, log, ov)
 
 
+def current_report(ws: Workspace) -> ClusterReport:
+    return _state(ws)[2]
+
+
 def _cluster(report: ClusterReport, name: str):
     c = report.by_label(name)
     if c is None:
@@ -161,3 +165,40 @@ def move(ws: Workspace, ids: list[str], to: str) -> ClusterReport:
         ov.move([in_report[i] for i in ids], to)
         ov.save()
     return cluster_failures(ws, log, ov)
+
+
+def name_with_llm(ws: Workspace, namer, names: list[str], *, dry_run: bool = False) -> list[dict]:
+    """Ask `namer` (cluster_naming.Namer) to name the clusters `names` that nobody renamed by hand.
+
+    Returns per cluster {"old", "new", "description", "messages"}; `dry_run` only builds the prompts.
+    """
+    from ftui.core.cluster_naming import messages
+    from ftui.core.overlay import _unique
+
+    log, ov, report = _state(ws)
+    plans = []
+    for name in names:
+        info = ov.info(name)
+        c = report.by_label(name)
+        if info is None or c is None or info.renamed:
+            continue
+        reps = [log.by_id[i] for i in info.representatives if i in log.by_id] or list(c.items[:3])
+        plans.append({"old": name, "messages": messages(name, info.description, reps), "scope": info.scope})
+    if dry_run:
+        return plans
+    for p in plans:
+        reply = namer.name(p["messages"])
+        p["new"], p["description"] = reply["name"], reply["description"]
+    with ov.lock():
+        ov = Overlay.load(ws)
+        report = cluster_failures(ws, log, ov)
+        taken = {c.label for c in report.clusters} - {p["old"] for p in plans}
+        for p in plans:
+            prefix = f"{p['scope']}/" if p["scope"] else ""
+            new = _unique(prefix + p["new"], taken)
+            taken.add(new)
+            p["new"] = new
+            c = report.by_label(p["old"])
+            ov.rename(p["old"], new, list(c.items) if c else [], by_user=False, description=p["description"] or None)
+        ov.save()
+    return plans

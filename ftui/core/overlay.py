@@ -192,8 +192,11 @@ class Overlay:
         info = self.clusters.get(name)
         return info.scope if info is not None else None
 
-    def rename(self, old: str, new: str, members: list) -> None:
-        """Rename cluster `old` (discovered, or from the label field) to `new`."""
+    def rename(self, old: str, new: str, members: list, by_user: bool = True, description: str | None = None) -> None:
+        """Rename cluster `old` (discovered, or from the label field) to `new`.
+
+        A name from the user is kept through re-discovery; one from an LLM (`by_user=False`) is not.
+        """
         new = new.strip()
         if not new:
             raise OverlayError("a cluster name cannot be empty")
@@ -201,7 +204,9 @@ class Overlay:
             return
         info = self.clusters.pop(old, None)
         if info is not None:
-            info.renamed = True
+            info.renamed = info.renamed or by_user
+            if description:
+                info.description = description
             self.clusters[new] = info
             for table in (self.auto, self.pins):
                 for v in table.values():
@@ -213,7 +218,7 @@ class Overlay:
         for it in members:
             if it.id in self.pins or info is None:
                 self.pins[it.id] = [new, _hash_of(it)]
-        self._log("rename", old=old, new=new)
+        self._log("rename" if by_user else "llm_name", old=old, new=new)
 
     def move(self, items: list, to: str, op: str = "move", **details: Any) -> None:
         """Pin `items` to cluster `to` (existing or new)."""
