@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
-from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing
+from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing, label_of, load_overlay
 from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
 from ftui.core.review import export_review, import_review, items_for_review, review_row
 from ftui.core.runlog import Item, RunLog, load_run_log
@@ -263,15 +263,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     corr = CorrectionStore(ws).get(item.id)
     category = _category(ws, item, log.has_retrieval)
     stale = corr.is_stale(item) if corr else False
+    cluster = label_of(item, load_overlay(ws)) if category == "model_failure" else None
     data = {
         "item": item_dict(item),
         "category": category,
+        "cluster": cluster,
         "correction": corr.to_dict() if corr else None,
         "stale": stale,
     }
     hit = {True: "hit", False: "miss", None: "-"}[item.retrieval_hit]
     lines = [
-        f"{item.id}  [{item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
+        f"{item.id}  [{cluster or item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
         f"({category.replace('_', ' ')})",
         f"{item.source.name}:{item.line}",
         "",
@@ -356,16 +358,17 @@ def cmd_export_review(args: argparse.Namespace) -> int:
     if args.remaining:
         exclude = [k for k, c in CorrectionStore(ws).all().items() if c.status in ("corrected", "skipped")]
     items = items_for_review(report, args.cluster, exclude)
+    cluster_of = {it.id: c.label for c in report.clusters for it in c.items}
     if args.output == "-":
         for it in items:
-            sys.stdout.write(json.dumps(review_row(it), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(review_row(it, cluster_of.get(it.id)), ensure_ascii=False) + "\n")
         return EXIT_OK
     if args.output:
         out = Path(args.output)
     else:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in args.cluster) if args.cluster else ""
         out = ws.state.root / "review" / (f"review-{safe}.jsonl" if safe else "review.jsonl")
-    n = export_review(out, items)
+    n = export_review(out, items, cluster_of)
     scope = f"cluster {args.cluster!r}" if args.cluster else "all clusters"
     emit(
         args,

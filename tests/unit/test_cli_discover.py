@@ -75,3 +75,13 @@ def test_bad_edits_are_one_line_errors(ws_dir, capsys):
     assert code == 2 and err.startswith("ftui: no cluster 'nope'") and err.count("\n") == 1
     code, _, err = run(capsys, "cluster", "move", "missing-id", "--to", "refusal", "-w", str(ws_dir))
     assert code == 2 and "not in the run log" in err
+
+
+def test_show_and_review_export_name_the_discovered_cluster(ws_dir, capsys, tmp_path):
+    run(capsys, "discover", str(ws_dir))
+    code, out, _ = run(capsys, "show", "refusal-1", "-w", str(ws_dir))
+    assert code == 0 and out.startswith("refusal-1  [refusal]")
+    path = tmp_path / "review.jsonl"
+    code, _, _ = run(capsys, "export-review", "-w", str(ws_dir), "--cluster", "refusal", "-o", str(path))
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert code == 0 and len(rows) == 8 and {r["failure_label"] for r in rows} == {"refusal"}
