@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from ftui.commands.common import EXIT_OK, add_json, add_workspace, emit, load_ws
+from ftui.commands.common import EXIT_OK, add_json, add_workspace, emit, load_ws, warn
 from ftui.core import cluster_edits
 from ftui.core.clusters import ClusterReport
 from ftui.core.overlay import Overlay
@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--within", metavar="LABEL", help="split the cluster of this log label into sub-clusters")
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: chosen by silhouette)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same items and seed: same clusters)")
+    p.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also group on the workspace model's own embeddings (computed in an engine child, cached)",
+    )
     p.add_argument("--llm", action="store_true", help="name the clusters with an LLM (default endpoint: eval.judge)")
     p.add_argument("--llm-url", metavar="URL", help="OpenAI-compatible base_url for --llm")
     p.add_argument("--llm-model", metavar="NAME", help="model name for --llm")
@@ -86,7 +91,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         from ftui.core.cluster_naming import CACHE_NAME, Namer, endpoint_for
 
         namer = Namer(endpoint_for(ws, args.llm_url, args.llm_model, args.llm_key_env), ws.state.cache / CACHE_NAME)
-    res = cluster_edits.run_discovery(ws, within=args.within, seed=args.seed, k=args.k)
+    res = cluster_edits.run_discovery(
+        ws, within=args.within, seed=args.seed, k=args.k, embeddings=args.embeddings, say=lambda s: warn(s)
+    )
     named: list[dict] = []
     if namer is not None:
         named = cluster_edits.name_with_llm(ws, namer, res.names)
@@ -114,7 +121,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     how = "chosen by silhouette" if run["chosen_by"] == "silhouette" else run["chosen_by"].replace("_", " ")
     lines = textwrap.wrap(
         f"Discovered {len(rows)} cluster{'s' if len(rows) != 1 else ''} in {where}: "
-        f"{run['items']} items, k={run['k']} ({how}), seed {run['seed']}, {run['seconds']:.1f} s",
+        f"{run['items']} items, k={run['k']} ({how}), seed {run['seed']}, {run['seconds']:.1f} s"
+        + (f", with embeddings from {run['embeddings']}" if run.get("embeddings") else ""),
         WIDTH - 1,
     )
     if res.pinned:

@@ -64,6 +64,8 @@ def run_discovery(
     seed: int = 0,
     k: int | None = None,
     max_k: int = DEFAULT_MAX_K,
+    embeddings: bool = False,
+    say=lambda s: None,
 ) -> DiscoverResult:
     log, ov, report = _state(ws)
     with ov.lock():
@@ -82,7 +84,16 @@ def run_discovery(
             raise ClusterEditError(f"no model failures labeled {within!r} in the log")
         free = [it for it in items if not ov.pinned(it)]
         scope = within or ""
-        found = discover(free, seed=seed, k=k, max_k=max_k, prefix=f"{within}/" if within else "") if free else None
+        vectors = None
+        if embeddings and free:
+            from ftui.core.embeddings import embed_items
+
+            vectors = embed_items(ws, free, say=say)
+        found = (
+            discover(free, seed=seed, k=k, max_k=max_k, prefix=f"{within}/" if within else "", embeddings=vectors)
+            if free
+            else None
+        )
         run = {
             "seed": seed,
             "k": found.k if found else 0,
@@ -90,6 +101,7 @@ def run_discovery(
             "groups": found.groups if found else [],
             "items": len(free),
             "seconds": round(found.seconds, 3) if found else 0.0,
+            "embeddings": ws.model if vectors is not None else None,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         inherited = ov.apply_discovery(scope, found.clusters if found else [], log.by_id, run)

@@ -36,6 +36,8 @@ SIGNATURE_WEIGHT = 0.8
 SYMPTOM_WEIGHT = 0.3
 SYMPTOMS = frozenset({"too_long", "too_short", "truncated", "code_fence", "repeats_question", "wrong_number"})
 QUESTION_WEIGHT = 1.0
+# The model's own embedding (optional), unit length like the text part.
+EMBEDDING_WEIGHT = 1.0
 REQUEST_WEIGHT = 1.0
 FIELD_CHARS = 1500
 MIN_SHARE = 0.05
@@ -155,7 +157,7 @@ def _signature_matrix(items: Sequence[Item]):
     return np.array([list(signatures(it.question, it.answer, it.expected).values()) for it in items], "float32")
 
 
-def _vectors(items: Sequence[Item], seed: int, request: bool = True, sig=None):
+def _vectors(items: Sequence[Item], seed: int, request: bool = True, sig=None, emb=None):
     """One row per item: the reduced, unit-length text part, then the weighted signatures."""
     import numpy as np
     from sklearn.decomposition import TruncatedSVD
@@ -178,7 +180,10 @@ def _vectors(items: Sequence[Item], seed: int, request: bool = True, sig=None):
     else:
         dense = np.zeros((n, 1), "float32")
     weights = np.array([SYMPTOM_WEIGHT if key in SYMPTOMS else SIGNATURE_WEIGHT for key in KEYS], "float32")
-    return np.hstack([dense, sig * weights]), sig
+    parts = [dense, sig * weights]
+    if emb is not None:
+        parts.insert(1, normalize(emb).astype("float32") * EMBEDDING_WEIGHT)
+    return np.hstack(parts), sig
 
 
 def _kmeans(k: int, seed: int, n_init: int = 4):
@@ -331,7 +336,7 @@ def _request_groups(items: Sequence[Item]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda rows: (-len(rows), rows[0]))
 
 
-def _split(items: Sequence[Item], sig, seed: int, max_k: int) -> tuple[list[int], dict[int, list[str]], dict]:
+def _split(items: Sequence[Item], sig, seed: int, max_k: int, emb=None) -> tuple[list[int], dict[int, list[str]], dict]:
     """One request group's clusters (0..k-1), split only where its failures clearly differ."""
     import numpy as np
 
@@ -339,7 +344,7 @@ def _split(items: Sequence[Item], sig, seed: int, max_k: int) -> tuple[list[int]
     note: dict = {"items": n, "k": 1, "silhouette": None}
     if n < MIN_SPLIT:
         return [0] * n, {0: [it.id for it in items[:REPRESENTATIVES]]}, note
-    x, _ = _vectors(items, seed, request=False, sig=sig)
+    x, _ = _vectors(items, seed, request=False, sig=sig, emb=emb)
     k, scores = _choose_k(x[_sample_rows(n, seed)], seed, max_k)
     note["silhouettes"] = {str(kk): round(v, 4) for kk, v in scores.items()}
     labels = np.zeros(n, int)
@@ -372,7 +377,13 @@ def discover(*args, **kwargs) -> Discovery:
 
 
 def _discover(
-    items: Sequence[Item], *, seed: int = 0, k: int | None = None, max_k: int = DEFAULT_MAX_K, prefix: str = ""
+    items: Sequence[Item],
+    *,
+    seed: int = 0,
+    k: int | None = None,
+    max_k: int = DEFAULT_MAX_K,
+    prefix: str = "",
+    embeddings: dict | None = None,
 ) -> Discovery:
     """Cluster `items` (failures) by how they failed; `prefix` names sub-clusters of a labeled one.
 
@@ -391,6 +402,7 @@ def _discover(
         raise DiscoveryError(f"the number of clusters must be at least 1, got {k}")
     sig = _signature_matrix(items)
     ids = [it.id for it in items]
+    emb = np.stack([np.asarray(embeddings[i], "float32") for i in ids]) if embeddings else None
     groups_note: list[dict] = []
     reps: dict[int, list[str]] = {}
     if k is not None:
@@ -398,7 +410,7 @@ def _discover(
         chosen_by = "user"
         labels = np.zeros(n, int)
         if k > 1:
-            x, _ = _vectors(items, seed, sig=sig)
+            x, _ = _vectors(items, seed, sig=sig, emb=emb)
             labels = _kmeans(k, seed).fit(x[_sample_rows(n, seed)]).predict(x)
             reps = _representatives(ids, x, labels)
         else:
@@ -408,7 +420,9 @@ def _discover(
         labels = np.zeros(n, int)
         offset = 0
         for rows in _request_groups(items):
-            sub, sub_reps, note = _split([items[i] for i in rows], sig[rows], seed, max_k)
+            sub, sub_reps, note = _split(
+                [items[i] for i in rows], sig[rows], seed, max_k, emb[rows] if emb is not None else None
+            )
             labels[rows] = np.asarray(sub) + offset
             reps.update({c + offset: r for c, r in sub_reps.items()})
             offset += max(sub) + 1
