@@ -46,12 +46,17 @@ def _workspace(tmp: Path, drop: tuple[str, ...]) -> tuple[Workspace, dict[str, s
     return Workspace.load(tmp), truth
 
 
-def quality(tmp: Path, drop: tuple[str, ...], seed: int) -> tuple[dict, float, int, int]:
+def quality(tmp: Path, drop: tuple[str, ...], seed: int, embed: bool = False) -> tuple[dict, float, int, int]:
     ws, truth = _workspace(tmp, drop)
     log = load_run_log(ws)
     failures = [it for c in cluster_failures(ws, log).clusters for it in c.items]
     t0 = time.perf_counter()
-    found = discover(failures, seed=seed)
+    vectors = None
+    if embed:
+        from ftui.core.embeddings import embed_items
+
+        vectors = embed_items(ws, failures)
+    found = discover(failures, seed=seed, embeddings=vectors)
     seconds = time.perf_counter() - t0
     assign = found.assignment
     ids = [it.id for it in failures]
@@ -126,18 +131,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--embeddings", action="store_true", help="also rows with the sample model's embeddings (loads the model)"
+    )
+    ap.add_argument("--no-scale", action="store_true", help="only the quality rows")
     args = ap.parse_args()
+    from sklearn.cluster import KMeans  # noqa: F401  (imported before timing: not discovery's cost)
+
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         print("Quality on the sample run log, failure_label removed:")
-        for title, drop in (
-            ("labels removed", ("failure_label",)),
-            ("also system prompt and task removed", ("failure_label", "system_prompt", "task")),
-        ):
-            (m, s, k, n) = quality(tmp / title.replace(" ", "_"), drop, args.seed)
+        rows = [
+            ("labels removed", ("failure_label",), False),
+            ("also system prompt and task removed", ("failure_label", "system_prompt", "task"), False),
+        ]
+        if args.embeddings:
+            rows += [
+                ("labels removed, + embeddings", ("failure_label",), True),
+                ("also prompt/task removed, + embeddings", ("failure_label", "system_prompt", "task"), True),
+            ]
+        for title, drop, embed in rows:
+            (m, s, k, n) = quality(tmp / title.replace(" ", "_").replace("/", "_"), drop, args.seed, embed)
             print(
                 f"  {title:<38} ARI {m['ari']:.3f}  purity {m['purity']:.3f}  ({k} clusters, {n} failures, {s:.1f} s)"
             )
+        if args.no_scale:
+            return
         ws, truth = _workspace(tmp / "scale", ("failure_label",))
         log = load_run_log(ws)
         failures = [it for c in cluster_failures(ws, log).clusters for it in c.items]
