@@ -32,7 +32,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 FINAL_TYPES = frozenset({"finished", "failed", "cancelled"})
 
 
-def make(type: str, **fields: Any) -> dict:
+def make(type: str, **fields: Any) -> dict[str, Any]:
     ev = {"v": SCHEMA_VERSION, "type": type, "t": round(time.time(), 3)}
     ev.update(fields)
     validate(ev)
@@ -54,7 +54,7 @@ def validate(ev: Any) -> None:
         raise ValueError(f"{kind} event is missing {', '.join(missing)}")
 
 
-def encode(ev: dict) -> str:
+def encode(ev: dict[str, Any]) -> str:
     # allow_nan=False: a NaN loss must not produce a line other JSON readers reject.
     return json.dumps(_finite(ev), ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -76,9 +76,10 @@ class EventWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        # Held open for the writer's life: one handle per run, closed by close().
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
 
-    def emit(self, type: str, **fields: Any) -> dict:
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         ev = make(type, **fields)
         line = encode(ev)
         with self._lock:
@@ -101,7 +102,7 @@ class EventWriter:
         self.close()
 
 
-def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict], int]:
+def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Events from byte `offset` on, and the offset to resume from.
 
     A final line without its newline is still being written: it is left for the next call.

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.compare import shared_traits
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.events import read_events
 from ftui.core.fsutil import atomic_write_text
 from ftui.core.runs import read_run_config
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 NAME = "postmortem.md"
 TRAIN_KEYS = (
@@ -39,7 +42,7 @@ TRAIN_KEYS = (
 )
 
 
-def loss_summary(run_dir: Path | str) -> dict:
+def loss_summary(run_dir: Path | str) -> dict[str, Any]:
     evs, _ = read_events(Path(run_dir) / "events.jsonl")
     out: dict[str, Any] = {
         "steps": None,
@@ -90,7 +93,7 @@ def _num(x: Any, fmt: str = "{:.4f}") -> str:
     return "n/a" if x is None else fmt.format(x)
 
 
-def _benchmark_counts(ws, target: str | None) -> tuple[int | None, int | None, int | None]:
+def _benchmark_counts(ws: Workspace | None, target: str | None) -> tuple[int | None, int | None, int | None]:
     """(failures of the cluster in the run log, of them in the benchmark, benchmark size)."""
     if ws is None:
         return None, None, None
@@ -110,7 +113,7 @@ def _benchmark_counts(ws, target: str | None) -> tuple[int | None, int | None, i
     return in_log, in_bench, len(bench.items)
 
 
-def build_postmortem(run_dir: Path | str, ws=None) -> str:
+def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     report = read_report(run_dir)
@@ -309,7 +312,7 @@ def _cell(text: str) -> str:
     return text if len(text) <= 70 else text[:69] + "…"
 
 
-def write_postmortem(run_dir: Path | str, ws=None) -> Path:
+def write_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> Path:
     """Write RUN_DIR/postmortem.md (and a copy under the workspace's reports folder)."""
     run_dir = Path(run_dir)
     text = build_postmortem(run_dir, ws)

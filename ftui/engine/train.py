@@ -45,9 +45,11 @@ class Heartbeat:
         return self
 
     def _run(self) -> None:
+        writer = self.writer
+        assert writer is not None  # the thread is started only with a writer
         while not self._stop.wait(self.every):
             try:
-                self.writer.emit("heartbeat")
+                writer.emit("heartbeat")
             except OSError:
                 return
 

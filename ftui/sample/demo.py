@@ -59,7 +59,7 @@ class DemoResult:
 
 
 def _fmt_s(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     return f"{m}:{s:02d}"
 
 

@@ -65,7 +65,7 @@ def regenerate(sample_dir: Path = SAMPLE_DIR, out: Path | None = None, limit: in
     if limit:
         questions = questions[:limit]
     records = [q.record() for q in questions]
-    items = [_item(q, r["system_prompt"], out) for q, r in zip(questions, records)]
+    items = [_item(q, r["system_prompt"], out) for q, r in zip(questions, records, strict=False)]
     messages = [messages_for(it, ws.prompt) for it in items]
     log(
         f"answering {len(items)} questions with {ws.model} (max_new_tokens={ws.eval.max_new_tokens}, batch {ws.eval.batch_size})..."
@@ -75,7 +75,7 @@ def regenerate(sample_dir: Path = SAMPLE_DIR, out: Path | None = None, limit: in
     log(f"answered in {time.time() - t0:.0f} s")
     per_task: dict[str, Counter] = {}
     lines = []
-    for rec, it, answer in zip(records, items, answers):
+    for rec, it, answer in zip(records, items, answers, strict=False):
         g = grade(answer, it.expected, spec_for(ws, it), question=it.question)
         rec["answer"] = answer
         rec["grade"] = "correct" if g.passed else "incorrect"

@@ -10,7 +10,7 @@ from ftui.core.events import FINAL_TYPES
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or seconds < 0:
         return "—"
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     if s >= 60:

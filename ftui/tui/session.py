@@ -152,10 +152,7 @@ class Session:
 
     def skip(self, item, text: str | None = None) -> None:
         # Text typed before skipping stays with the item, so un-skipping later loses nothing.
-        if text and text.strip():
-            corr = self.store.save(item, text, status=SKIPPED)
-        else:
-            corr = self.store.skip(item)
+        corr = self.store.save(item, text, status=SKIPPED) if text and text.strip() else self.store.skip(item)
         self._remember(item.id, corr, SKIPPED)
 
     def mark_review(self, item, output: str | None) -> None:

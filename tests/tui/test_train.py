@@ -272,8 +272,9 @@ async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
 async def test_resume_a_cancelled_run(ws, monkeypatch):
     from ftui.core import runs
 
-    evs = recorded()[:20] + [
-        {"v": 1, "type": "cancelled", "t": 1_700_000_100.0, "step": 10, "checkpoint": "checkpoints/checkpoint-10"}
+    evs = [
+        *recorded()[:20],
+        {"v": 1, "type": "cancelled", "t": 1700000100.0, "step": 10, "checkpoint": "checkpoints/checkpoint-10"},
     ]
     run_dir = make_run(ws, "paused-run", evs)
     calls = []

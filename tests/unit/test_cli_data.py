@@ -23,7 +23,7 @@ def ws(tmp_path):
     # The same question logged under a second id that is a retrieval miss: it stays in the benchmark.
     twin = failing(2, "wrong_symbol")
     twin.update(question_id="twin-2", retrieval_hit=False)
-    w = make_workspace(tmp_path / "ws", rows + [twin])
+    w = make_workspace(tmp_path / "ws", [*rows, twin])
     write_default_corrections(w)
     return w
 

@@ -108,7 +108,7 @@ Turns the corrections into a training set and checks it before training.
 
     @on(RowTable.Highlighted, "#dt-findings")
     def _finding(self, event: RowTable.Highlighted) -> None:
-        level, kind, where, message = event.row
+        _level, _kind, where, message = event.row
         self.query_one("#dt-finding", Static).update(f"{where}: {message}")
 
     def on_session(self, session: Session) -> None:

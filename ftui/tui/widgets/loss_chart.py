@@ -57,10 +57,10 @@ class LossChart(PlotextPlot):
         plt.title(self.title)
         plt.xlabel("step")
         if self.train:
-            xs, ys = zip(*self.train)
+            xs, ys = zip(*self.train, strict=False)
             plt.plot(list(xs), list(ys), label="train", marker="braille")
         if self.eval:
-            xs, ys = zip(*self.eval)
+            xs, ys = zip(*self.eval, strict=False)
             plt.plot(list(xs), list(ys), label="eval", marker="dot")
         if not self.train and not self.eval:
             # An empty canvas with a note, rather than axes around nothing.
