@@ -7,14 +7,19 @@ are now, and writes the overlay under its lock. The run log is never written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ftui.core.clusters import UNLABELED, ClusterReport, cluster_failures
+from ftui.core.clusters import UNLABELED, Cluster, ClusterReport, cluster_failures
 from ftui.core.discovery import DEFAULT_MAX_K, discover
 from ftui.core.errors import FtuiError
 from ftui.core.overlay import Overlay
 from ftui.core.runlog import Item, RunLog, load_run_log
 from ftui.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ftui.core.cluster_naming import Namer
 
 
 class ClusterEditError(FtuiError):
@@ -28,7 +33,7 @@ class DiscoverResult:
     names: list[str]  # the clusters this run produced, largest first
     inherited: dict[str, str]  # new name -> the renamed cluster's name it kept
     pinned: int  # failures in scope left where the user put them
-    run: dict
+    run: dict[str, Any]
 
 
 def _state(ws: Workspace) -> tuple[RunLog, Overlay, ClusterReport]:
@@ -41,7 +46,7 @@ def current_report(ws: Workspace) -> ClusterReport:
     return _state(ws)[2]
 
 
-def _cluster(report: ClusterReport, name: str):
+def _cluster(report: ClusterReport, name: str) -> Cluster:
     c = report.by_label(name)
     if c is None:
         known = ", ".join(x.label for x in report.clusters) or "none"
@@ -65,7 +70,7 @@ def run_discovery(
     k: int | None = None,
     max_k: int = DEFAULT_MAX_K,
     embeddings: bool = False,
-    say=lambda s: None,
+    say: Callable[[str], None] = lambda s: None,
 ) -> DiscoverResult:
     log, ov, report = _state(ws)
     with ov.lock():
@@ -179,7 +184,7 @@ def move(ws: Workspace, ids: list[str], to: str) -> ClusterReport:
     return cluster_failures(ws, log, ov)
 
 
-def name_with_llm(ws: Workspace, namer, names: list[str], *, dry_run: bool = False) -> list[dict]:
+def name_with_llm(ws: Workspace, namer: Namer, names: list[str], *, dry_run: bool = False) -> list[dict[str, Any]]:
     """Ask `namer` (cluster_naming.Namer) to name the clusters `names` that nobody renamed by hand.
 
     Returns per cluster {"old", "new", "description", "messages"}; `dry_run` only builds the prompts.
@@ -188,7 +193,7 @@ def name_with_llm(ws: Workspace, namer, names: list[str], *, dry_run: bool = Fal
     from ftui.core.overlay import _unique
 
     log, ov, report = _state(ws)
-    plans = []
+    plans: list[dict[str, Any]] = []
     for name in names:
         info = ov.info(name)
         c = report.by_label(name)

@@ -43,7 +43,9 @@ class Endpoint:
     api_key_env: str = "OPENAI_API_KEY"
 
 
-def endpoint_for(ws: Any, base_url: str | None = None, model: str | None = None, key_env: str | None = None):
+def endpoint_for(
+    ws: Any, base_url: str | None = None, model: str | None = None, key_env: str | None = None
+) -> Endpoint:
     """The endpoint given, else the workspace's judge endpoint; an error when there is neither."""
     judge = ws.eval.judge
     if base_url is None and judge is None:
@@ -60,7 +62,7 @@ def _clip(text: str | None) -> str:
     return t if len(t) <= ITEM_CHARS else t[: ITEM_CHARS - 1] + "…"
 
 
-def messages(name: str, description: str, items: list) -> list[dict]:
+def messages(name: str, description: str, items: list[Any]) -> list[dict[str, str]]:
     parts = [f"Current name: {name}", f"What the rules found: {description}", "", "Examples:"]
     for n, it in enumerate(items, 1):
         parts.append(f"{n}. QUESTION: {_clip(it.question)}")
@@ -71,7 +73,7 @@ def messages(name: str, description: str, items: list) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(parts)}]
 
 
-def _key(model: str, msgs: list[dict]) -> str:
+def _key(model: str, msgs: list[dict[str, str]]) -> str:
     return hashlib.sha256(json.dumps([model, msgs], ensure_ascii=False).encode()).hexdigest()
 
 
@@ -80,10 +82,10 @@ class Namer:
         self.endpoint = endpoint
         self.cache_path = cache_path
         self._client = client
-        self._cache: dict[str, dict] | None = None
+        self._cache: dict[str, dict[str, str]] | None = None
         self.calls = 0
 
-    def _load(self) -> dict[str, dict]:
+    def _load(self) -> dict[str, dict[str, str]]:
         if self._cache is None:
             self._cache = {}
             if self.cache_path is not None and self.cache_path.exists():
@@ -95,7 +97,7 @@ class Namer:
                         continue  # a torn line costs one more request, nothing else
         return self._cache
 
-    def name(self, msgs: list[dict]) -> dict:
+    def name(self, msgs: list[dict[str, str]]) -> dict[str, str]:
         key = _key(self.endpoint.model, msgs)
         hit = self._load().get(key)
         if hit is not None:
@@ -113,7 +115,7 @@ class Namer:
             append_jsonl(self.cache_path, {"key": key, "model": self.endpoint.model, **out})
         return out
 
-    def _ask(self, msgs: list[dict]) -> str:
+    def _ask(self, msgs: list[dict[str, str]]) -> str:
         from openai import APIConnectionError, APIStatusError, OpenAI
 
         if self._client is None:

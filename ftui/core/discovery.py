@@ -20,9 +20,17 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.runlog import Item
 from ftui.core.signatures import BY_KEY, KEYS, signatures
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Array = NDArray[Any]
+else:
+    Array = Any
 
 DEFAULT_MAX_K = 12
 # k is chosen, and k-means fitted, on at most this many items; the rest are assigned to the
@@ -65,7 +73,7 @@ class Found:
     terms: list[str] = field(default_factory=list)
     representatives: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
@@ -81,7 +89,7 @@ class Discovery:
     clusters: list[Found]
     k: int
     chosen_by: str  # "silhouette", "user" or "too_few"
-    groups: list[dict]  # per request group: its size, the k chosen and the silhouettes tried
+    groups: list[dict[str, Any]]  # per request group: its size, the k chosen and the silhouettes tried
     seed: int
     seconds: float
 
@@ -107,7 +115,7 @@ def _clip(s: str | None) -> str:
     return _CODE.sub(" ", (s or "")[:FIELD_CHARS])
 
 
-def _text_specs(items: Sequence[Item], request: bool) -> list[tuple[list[str], dict, float]]:
+def _text_specs(items: Sequence[Item], request: bool) -> list[tuple[list[str], str, float]]:
     specs = [
         ([_clip(it.question) for it in items], "word", QUESTION_WEIGHT),
         # What the model was asked to do: the system prompt (and the task, when logged) often
@@ -123,7 +131,7 @@ def _text_specs(items: Sequence[Item], request: bool) -> list[tuple[list[str], d
     return specs
 
 
-def _text_matrix(items: Sequence[Item], fit_rows, request: bool):
+def _text_matrix(items: Sequence[Item], fit_rows: Array, request: bool) -> Any:
     """TF-IDF blocks, fitted on `fit_rows` and applied to every item, row-normalised and weighted."""
     import numpy as np
     from scipy.sparse import hstack
@@ -133,7 +141,7 @@ def _text_matrix(items: Sequence[Item], fit_rows, request: bool):
     # Terms that recur across failures describe a kind of failure ("Summarize", "use the tests");
     # a term only one or two items use (an identifier, a name) describes its topic.
     min_df = max(2, math.ceil(MIN_SHARE * n_fit)) if n_fit >= 20 else 1
-    opts = {
+    opts: dict[str, dict[str, Any]] = {
         "word": {"analyzer": "word", "ngram_range": (1, 2)},
         "char": {"analyzer": "char_wb", "ngram_range": (3, 4)},
     }
@@ -151,13 +159,15 @@ def _text_matrix(items: Sequence[Item], fit_rows, request: bool):
     return hstack(blocks).tocsr() if blocks else None
 
 
-def _signature_matrix(items: Sequence[Item]):
+def _signature_matrix(items: Sequence[Item]) -> Array:
     import numpy as np
 
     return np.array([list(signatures(it.question, it.answer, it.expected).values()) for it in items], "float32")
 
 
-def _vectors(items: Sequence[Item], seed: int, request: bool = True, sig=None, emb=None):
+def _vectors(
+    items: Sequence[Item], seed: int, request: bool = True, sig: Array | None = None, emb: Array | None = None
+) -> tuple[Array, Array]:
     """One row per item: the reduced, unit-length text part, then the weighted signatures."""
     import numpy as np
     from sklearn.decomposition import TruncatedSVD
@@ -186,13 +196,13 @@ def _vectors(items: Sequence[Item], seed: int, request: bool = True, sig=None, e
     return np.hstack(parts), sig
 
 
-def _kmeans(k: int, seed: int, n_init: int = 4):
+def _kmeans(k: int, seed: int, n_init: int = 4) -> Any:
     from sklearn.cluster import KMeans
 
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
 
 
-def _choose_k(x, seed: int, max_k: int) -> tuple[int, dict[int, float]]:
+def _choose_k(x: Array, seed: int, max_k: int) -> tuple[int, dict[int, float]]:
     """The k of the best silhouette, tried on at most SELECT_SAMPLE rows of `x`."""
     import numpy as np
     from sklearn.metrics import silhouette_score
@@ -214,7 +224,7 @@ def _choose_k(x, seed: int, max_k: int) -> tuple[int, dict[int, float]]:
     return best, scores
 
 
-def _representatives(ids: Sequence[str], x, labels) -> dict[int, list[str]]:
+def _representatives(ids: Sequence[str], x: Array, labels: Array) -> dict[int, list[str]]:
     """Per cluster, the items nearest its centre: what it looks like, in a few examples."""
     import numpy as np
 
@@ -231,7 +241,7 @@ def _slug(text: str) -> str:
     return _SLUG.sub("_", text.lower()).strip("_")
 
 
-def _distinguishing_terms(items: Sequence[Item], labels, k: int, top: int = 4) -> list[list[str]]:
+def _distinguishing_terms(items: Sequence[Item], labels: Array, k: int, top: int = 4) -> list[list[str]]:
     """Per cluster, the words that set it apart from the others (class-based TF-IDF)."""
     import numpy as np
     from sklearn.feature_extraction.text import CountVectorizer
@@ -267,7 +277,9 @@ def _distinguishing_terms(items: Sequence[Item], labels, k: int, top: int = 4) -
     return out
 
 
-def _name_clusters(items, labels, k, sig, reps: dict[int, list[str]], prefix: str) -> list[Found]:
+def _name_clusters(
+    items: Sequence[Item], labels: Array, k: int, sig: Array, reps: dict[int, list[str]], prefix: str
+) -> list[Found]:
     import numpy as np
 
     terms = _distinguishing_terms(items, labels, k)
@@ -303,7 +315,7 @@ def _name_clusters(items, labels, k, sig, reps: dict[int, list[str]], prefix: st
             Found(
                 name=prefix + _slug(name),
                 description=desc,
-                ids=[items[r].id for r in rows],
+                ids=[items[int(r)].id for r in rows],
                 signature=best,
                 terms=words,
                 representatives=reps.get(c, []),
@@ -336,12 +348,14 @@ def _request_groups(items: Sequence[Item]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda rows: (-len(rows), rows[0]))
 
 
-def _split(items: Sequence[Item], sig, seed: int, max_k: int, emb=None) -> tuple[list[int], dict[int, list[str]], dict]:
+def _split(
+    items: Sequence[Item], sig: Array, seed: int, max_k: int, emb: Array | None = None
+) -> tuple[list[int], dict[int, list[str]], dict[str, Any]]:
     """One request group's clusters (0..k-1), split only where its failures clearly differ."""
     import numpy as np
 
     n = len(items)
-    note: dict = {"items": n, "k": 1, "silhouette": None}
+    note: dict[str, Any] = {"items": n, "k": 1, "silhouette": None}
     if n < MIN_SPLIT:
         return [0] * n, {0: [it.id for it in items[:REPRESENTATIVES]]}, note
     x, _ = _vectors(items, seed, request=False, sig=sig, emb=emb)
@@ -354,7 +368,7 @@ def _split(items: Sequence[Item], sig, seed: int, max_k: int, emb=None) -> tuple
     return labels.tolist(), _representatives([it.id for it in items], x, labels), note
 
 
-def _sample_rows(n: int, seed: int):
+def _sample_rows(n: int, seed: int) -> Array:
     import numpy as np
 
     if n <= FIT_SAMPLE:
@@ -362,7 +376,7 @@ def _sample_rows(n: int, seed: int):
     return np.sort(np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False))
 
 
-def discover(*args, **kwargs) -> Discovery:
+def discover(*args: Any, **kwargs: Any) -> Discovery:
     """Cluster `items` (failures) by how they failed; see `_discover`."""
     import warnings
 
@@ -383,7 +397,7 @@ def _discover(
     k: int | None = None,
     max_k: int = DEFAULT_MAX_K,
     prefix: str = "",
-    embeddings: dict | None = None,
+    embeddings: dict[str, Any] | None = None,
 ) -> Discovery:
     """Cluster `items` (failures) by how they failed; `prefix` names sub-clusters of a labeled one.
 
@@ -403,7 +417,7 @@ def _discover(
     sig = _signature_matrix(items)
     ids = [it.id for it in items]
     emb = np.stack([np.asarray(embeddings[i], "float32") for i in ids]) if embeddings else None
-    groups_note: list[dict] = []
+    groups_note: list[dict[str, Any]] = []
     reps: dict[int, list[str]] = {}
     if k is not None:
         k = min(k, n)
@@ -433,13 +447,13 @@ def _discover(
     return Discovery(found, len(found), chosen_by, groups_note, seed, time.perf_counter() - t0)
 
 
-def agreement(truth: Sequence[str], found: Sequence[str]) -> dict[str, float]:
+def agreement(truth: Sequence[str | None], found: Sequence[str]) -> dict[str, float]:
     """Adjusted Rand index and purity of `found` against `truth` (same order of items)."""
     from collections import Counter
 
     from sklearn.metrics import adjusted_rand_score
 
-    by: dict[str, Counter] = {}
+    by: dict[str, Counter[str | None]] = {}
     for t, f in zip(truth, found, strict=True):
         by.setdefault(f, Counter())[t] += 1
     purity = sum(c.most_common(1)[0][1] for c in by.values()) / len(truth) if truth else math.nan

@@ -66,8 +66,8 @@ class Overlay:
     clusters: dict[str, ClusterInfo] = field(default_factory=dict)
     auto: dict[str, list[str]] = field(default_factory=dict)  # id -> [cluster, content hash]
     pins: dict[str, list[str]] = field(default_factory=dict)  # id -> [cluster, content hash]
-    runs: dict[str, dict] = field(default_factory=dict)  # scope -> how its last discovery went
-    edits: list[dict] = field(default_factory=list)  # the user's edits, oldest first
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # scope -> how its last discovery went
+    edits: list[dict[str, Any]] = field(default_factory=list)  # the user's edits, oldest first
 
     # -- reading -------------------------------------------------------------------------------
     @classmethod
@@ -142,7 +142,9 @@ class Overlay:
     def _log(self, op: str, **details: Any) -> None:
         self.edits.append({"op": op, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **details})
 
-    def apply_discovery(self, scope: str, found: list, items_by_id: dict, run: dict) -> dict[str, str]:
+    def apply_discovery(
+        self, scope: str, found: list[Any], items_by_id: dict[str, Any], run: dict[str, Any]
+    ) -> dict[str, str]:
         """Replace the scope's discovered assignment with `found` (discovery.Found clusters).
 
         A new cluster mostly made of an old renamed cluster's items takes that name; returns
@@ -192,7 +194,9 @@ class Overlay:
         info = self.clusters.get(name)
         return info.scope if info is not None else None
 
-    def rename(self, old: str, new: str, members: list, by_user: bool = True, description: str | None = None) -> None:
+    def rename(
+        self, old: str, new: str, members: list[Any], by_user: bool = True, description: str | None = None
+    ) -> None:
         """Rename cluster `old` (discovered, or from the label field) to `new`.
 
         A name from the user is kept through re-discovery; one from an LLM (`by_user=False`) is not.
@@ -220,7 +224,7 @@ class Overlay:
                 self.pins[it.id] = [new, _hash_of(it)]
         self._log("rename" if by_user else "llm_name", old=old, new=new)
 
-    def move(self, items: list, to: str, op: str = "move", **details: Any) -> None:
+    def move(self, items: list[Any], to: str, op: str = "move", **details: Any) -> None:
         """Pin `items` to cluster `to` (existing or new)."""
         to = to.strip()
         if not to:
@@ -231,7 +235,7 @@ class Overlay:
             self.pins[it.id] = [to, _hash_of(it)]
         self._log(op, to=to, ids=[it.id for it in items], **details)
 
-    def add_split(self, parent: str, found: list, items_by_id: dict) -> list[str]:
+    def add_split(self, parent: str, found: list[Any], items_by_id: dict[str, Any]) -> list[str]:
         """Pin the items of `parent` to its sub-clusters `found`; returns their names."""
         taken = set(self.clusters) - {parent}
         names = []

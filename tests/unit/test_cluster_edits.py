@@ -53,7 +53,7 @@ def test_rename_move_merge_split_survive_rediscovery(ws):
     assert _clusters(ws) == after_edits
     assert res.pinned == 16  # the moved item and the merged ones stay put
 
-    report, names = cluster_edits.split(ws, "format", k=2)
+    _, names = cluster_edits.split(ws, "format", k=2)
     assert len(names) == 2 and all(n.startswith("format/") for n in names)
     split = _clusters(ws)
     assert "format" not in split and sorted(split[names[0]] + split[names[1]]) == after_edits["format"]
