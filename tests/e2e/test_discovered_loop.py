@@ -43,7 +43,7 @@ def test_correct_build_train_eval_on_a_discovered_cluster(unlabeled_sample):
     top = found.report.clusters[0]
     assert top.discovered and top.label == "prose_where_json_expected" and top.count == 65
 
-    result = run_demo(unlabeled_sample, method="sft", max_steps=4, eval_limit=12, log=lambda s: None)
+    result = run_demo(unlabeled_sample, method="sft", max_steps=2, eval_limit=8, log=lambda s: None)
 
     assert result.cluster == "prose_where_json_expected"
     assert runs.read_state(result.run_dir).state == "finished"
