@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
-from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing
+from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing, label_of, load_overlay
 from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
 from ftui.core.formatting import clip, pct
 from ftui.core.progress import count_progress
@@ -135,6 +135,8 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
                 "share_of_items": round(c.share_of_items, 6),
                 "share_of_failures": round(c.share_of_failures, 6),
                 "candidate": c.candidate,
+                "discovered": c.discovered,
+                "description": c.description,
                 "samples": list(c.samples),
                 "ids": list(c.ids),
                 **_progress(c.ids, data),
@@ -186,6 +188,15 @@ def render_clusters(d: dict, samples: bool = False) -> str:
         lines.extend(textwrap.wrap(f"Fine-tuning candidates (>= {th} failures): {', '.join(cands)}", WIDTH - 1))
     else:
         lines.append(f"No cluster reaches the candidate threshold of {th} failures.")
+    found = [c for c in d["clusters"] if c.get("discovered")]
+    if found:
+        lines.append("Discovered clusters (not from the log's labels; `ftui discover` made them):")
+        for c in found:
+            lines.extend(
+                textwrap.wrap(
+                    f"{c['label']}: {c['description']}", WIDTH - 1, initial_indent="  ", subsequent_indent="    "
+                )
+            )
     lines.append("ITEMS, FAILS: share of all items, of model failures.")
     lines.append("DONE: corrected; LEFT: neither corrected nor skipped.")
     return "\n".join(lines)
@@ -239,15 +250,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     corr = CorrectionStore(ws).get(item.id)
     category = _category(ws, item, log.has_retrieval)
     stale = corr.is_stale(item) if corr else False
+    cluster = label_of(item, load_overlay(ws)) if category == "model_failure" else None
     data = {
         "item": item_dict(item),
         "category": category,
+        "cluster": cluster,
         "correction": corr.to_dict() if corr else None,
         "stale": stale,
     }
     hit = {True: "hit", False: "miss", None: "-"}[item.retrieval_hit]
     lines = [
-        f"{item.id}  [{item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
+        f"{item.id}  [{cluster or item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
         f"({category.replace('_', ' ')})",
         f"{item.source.name}:{item.line}",
         "",
@@ -332,16 +345,17 @@ def cmd_export_review(args: argparse.Namespace) -> int:
     if args.remaining:
         exclude = [k for k, c in CorrectionStore(ws).all().items() if c.status in ("corrected", "skipped")]
     items = items_for_review(report, args.cluster, exclude)
+    cluster_of = {it.id: c.label for c in report.clusters for it in c.items}
     if args.output == "-":
         for it in items:
-            sys.stdout.write(json.dumps(review_row(it), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(review_row(it, cluster_of.get(it.id)), ensure_ascii=False) + "\n")
         return EXIT_OK
     if args.output:
         out = Path(args.output)
     else:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in args.cluster) if args.cluster else ""
         out = ws.state.root / "review" / (f"review-{safe}.jsonl" if safe else "review.jsonl")
-    n = export_review(out, items)
+    n = export_review(out, items, cluster_of)
     scope = f"cluster {args.cluster!r}" if args.cluster else "all clusters"
     emit(
         args,

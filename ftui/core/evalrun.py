@@ -21,6 +21,7 @@ from ftui.core.compare import load_report
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
 from ftui.core.grading import spec_for
+from ftui.core.overlay import Overlay
 from ftui.core.prompts import messages_for
 from ftui.core.runlog import Item, load_benchmark
 from ftui.core.workspace import Workspace
@@ -83,12 +84,12 @@ def training_ids(manifest: dict[str, Any], run_cfg: dict[str, Any] | None = None
     return (out - held) | train
 
 
-def cluster_of(ws: Workspace, item: Item, has_retrieval: bool) -> str:
+def cluster_of(ws: Workspace, item: Item, has_retrieval: bool, overlay: Overlay | None = None) -> str:
     if clusters_mod.is_passing(ws, item):
         return PASSING
     if item.grade is not None and not clusters_mod.is_model_failure(ws, item, has_retrieval):
         return RETRIEVAL_MISS
-    return clusters_mod.label_of(item)
+    return clusters_mod.label_of(item, overlay)
 
 
 @dataclass
@@ -130,6 +131,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         adapter = str(adapter_dir)
 
     bench = load_benchmark(ws)
+    overlay = clusters_mod.load_overlay(ws)
     excluded = training_ids(manifest, run_cfg)
     items, dropped = [], []
     for it in bench.items:
@@ -139,7 +141,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         items.append(
             {
                 "id": it.id,
-                "cluster": cluster_of(ws, it, bench.has_retrieval),
+                "cluster": cluster_of(ws, it, bench.has_retrieval, overlay),
                 "label": it.label,
                 "task": it.task,
                 "question": it.question,

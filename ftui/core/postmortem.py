@@ -82,14 +82,19 @@ def _benchmark_counts(ws: Workspace | None, target: str | None) -> tuple[int | N
     """(failures of the cluster in the run log, of them in the benchmark, benchmark size)."""
     if ws is None:
         return None, None, None
-    from ftui.core.clusters import is_model_failure
+    from ftui.core.clusters import is_model_failure, label_of, load_overlay
     from ftui.core.runlog import load_benchmark, load_run_log
 
     log = load_run_log(ws)
     bench = load_benchmark(ws) if ws.benchmark else log
     # The cluster is the model's failures only: a retrieval miss with the same label is not in it.
-    in_log = sum(1 for it in log.items if it.label == target and is_model_failure(ws, it, log.has_retrieval))
-    in_bench = sum(1 for it in bench.items if it.label == target and is_model_failure(ws, it, bench.has_retrieval))
+    overlay = load_overlay(ws)
+    in_log = sum(
+        1 for it in log.items if label_of(it, overlay) == target and is_model_failure(ws, it, log.has_retrieval)
+    )
+    in_bench = sum(
+        1 for it in bench.items if label_of(it, overlay) == target and is_model_failure(ws, it, bench.has_retrieval)
+    )
     return in_log, in_bench, len(bench.items)
 
 

@@ -24,13 +24,14 @@ REVIEW_FIELDS = ("question_id", "question", "evidence_files", "original_answer",
 _BOM = b"\xef\xbb\xbf"
 
 
-def review_row(item: Item) -> dict[str, Any]:
+def review_row(item: Item, cluster: str | None = None) -> dict[str, Any]:
+    # `cluster`: the item's cluster now (discovered or edited), which the label field may not say.
     return {
         "question_id": item.id,
         "question": item.question,
         "evidence_files": list(item.evidence_files),
         "original_answer": item.answer,
-        "failure_label": item.label or "",
+        "failure_label": cluster or item.label or "",
         "corrected_output": "",
     }
 
@@ -49,8 +50,8 @@ def items_for_review(report: ClusterReport, cluster: str | None = None, exclude:
     return [it for c in groups for it in c.items if it.id not in skip]
 
 
-def export_review(path: Path | str, items: Iterable[Item]) -> int:
-    rows = [review_row(it) for it in items]
+def export_review(path: Path | str, items: Iterable[Item], clusters: dict[str, str] | None = None) -> int:
+    rows = [review_row(it, (clusters or {}).get(it.id)) for it in items]
     atomic_write_jsonl(path, rows)
     return len(rows)
 

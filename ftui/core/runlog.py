@@ -55,6 +55,7 @@ class Item:
     task: str | None
     line: int
     source: Path
+    reason: str | None = None  # the grader's explanation, when the log has one
 
 
 @dataclass
@@ -181,6 +182,9 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
     task = get(f.task)
     if task is not None and type(task) is not str:
         task = _text(obj, f.task)
+    reason = get(f.grade_reason)
+    if reason is not None and type(reason) is not str:
+        reason = _text(obj, f.grade_reason, json_ok=True)
     item = _new(Item)
     item.__dict__.update(
         id=rid,
@@ -197,6 +201,7 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
         task=task or None,
         line=line,
         source=source,
+        reason=reason or None,
     )
     return item
 

@@ -41,6 +41,7 @@ class Fields:
     evidence_files: str = "evidence_files"
     prompt: str = "prompt"
     task: str = "task"
+    grade_reason: str = "grade_reason"  # the grader's explanation; discovery groups on it
 
 
 @dataclass(frozen=True)

@@ -188,9 +188,6 @@ class Session:
 
     def cluster_of(self, item) -> Any:
         for c in self.clusters:
-            if c.label == (item.label or "unlabeled"):
-                return c
-        for c in self.clusters:
             if any(it.id == item.id for it in c.items):
                 return c
         return None
