@@ -16,6 +16,7 @@ from ftui.core import runs
 from ftui.core.clusters import cluster_failures
 from ftui.core.corrections import CorrectionStore
 from ftui.core.events import FINAL_TYPES
+from ftui.core.formatting import clip
 
 WIDTH = 80
 
@@ -147,11 +148,6 @@ def _teacher(ws, label: str, args) -> dr.Teacher:
     return dr.prompt_settings(ws, label).teacher_for(ws)
 
 
-def _clip(s: str, n: int) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
 def follow(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
     # From `offset`: a resumed job's earlier final event is history, not its end.
     tail = runs.Tail(Path(job_dir) / dr.EVENTS, offset)
@@ -257,9 +253,9 @@ def cmd_list(args) -> int:
     lines = []
     for d in rows:
         mark = "pass" if d.passed else "FAIL"
-        lines.append(f"{d.id:<28} {d.status:<9} {mark}  {_clip(d.output, WIDTH - 46)}")
+        lines.append(f"{d.id:<28} {d.status:<9} {mark}  {clip(d.output, WIDTH - 46)}")
         if not d.passed:
-            lines.append(f"{'':<28} {_clip(d.reason, WIDTH - 30)}")
+            lines.append(f"{'':<28} {clip(d.reason, WIDTH - 30)}")
     n_pass = sum(d.passed for d in rows)
     lines.append(
         f"{len(rows)} drafts, {n_pass} pass their grader, {sum(d.pending for d in rows)} waiting for a decision"
@@ -329,7 +325,7 @@ def cmd_prompt(args) -> int:
         if item is None or item.id not in cluster.ids:
             fail(f"{ws.run_log}: no item {args.show!r} in cluster {cluster.label}")
         examples = dr.examples_for(cluster, CorrectionStore(ws).all(), settings.examples)
-        msgs = dr.teacher_messages(item, ws, settings, examples)
+        msgs = dr.teacher_messages(item, ws, settings, examples, label=cluster.label)
         data["messages"] = msgs
         data["prompt_hash"] = dr.prompt_hash(msgs)
         lines.append("")

@@ -1,5 +1,8 @@
 """Which failures are the model's own, grouped by failure label.
 
+An item's cluster is its log label unless the cluster overlay (`ftui.core.overlay`: discovered
+clusters and the user's edits) says otherwise; every reader of clusters goes through here.
+
 The rule (the seed's): an item is the model's failure when retrieval found the evidence and the
 grade does not pass. A retrieval miss is the retriever's fault and fine-tuning cannot fix it. When
 the log has no retrieval field at all, the rule cannot be applied, so every non-passing item
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftui.core.overlay import Overlay
 from ftui.core.runlog import Item, RunLog
 from ftui.core.workspace import Workspace
 
@@ -26,6 +30,9 @@ class Cluster:
     share_of_failures: float
     samples: tuple[str, ...]
     candidate: bool
+    # Found by discovery (or made by hand) rather than read from the log's label field.
+    discovered: bool = False
+    description: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -55,8 +62,16 @@ class ClusterReport:
         return tuple(c for c in self.clusters if c.candidate)
 
 
-def label_of(item: Item) -> str:
+def label_of(item: Item, overlay: Overlay | None = None) -> str:
+    if overlay is not None and not overlay.empty:
+        found = overlay.label_for(item)
+        if found:
+            return found
     return item.label or UNLABELED
+
+
+def load_overlay(ws: Workspace) -> Overlay:
+    return Overlay.load(ws)
 
 
 def is_passing(ws: Workspace, item: Item) -> bool:
@@ -75,7 +90,10 @@ def passing_items(ws: Workspace, log: RunLog) -> list[Item]:
     return [it for it in log.items if is_passing(ws, it)]
 
 
-def cluster_failures(ws: Workspace, log: RunLog) -> ClusterReport:
+def cluster_failures(ws: Workspace, log: RunLog, overlay: Overlay | None = None) -> ClusterReport:
+    if overlay is None:
+        overlay = Overlay.load(ws)
+    use_overlay = not overlay.empty
     present = log.has_retrieval
     passing_set = frozenset(ws.passing_grades)
     groups: dict[str, list[Item]] = {}
@@ -95,7 +113,7 @@ def cluster_failures(ws: Workspace, log: RunLog) -> ClusterReport:
                 unknown += 1
                 continue
         failures += 1
-        label = it.label or UNLABELED
+        label = (use_overlay and overlay.label_for(it)) or it.label or UNLABELED
         bucket = groups.get(label)
         if bucket is None:
             groups[label] = [it]
@@ -106,6 +124,7 @@ def cluster_failures(ws: Workspace, log: RunLog) -> ClusterReport:
     clusters = []
     for label, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         n = len(items)
+        info = overlay.info(label) if use_overlay else None
         clusters.append(
             Cluster(
                 label=label,
@@ -115,6 +134,8 @@ def cluster_failures(ws: Workspace, log: RunLog) -> ClusterReport:
                 share_of_failures=n / failures if failures else 0.0,
                 samples=tuple(it.question for it in items[:SAMPLES]),
                 candidate=n >= threshold,
+                discovered=info is not None,
+                description=info.description if info is not None else "",
             )
         )
     return ClusterReport(

@@ -20,9 +20,8 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core import events as _events
 from ftui.core import runs
@@ -32,6 +31,16 @@ from ftui.core.evalrun import EvalState, fold
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, fsync_dir, read_json_file
 from ftui.core.grading import spec_for
 from ftui.core.prompts import user_text
+from ftui.core.run_dirs import new_run_dir
+
+if TYPE_CHECKING:
+    from ftui.core.clusters import Cluster
+    from ftui.core.corrections import Correction
+    from ftui.core.runlog import Item
+    from ftui.core.workspace import Workspace
+
+# One chat message, as the decoder and an OpenAI-compatible endpoint take it.
+Message = dict[str, str]
 
 DRAFTS = "drafts"
 JOURNAL = "journal.jsonl"
@@ -80,7 +89,7 @@ class DraftError(FtuiError):
     """A draft that cannot be made or decided; str() says why."""
 
 
-def drafts_dir(ws) -> Path:
+def drafts_dir(ws: Workspace) -> Path:
     return Path(ws.state.root) / DRAFTS
 
 
@@ -105,11 +114,11 @@ class Draft:
     decided: str = ""
     final_output: str | None = None  # what was accepted, when a person edited the draft
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Draft:
+    def from_dict(cls, d: dict[str, Any]) -> Draft:
         if d.get("status", "draft") not in STATUSES:
             raise ValueError(f"unknown status {d.get('status')!r}")
         names = {f for f in cls.__dataclass_fields__}
@@ -131,7 +140,7 @@ class DraftStore:
     def __init__(self, ws_or_dir: Any):
         self.dir = Path(ws_or_dir) if isinstance(ws_or_dir, (str, Path)) else drafts_dir(ws_or_dir)
         self.path = self.dir / JOURNAL
-        self._key: tuple | None = None
+        self._key: tuple[int, int, int] | None = None
         self._data: dict[str, Draft] = {}
         self.problems: list[str] = []
 
@@ -151,7 +160,7 @@ class DraftStore:
 
     def _read(self) -> tuple[dict[str, Draft], list[str]]:
         data: dict[str, Draft] = {}
-        problems = []
+        problems: list[str] = []
         with open(self.path, "rb") as fh:
             raw = fh.read()
         lines = raw.split(b"\n")
@@ -213,11 +222,11 @@ class Teacher:
             return f"local:{self.model}"
         return f"endpoint:{self.base_url.rstrip('/')}:{self.model}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Teacher:
+    def from_dict(cls, d: dict[str, Any]) -> Teacher:
         return cls(**{k: str(v) for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
@@ -228,18 +237,18 @@ class PromptSettings:
     instruction: str = ""
     template: str = DEFAULT_TEMPLATE
     examples: int = DEFAULT_EXAMPLES
-    teacher: dict = field(default_factory=dict)  # the last teacher used for this cluster; empty: local
+    teacher: dict[str, Any] = field(default_factory=dict)  # the last teacher used for this cluster; empty: local
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def teacher_for(self, ws) -> Teacher:
+    def teacher_for(self, ws: Workspace) -> Teacher:
         if not self.teacher or self.teacher.get("kind", LOCAL) == LOCAL:
             return Teacher(LOCAL, ws.model)
         return Teacher.from_dict(self.teacher)
 
 
-def load_prompts(ws) -> dict[str, PromptSettings]:
+def load_prompts(ws: Workspace) -> dict[str, PromptSettings]:
     path = drafts_dir(ws) / PROMPTS
     if not path.exists():
         return {}
@@ -250,11 +259,11 @@ def load_prompts(ws) -> dict[str, PromptSettings]:
         raise DraftError(f"{path}: unreadable teacher prompt settings ({exc})") from None
 
 
-def prompt_settings(ws, label: str) -> PromptSettings:
+def prompt_settings(ws: Workspace, label: str) -> PromptSettings:
     return load_prompts(ws).get(label, PromptSettings())
 
 
-def save_prompt_settings(ws, label: str, settings: PromptSettings) -> None:
+def save_prompt_settings(ws: Workspace, label: str, settings: PromptSettings) -> None:
     check_template(settings.template)
     doc = {k: v.to_dict() for k, v in load_prompts(ws).items()}
     doc[label] = settings.to_dict()
@@ -276,7 +285,8 @@ def render(template: str, values: dict[str, str]) -> str:
     return out
 
 
-def teacher_prompt(item, ws, settings: PromptSettings) -> str:
+def teacher_prompt(item: Item, ws: Workspace, settings: PromptSettings, label: str | None = None) -> str:
+    """`label`: the item's cluster, which the overlay may name differently from the log's label field."""
     return render(
         settings.template,
         {
@@ -288,26 +298,33 @@ def teacher_prompt(item, ws, settings: PromptSettings) -> str:
             "answer": item.answer or "",
             "expected": item.expected if item.expected else "(none in the log)",
             "id": item.id,
-            "label": item.label or "",
+            "label": label if label is not None else item.label or "",
         },
     ).strip()
 
 
-def teacher_messages(item, ws, settings: PromptSettings, examples: list[tuple[Any, str]]) -> list[dict]:
+def teacher_messages(
+    item: Item,
+    ws: Workspace,
+    settings: PromptSettings,
+    examples: list[tuple[Item, str]],
+    *,
+    label: str | None = None,
+) -> list[Message]:
     """The chat the teacher answers: the item's system prompt, accepted corrections as worked examples, the item.
 
     Examples come first and in a fixed order, so every item of a cluster shares them as a prefix
     (the local decoder computes a shared prefix once per batch).
     """
-    msgs = [{"role": "system", "content": item.system_prompt or ws.prompt.default_system}]
+    msgs: list[Message] = [{"role": "system", "content": item.system_prompt or ws.prompt.default_system}]
     for ex, output in examples:
-        msgs.append({"role": "user", "content": teacher_prompt(ex, ws, settings)})
+        msgs.append({"role": "user", "content": teacher_prompt(ex, ws, settings, label)})
         msgs.append({"role": "assistant", "content": output})
-    msgs.append({"role": "user", "content": teacher_prompt(item, ws, settings)})
+    msgs.append({"role": "user", "content": teacher_prompt(item, ws, settings, label)})
     return msgs
 
 
-def prompt_hash(messages: list[dict]) -> str:
+def prompt_hash(messages: list[Message]) -> str:
     return hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
@@ -320,13 +337,13 @@ class DraftPlan:
     label: str
     teacher: Teacher
     settings: PromptSettings
-    items: list[dict]
+    items: list[dict[str, Any]]
     examples: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def examples_for(cluster, corrections: dict, limit: int) -> list[tuple[Any, str]]:
-    out = []
+def examples_for(cluster: Cluster, corrections: dict[str, Correction], limit: int) -> list[tuple[Item, str]]:
+    out: list[tuple[Item, str]] = []
     for it in cluster.items:
         c = corrections.get(it.id)
         if c is not None and c.status == "corrected" and len(out) < limit:
@@ -335,8 +352,8 @@ def examples_for(cluster, corrections: dict, limit: int) -> list[tuple[Any, str]
 
 
 def plan_drafts(
-    ws,
-    cluster,
+    ws: Workspace,
+    cluster: Cluster,
     teacher: Teacher,
     settings: PromptSettings | None = None,
     *,
@@ -358,7 +375,8 @@ def plan_drafts(
         unknown = wanted - {it.id for it in cluster.items}
         if unknown:
             raise DraftError(f"not in cluster {cluster.label}: {', '.join(sorted(unknown)[:5])}")
-    items, skipped = [], {"corrected": 0, "already_drafted": 0}
+    items: list[dict[str, Any]] = []
+    skipped = {"corrected": 0, "already_drafted": 0}
     for it in cluster.items:
         if wanted is not None and it.id not in wanted:
             continue
@@ -366,7 +384,7 @@ def plan_drafts(
         if c is not None and c.status in ("corrected", "skipped") and wanted is None:
             skipped["corrected"] += 1
             continue
-        msgs = teacher_messages(it, ws, settings, examples)
+        msgs = teacher_messages(it, ws, settings, examples, label=cluster.label)
         h = prompt_hash(msgs)
         d = drafts.get(it.id)
         if d is not None and d.prompt_hash == h and d.teacher == teacher.name and not redraft:
@@ -387,24 +405,18 @@ def plan_drafts(
     return DraftPlan(cluster.label, teacher, settings, items, [ex.id for ex, _ in examples], skipped)
 
 
-def _job_id(jobs: Path, label: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)[:40]
-    base = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{safe}"
-    job, n = base, 1
-    while (jobs / job).exists():
-        n += 1
-        job = f"{base}-{n}"
-    return job
+def _job_kind(label: str) -> str:
+    """The cluster's label as the tail of a job id: `<UTC time>-<label>[-N]`, like a run's."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)[:40]
 
 
-def write_job(ws, plan: DraftPlan, *, concurrency: int, max_new_tokens: int, batch_size: int | None = None) -> Path:
+def write_job(
+    ws: Workspace, plan: DraftPlan, *, concurrency: int, max_new_tokens: int, batch_size: int | None = None
+) -> Path:
     if not plan.items:
         raise DraftError(f"nothing to draft in {plan.label}: every item has a correction or a draft from this prompt")
-    jobs = drafts_dir(ws) / JOBS
-    jobs.mkdir(parents=True, exist_ok=True)
-    job = _job_id(jobs, plan.label)
-    d = jobs / job
-    d.mkdir()
+    d = new_run_dir(drafts_dir(ws) / JOBS, _job_kind(plan.label))
+    job = d.name
     ev = ws.eval
     config = {
         "schema": 1,
@@ -436,7 +448,7 @@ def start_job(job_dir: Path) -> int:
 
 
 def start_drafting(
-    ws, cluster, teacher: Teacher, settings: PromptSettings | None = None, **kw
+    ws: Workspace, cluster: Cluster, teacher: Teacher, settings: PromptSettings | None = None, **kw: Any
 ) -> tuple[Path, DraftPlan]:
     running = [j for j in list_jobs(ws) if j["state"] == "running" and j["cluster"] == cluster.label]
     if running:
@@ -454,7 +466,7 @@ def start_drafting(
     return job_dir, plan
 
 
-def resume_job(ws, ref: str) -> Path:
+def resume_job(ws: Workspace, ref: str) -> Path:
     job_dir = find_job(ws, ref)
     st = job_state(job_dir)
     if st.state == "running":
@@ -501,12 +513,12 @@ def job_state(job_dir: Path | str, now: float | None = None) -> EvalState:
     return st
 
 
-def list_jobs(ws) -> list[dict]:
+def list_jobs(ws: Workspace) -> list[dict[str, Any]]:
     """Every drafting job, newest first, with its state and progress."""
     jobs = drafts_dir(ws) / JOBS
     if not jobs.is_dir():
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for d in sorted((p for p in jobs.iterdir() if (p / CONFIG).is_file()), reverse=True):
         try:
             cfg = json.loads((d / CONFIG).read_text(encoding="utf-8"))
@@ -531,7 +543,7 @@ def list_jobs(ws) -> list[dict]:
     return out
 
 
-def find_job(ws, ref: str) -> Path:
+def find_job(ws: Workspace, ref: str) -> Path:
     jobs = drafts_dir(ws) / JOBS
     p = Path(ref).expanduser()
     if (p / CONFIG).is_file():
@@ -568,7 +580,7 @@ def _pending(store: DraftStore, ids: Iterable[str]) -> list[Draft]:
     return out
 
 
-def accept(ws, items_by_id: dict, ids: Iterable[str], *, text: str | None = None) -> list[Draft]:
+def accept(ws: Workspace, items_by_id: dict[str, Item], ids: Iterable[str], *, text: str | None = None) -> list[Draft]:
     """Save drafts as corrections (a person's edited `text` for a single id), then record the decision.
 
     The correction is written first: a crash in between leaves an accepted correction whose draft
@@ -591,7 +603,7 @@ def accept(ws, items_by_id: dict, ids: Iterable[str], *, text: str | None = None
     return store.decide(drafts, "accepted")
 
 
-def mark_edited(ws, item_id: str, text: str) -> Draft | None:
+def mark_edited(ws: Workspace, item_id: str, text: str) -> Draft | None:
     """A person saved their own text for an item that had a draft: the draft counts as edited."""
     store = DraftStore(ws)
     d = store.get(item_id)
@@ -603,12 +615,12 @@ def mark_edited(ws, item_id: str, text: str) -> Draft | None:
     return store.decide([d], status, final_output=None if status == "accepted" else text)[0]
 
 
-def reject(ws, ids: Iterable[str]) -> list[Draft]:
+def reject(ws: Workspace, ids: Iterable[str]) -> list[Draft]:
     store = DraftStore(ws)
     return store.decide(_pending(store, ids), "rejected")
 
 
-def passing_pending(ws, cluster) -> list[Draft]:
+def passing_pending(ws: Workspace, cluster: Cluster) -> list[Draft]:
     """The drafts `accept all` takes: waiting, passing their grader, for items still without a correction."""
     drafts = DraftStore(ws).all()
     corrections = CorrectionStore(ws).all()
@@ -620,7 +632,7 @@ def passing_pending(ws, cluster) -> list[Draft]:
     return out
 
 
-def cluster_counts(drafts: dict[str, Draft], cluster) -> dict:
+def cluster_counts(drafts: dict[str, Draft], cluster: Cluster) -> dict[str, int]:
     out = {s: 0 for s in STATUSES}
     out["passing"] = 0
     for it in cluster.items:
@@ -631,7 +643,7 @@ def cluster_counts(drafts: dict[str, Draft], cluster) -> dict:
     return out
 
 
-def provenance(ws, ids: Iterable[str]) -> dict:
+def provenance(ws: Workspace, ids: Iterable[str]) -> dict[str, Any]:
     """For the postmortem: of these training ids, how many corrections were drafted, accepted, edited, by whom."""
     drafts = DraftStore(ws).all()
     used = [drafts[i] for i in ids if i in drafts and drafts[i].status in ("accepted", "edited")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ftui.core.runlog import Item
 from ftui.core.workspace import PromptConfig
 
 
-class _Blank(dict):
+class _Blank(dict[str, Any]):
     # A template may name a field a log lacks; an empty string is better than a crash mid-build.
     def __missing__(self, key: str) -> str:
         return ""
@@ -24,7 +26,7 @@ def user_text(item: Item, cfg: PromptConfig) -> str:
     )
 
 
-def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
+def messages_for(item: Item, cfg: PromptConfig) -> list[dict[str, Any]]:
     """System + user messages: the exact logged prompt when there is one, else the template."""
     return [
         {"role": "system", "content": item.system_prompt or cfg.default_system},
@@ -32,5 +34,5 @@ def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
     ]
 
 
-def with_answer(messages: list[dict], answer: str) -> list[dict]:
+def with_answer(messages: list[dict[str, Any]], answer: str) -> list[dict[str, Any]]:
     return [*messages, {"role": "assistant", "content": answer}]

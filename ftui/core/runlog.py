@@ -50,11 +50,12 @@ class Item:
     label: str | None
     system_prompt: str | None
     evidence_text: str | None
-    evidence_files: tuple
+    evidence_files: tuple[Any, ...]
     prompt: str | None
     task: str | None
     line: int
     source: Path
+    reason: str | None = None  # the grader's explanation, when the log has one
 
 
 @dataclass
@@ -65,7 +66,7 @@ class RunLog:
     # Whether any kept line carried the retrieval field: without it every non-passing item counts
     # as the model's failure, and the UI must say so.
     has_retrieval: bool = False
-    _by_id: dict | None = None
+    _by_id: dict[str, Any] | None = None
 
     @property
     def by_id(self) -> dict[str, Item]:
@@ -78,7 +79,7 @@ class RunLog:
         return [d for d in self.diagnostics if d.level == "error"]
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         skipped = Counter(d.kind for d in self.diagnostics if d.level == "error")
         warned = Counter(d.kind for d in self.diagnostics if d.level == "warning")
         return {
@@ -104,7 +105,7 @@ class _Bad(Exception):
         self.reason = reason
 
 
-def _text(obj: dict, key: str, required: bool = False, json_ok: bool = False) -> str | None:
+def _text(obj: dict[str, Any], key: str, required: bool = False, json_ok: bool = False) -> str | None:
     if key not in obj or obj[key] is None:
         if required:
             raise _Bad("missing_field", f"missing field `{key}`")
@@ -127,9 +128,8 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
     # Hot path (every line of a 100k-row log): plain type checks inline, the slow `_text` only for
     # values that are not already text, and the instance built without the frozen dataclass's
     # per-field object.__setattr__ calls (same fields, same equality and hash).
-    if type(obj) is not dict:
-        if not isinstance(obj, dict):
-            raise _Bad("not_object", f"expected a JSON object, got {type(obj).__name__}")
+    if type(obj) is not dict and not isinstance(obj, dict):
+        raise _Bad("not_object", f"expected a JSON object, got {type(obj).__name__}")
     get = obj.get
     rid = get(f.question_id)
     if rid is None or rid == "":
@@ -145,7 +145,7 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
         raise _Bad("wrong_type", f"field `{f.retrieval_hit}` must be true/false, got {json.dumps(hit)[:40]}")
     files = get(f.evidence_files)
     if files is None:
-        files_t: tuple = ()
+        files_t: tuple[Any, ...] = ()
     elif type(files) is list and all(type(x) is str for x in files):
         files_t = tuple(files)
     elif isinstance(files, str):
@@ -182,6 +182,9 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
     task = get(f.task)
     if task is not None and type(task) is not str:
         task = _text(obj, f.task)
+    reason = get(f.grade_reason)
+    if reason is not None and type(reason) is not str:
+        reason = _text(obj, f.grade_reason, json_ok=True)
     item = _new(Item)
     item.__dict__.update(
         id=rid,
@@ -198,6 +201,7 @@ def _to_item(obj: Any, f: Fields, line: int, source: Path) -> Item:
         task=task or None,
         line=line,
         source=source,
+        reason=reason or None,
     )
     return item
 

@@ -19,8 +19,11 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from ftui.core.drafts import ANSWER_CACHE, CONFIG, EVENTS, ITEMS, LOCAL, Draft, DraftStore, Teacher
 from ftui.core.events import EventWriter
@@ -31,6 +34,8 @@ from ftui.core.judge import Judge
 from ftui.engine.evaluate import AnswerCache, answer_key, model_identity
 
 TRACEBACK_LINES = 15
+# Called with each item and its teacher answer as soon as the answer exists.
+Answered = Callable[[dict[str, Any], str], None]
 
 
 class Cancelled(Exception):
@@ -40,7 +45,7 @@ class Cancelled(Exception):
 class Drafting:
     """One drafting job; `generator_factory()` is swappable so tests can drive a tiny model."""
 
-    def __init__(self, job_dir: Path | str, emit, generator_factory=None):
+    def __init__(self, job_dir: Path | str, emit: Callable[..., object], generator_factory=None):
         self.dir = Path(job_dir)
         self.cfg = json.loads((self.dir / CONFIG).read_text(encoding="utf-8"))
         self.items = read_jsonl(self.dir / ITEMS)
@@ -66,7 +71,7 @@ class Drafting:
         t = self.teacher
         return f"draft:{model_identity(t.model)}" if t.kind == LOCAL else f"draft:{t.name}"
 
-    def record(self, item: dict, answer: str) -> Draft:
+    def record(self, item: dict[str, Any], answer: str) -> Draft:
         """Grade one answer and put it in the store (one fsynced line) before anything else happens."""
         g = grade(answer, item.get("expected"), item["grader"], question=item.get("question") or "", judge=self._judge)
         d = Draft(
@@ -87,6 +92,9 @@ class Drafting:
             self.done += 1
             self.passed += g.passed
         return d
+
+    def _status(self, message: str) -> None:
+        self.emit("status", message=message)
 
     def _progress(self) -> None:
         self.emit("progress", side="all", done=self.done, total=len(self.items), cached=self.cached, passed=self.passed)
@@ -124,7 +132,7 @@ class Drafting:
         if not todo:
             return
 
-        def answered(it: dict, answer: str) -> None:
+        def answered(it: dict[str, Any], answer: str) -> None:
             cache.put(answer_key(identity, it["messages"], max_new), answer, identity)
             self.generated += 1
             self.record(it, answer)
@@ -134,7 +142,7 @@ class Drafting:
         else:
             self._endpoint(todo, max_new, answered)
 
-    def _local(self, todo: list[dict], max_new: int, answered) -> None:
+    def _local(self, todo: list[dict[str, Any]], max_new: int, answered: Answered) -> None:
         if self._factory is not None:
             gen = self._factory()
         else:
@@ -145,7 +153,7 @@ class Drafting:
                 self.teacher.model,
                 None,
                 self.cfg.get("device") or "auto",
-                progress=lambda m: self.emit("status", message=m),
+                progress=self._status,
             )
         self.emit("status", message=f"drafting {len(todo)} answers with {self.teacher.name}")
 
@@ -163,7 +171,7 @@ class Drafting:
             on_batch=on_batch,
         )
 
-    def _endpoint(self, todo: list[dict], max_new: int, answered) -> None:
+    def _endpoint(self, todo: list[dict[str, Any]], max_new: int, answered: Answered) -> None:
         from ftui.engine.generate import EndpointGenerator
 
         t = self.teacher
@@ -203,7 +211,7 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
     beat = Heartbeat(writer).start()
     job = None
 
-    def on_term(signum, frame):
+    def on_term(signum: int, frame: FrameType | None) -> None:
         if job is not None:
             job.stop_requested = True
 

@@ -227,3 +227,19 @@ def test_stop_cancels_between_answers_and_keeps_the_finished(ws, capsys):
     assert info["state"] == "cancelled"
     drafted = dr.DraftStore(ws).all()
     assert 2 <= len(drafted) == info["done"] < len(cluster(ws).items)
+
+
+def test_a_renamed_cluster_is_drafted_under_its_overlay_name(ws):
+    from ftui.core import cluster_edits
+
+    cluster_edits.rename(ws, CLUSTER, "bad_symbol")
+    c = cluster_failures(ws, load_run_log(ws)).by_label("bad_symbol")
+    assert c is not None and c.items[0].label == CLUSTER  # the log itself is untouched
+    settings = dr.PromptSettings(template="Cluster {label}: {user}")
+    plan = dr.plan_drafts(ws, c, dr.Teacher(dr.LOCAL, ws.model), settings)
+    assert plan.label == "bad_symbol"
+    assert all(it["cluster"] == "bad_symbol" for it in plan.items)
+    assert all(it["messages"][-1]["content"].startswith("Cluster bad_symbol: ") for it in plan.items)
+    job = dr.write_job(ws, plan, concurrency=1, max_new_tokens=8)
+    assert job.parent == dr.drafts_dir(ws) / dr.JOBS and job.name.endswith("-bad_symbol")
+    assert dr.find_job(ws, "latest") == job

@@ -10,6 +10,7 @@ from __future__ import annotations
 from textual import work
 
 from ftui.core import drafts as dr
+from ftui.core.formatting import plural
 
 # How often a running drafting job's events are read.
 POLL_S = 1.0
@@ -198,7 +199,7 @@ class DraftingMixin:
 
     def _decided(self, n: int, what: str) -> None:
         word = "accepted" if what == "accept" else "rejected"
-        self.notify(f"{n} draft{'s' if n != 1 else ''} {word}", title="Draft")
+        self.notify(f"{plural(n, 'draft')} {word}", title="Draft")
         self.ftui.corrections_changed("")
         self._show(self.index)
 

@@ -12,9 +12,16 @@ def section(title: str, body: str | None, style: str = "bold $text-accent") -> C
 
 
 def item_content(
-    item, *, status: str = "", evidence: bool = True, answers: bool = True, answers_first: bool = False
+    item,
+    *,
+    status: str = "",
+    evidence: bool = True,
+    answers: bool = True,
+    answers_first: bool = False,
+    cluster: str | None = None,
 ) -> Content:
-    head = f"{item.id} · {item.label or 'unlabeled'} · grade {item.grade or '—'}"
+    # `cluster`: where the item is now, which a discovered cluster or a move makes differ from its label.
+    head = f"{item.id} · {cluster or item.label or 'unlabeled'} · grade {item.grade or '—'}"
     if item.retrieval_hit is not None:
         head += f" · retrieval {'hit' if item.retrieval_hit else 'miss'}"
     if status:
