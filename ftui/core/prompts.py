@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ftui.core.chat import last_user, to_messages
 from ftui.core.runlog import Item
 from ftui.core.workspace import PromptConfig
 
@@ -13,6 +14,8 @@ class _Blank(dict):
 
 
 def user_text(item: Item, cfg: PromptConfig) -> str:
+    if item.messages:
+        return last_user(item.messages)
     if item.prompt:
         return item.prompt
     return cfg.user_template.format_map(
@@ -25,7 +28,10 @@ def user_text(item: Item, cfg: PromptConfig) -> str:
 
 
 def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
-    """System + user messages: the exact logged prompt when there is one, else the template."""
+    """The logged conversation verbatim when the log has one; else system + user messages, the user
+    turn being the exact logged prompt when there is one, else the template."""
+    if item.messages:
+        return to_messages(item.messages)
     return [
         {"role": "system", "content": item.system_prompt or cfg.default_system},
         {"role": "user", "content": user_text(item, cfg)},

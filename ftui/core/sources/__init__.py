@@ -33,47 +33,6 @@ class Source:
     looks_like: Callable[[Any], bool]
 
 
-def _sources() -> dict[str, Source]:
-    from ftui.core.sources import inspect_log, lm_eval, mt_bench, openai_evals, promptfoo
-
-    return {m.SOURCE.name: m.SOURCE for m in (lm_eval, promptfoo, inspect_log, openai_evals, mt_bench)}
-
-
-class _Registry(dict):
-    # Filled on first use: the sources import the record readers, which the workspace must not
-    # load just to read ftui.yaml.
-    def _load(self):
-        if not super().__len__():
-            self.update(_sources())
-
-    def __contains__(self, key):
-        self._load()
-        return super().__contains__(key)
-
-    def __getitem__(self, key):
-        self._load()
-        return super().__getitem__(key)
-
-    def __iter__(self):
-        self._load()
-        return super().__iter__()
-
-    def __len__(self):
-        self._load()
-        return super().__len__()
-
-    def values(self):
-        self._load()
-        return super().values()
-
-    def keys(self):
-        self._load()
-        return super().keys()
-
-
-SOURCES: dict[str, Source] = _Registry()
-
-
 def get_source(name: str) -> Source:
     if name not in SOURCES:
         raise FtuiError(f"unknown source {name!r}; one of {', '.join(SOURCES)}")
@@ -134,3 +93,11 @@ def detect(path: Path) -> str | None:
 
 def not_format(path: Path, tool: str, why: str) -> Diagnostic:
     return Diagnostic(path, 1, f"not {tool}'s format: {why}", "not_source_format")
+
+
+# The tool modules import Source and the helpers above, so they are imported last.
+from ftui.core.sources import inspect_log, lm_eval, mt_bench, openai_evals, promptfoo  # noqa: E402
+
+SOURCES: dict[str, Source] = {
+    m.SOURCE.name: m.SOURCE for m in (lm_eval, promptfoo, inspect_log, openai_evals, mt_bench)
+}
