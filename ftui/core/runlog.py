@@ -24,7 +24,7 @@ from typing import Any
 
 from ftui.core.chat import as_conversation, last_user, split_final_answer, system_of
 from ftui.core.errors import InputError
-from ftui.core.fieldpath import PathMissing, compile_path, resolve
+from ftui.core.fieldpath import MISS, PathMissing, compile_getter, compile_path, resolve
 from ftui.core.passrule import PassRule
 from ftui.core.records import BOM, MAX_LINE_BYTES, Diagnostic, array_records, jsonl_records, read_text
 from ftui.core.workspace import Fields, Workspace
@@ -144,6 +144,22 @@ _new = object.__new__
 # the others it is a warning and the item is kept without that field.
 _HARD = frozenset({"question_id", "question", "answer", "grade", "prompt"})
 _TYPES = {"text": (str,), "number": (int, float), "boolean": (bool,)}
+# The positions of the fields in the tuple the compiled getter returns (`vals[i]` in `item`).
+_ORDER = (
+    "question_id",
+    "question",
+    "answer",
+    "expected_answer",
+    "grade",
+    "retrieval_hit",
+    "failure_label",
+    "system_prompt",
+    "evidence_text",
+    "evidence_files",
+    "prompt",
+    "task",
+    "grade_note",
+)
 
 
 class _Reader:
@@ -156,6 +172,7 @@ class _Reader:
             spec = getattr(fields, name)
             self.specs[name] = (spec, compile_path(spec))
         self.grade_types = tuple(t for k in rule.kinds() for t in _TYPES.get(k, ()))
+        self.get_all = compile_getter([self.specs[n][0] for n in _ORDER])
 
     def value(self, obj: dict, name: str, soft: list) -> Any:
         spec, segs = self.specs[name]
@@ -178,7 +195,10 @@ class _Reader:
             raise _Bad("not_object", f"expected a JSON object, got {type(obj).__name__}")
         val = self.value
         specs = self.specs
-        rid = val(obj, "question_id", soft)
+        vals = self.get_all(obj)
+        rid = vals[0]
+        if rid is MISS:
+            rid = val(obj, "question_id", soft)
         if rid is None or rid == "":
             raise _Bad("missing_id", f"missing id field `{specs['question_id'][0]}`")
         if type(rid) is not str:
@@ -188,12 +208,16 @@ class _Reader:
                     f"field `{specs['question_id'][0]}` must be text or a whole number, got {type(rid).__name__}",
                 )
             rid = str(rid)
-        hit = val(obj, "retrieval_hit", soft)
+        hit = vals[5]
+        if hit is MISS:
+            hit = val(obj, "retrieval_hit", soft)
         if hit is not None and hit is not True and hit is not False:
             raise _Bad(
                 "wrong_type", f"field `{specs['retrieval_hit'][0]}` must be true/false, got {json.dumps(hit)[:40]}"
             )
-        files = val(obj, "evidence_files", soft)
+        files = vals[9]
+        if files is MISS:
+            files = val(obj, "evidence_files", soft)
         if files is None:
             files_t: tuple = ()
         elif type(files) is list and all(type(x) is str for x in files):
@@ -202,7 +226,9 @@ class _Reader:
             files_t = (files,)
         else:
             raise _Bad("wrong_type", f"field `{specs['evidence_files'][0]}` must be a list of paths")
-        grade = val(obj, "grade", soft)
+        grade = vals[4]
+        if grade is MISS:
+            grade = val(obj, "grade", soft)
         if grade is not None and not isinstance(grade, self.grade_types):
             if isinstance(grade, (list, dict)):
                 raise _Bad(
@@ -214,24 +240,32 @@ class _Reader:
             if problem:
                 raise _Bad("wrong_type", f"field `{specs['grade'][0]}`: {problem}")
         conv = None
-        prompt = val(obj, "prompt", soft)
+        prompt = vals[10]
+        if prompt is MISS:
+            prompt = val(obj, "prompt", soft)
         if prompt is not None and type(prompt) is not str:
             conv = as_conversation(prompt)
             prompt = _text(obj, specs["prompt"][0], v=prompt) if conv is None else None
-        question = val(obj, "question", soft)
+        question = vals[1]
+        if question is MISS:
+            question = val(obj, "question", soft)
         if type(question) is not str:
             if question is not None and (c := as_conversation(question)) is not None:
                 conv = conv or c
                 question = ""
             else:
                 question = _text(obj, specs["question"][0], v=question) or ""
-        answer = val(obj, "answer", soft)
+        answer = vals[2]
+        if answer is MISS:
+            answer = val(obj, "answer", soft)
         if type(answer) is not str:
             if answer is not None and (c := as_conversation(answer)) is not None:
                 answer = split_final_answer(c)[1] or ""
             else:
                 answer = _text(obj, specs["answer"][0], json_ok=True, v=answer) or ""
-        system_prompt = val(obj, "system_prompt", soft)
+        system_prompt = vals[7]
+        if system_prompt is MISS:
+            system_prompt = val(obj, "system_prompt", soft)
         if conv is not None:
             conv, final = split_final_answer(conv)
             if not answer and final is not None:
@@ -240,21 +274,31 @@ class _Reader:
                 question = last_user(conv)
             if system_prompt is None:
                 system_prompt = system_of(conv)
-        expected = val(obj, "expected_answer", soft)
+        expected = vals[3]
+        if expected is MISS:
+            expected = val(obj, "expected_answer", soft)
         if expected is not None and type(expected) is not str:
             expected = _text(obj, specs["expected_answer"][0], json_ok=True, v=expected)
-        label = val(obj, "failure_label", soft)
+        label = vals[6]
+        if label is MISS:
+            label = val(obj, "failure_label", soft)
         if label is not None and type(label) is not str:
             label = _text(obj, specs["failure_label"][0], v=label)
         if system_prompt is not None and type(system_prompt) is not str:
             system_prompt = _text(obj, specs["system_prompt"][0], v=system_prompt)
-        evidence_text = val(obj, "evidence_text", soft)
+        evidence_text = vals[8]
+        if evidence_text is MISS:
+            evidence_text = val(obj, "evidence_text", soft)
         if evidence_text is not None and type(evidence_text) is not str:
             evidence_text = _text(obj, specs["evidence_text"][0], v=evidence_text)
-        task = val(obj, "task", soft)
+        task = vals[11]
+        if task is MISS:
+            task = val(obj, "task", soft)
         if task is not None and type(task) is not str:
             task = _text(obj, specs["task"][0], json_ok=True, v=task)
-        note = val(obj, "grade_note", soft)
+        note = vals[12]
+        if note is MISS:
+            note = val(obj, "grade_note", soft)
         if note is not None and type(note) is not str:
             note = _text(obj, specs["grade_note"][0], json_ok=True, v=note)
         item = _new(Item)
