@@ -240,17 +240,23 @@ def main_nested(args) -> None:
             f"{rows / best:,.0f} rows/s"
         )
         print(f"plain json.loads loop, same fields: {best_base:.2f} s (CPU {min(base_cpu):.2f} s)")
-        ratio = best / best_base
+        ratio, cpu_ratio = best / best_base, min(ours_cpu) / min(base_cpu)
+
+        def verdict(ok: bool) -> str:
+            return "OK" if ok else "OVER TARGET"
+
         print(
-            f"ratio ftui / plain loop: {ratio:.2f}x (target <= {NESTED_RATIO:.1f}x): "
-            f"{'OK' if ratio <= NESTED_RATIO else 'OVER TARGET'}"
+            f"ratio ftui / plain loop: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU (target <= {NESTED_RATIO:.1f}x): "
+            f"{verdict(ratio <= NESTED_RATIO)} wall, {verdict(cpu_ratio <= NESTED_RATIO)} CPU"
         )
+        print(f"failing questions: {report.failures} in {len(report.clusters)} clusters, passing: {report.passing}")
         print(
-            f"failing questions: {report.failures} in {len(report.clusters)} clusters, passing: {report.passing}; "
-            f"target <= {NESTED_TARGET_S:.0f} s for {rows:,} rows: {'OK' if best <= NESTED_TARGET_S else 'OVER TARGET'}"
+            f"target <= {NESTED_TARGET_S:.0f} s for {rows:,} rows: {verdict(best <= NESTED_TARGET_S)} wall "
+            f"({best:.1f} s), {verdict(min(ours_cpu) <= NESTED_TARGET_S)} CPU ({min(ours_cpu):.1f} s)"
         )
         load1 = os.getloadavg()[0]
-        print(f"load average {load1:.1f} on {os.cpu_count()} cores")
+        # Other jobs on a shared machine stretch wall time, and unevenly between the two timings.
+        print(f"load average {load1:.1f} on {os.cpu_count()} cores (above {os.cpu_count()}, trust the CPU figures)")
 
 
 def main() -> None:
