@@ -128,7 +128,7 @@ def loop(tmp_path: Path, make_log, expect_source: str | None) -> dict:
 def _assert_judged(out: dict) -> None:
     items = out["report"]["items"]
     assert 0 < len(items) <= 4
-    assert all({"base_grade", "tuned_grade"} <= it.keys() for it in items)
+    assert all({"base_grade", "tuned_grade", "logged_grade"} <= it.keys() for it in items)
     assert any(row["messages"][-1]["content"] in {city for _, city in CITIES} for row in out["train"])
 
 
@@ -137,6 +137,7 @@ def test_numeric_grades_through_nested_paths_go_round_the_loop(tmp_path):
     out = loop(tmp_path, numeric_log, None)
     assert out["cluster"]["label"] == "wrong_city" and out["cluster"]["grades"] == [2] * 6
     _assert_judged(out)
+    assert {it["logged_grade"] for it in out["report"]["items"]} <= {2, 9}
 
 
 @pytest.mark.slow

@@ -171,3 +171,20 @@ def test_a_duplicate_id_within_one_file_is_still_a_mistake(tmp_path):
     ws = Workspace.load(make_workspace(tmp_path / "w", rows))
     log = load_run_log(ws)
     assert [d.kind for d in log.diagnostics] == ["duplicate_id"] and log.items[0].attempts == 1
+
+
+def test_nested_scale_benchmark_runs_and_agrees_with_the_plain_loop():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "runlog_scale.py"
+    r = subprocess.run(
+        [sys.executable, str(script), "--nested", "--rows", "3000", "--files", "10"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr  # the script exits non-zero when the failure counts disagree
+    assert "3,000 rows in 10 files (300 questions x 10 runs)" in r.stdout
+    assert "ratio ftui / plain loop:" in r.stdout and "x CPU" in r.stdout

@@ -80,7 +80,9 @@ Retrieval misses are counted apart: fine-tuning cannot fix the retriever.
         counts = self.session.cluster_counts(c) if self.session else {}
         left = counts.get(PENDING, 0)
         done = counts.get(CORRECTED, 0)
-        return [c.label, str(c.count), f"{c.share_of_failures:.0%}", "★" if c.candidate else "", f"{done}/{left}"]
+        # Several runs: how often the cluster's answers failed (failed answers / answers).
+        label = f"{c.label} ({c.failed_attempts}/{c.attempts} runs)" if c.attempts > c.count else c.label
+        return [label, str(c.count), f"{c.share_of_failures:.0%}", "★" if c.candidate else "", f"{done}/{left}"]
 
     def _item_cells(self, it) -> list[str]:
         st = self.session.status(it.id) if self.session else PENDING
@@ -93,6 +95,8 @@ Retrieval misses are counted apart: fine-tuning cannot fix the retriever.
             f"{r.total_items} items · {r.failures} model failures in {len(r.clusters)} clusters "
             f"({cands} candidate{'s' if cands != 1 else ''}) · {r.retrieval_misses} retrieval misses · {r.passing} passing"
         )
+        if r.clusters and any(c.attempts > c.count for c in r.clusters):
+            text += " · answered in several runs"
         if getattr(r, "retrieval_unknown", 0):
             text += f" · {r.retrieval_unknown} without retrieval info"
         if session.retrieval_note:
