@@ -436,7 +436,7 @@ def _read_items(path, fields: Fields, rule: PassRule, source: str | None) -> Run
 
 
 def load_run_log(ws: Workspace) -> RunLog:
-    return read_items(ws.run_logs, ws.fields, ws.rule, ws.source)
+    return read_items(ws.run_logs or (ws.run_log,), ws.fields, ws.rule, ws.source)
 
 
 def load_benchmark(ws: Workspace) -> RunLog:

@@ -95,3 +95,16 @@ def test_init_on_something_it_cannot_read_is_one_line(tmp_path, capsys):
     write_jsonl(tmp_path / "x.jsonl", [{"text": "hello"}])
     code, _, err = run(capsys, "init", tmp_path / "x.jsonl", "--yes")
     assert code == 2 and err.count("\n") == 1 and "x.jsonl:1: cannot tell which field is the question id" in err
+
+
+def test_init_picks_a_threshold_when_an_inspect_scorer_gives_numbers(tmp_path, capsys):
+    src = next((copy_tool("inspect", tmp_path)).glob("*.json"))
+    doc = json.loads(src.read_text())
+    for s, v in zip(doc["samples"], [0.9, 0.2, 1.0, 0.4], strict=True):
+        s["scores"] = {"f1": {"value": v, "explanation": "token overlap"}}
+    folder = tmp_path / "numeric"
+    folder.mkdir()
+    (folder / src.name).write_text(json.dumps(doc, indent=2))
+    code, out, _ = run(capsys, "init", folder, "--yes")
+    assert code == 0 and "pass_rule: {at_least: 0.5}" in (folder / "ftui.yaml").read_text()
+    assert "4 items: 2 pass, 2 fail; 0 lines skipped" in out
