@@ -161,5 +161,5 @@ def test_message_list_prompts_are_trained_and_evaluated_verbatim(tmp_path):
     corrected = [row for row in out["train"] if row["messages"][:3] == convo]
     assert corrected, "the training rows lost the earlier turns"
     assert all(row["messages"][3]["content"].startswith("What is the capital of") for row in corrected)
-    plan = json.loads((out["run_dir"] / "eval" / "config.json").read_text())
-    assert all(it["messages"][:3] == convo and len(it["messages"]) == 4 for it in plan["items"])
+    plan = [json.loads(x) for x in (out["run_dir"] / "eval" / "items.jsonl").read_text().splitlines()]
+    assert plan and all(it["messages"][:3] == convo and len(it["messages"]) == 4 for it in plan)
