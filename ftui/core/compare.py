@@ -156,7 +156,7 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
                 "question": r.get("question", ""),
                 "expected": r.get("expected"),
                 # The grade the run log gave this item, as logged (7, true, "C"), beside ftui's own.
-                "logged_grade": r.get("logged_grade"),
+                **({"logged_grade": r["logged_grade"]} if r.get("logged_grade") is not None else {}),
                 "base_answer": r.get("base_answer", ""),
                 "tuned_answer": r.get("tuned_answer", ""),
                 "base_grade": bg,
