@@ -70,6 +70,16 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "evidence_files": ("evidence_files",),
     "grade_note": ("grade_note", "explanation", "reason", "judgment", "rationale"),
 }
+# Containers whose leaves hold a field: (field, container names, leaf names or () for any).
+_NESTED = (
+    (
+        "grade",
+        ("scores", "score", "grading", "judge", "eval", "evaluation", "result", "results"),
+        ("value", "score", "rating", "passed", "pass", "correct"),
+    ),
+    ("answer", ("choices", "turns", "output", "response", "completion", "message"), ()),
+    ("grade_note", ("scores", "score", "grading", "judge", "eval"), ("explanation", "reason", "rationale")),
+)
 _PASS_WORDS = ("correct", "acceptable", "pass", "passed", "yes", "true", "right", "good", "c", "ok", "success")
 SAMPLE = 500
 
@@ -178,9 +188,9 @@ def _sample_records(path: Path) -> list[dict]:
 
 
 def _paths(obj: Any, prefix: str = "", depth: int = 0, out: dict | None = None) -> dict[str, Any]:
-    """Every field path of a record (lists by their first item), to a depth of 3."""
+    """Every field path of a record (lists by their first item), to a depth of 5."""
     out = {} if out is None else out
-    if isinstance(obj, dict) and depth < 3:
+    if isinstance(obj, dict) and depth < 5:
         for k, v in obj.items():
             if not isinstance(k, str):
                 continue
@@ -188,7 +198,7 @@ def _paths(obj: Any, prefix: str = "", depth: int = 0, out: dict | None = None) 
             out[p] = v
             if as_conversation(v) is None:
                 _paths(v, p + ".", depth + 1, out)
-    elif isinstance(obj, list) and obj and depth < 3:
+    elif isinstance(obj, list) and obj and depth < 5:
         p = f"{prefix}0"
         out[p] = obj[0]
         _paths(obj[0], p + ".", depth + 1, out)
@@ -237,6 +247,30 @@ def _guess_mapping(prop: Proposal) -> None:
             chosen[name] = hit
             taken.add(hit)
             break
+    # Nested layouts name the container, not the leaf: `scores.judge.value`, `choices.0.turns.0`.
+    for name, parents, leaves in _NESTED:
+        if name in chosen:
+            continue
+        hits = sorted(
+            (
+                p
+                for p in paths
+                if p not in taken
+                and "." in p
+                and any(seg in parents for seg in p.split(".")[:-1])
+                and (not leaves or p.rsplit(".", 1)[-1] in leaves)
+                and _fits(name, paths[p])
+                and not isinstance(paths[p], (dict, list))
+            ),
+            key=lambda p: p.count("."),
+        )
+        if hits:
+            chosen[name] = hits[0]
+            taken.add(hits[0])
+    if "failure_label" not in chosen and "task" in chosen:
+        # A category is the best grouping a log without failure labels has.
+        chosen["failure_label"] = chosen["task"]
+        prop.notes.append(f"clusters follow `{chosen['task']}` until the log has a failure label")
     conv = as_conversation(paths.get(chosen.get("prompt", "")))
     if "answer" not in chosen and conv and conv[-1][0] == "assistant":
         prop.notes.append(f"the answer is the final assistant message of `{chosen['prompt']}`")
