@@ -91,7 +91,7 @@ def passing_items(ws: Workspace, log: RunLog) -> list[Item]:
 
 def cluster_failures(ws: Workspace, log: RunLog) -> ClusterReport:
     present = log.has_retrieval
-    passes = ws.rule.passes
+    passes = ws.rule.predicate()
     groups: dict[str, list[Item]] = {}
     passing = misses = unknown = failures = 0
     # One pass with the rule inlined: this runs on every refresh of a 100k-row log.

@@ -90,6 +90,19 @@ class PassRule:
             return _key(grade) in self.values or (self.legacy and grade)
         return _key(grade) in self.values
 
+    def predicate(self):
+        """`passes` as one closure for the hot loops: a text grade costs one set lookup."""
+        values, slow = self.values, self.passes
+        if self.numeric:
+            return slow
+
+        def passes(grade: Any) -> bool:
+            if type(grade) is str:
+                return grade in values
+            return slow(grade)
+
+        return passes
+
     def describe(self) -> str:
         parts = []
         if self.at_least is not None:

@@ -369,7 +369,7 @@ def _read_items(path, fields: Fields, rule: PassRule, source: str | None) -> Run
     diags = log.diagnostics
     reader = _Reader(fields, rule)
     make = reader.item
-    passes = rule.passes
+    passes = rule.predicate()
     hit_spec = fields.retrieval_hit
     if source is None:
         records_of = generic_records
