@@ -151,3 +151,37 @@ def test_inspect_eval_zip_with_a_broken_sample(tmp_path):
         f"{dst}/samples/2_epoch_1.json:1: not valid JSON (Expecting property name enclosed in double quotes at column 2)"
     ]
     assert log.by_id["capitals/2"].attempts == 1
+
+
+def test_lm_eval_chat_template_prompt_and_the_in_memory_arguments_form(tmp_path):
+    msgs = [{"role": "system", "content": "Solve it."}, {"role": "user", "content": "2 + 2?"}]
+    rows = [
+        {
+            "doc_id": 0,
+            "doc": {"question": "2 + 2?"},
+            "target": "4",
+            "filter": "strict-match",
+            "metrics": ["exact_match"],
+            "arguments": {"gen_args_0": {"arg_0": json.dumps(msgs), "arg_1": {"until": ["\n"]}}},
+            "resps": [["5"]],
+            "filtered_resps": ["5"],
+            "exact_match": 0.0,
+        },
+        {
+            "doc_id": 1,
+            "doc": {"question": "3 + 3?"},
+            "target": "6",
+            "metrics": ["exact_match"],
+            "arguments": [["Q: 3 + 3?\nA:", {"until": ["\n"]}]],
+            "resps": [["6"]],
+            "filtered_resps": ["6"],
+            "exact_match": 1.0,
+        },
+    ]
+    p = tmp_path / "samples_sums_2026-11-30T10-00-00.000001.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = read_tool("lm_eval", [p])
+    assert log.errors == []
+    a, b = log.items
+    assert a.messages == (("system", "Solve it."), ("user", "2 + 2?")) and a.answer == "5" and a.failures == 1
+    assert b.prompt == "Q: 3 + 3?\nA:" and b.answer == "6" and b.failures == 0

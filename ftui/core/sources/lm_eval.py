@@ -133,7 +133,7 @@ def records(path: Path, diags: list[Diagnostic]) -> Records:
         # A task with several filters logs each doc once per filter; the first filter is the answer.
         if chosen_filter is None:
             chosen_filter = flt
-        elif flt != chosen_filter:
+        elif flt is not None and flt != chosen_filter:
             if flt not in skipped_filters:
                 skipped_filters.add(flt)
                 diags.append(
