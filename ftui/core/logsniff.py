@@ -408,6 +408,13 @@ def yaml_text(prop: Proposal) -> str:
         parts = [f"at_least: {rule.at_least:g}"] if rule.at_least is not None else []
         parts += [f"at_most: {rule.at_most:g}"] if rule.at_most is not None else []
         out.append(f"pass_rule: {{{', '.join(parts)}}}")
+    if "evidence_text" not in prop.fields:
+        out += [
+            "# For items logged without their exact prompt or conversation: the question as asked.",
+            "prompt:",
+            '  default_system: "You are a helpful assistant."',
+            '  user_template: "{question}"',
+        ]
     out += [
         "# A cluster with this many failures is a fine-tuning candidate.",
         "candidate_threshold: 5",
