@@ -118,9 +118,9 @@ def loop(tmp_path: Path, make_log, expect_source: str | None) -> dict:
     ftui("build", ws, "--cluster", cluster["label"])
     ftui("train", ws, "--steps", 2, "--batch-size", 2, "--max-length", 160, "--rank", 4, "--follow")
     ftui("eval", "latest", "-w", ws, "--limit", 4, "--follow")
-    run_dir = next((ws / ".ftui" / "runs").iterdir())
+    run_dir = next(p for p in (ws / ".ftui" / "runs").iterdir() if p.is_dir())
     report = json.loads((run_dir / "eval" / "report.json").read_text())
-    build_dir = next((ws / ".ftui" / "builds").iterdir())
+    build_dir = next(p for p in (ws / ".ftui" / "builds").iterdir() if p.is_dir())
     train_rows = [json.loads(x) for x in (build_dir / "train.jsonl").read_text().splitlines()]
     return {"report": report, "train": train_rows, "cluster": cluster, "run_dir": run_dir, "ws": ws}
 
