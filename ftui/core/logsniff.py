@@ -94,6 +94,7 @@ class Proposal:
     rule: PassRuleConfig | None = None
     rule_why: str = ""
     notes: list[str] = field(default_factory=list)
+    has_evidence: bool = False  # the log carries retrieved evidence for the prompt template
 
     @property
     def tool(self) -> str:
@@ -284,6 +285,7 @@ def _guess_mapping(prop: Proposal) -> None:
             )
     defaults = Fields()
     prop.fields = {k: v for k, v in chosen.items() if getattr(defaults, k) != v}
+    prop.has_evidence = "evidence_text" in chosen
     grades = []
     for r in recs:
         g = r
@@ -408,7 +410,7 @@ def yaml_text(prop: Proposal) -> str:
         parts = [f"at_least: {rule.at_least:g}"] if rule.at_least is not None else []
         parts += [f"at_most: {rule.at_most:g}"] if rule.at_most is not None else []
         out.append(f"pass_rule: {{{', '.join(parts)}}}")
-    if "evidence_text" not in prop.fields:
+    if not prop.has_evidence:
         out += [
             "# For items logged without their exact prompt or conversation: the question as asked.",
             "prompt:",

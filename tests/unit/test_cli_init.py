@@ -25,6 +25,7 @@ def test_init_then_clusters_skips_nothing_and_counts_right(tmp_path, capsys, too
     assert code == 0, out
     cfg = (folder / "ftui.yaml").read_text()
     assert f"source: {tool}" in cfg and "pass_rule:" in cfg and cfg.startswith("# Written by `ftui init`")
+    assert 'user_template: "{question}"' in cfg  # no evidence in these logs: the question as asked
     items, passing, failing = EXPECTED[tool]
     assert f"{items} items" in out and f"{passing} pass, {failing} fail; 0 lines skipped" in out
     code, out, err = run(capsys, "clusters", folder, "--json")
@@ -108,3 +109,13 @@ def test_init_picks_a_threshold_when_an_inspect_scorer_gives_numbers(tmp_path, c
     code, out, _ = run(capsys, "init", folder, "--yes")
     assert code == 0 and "pass_rule: {at_least: 0.5}" in (folder / "ftui.yaml").read_text()
     assert "4 items: 2 pass, 2 fail; 0 lines skipped" in out
+
+
+def test_init_on_ftui_own_layout_keeps_the_evidence_template(tmp_path, capsys):
+    from tests.fixtures.runlogs import default_rows
+
+    write_jsonl(tmp_path / "run_log.jsonl", default_rows())
+    code, out, _ = run(capsys, "init", tmp_path / "run_log.jsonl", "--yes")
+    cfg = (tmp_path / "ftui.yaml").read_text()
+    assert code == 0 and "fields:" not in cfg and "user_template" not in cfg
+    assert 'pass_rule: {values: ["acceptable", "correct"]}' in cfg
