@@ -115,7 +115,7 @@ def test_init_on_ftui_own_layout_keeps_the_evidence_template(tmp_path, capsys):
     from tests.fixtures.runlogs import default_rows
 
     write_jsonl(tmp_path / "run_log.jsonl", default_rows())
-    code, out, _ = run(capsys, "init", tmp_path / "run_log.jsonl", "--yes")
+    code, _, _ = run(capsys, "init", tmp_path / "run_log.jsonl", "--yes")
     cfg = (tmp_path / "ftui.yaml").read_text()
     assert code == 0 and "fields:" not in cfg and "user_template" not in cfg
     assert 'pass_rule: {values: ["acceptable", "correct"]}' in cfg
