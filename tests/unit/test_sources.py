@@ -185,3 +185,16 @@ def test_lm_eval_chat_template_prompt_and_the_in_memory_arguments_form(tmp_path)
     a, b = log.items
     assert a.messages == (("system", "Solve it."), ("user", "2 + 2?")) and a.answer == "5" and a.failures == 1
     assert b.prompt == "Q: 3 + 3?\nA:" and b.answer == "6" and b.failures == 0
+
+
+def test_a_field_of_the_tools_own_record_can_be_mapped(tmp_path):
+    from ftui.core.runlog import load_run_log
+    from ftui.core.workspace import Workspace
+    from tests.fixtures.evallogs import copy_tool
+
+    folder = copy_tool("lm_eval", tmp_path)
+    (folder / "ftui.yaml").write_text(
+        'run_log: "."\nsource: lm_eval\npass_rule: {at_least: 1}\nfields:\n  failure_label: record.filter\n'
+    )
+    log = load_run_log(Workspace.load(folder))
+    assert log.by_id["arith/1"].label == "strict-match" and log.by_id["mcq/1"].label == "none"
