@@ -15,7 +15,9 @@ async def test_clusters_pane_shows_runs_and_the_item_its_repeat_rate(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
         table = app.screen.query_one("#cluster-table")
-        assert table.rows[0].label == "unlabeled" and app.screen._cluster_cells(table.rows[0])[0] == "unlabeled (3/4 runs)"
+        assert (
+            table.rows[0].label == "unlabeled" and app.screen._cluster_cells(table.rows[0])[0] == "unlabeled (3/4 runs)"
+        )
         summary = str(app.screen.query_one("#cl-summary").render())
         assert "answered in several runs" in summary
         head = str(app.screen.query_one("#cl-item").render())
