@@ -18,7 +18,7 @@ from typing import Any
 from ftui.core.chat import as_conversation
 from ftui.core.errors import InputError
 from ftui.core.passrule import PassRule, PassRuleConfig, show_grade
-from ftui.core.records import Diagnostic, array_records, jsonl_records, read_text
+from ftui.core.records import Diagnostic, array_records, document_records, jsonl_records, read_text
 from ftui.core.workspace import CONFIG_NAME, Fields
 
 # Field names seen in eval logs, best first, per ftui field.
@@ -178,7 +178,10 @@ def _sample_records(path: Path) -> list[dict]:
     diags: list[Diagnostic] = []
     with open(path, "rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    recs = array_records(path, read_text(path, diags), diags) if head.startswith(b"[") else jsonl_records(path, diags)
+    if head.startswith(b"["):
+        recs = array_records(path, read_text(path, diags), diags)
+    else:
+        recs = document_records(path, diags) or jsonl_records(path, diags)
     out = []
     for _, obj in recs:
         if isinstance(obj, dict):

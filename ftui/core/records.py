@@ -213,3 +213,30 @@ def find_value(text: str, keys: tuple[str, ...]) -> int | None:
 
 def line_at(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
+
+
+def document_records(path: Path, diags: list[Diagnostic]) -> Iterator[tuple[int, Any]] | None:
+    """The records of a pretty-printed JSON document: its first top-level array of objects.
+
+    None when the file is not one pretty-printed document (whose first line is a lone `{`).
+    """
+    with open(path, "rb") as fh:
+        first = fh.readline().strip().lstrip(BOM)
+    if first != b"{":
+        # JSONL has a whole object on its first line (or a broken one, which costs only that line).
+        return None
+    text = read_text(path, diags)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        diags.append(Diagnostic(path, exc.lineno, f"not valid JSON ({exc.msg} at column {exc.colno})", "not_json"))
+        return iter(())
+    key = (
+        next((k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v[:5])), None)
+        if isinstance(doc, dict)
+        else None
+    )
+    if key is None:
+        diags.append(Diagnostic(path, 1, "a JSON document with no top-level list of records", "not_json"))
+        return iter(())
+    return array_records(path, text, diags, find_array(text, (key,)))

@@ -26,7 +26,15 @@ from ftui.core.chat import as_conversation, last_user, split_final_answer, syste
 from ftui.core.errors import InputError
 from ftui.core.fieldpath import MISS, PathMissing, compile_getter, compile_path, resolve
 from ftui.core.passrule import PassRule
-from ftui.core.records import BOM, MAX_LINE_BYTES, Diagnostic, array_records, jsonl_records, read_text
+from ftui.core.records import (
+    BOM,
+    MAX_LINE_BYTES,
+    Diagnostic,
+    array_records,
+    document_records,
+    jsonl_records,
+    read_text,
+)
 from ftui.core.workspace import Fields, Workspace
 
 __all__ = ["MAX_LINE_BYTES", "Diagnostic", "Item", "RunLog", "load_benchmark", "load_run_log", "read_items"]
@@ -338,7 +346,7 @@ def generic_records(path: Path, diags: list[Diagnostic]) -> Iterator[tuple[Path,
     if head.lstrip(BOM + b" \t\r\n").startswith(b"["):
         records = array_records(path, read_text(path, diags), diags)
     else:
-        records = jsonl_records(path, diags)
+        records = document_records(path, diags) or jsonl_records(path, diags)
     for line, obj in records:
         yield path, line, obj
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ftui.core.clusters import cluster_failures
@@ -188,3 +190,19 @@ def test_nested_scale_benchmark_runs_and_agrees_with_the_plain_loop():
     assert r.returncode == 0, r.stderr  # the script exits non-zero when the failure counts disagree
     assert "3,000 rows in 10 files (300 questions x 10 runs)" in r.stdout
     assert "ratio ftui / plain loop:" in r.stdout and "x CPU" in r.stdout
+
+
+def test_a_pretty_printed_json_document_is_read_from_its_list_of_records(tmp_path):
+    from ftui.core.runlog import read_items
+
+    doc = {"model": "m", "records": [{"question_id": "a", "grade": "correct"}, {"question_id": "b", "grade": 3}]}
+    p = tmp_path / "doc.json"
+    p.write_text(json.dumps(doc, indent=2))
+    log = read_items(p)
+    assert [it.id for it in log.items] == ["a"]
+    assert [str(d) for d in log.errors] == [
+        f"{p}:8: field `grade`: grade 3 is a number: set `pass_rule: {{at_least: N}}` (or at_most) to say which scores pass"
+    ]
+    q = tmp_path / "none.json"
+    q.write_text('{\n  "x": 1\n}\n')
+    assert [str(d) for d in read_items(q).errors] == [f"{q}:1: a JSON document with no top-level list of records"]
