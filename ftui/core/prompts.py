@@ -14,8 +14,9 @@ class _Blank(dict):
 
 
 def user_text(item: Item, cfg: PromptConfig) -> str:
-    if item.messages:
-        return last_user(item.messages)
+    conv = getattr(item, "messages", None)  # items built by hand may have no conversation field
+    if conv:
+        return last_user(conv)
     if item.prompt:
         return item.prompt
     return cfg.user_template.format_map(
@@ -30,8 +31,9 @@ def user_text(item: Item, cfg: PromptConfig) -> str:
 def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
     """The logged conversation verbatim when the log has one; else system + user messages, the user
     turn being the exact logged prompt when there is one, else the template."""
-    if item.messages:
-        return to_messages(item.messages)
+    conv = getattr(item, "messages", None)
+    if conv:
+        return to_messages(conv)
     return [
         {"role": "system", "content": item.system_prompt or cfg.default_system},
         {"role": "user", "content": user_text(item, cfg)},
