@@ -440,6 +440,7 @@ def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[st
     return {
         "workspace": str(ws.root),
         "run_log": str(ws.run_log),
+        "run_logs": [str(p) for p in ws.run_logs or (ws.run_log,)],
         "items": report.total_items,
         "skipped_lines": log.summary["skipped"],
         "failures": report.failures,
@@ -462,7 +463,13 @@ def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[st
 def render_status(d: dict) -> str:
     rows = [
         ("Workspace", d["workspace"], ""),
-        ("Run log", d["run_log"], ""),
+        (
+            "Run log",
+            d["run_log"],
+            f"and {len(d['run_logs']) - 1} more file{'s' if len(d['run_logs']) > 2 else ''}"
+            if len(d.get("run_logs", ())) > 1
+            else "",
+        ),
         ("Items", d["items"], f"kept; bad lines skipped: {d['skipped_lines']}" if d["skipped_lines"] else ""),
         (
             "Failures",
