@@ -12,7 +12,9 @@ from pathlib import Path
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
 from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing
 from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
+from ftui.core.formatting import clip, pct
 from ftui.core.passrule import show_grade
+from ftui.core.progress import count_progress
 from ftui.core.review import export_review, import_review, items_for_review, review_row
 from ftui.core.runlog import Item, RunLog, load_run_log
 from ftui.core.workspace import Workspace
@@ -97,23 +99,8 @@ def load_log(ws: Workspace) -> RunLog:
     return log
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _clip(s: str, n: int) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _status_counts(ids, data: dict[str, Correction]) -> dict:
-    out = {"corrected": 0, "skipped": 0, "needs_review": 0}
-    for i in ids:
-        c = data.get(i)
-        if c is not None:
-            out[c.status] += 1
-    out["remaining"] = len(ids) - out["corrected"] - out["skipped"]
-    return out
+def _progress(ids, data: dict[str, Correction]) -> dict:
+    return count_progress(ids, lambda i: c.status if (c := data.get(i)) is not None else None).to_dict()
 
 
 def _category(ws: Workspace, item: Item, present: bool) -> str:
@@ -159,7 +146,7 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
                 "failed_attempts": c.failed_attempts,
                 "attempts": c.attempts,
                 "sample_grades": [show_grade(it.grade) for it in c.items[: len(c.samples)]],
-                **_status_counts(c.ids, data),
+                **_progress(c.ids, data),
             }
             for c in report.clusters
         ],
@@ -169,7 +156,7 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
 def render_clusters(d: dict, samples: bool = False) -> str:
     lines = []
     total, fails = d["total_items"], d["failures"]
-    share = _pct(fails / total) if total else "0.0%"
+    share = pct(fails / total) if total else "0.0%"
     lines.append(f"Model-attributed failures: {fails} of {total} items ({share})")
     extra = []
     if d["retrieval_field_present"]:
@@ -198,8 +185,8 @@ def render_clusters(d: dict, samples: bool = False) -> str:
     lines.append("-" * len(head))
     for c in d["clusters"]:
         lines.append(
-            f"{_clip(c['label'], label_w):<{label_w}} {c['count']:>{num_w}} {_pct(c['share_of_items']):>7} "
-            f"{_pct(c['share_of_failures']):>7} {'yes' if c['candidate'] else '-':>4} "
+            f"{clip(c['label'], label_w):<{label_w}} {c['count']:>{num_w}} {pct(c['share_of_items']):>7} "
+            f"{pct(c['share_of_failures']):>7} {'yes' if c['candidate'] else '-':>4} "
             f"{c['corrected']:>5} {c['remaining']:>5}"
         )
         if d.get("runs", 1) > 1:
@@ -207,13 +194,13 @@ def render_clusters(d: dict, samples: bool = False) -> str:
         if samples:
             for q, g in zip(c["samples"], c.get("sample_grades") or [""] * len(c["samples"]), strict=False):
                 tag = f"[{g}] " if g else ""
-                lines.append("    - " + _clip(tag + q, WIDTH - 7))
+                lines.append("    - " + clip(tag + q, WIDTH - 7))
     lines.append("")
     cands = [c["label"] for c in d["clusters"] if c["candidate"]]
     th = d["candidate_threshold"]
     rate = d.get("min_repeat_rate") or 0
     if rate:
-        th = f"{th}, each failing in >= {rate:.0%} of its runs"
+        th = f"{th}, each failing in >= {pct(rate, 0)} of its runs"
     if cands:
         lines.extend(textwrap.wrap(f"Fine-tuning candidates (>= {th} failures): {', '.join(cands)}", WIDTH - 1))
     else:
@@ -401,7 +388,7 @@ def render_import(res) -> tuple[list[str], list[str]]:
     for c in res.conflicts:
         err.append(
             f"{res.path}:{c['line']}: conflict for {c['id']}: saved correction differs "
-            f"(saved {_clip(c['saved'], 20)!r}, file {_clip(c['imported'], 20)!r})"
+            f"(saved {clip(c['saved'], 20)!r}, file {clip(c['imported'], 20)!r})"
         )
     out = [
         f"{len(res.applied)} saved ({len(res.overwritten)} overwritten), {len(res.unchanged)} unchanged, "
@@ -434,7 +421,7 @@ def cmd_import_review(args: argparse.Namespace) -> int:
 
 def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[str, Correction]) -> dict:
     failure_ids = [it.id for c in report.clusters for it in c.items]
-    by_status = _status_counts(failure_ids, data)
+    by_status = _progress(failure_ids, data)
     in_log = log.by_id
     stale = sum(1 for k, c in data.items() if k in in_log and c.is_stale(in_log[k]))
     return {

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.errors import InputError
+from ftui.core.formatting import clip, pct, pts
 from ftui.core.fsutil import read_json_file
 from ftui.core.grading import Grade
 
@@ -22,7 +23,7 @@ BUCKETS = ("fixed", "regressed", "still_failing", "still_passing")
 SIGNIFICANCE = 0.05
 
 # The seed's decision table: (cluster improved?, any regressions?) -> verdict.
-VERDICTS: dict[tuple[bool, bool], dict] = {
+VERDICTS: dict[tuple[bool, bool], dict[str, Any]] = {
     (True, False): {
         "verdict": "ship",
         "headline": "Ship it: the cluster improved and nothing regressed.",
@@ -75,10 +76,10 @@ def mcnemar_exact(b: int, c: int) -> float:
         return 1.0
     k = min(b, c)
     tail = sum(comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / 2**n)
+    return min(1.0, 2 * tail / float(2**n))
 
 
-def _grade_dict(g: Any) -> dict:
+def _grade_dict(g: Any) -> dict[str, Any]:
     if isinstance(g, Grade):
         return g.to_dict()
     if isinstance(g, dict) and "passed" in g:
@@ -86,7 +87,7 @@ def _grade_dict(g: Any) -> dict:
     raise ValueError(f"not a grade: {g!r}")
 
 
-def rates(items: Iterable[dict]) -> dict:
+def rates(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     items = list(items)
     n = len(items)
     bp = sum(1 for it in items if it["base_grade"]["passed"])
@@ -104,7 +105,7 @@ def rates(items: Iterable[dict]) -> dict:
     }
 
 
-def decide(targeted: dict, items: list[dict]) -> dict:
+def decide(targeted: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     """The verdict from the seed's table, plus the ship gate on anchor-like regressions."""
     improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
     regressed = [it["id"] for it in items if it["bucket"] == "regressed"]
@@ -139,7 +140,9 @@ def decide(targeted: dict, items: list[dict]) -> dict:
     return out
 
 
-def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta: dict | None = None) -> dict:
+def build_report(
+    records: Iterable[dict[str, Any]], *, targeted_cluster: str | None, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """records: {id, cluster, question, expected, base_answer, tuned_answer, base_grade, tuned_grade,
     and optionally label, task}; grades are `Grade`s or their dicts."""
     items = []
@@ -194,7 +197,7 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
     return report
 
 
-def load_report(path: Path | str) -> dict:
+def load_report(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     data = read_json_file(path, "no report yet (run `ftui eval RUN` first)")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("items"), list):
@@ -202,13 +205,13 @@ def load_report(path: Path | str) -> dict:
     return data
 
 
-def shared_traits(items: list[dict]) -> dict:
+def shared_traits(items: list[dict[str, Any]]) -> dict[str, Any]:
     """What a group of items (usually the regressions) has in common: cluster, grader, task, length."""
     if not items:
         return {}
     n = len(items)
 
-    def top(values: list) -> list[tuple[Any, int]]:
+    def top(values: list[Any]) -> list[tuple[Any, int]]:
         return Counter(values).most_common(3)
 
     def words(s: str | None) -> int:
@@ -225,20 +228,7 @@ def shared_traits(items: list[dict]) -> dict:
     }
 
 
-def _pct(x: float | None) -> str:
-    return "  n/a" if x is None else f"{100 * x:5.1f}%"
-
-
-def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f} pts"
-
-
-def _clip(s: str, n: int) -> str:
-    s = " ".join(str(s or "").split())
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> str:
+def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = True) -> str:
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     lines = []
     head = f"Evaluation of {report.get('run_id', 'run')}"
@@ -246,14 +236,14 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
         head += f" · model {report['model']}"
     lines += [head, ""]
 
-    def block(title: str, x: dict) -> None:
+    def block(title: str, x: dict[str, Any]) -> None:
         lines.append(f"{title} ({x['total']} items)")
         if not x["total"]:
             lines.append("  (none)")
             return
-        lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {_pct(x['base_rate'])}")
+        lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {pct(x['base_rate']):>6}")
         lines.append(
-            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {_pct(x['tuned_rate'])}   change {_pts(x['change'])}"
+            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {pct(x['tuned_rate']):>6}   change {pts(x['change'])}"
             f"   (McNemar p={x['mcnemar_p']:.3g})"
         )
 
@@ -286,8 +276,8 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
         order = {b: i for i, b in enumerate(("regressed", "fixed", "still_failing", "still_passing"))}
         for it in sorted(report["items"], key=lambda x: (order[x["bucket"]], x["id"])):
             lines.append(
-                f"{_clip(it['id'], idw):<{idw}}  {_clip(it['cluster'], cw):<{cw}}  {it['bucket']:<13}  "
+                f"{clip(it['id'], idw):<{idw}}  {clip(it['cluster'], cw):<{cw}}  {it['bucket']:<13}  "
                 f"{'pass' if it['base_grade']['passed'] else 'FAIL':<4}  {'pass' if it['tuned_grade']['passed'] else 'FAIL':<5}  "
-                f"{_clip(it['tuned_grade']['reason'], rest_w)}"
+                f"{clip(it['tuned_grade']['reason'], rest_w)}"
             )
     return "\n".join(lines)

@@ -7,6 +7,7 @@ a model on its own training examples measures memory, not the fix. Held-out eval
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
 from ftui.core.grading import spec_for
 from ftui.core.prompts import messages_for
-from ftui.core.runlog import load_benchmark
+from ftui.core.runlog import Item, load_benchmark
 from ftui.core.workspace import Workspace
 
 EVAL_DIR = "eval"
@@ -46,16 +47,17 @@ def eval_dir(run_dir: Path | str) -> Path:
     return Path(run_dir) / EVAL_DIR
 
 
-def read_manifest(build_dir: Path | str) -> dict:
+def read_manifest(build_dir: Path | str) -> dict[str, Any]:
     return read_json_file(Path(build_dir) / "manifest.json", "the run's build folder is gone (no manifest.json)")
 
 
-def targeted_cluster(manifest: dict) -> str | None:
+def targeted_cluster(manifest: dict[str, Any]) -> str | None:
     """The build's main cluster: the one with the most corrections (ties: the first targeted)."""
     per = manifest.get("per_cluster") or {}
-    best, best_n = None, -1
+    best: str | None = None
+    best_n = -1
     for name, stats in per.items():
-        n = stats.get("corrected", stats.get("train", 0)) if isinstance(stats, dict) else int(stats or 0)
+        n = int(stats.get("corrected", stats.get("train", 0)) or 0) if isinstance(stats, dict) else int(stats or 0)
         if n > best_n:
             best, best_n = name, n
     if best is None:
@@ -64,13 +66,13 @@ def targeted_cluster(manifest: dict) -> str | None:
     return best
 
 
-def preserves(run_cfg: dict | None) -> bool:
+def preserves(run_cfg: dict[str, Any] | None) -> bool:
     """Whether a run trains on the build's preserved items (an SFT run holding anchors to the base)."""
     cfg = run_cfg or {}
     return cfg.get("method", "sft") == "sft" and float(cfg.get("anchor_kl") or 0) > 0
 
 
-def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
+def training_ids(manifest: dict[str, Any], run_cfg: dict[str, Any] | None = None) -> set[str]:
     """Every id the run trained on; held-out `eval_ids` are not in it (they are fair to grade)."""
     out: set[str] = set(str(i) for i in manifest.get("preserve_ids") or []) if preserves(run_cfg) else set()
     for key in ("train_ids", "anchor_ids", "dpo_ids"):
@@ -81,7 +83,7 @@ def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
     return (out - held) | train
 
 
-def cluster_of(ws: Workspace, item, has_retrieval: bool) -> str:
+def cluster_of(ws: Workspace, item: Item, has_retrieval: bool) -> str:
     if clusters_mod.is_passing(ws, item):
         return PASSING
     if item.grade is not None and not clusters_mod.is_model_failure(ws, item, has_retrieval):
@@ -92,12 +94,12 @@ def cluster_of(ws: Workspace, item, has_retrieval: bool) -> str:
 @dataclass
 class EvalPlan:
     run_dir: Path
-    config: dict
-    items: list[dict]
+    config: dict[str, Any]
+    items: list[dict[str, Any]]
     excluded_ids: list[str] = field(default_factory=list)
 
 
-def endpoint(e) -> dict | None:
+def endpoint(e: Any) -> dict[str, Any] | None:
     return asdict(e) if e is not None else None
 
 
@@ -186,10 +188,8 @@ def write_plan(plan: EvalPlan) -> Path:
     d = eval_dir(plan.run_dir)
     d.mkdir(parents=True, exist_ok=True)
     for name in _RESET:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             (d / name).unlink()
-        except FileNotFoundError:
-            pass
     atomic_write_jsonl(d / ITEMS, plan.items)
     atomic_write_json(d / CONFIG, plan.config)
     return d
@@ -212,18 +212,18 @@ class EvalState:
     state: str  # "none" | "running" | "finished" | "failed" | "cancelled" | "dead"
     pid: int | None = None
     items: int | None = None
-    progress: dict = field(default_factory=dict)  # side -> {"done", "total", "cached"}
+    progress: dict[str, Any] = field(default_factory=dict)  # side -> {"done", "total", "cached"}
     message: str | None = None
     report: str | None = None
     error: str | None = None
     hint: str | None = None
     last_event_t: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def fold(evs: list[dict], st: EvalState) -> EvalState:
+def fold(evs: list[dict[str, Any]], st: EvalState) -> EvalState:
     for ev in evs:
         kind = ev["type"]
         st.last_event_t = ev.get("t", st.last_event_t)
@@ -255,20 +255,14 @@ def eval_state(run_dir: Path | str, now: float | None = None) -> EvalState:
     now = time.time() if now is None else now
     alive = st.pid is not None and runs.pid_alive(st.pid)
     last = st.last_event_t
-    try:
+    with contextlib.suppress(OSError):
         last = max(last or 0.0, (d / "pid").stat().st_mtime)
-    except OSError:
-        pass
     if not alive or last is None or now - last > runs.DEAD_AFTER_S:
         st.state = "dead"
     return st
 
 
-def stop_eval(run_dir: Path | str) -> bool:
-    return runs.request_stop(eval_dir(run_dir))
-
-
-def read_report(run_dir: Path | str) -> dict:
+def read_report(run_dir: Path | str) -> dict[str, Any]:
     return load_report(eval_dir(run_dir) / REPORT)
 
 
@@ -279,7 +273,7 @@ def copy_to_reports(ws_reports: Path | str, run_id: str, path: Path) -> Path:
     return dest
 
 
-def summary(report: dict) -> dict[str, Any]:
+def summary(report: dict[str, Any]) -> dict[str, Any]:
     """The figures a caller prints after an evaluation (CLI --json, TUI notifications)."""
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     return {

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.compare import shared_traits
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.events import read_events
+from ftui.core.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.fsutil import atomic_write_text
 from ftui.core.passrule import show_grade
 from ftui.core.runs import read_run_config
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 NAME = "postmortem.md"
 TRAIN_KEYS = (
@@ -40,7 +44,7 @@ TRAIN_KEYS = (
 )
 
 
-def loss_summary(run_dir: Path | str) -> dict:
+def loss_summary(run_dir: Path | str) -> dict[str, Any]:
     evs, _ = read_events(Path(run_dir) / "events.jsonl")
     out: dict[str, Any] = {
         "steps": None,
@@ -71,27 +75,11 @@ def loss_summary(run_dir: Path | str) -> dict:
             if kind == "finished":
                 if ev.get("best_eval_loss") is not None:
                     out["best_eval_loss"], out["best_step"] = ev["best_eval_loss"], ev.get("best_step")
-                out["runtime_s"] = ev.get("runtime_s")
+                out["runtime_s"] = ev.get("total_runtime_s", ev.get("runtime_s"))
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f} points"
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def _num(x: Any, fmt: str = "{:.4f}") -> str:
-    return "n/a" if x is None else fmt.format(x)
-
-
-def _benchmark_counts(ws, target: str | None) -> tuple[int | None, int | None, int | None]:
+def _benchmark_counts(ws: Workspace | None, target: str | None) -> tuple[int | None, int | None, int | None]:
     """(failures of the cluster in the run log, of them in the benchmark, benchmark size)."""
     if ws is None:
         return None, None, None
@@ -106,7 +94,7 @@ def _benchmark_counts(ws, target: str | None) -> tuple[int | None, int | None, i
     return in_log, in_bench, len(bench.items)
 
 
-def build_postmortem(run_dir: Path | str, ws=None) -> str:
+def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     report = read_report(run_dir)
@@ -157,9 +145,9 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         n_train = counts.get("train", 0) + n_pres
         kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
         L.append(
-            f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
-            f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
-            f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')})."
+            f"Used {plural(n_train, 'training example')} ({plural(counts.get('train_corrections', 0), 'correction')}, "
+            f"{plural(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
+            f"({plural(counts.get('eval_corrections', 0), 'correction')}, {plural(counts.get('eval_anchors', 0), 'anchor')})."
         )
         if per:
             L.append(
@@ -184,8 +172,8 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     if t["total"]:
         verb = "Yes" if v["improved"] else "No"
         L.append(
-            f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({_pct(t['base_rate'])}) with the base model and "
-            f"{t['tuned_passed']}/{t['total']} ({_pct(t['tuned_rate'])}) fine-tuned, {_pts(t['change'])} "
+            f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({pct(t['base_rate'])}) with the base model and "
+            f"{t['tuned_passed']}/{t['total']} ({pct(t['tuned_rate'])}) fine-tuned, {pts(t['change'])} "
             f"({t['buckets']['fixed']} fixed, {t['buckets']['still_failing']} still failing; "
             f"exact McNemar p = {t['mcnemar_p']:.3g})."
         )
@@ -259,7 +247,7 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     misses = sum(1 for it in items if it["cluster"] == RETRIEVAL_MISS)
     if misses:
         L.append(
-            f"- {_n(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
+            f"- {plural(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
             "in the run log: weights cannot fix missing evidence."
         )
     still = t["buckets"]["still_failing"] if t["total"] else 0
@@ -279,18 +267,18 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append(f"- Dataset hash: `{manifest.get('hash') or report.get('dataset_hash') or 'unknown'}`")
     L.append("- Training config: " + ", ".join(f"{k}={cfg[k]}" for k in TRAIN_KEYS if cfg.get(k) is not None))
     L.append(
-        f"- Loss: best eval loss {_num(loss['best_eval_loss'])} at step {_num(loss['best_step'], '{}')}; "
-        f"train loss {_num(loss['first_loss'])} → {_num(loss['last_loss'])} over {_num(loss['steps'], '{}')} steps"
+        f"- Loss: best eval loss {num(loss['best_eval_loss'])} at step {num(loss['best_step'], '')}; "
+        f"train loss {num(loss['first_loss'])} → {num(loss['last_loss'])} over {num(loss['steps'], '')} steps"
         + (" (early stopped)" if loss["early_stopped"] else "")
-        + (f"; {loss['runtime_s']:.0f} s" if loss.get("runtime_s") else "")
+        + (f"; trained in {duration(loss['runtime_s'])}" if loss.get("runtime_s") else "")
     )
     L.append("")
     L.append("| slice | items | base | fine-tuned | change |")
     L.append("|---|---|---|---|---|")
     for name, x in ((f"targeted ({target})", t), ("rest of benchmark", rest), ("all", overall)):
         L.append(
-            f"| {name} | {x['total']} | {x['base_passed']} ({_pct(x['base_rate'])}) | "
-            f"{x['tuned_passed']} ({_pct(x['tuned_rate'])}) | {_pts(x['change'])} |"
+            f"| {name} | {x['total']} | {x['base_passed']} ({pct(x['base_rate'])}) | "
+            f"{x['tuned_passed']} ({pct(x['tuned_rate'])}) | {pts(x['change'])} |"
         )
     passing = sum(1 for it in items if it["cluster"] == PASSING)
     L.append("")
@@ -303,11 +291,10 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
 
 
 def _cell(text: str) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= 70 else text[:69] + "…"
+    return clip(str(text).replace("|", "\\|"), 70)
 
 
-def write_postmortem(run_dir: Path | str, ws=None) -> Path:
+def write_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> Path:
     """Write RUN_DIR/postmortem.md (and a copy under the workspace's reports folder)."""
     run_dir = Path(run_dir)
     text = build_postmortem(run_dir, ws)

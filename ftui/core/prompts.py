@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ftui.core.chat import last_user, to_messages
 from ftui.core.runlog import Item
 from ftui.core.workspace import PromptConfig
 
 
-class _Blank(dict):
+class _Blank(dict[str, Any]):
     # A template may name a field a log lacks; an empty string is better than a crash mid-build.
     def __missing__(self, key: str) -> str:
         return ""
@@ -28,7 +30,7 @@ def user_text(item: Item, cfg: PromptConfig) -> str:
     )
 
 
-def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
+def messages_for(item: Item, cfg: PromptConfig) -> list[dict[str, Any]]:
     """The logged conversation verbatim when the log has one; else system + user messages, the user
     turn being the exact logged prompt when there is one, else the template."""
     conv = getattr(item, "messages", None)
@@ -40,5 +42,5 @@ def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
     ]
 
 
-def with_answer(messages: list[dict], answer: str) -> list[dict]:
+def with_answer(messages: list[dict[str, Any]], answer: str) -> list[dict[str, Any]]:
     return [*messages, {"role": "assistant", "content": answer}]

@@ -17,12 +17,12 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftui.core.chat import as_conversation, last_user, split_final_answer, system_of
+from ftui.core.chat import Conversation, as_conversation, last_user, split_final_answer, system_of
 from ftui.core.errors import InputError
 from ftui.core.fieldpath import MISS, PathMissing, compile_getter, compile_path, resolve
 from ftui.core.passrule import PassRule
@@ -53,13 +53,13 @@ class Item:
     label: str | None
     system_prompt: str | None
     evidence_text: str | None
-    evidence_files: tuple
+    evidence_files: tuple[Any, ...]
     prompt: str | None
     task: str | None
     line: int
     source: Path
     # The exact conversation before the answer, as (role, text) pairs, when the log has one.
-    messages: tuple | None = None
+    messages: Conversation | None = None
     # Why the grade is what it is, when the log says (a judge's or scorer's explanation).
     grade_note: str | None = None
     # Runs this question was answered in, and how many of those answers failed (None: not read
@@ -81,8 +81,8 @@ class RunLog:
     # Whether any kept line carried the retrieval field: without it every non-passing item counts
     # as the model's failure, and the UI must say so.
     has_retrieval: bool = False
-    _by_id: dict | None = None
-    paths: tuple = ()
+    _by_id: dict[str, Any] | None = None
+    paths: tuple[Path, ...] = ()
     # How many runs (files, or a tool's repeated epochs) the most-answered question was in.
     runs: int = 1
 
@@ -97,7 +97,7 @@ class RunLog:
         return [d for d in self.diagnostics if d.level == "error"]
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         skipped = Counter(d.kind for d in self.diagnostics if d.level == "error")
         warned = Counter(d.kind for d in self.diagnostics if d.level == "warning")
         return {
@@ -129,7 +129,7 @@ class _Bad(Exception):
         self.reason = reason
 
 
-def _text(obj: dict, key: str, required: bool = False, json_ok: bool = False, v: Any = None) -> str | None:
+def _text(obj: dict[str, Any], key: str, required: bool = False, json_ok: bool = False, v: Any = None) -> str | None:
     if v is None:
         if key not in obj or obj[key] is None:
             if required:
@@ -175,14 +175,14 @@ class _Reader:
 
     def __init__(self, fields: Fields, rule: PassRule):
         self.rule = rule
-        self.specs = {}
+        self.specs: dict[str, tuple[str, tuple[str | int, ...] | None]] = {}
         for name in Fields.__dataclass_fields__:
             spec = getattr(fields, name)
             self.specs[name] = (spec, compile_path(spec))
         self.grade_types = tuple(t for k in rule.kinds() for t in _TYPES.get(k, ()))
         self.get_all = compile_getter([self.specs[n][0] for n in _ORDER])
 
-    def value(self, obj: dict, name: str, soft: list) -> Any:
+    def value(self, obj: dict[str, Any], name: str, soft: list[str]) -> Any:
         spec, segs = self.specs[name]
         v = obj.get(spec)
         if v is not None or segs is None or spec in obj:
@@ -195,7 +195,7 @@ class _Reader:
             soft.append(str(exc))
             return None
 
-    def item(self, obj: Any, line: int, source: Path, soft: list) -> Item:
+    def item(self, obj: Any, line: int, source: Path, soft: list[str]) -> Item:
         # Hot path (every line of a million-row log): plain type checks inline, the slow `_text`
         # only for values that are not already text, and the instance built without the frozen
         # dataclass's per-field object.__setattr__ calls (same fields, same equality and hash).
@@ -227,7 +227,7 @@ class _Reader:
         if files is MISS:
             files = val(obj, "evidence_files", soft)
         if files is None:
-            files_t: tuple = ()
+            files_t: tuple[Any, ...] = ()
         elif type(files) is list and all(type(x) is str for x in files):
             files_t = tuple(files)
         elif isinstance(files, str):
@@ -352,7 +352,7 @@ def generic_records(path: Path, diags: list[Diagnostic]) -> Iterator[tuple[Path,
 
 
 def read_items(
-    path: Path | str | Sequence,
+    path: Path | str | Sequence[Path | str],
     fields: Fields | None = None,
     rule: PassRule | None = None,
     source: str | None = None,
@@ -369,8 +369,8 @@ def read_items(
             gc.enable()
 
 
-def _read_items(path, fields: Fields, rule: PassRule, source: str | None) -> RunLog:
-    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+def _read_items(path: Path | str | Sequence[Path | str], fields: Fields, rule: PassRule, source: str | None) -> RunLog:
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     if not paths:
         raise InputError(Path("."), None, "no run log files")
     log = RunLog(path=paths[0], paths=tuple(paths))
@@ -379,6 +379,7 @@ def _read_items(path, fields: Fields, rule: PassRule, source: str | None) -> Run
     make = reader.item
     passes = rule.predicate()
     hit_spec = fields.retrieval_hit
+    records_of: Callable[[Path, list[Diagnostic]], Iterator[tuple[Path, int, Any]]]
     if source is None:
         records_of = generic_records
     else:
@@ -444,7 +445,7 @@ def _read_items(path, fields: Fields, rule: PassRule, source: str | None) -> Run
 
 
 def load_run_log(ws: Workspace) -> RunLog:
-    return read_items(ws.run_logs or (ws.run_log,), ws.fields, ws.rule, ws.source)
+    return read_items(ws.run_logs or ws.run_log, ws.fields, ws.rule, ws.source)
 
 
 def load_benchmark(ws: Workspace) -> RunLog:

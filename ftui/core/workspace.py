@@ -71,7 +71,7 @@ class TrainConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    target_modules: str | list = "all-linear"
+    target_modules: str | list[Any] = "all-linear"
     qlora: bool = False
     learning_rate: float = 2e-4
     max_steps: int = 60
@@ -120,9 +120,9 @@ class HostedConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    grader: str | dict = "contains"
-    by_label: dict = field(default_factory=dict)
-    by_task: dict = field(default_factory=dict)
+    grader: str | dict[str, Any] = "contains"
+    by_label: dict[str, Any] = field(default_factory=dict)
+    by_task: dict[str, Any] = field(default_factory=dict)
     max_new_tokens: int = 128
     # Rows decoded together: on a CPU a step for 16 rows costs well under twice a step for 1.
     batch_size: int = 16
@@ -140,11 +140,12 @@ class UiConfig:
 class Workspace:
     root: Path
     config_path: Path
-    run_log: Path | list
+    # In ftui.yaml one path or a list of them (or globs, folders); once loaded, the first file.
+    run_log: Path | list[str]
     benchmark: Path | None = None
     state_dir: Path = Path(".ftui")
     fields: Fields = field(default_factory=Fields)
-    passing_grades: tuple = ("correct", "acceptable")
+    passing_grades: tuple[Any, ...] = ("correct", "acceptable")
     # Numbers, booleans, letters: `{at_least: 7}`, `{at_most: 0.2}`, `{values: [C]}` (replaces passing_grades).
     pass_rule: PassRuleConfig | None = None
     # An eval tool's own files (ftui/core/sources): lm_eval, promptfoo, inspect, openai_evals, mt_bench.
@@ -153,7 +154,7 @@ class Workspace:
     # A cluster is a candidate only counting items that failed in at least this share of their runs.
     min_repeat_rate: float = 0.0
     # Every run log file, in run order (run_log may name several, a glob or a folder).
-    run_logs: tuple = ()
+    run_logs: tuple[Path, ...] = ()
     model: str = EMBEDDED
     prompt: PromptConfig = field(default_factory=PromptConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
@@ -181,7 +182,7 @@ class Workspace:
         """Whether a grade passes; takes the grade or an item (an item read from several runs
         passes only when every attempt passed)."""
         if hasattr(grade, "grade"):
-            failures = getattr(grade, "failures", None)
+            failures: int | None = getattr(grade, "failures", None)
             if failures is not None:
                 return failures == 0
             grade = grade.grade
@@ -263,15 +264,15 @@ def load_workspace(path: Path | str) -> Workspace:
     return ws
 
 
-def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.MappingNode) -> None:
+def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node: yaml.MappingNode) -> None:
     def line_of(section: str, key: str | None = None) -> int | None:
         for k, v in node.value:
             if k.value == section:
                 if key and isinstance(v, yaml.MappingNode):
                     for k2, _ in v.value:
                         if k2.value == key:
-                            return k2.start_mark.line + 1
-                return k.start_mark.line + 1
+                            return int(k2.start_mark.line) + 1
+                return int(k.start_mark.line) + 1
         return None
 
     bad_grades = [g for g in ws.passing_grades if not isinstance(g, str)]
@@ -329,17 +330,19 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
             )
 
 
-def grader_spec(spec: Any) -> dict:
+def grader_spec(spec: Any) -> dict[str, Any]:
     """Normalise the short form `contains` to `{"kind": "contains"}`."""
     return {"kind": spec} if isinstance(spec, str) else dict(spec)
 
 
-def _nearest(key: str, valid) -> str:
+def _nearest(key: str, valid: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def _convert_mapping(node: yaml.Node, cls: type, path: Path, prefix: str, skip=frozenset()) -> dict:
+def _convert_mapping(
+    node: yaml.Node, cls: type, path: Path, prefix: str, skip: typing.AbstractSet[str] = frozenset()
+) -> dict[str, Any]:
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(path, node.start_mark.line + 1, f"`{prefix.rstrip('.') or 'top level'}` must be a mapping")
     hints = typing.get_type_hints(cls)
@@ -365,9 +368,8 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-            if type(None) in args:
-                return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and type(None) in args:
+            return None
         errors = []
         for arg in args:
             if arg is type(None):
@@ -380,7 +382,7 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
             raise errors[0]
         names = " or ".join(_type_name(a) for a in args if a is not type(None))
         raise ConfigError(path, line, f"`{key}` must be {names}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         values = _convert_mapping(node, tp, path, key + ".")
         try:
             return tp(**values)

@@ -10,10 +10,12 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from transformers import TrainerCallback
 
 from ftui.core.events import EventWriter
+from ftui.core.run_fold import fold
 from ftui.engine.device import memory_mb
 
 # Trainer log keys → event fields; extra DPO figures ride along under readable names.
@@ -47,13 +49,10 @@ class BestTracker:
         return self.patience > 0 and self.bad >= self.patience
 
     @classmethod
-    def from_events(cls, events: list[dict], patience: int) -> BestTracker:
-        """Rebuild the tracker from an earlier session's eval events, so a resumed run keeps its best."""
-        tracker = cls(patience)
-        for ev in events:
-            if ev.get("type") == "eval" and isinstance(ev.get("eval_loss"), (int, float)):
-                tracker.update(int(ev["step"]), float(ev["eval_loss"]))
-        return tracker
+    def from_events(cls, events: list[dict[str, Any]], patience: int) -> BestTracker:
+        """Rebuild the tracker from an earlier session's events, so a resumed run keeps its best."""
+        f = fold(events)
+        return cls(patience, f.best_eval, f.best_step, f.evals_since_best)
 
 
 def save_adapter(model, dest: Path) -> None:

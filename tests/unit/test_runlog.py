@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -260,7 +261,7 @@ def test_items_equal_and_hash_like_dataclasses(tmp_path):
     _, b = read(tmp_path, GOOD, "a.jsonl")
     assert a.items[0] == b.items[0] and hash(a.items[0]) == hash(b.items[0])
     assert replace(a.items[0], answer="z").answer == "z"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.items[0].answer = "mutated"
 
 

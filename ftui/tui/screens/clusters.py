@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from ftui.core.formatting import pct
+from ftui.core.progress import Progress
 from ftui.tui.screens.base import Pane
 from ftui.tui.session import CORRECTED, PENDING, REVIEW, SKIPPED, Session
 from ftui.tui.widgets.item_view import ItemView
@@ -77,12 +79,16 @@ Retrieval misses are counted apart: fine-tuning cannot fix the retriever.
 
     # -- data ------------------------------------------------------------------------------
     def _cluster_cells(self, c) -> list[str]:
-        counts = self.session.cluster_counts(c) if self.session else {}
-        left = counts.get(PENDING, 0)
-        done = counts.get(CORRECTED, 0)
+        p = self.session.progress(c) if self.session else Progress()
         # Several runs: how often the cluster's answers failed (failed answers / answers).
         label = f"{c.label} ({c.failed_attempts}/{c.attempts} runs)" if c.attempts > c.count else c.label
-        return [label, str(c.count), f"{c.share_of_failures:.0%}", "★" if c.candidate else "", f"{done}/{left}"]
+        return [
+            label,
+            str(c.count),
+            pct(c.share_of_failures, 0),
+            "★" if c.candidate else "",
+            f"{p.corrected}/{p.remaining}",
+        ]
 
     def _item_cells(self, it) -> list[str]:
         st = self.session.status(it.id) if self.session else PENDING

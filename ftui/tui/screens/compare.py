@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ftui.core import compare, evalrun, runs
+from ftui.core.formatting import MISSING, pct, pts
 from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
@@ -23,10 +24,6 @@ BUCKET_MARK = {
     "still_passing": "= still passing",
 }
 VERDICT_WORD = {"ship": "SHIP", "investigate": "INVESTIGATE", "data_quality": "DATA QUALITY", "stop": "STOP"}
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{x:.0%}"
 
 
 def metric_rows(report: dict) -> list[tuple[str, dict]]:
@@ -53,11 +50,11 @@ def metric_cells(row: tuple[str, dict]) -> list[str]:
     return [
         name,
         str(m.get("total", 0)),
-        f"{_pct(m.get('base_rate'))} → {_pct(m.get('tuned_rate'))}",
-        "—" if m.get("change") is None else f"{m['change'] * 100:+.0f} pts",
+        f"{pct(m.get('base_rate'), 0)} → {pct(m.get('tuned_rate'), 0)}",
+        pts(m.get("change"), 0),
         str(b.get("fixed", 0)),
         str(b.get("regressed", 0)),
-        "—" if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
+        MISSING if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
     ]
 
 

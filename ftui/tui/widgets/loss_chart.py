@@ -1,11 +1,38 @@
-"""Train and eval loss on one plot, redrawn a few times a second however fast points arrive."""
+"""Train and eval loss on one plot, redrawn a few times a second however fast points arrive.
+
+The per-step train loss of small batches jumps too much to read a trend from, so by default the
+chart draws its moving average over the raw curve, which stays behind it in a faint colour, as
+training dashboards do.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from textual.color import Color
 from textual_plotext import PlotextPlot
 
 # Redraws per second at most; a fast run can log many steps a second and a redraw costs ~5 ms.
 MAX_FPS = 4
+# TensorBoard's default smoothing weight: it steadies a small-batch loss and still follows a run
+# of a few dozen steps closely.
+SMOOTHING = 0.6
+# Plotext's first two series colours, kept for train and eval whatever else is drawn.
+TRAIN_COLOR = (0, 130, 200)
+EVAL_COLOR = (60, 180, 75)
+# How much of the train colour the faint raw curve keeps over the background.
+RAW_ALPHA = 0.35
+
+
+def ema(values: Iterable[float], weight: float = SMOOTHING) -> list[float]:
+    """The exponential moving average TensorBoard draws: debiased, so the first points are not
+    pulled toward zero."""
+    out: list[float] = []
+    last = 0.0
+    for n, v in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight**n))
+    return out
 
 
 class LossChart(PlotextPlot):
@@ -18,6 +45,7 @@ class LossChart(PlotextPlot):
         self.train: list[tuple[float, float]] = []
         self.eval: list[tuple[float, float]] = []
         self.title = "loss"
+        self.smooth = True
         self._dirty = True
         # Counted so tests can check the throttle.
         self.redraws = 0
@@ -25,6 +53,8 @@ class LossChart(PlotextPlot):
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(1 / MAX_FPS, self._flush)
+        # The faint colour is mixed with the theme's background: a new theme needs a new mix.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.flush_now())
         self._replot()
 
     def clear(self, title: str = "loss") -> None:
@@ -39,6 +69,11 @@ class LossChart(PlotextPlot):
         self.eval.extend(eval)
         if train or eval:
             self._dirty = True
+
+    def toggle_smoothing(self) -> bool:
+        self.smooth = not self.smooth
+        self.flush_now()
+        return self.smooth
 
     def flush_now(self) -> None:
         self._dirty = True
@@ -57,11 +92,15 @@ class LossChart(PlotextPlot):
         plt.title(self.title)
         plt.xlabel("step")
         if self.train:
-            xs, ys = zip(*self.train)
-            plt.plot(list(xs), list(ys), label="train", marker="braille")
+            xs, ys = (list(v) for v in zip(*self.train, strict=False))
+            if self.smooth and len(ys) > 1:
+                plt.plot(xs, ys, marker="braille", color=self._faint(TRAIN_COLOR))
+                plt.plot(xs, ema(ys), label=f"train (EMA {SMOOTHING})", marker="braille", color=TRAIN_COLOR)
+            else:
+                plt.plot(xs, ys, label="train", marker="braille", color=TRAIN_COLOR)
         if self.eval:
-            xs, ys = zip(*self.eval)
-            plt.plot(list(xs), list(ys), label="eval", marker="dot")
+            xs, ys = zip(*self.eval, strict=False)
+            plt.plot(list(xs), list(ys), label="eval", marker="dot", color=EVAL_COLOR)
         if not self.train and not self.eval:
             # An empty canvas with a note, rather than axes around nothing.
             plt.title(f"{self.title} · waiting for the first step")
@@ -70,3 +109,7 @@ class LossChart(PlotextPlot):
             plt.xticks([])
         self.redraws += 1
         self.refresh()
+
+    def _faint(self, rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+        background = Color.parse(self.app.theme_variables.get("surface", "black"))
+        return background.blend(Color(*rgb), RAW_ALPHA).rgb
