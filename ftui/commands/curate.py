@@ -12,7 +12,7 @@ from pathlib import Path
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
 from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing
 from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
-from ftui.core.formatting import clip, pct
+from ftui.core.formatting import clip, pct, plural
 from ftui.core.passrule import show_grade
 from ftui.core.progress import count_progress
 from ftui.core.review import export_review, import_review, items_for_review, review_row
@@ -453,9 +453,7 @@ def render_status(d: dict) -> str:
         (
             "Run log",
             d["run_log"],
-            f"and {len(d['run_logs']) - 1} more file{'s' if len(d['run_logs']) > 2 else ''}"
-            if len(d.get("run_logs", ())) > 1
-            else "",
+            f"and {plural(len(d['run_logs']) - 1, 'more file')}" if len(d.get("run_logs", ())) > 1 else "",
         ),
         ("Items", d["items"], f"kept; bad lines skipped: {d['skipped_lines']}" if d["skipped_lines"] else ""),
         (

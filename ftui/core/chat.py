@@ -72,5 +72,5 @@ def system_of(conv: Conversation) -> str | None:
     return conv[0][1] if conv and conv[0][0] == "system" else None
 
 
-def to_messages(conv: Conversation) -> list[dict]:
+def to_messages(conv: Conversation) -> list[dict[str, Any]]:
     return [{"role": r, "content": t} for r, t in conv]

@@ -7,6 +7,7 @@ contain dots keep working. A path that does not resolve says which segment is mi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 
@@ -14,11 +15,11 @@ class PathMissing(Exception):
     """The path does not resolve on this record; the message names the first missing segment."""
 
 
-def compile_path(spec: str) -> tuple | None:
+def compile_path(spec: str) -> tuple[str | int, ...] | None:
     """The segments of a dotted path (ints for list indexes), or None for a plain key."""
     if "." not in spec:
         return None
-    segs: list = []
+    segs: list[str | int] = []
     for part in spec.split("."):
         if part.lstrip("-").isdigit():
             segs.append(int(part))
@@ -27,7 +28,7 @@ def compile_path(spec: str) -> tuple | None:
     return tuple(segs)
 
 
-def resolve(obj: Any, spec: str, segs: tuple) -> Any:
+def resolve(obj: Any, spec: str, segs: tuple[str | int, ...]) -> Any:
     cur = obj
     for i, seg in enumerate(segs):
         # The common case first and without building any message: this runs for every field of
@@ -47,7 +48,7 @@ def resolve(obj: Any, spec: str, segs: tuple) -> Any:
     return cur
 
 
-def _missing(spec: str, segs: tuple, i: int, cur: Any) -> str:
+def _missing(spec: str, segs: tuple[str | int, ...], i: int, cur: Any) -> str:
     seg = segs[i]
     where = ".".join(str(s) for s in segs[:i]) or "the record"
     if type(seg) is int:
@@ -86,7 +87,7 @@ def _not_a_list() -> Any:
     raise TypeError
 
 
-def compile_getter(specs: list[str]):
+def compile_getter(specs: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """One function returning every field of a record as a tuple, MISS where a path broke.
 
     Generated once per workspace: a million-line log then pays one call and plain subscripts per
@@ -117,4 +118,5 @@ def compile_getter(specs: list[str]):
     lines.append(f"    return ({', '.join(names)},)")
     scope: dict[str, Any] = {"MISS": MISS, "_not_a_list": _not_a_list}
     exec(compile("\n".join(lines), "<ftui field getter>", "exec"), scope)
-    return scope["get"]
+    get: Callable[[dict[str, Any]], tuple[Any, ...]] = scope["get"]
+    return get

@@ -14,7 +14,7 @@ from ftui.core.errors import ConfigError
 _GLOB_CHARS = set("*?[")
 
 
-def expand_run_logs(root: Path, spec, source: str | None, cfg_path: Path, line: int | None) -> tuple[Path, ...]:
+def expand_run_logs(root: Path, spec: object, source: str | None, cfg_path: Path, line: int | None) -> tuple[Path, ...]:
     entries = spec if isinstance(spec, list) else [spec]
     if not entries:
         raise ConfigError(cfg_path, line, "run_log: the list is empty")

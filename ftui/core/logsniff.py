@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.chat import as_conversation
 from ftui.core.errors import InputError
+from ftui.core.formatting import clip, plural
 from ftui.core.passrule import PassRule, PassRuleConfig, show_grade
 from ftui.core.records import Diagnostic, array_records, document_records, jsonl_records, read_text
 from ftui.core.workspace import CONFIG_NAME, Fields
+
+if TYPE_CHECKING:
+    from ftui.core.runlog import Item, RunLog
 
 # Field names seen in eval logs, best first, per ftui field.
 _NAMES: dict[str, tuple[str, ...]] = {
@@ -87,7 +92,7 @@ SAMPLE = 500
 @dataclass
 class Proposal:
     log: Path  # what the user pointed at
-    run_log: str | list  # as written into ftui.yaml, relative to the workspace
+    run_log: str | list[str]  # as written into ftui.yaml, relative to the workspace
     files: list[Path]
     source: str | None
     fields: dict[str, str] = field(default_factory=dict)  # only what differs from the defaults
@@ -114,7 +119,7 @@ def propose(log: Path | str, workspace: Path | str | None = None) -> Proposal:
         raise InputError(log, None, "no such file or folder")
     ws_root = Path(workspace).expanduser().resolve() if workspace else (log if log.is_dir() else log.parent)
     if log.is_dir():
-        by_tool: dict[str | None, list[Path]] = {}
+        by_tool: dict[str, list[Path]] = {}
         for name in SOURCES:
             for f in folder_logs(log, name):
                 if detect(f) == name:
@@ -135,10 +140,9 @@ def propose(log: Path | str, workspace: Path | str | None = None) -> Proposal:
                 raise InputError(log, None, "no .jsonl or .json log in this folder")
             prop = Proposal(log, _rel(log, ws_root), files, None)
     else:
-        source = detect(log)
-        prop = Proposal(log, _rel(log, ws_root), [log], source)
+        prop = Proposal(log, _rel(log, ws_root), [log], detect(log))
     if prop.source is not None:
-        prop.rule = _tool_rule(prop)
+        prop.rule = _tool_rule(prop, prop.source)
     else:
         _guess_mapping(prop)
     return prop
@@ -151,30 +155,30 @@ def _rel(p: Path, root: Path) -> str:
         return os.path.relpath(p, root)
 
 
-def _tool_rule(prop: Proposal) -> PassRuleConfig:
+def _tool_rule(prop: Proposal, source: str) -> PassRuleConfig:
     from ftui.core.runlog import read_items
     from ftui.core.sources import SOURCES
 
-    preset = SOURCES[prop.source].rule
-    grades = _grades_of(read_items(prop.files, source=prop.source, rule=PassRule(at_least=float("-inf"))).items)
+    preset = SOURCES[source].rule
+    grades = _grades_of(read_items(prop.files, source=source, rule=PassRule(at_least=float("-inf"))).items)
     # inspect scorers can score in numbers or true/false instead of letters.
     if preset.values is not None and grades and not any(_matches_kind(g, preset.values) for g in grades):
         cfg, why = _rule_for(grades)
         prop.rule_why = why
         return cfg
-    prop.rule_why = f"the {SOURCES[prop.source].title} convention"
+    prop.rule_why = f"the {SOURCES[source].title} convention"
     return preset
 
 
-def _matches_kind(g: Any, values: list) -> bool:
+def _matches_kind(g: Any, values: list[Any]) -> bool:
     return any(type(g) is type(v) for v in values)
 
 
-def _grades_of(items) -> list:
+def _grades_of(items: Iterable[Item]) -> list[Any]:
     return [it.grade for it in items if it.grade is not None][:SAMPLE]
 
 
-def _sample_records(path: Path) -> list[dict]:
+def _sample_records(path: Path) -> list[dict[str, Any]]:
     diags: list[Diagnostic] = []
     with open(path, "rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -182,7 +186,7 @@ def _sample_records(path: Path) -> list[dict]:
         recs = array_records(path, read_text(path, diags), diags)
     else:
         recs = document_records(path, diags) or jsonl_records(path, diags)
-    out = []
+    out: list[dict[str, Any]] = []
     for _, obj in recs:
         if isinstance(obj, dict):
             out.append(obj)
@@ -191,7 +195,7 @@ def _sample_records(path: Path) -> list[dict]:
     return out
 
 
-def _paths(obj: Any, prefix: str = "", depth: int = 0, out: dict | None = None) -> dict[str, Any]:
+def _paths(obj: Any, prefix: str = "", depth: int = 0, out: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every field path of a record (lists by their first item), to a depth of 5."""
     out = {} if out is None else out
     if isinstance(obj, dict) and depth < 5:
@@ -291,7 +295,7 @@ def _guess_mapping(prop: Proposal) -> None:
     prop.has_evidence = "evidence_text" in chosen
     grades = []
     for r in recs:
-        g = r
+        g: Any = r
         for seg in chosen["grade"].split("."):
             g = (
                 g[int(seg)]
@@ -303,7 +307,7 @@ def _guess_mapping(prop: Proposal) -> None:
     prop.rule, prop.rule_why = _rule_for(grades)
 
 
-def _rule_for(grades: list) -> tuple[PassRuleConfig, str]:
+def _rule_for(grades: list[Any]) -> tuple[PassRuleConfig, str]:
     if not grades:
         return PassRuleConfig(values=[True]), "no grades seen: true passes"
     if all(isinstance(g, bool) for g in grades):
@@ -335,7 +339,7 @@ def _rule_for(grades: list) -> tuple[PassRuleConfig, str]:
 # -- preview and writing ----------------------------------------------------------------------------
 
 
-def read_with(prop: Proposal):
+def read_with(prop: Proposal) -> RunLog:
     """The log read exactly as the proposed workspace will read it."""
     from ftui.core.runlog import read_items
 
@@ -346,12 +350,12 @@ def _fields(prop: Proposal) -> Fields:
     return Fields(**prop.fields)
 
 
-def preview(prop: Proposal, log=None, n: int = 3, width: int = 78) -> str:
+def preview(prop: Proposal, log: RunLog | None = None, n: int = 3, width: int = 78) -> str:
     log = log if log is not None else read_with(prop)
     rule = PassRule.from_config(prop.rule, ())
     passed = sum(1 for it in log.items if it.failures == 0)
     lines = [
-        f"{prop.log}: {prop.tool}, {len(prop.files)} file{'s' if len(prop.files) != 1 else ''}",
+        f"{prop.log}: {prop.tool}, {plural(len(prop.files), 'file')}",
         f"pass rule: {rule.describe()}  ({prop.rule_why})" if prop.rule_why else f"pass rule: {rule.describe()}",
     ]
     for name, path in prop.fields.items():
@@ -360,7 +364,7 @@ def preview(prop: Proposal, log=None, n: int = 3, width: int = 78) -> str:
     runs = f", up to {log.runs} runs a question" if log.runs > 1 else ""
     lines.append(
         f"{len(log.items)} items{runs}: {passed} pass, {len(log.items) - passed} fail; "
-        f"{len(log.errors)} line{'s' if len(log.errors) != 1 else ''} skipped"
+        f"{plural(len(log.errors), 'line')} skipped"
     )
     for d in log.errors[:3]:
         lines.append(f"  {d}")
@@ -369,16 +373,11 @@ def preview(prop: Proposal, log=None, n: int = 3, width: int = 78) -> str:
         rep = f" (failed {it.failures}/{it.attempts} runs)" if it.attempts > 1 else ""
         lines.append(f"- {it.id}  grade {show_grade(it.grade)} -> {verdict}{rep}")
         if it.messages:
-            lines.append("  " + _clip(f"conversation of {len(it.messages)} turns; last user: {it.question}", width - 2))
+            lines.append("  " + clip(f"conversation of {len(it.messages)} turns; last user: {it.question}", width - 2))
         else:
-            lines.append("  " + _clip(f"Q: {it.question}", width - 2))
-        lines.append("  " + _clip(f"A: {it.answer}", width - 2))
+            lines.append("  " + clip(f"Q: {it.question}", width - 2))
+        lines.append("  " + clip(f"A: {it.answer}", width - 2))
     return "\n".join(lines)
-
-
-def _clip(s: str, n: int) -> str:
-    s = " ".join(str(s).split())
-    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def yaml_text(prop: Proposal) -> str:

@@ -7,6 +7,7 @@ turns it into pass or fail, so a 6 stays a 6 in every table while `at_least: 7` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ class PassRuleConfig:
 
     at_least: float | None = None
     at_most: float | None = None
-    values: list | None = None
+    values: list[Any] | None = None
 
 
 def _is_number(v: Any) -> bool:
@@ -39,12 +40,12 @@ class PassRule:
     at_least: float | None = None
     at_most: float | None = None
     # Passing values; a value's kind (text, boolean, number) is what the log's grades must be.
-    values: frozenset = frozenset()
+    values: frozenset[Any] = frozenset()
     # The text grades of `passing_grades`: with no `pass_rule`, a boolean grade is its own verdict.
     legacy: bool = False
 
     @classmethod
-    def from_config(cls, cfg: PassRuleConfig | None, passing_grades: tuple) -> PassRule:
+    def from_config(cls, cfg: PassRuleConfig | None, passing_grades: tuple[Any, ...]) -> PassRule:
         if cfg is None:
             return cls(values=frozenset(passing_grades), legacy=True)
         return cls(at_least=cfg.at_least, at_most=cfg.at_most, values=frozenset(_key(v) for v in cfg.values or ()))
@@ -90,7 +91,7 @@ class PassRule:
             return _key(grade) in self.values or (self.legacy and grade)
         return _key(grade) in self.values
 
-    def predicate(self):
+    def predicate(self) -> Callable[[Any], bool]:
         """`passes` as one closure for the hot loops: a text grade costs one set lookup."""
         values, slow = self.values, self.passes
         if self.numeric:

@@ -20,6 +20,18 @@ from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic
 
 Records = Iterator[tuple[Path, int, Any]]
+# A tool's record as ftui's fields, or None and why the record is not one of the tool's.
+Converted = tuple[dict[str, Any] | None, str]
+
+
+def mapping(v: Any) -> dict[str, Any]:
+    """`v` when it is a JSON object, else an empty one: a tool's optional sub-objects read alike."""
+    return v if isinstance(v, dict) else {}
+
+
+def sequence(v: Any) -> list[Any]:
+    """`v` when it is a JSON array, else an empty one."""
+    return v if isinstance(v, list) else []
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 from ftui.core.chat import as_conversation, content_text
 from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic, array_records, find_array, read_text, value_at
-from ftui.core.sources import Records, Source, not_format
+from ftui.core.sources import Converted, Records, Source, mapping, not_format
 
 
 def _score(scores: Any) -> tuple[str, Any, Any] | None:
@@ -31,14 +31,14 @@ def _score(scores: Any) -> tuple[str, Any, Any] | None:
     return None
 
 
-def to_record(sample: Any, task: str | None) -> tuple[dict | None, str | None]:
+def to_record(sample: Any, task: str | None) -> Converted:
     if not isinstance(sample, dict) or "id" not in sample or "input" not in sample:
         return None, "a sample needs `id` and `input`"
     score = _score(sample.get("scores"))
     if score is None:
         return None, "no scalar score in `scores` (was the sample scored?)"
     name, value, explanation = score
-    output = sample.get("output") if isinstance(sample.get("output"), dict) else {}
+    output = mapping(sample.get("output"))
     choices = output.get("choices") or []
     answer = None
     if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("message"), dict):
@@ -68,7 +68,7 @@ def to_record(sample: Any, task: str | None) -> tuple[dict | None, str | None]:
         "grade_note": f"{name}: {explanation}" if isinstance(explanation, str) and explanation else name,
         "task": task,
         "record": sample,
-    }, None
+    }, ""
 
 
 def _zip_records(path: Path, diags: list[Diagnostic]) -> Records:

@@ -17,7 +17,7 @@ from typing import Any
 from ftui.core.chat import as_conversation
 from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic, jsonl_records
-from ftui.core.sources import Records, Source, not_format
+from ftui.core.sources import Converted, Records, Source, mapping, not_format
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
 # A doc's question under the names the harness's tasks use most.
@@ -29,7 +29,7 @@ def task_of(path: Path) -> str:
     return m.group("task") if m else path.stem.removeprefix("samples_")
 
 
-def _args(sample: dict) -> list[list]:
+def _args(sample: dict[str, Any]) -> list[list[Any]]:
     args = sample.get("arguments")
     if isinstance(args, dict):  # as written to the file: {"gen_args_0": {"arg_0": ..., "arg_1": ...}}
         out = []
@@ -55,7 +55,7 @@ def _prompt(context: Any) -> Any:
     return context
 
 
-def _metric(sample: dict) -> tuple[str, Any] | None:
+def _metric(sample: dict[str, Any]) -> tuple[str, Any] | None:
     names = sample.get("metrics")
     names = names if isinstance(names, list) else []
     for name in [*names, "exact_match", "acc", "acc_norm", "pass@1"]:
@@ -65,7 +65,7 @@ def _metric(sample: dict) -> tuple[str, Any] | None:
     return None
 
 
-def to_record(sample: Any, task: str) -> tuple[dict | None, str | None]:
+def to_record(sample: Any, task: str) -> Converted:
     if not isinstance(sample, dict) or "doc_id" not in sample:
         return None, "no `doc_id`: not a line of samples_<task>_<date>.jsonl"
     args = _args(sample)
@@ -76,7 +76,7 @@ def to_record(sample: Any, task: str) -> tuple[dict | None, str | None]:
         return None, "no numeric metric field (exact_match, acc, ...)"
     name, value = metric
     context = args[0][0] if args[0] else ""
-    doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
+    doc = mapping(sample.get("doc"))
     target = sample.get("target")
     filtered = sample.get("filtered_resps")
     generated = len(args[0]) < 2 or isinstance(args[0][1], dict)
@@ -121,13 +121,13 @@ def to_record(sample: Any, task: str) -> tuple[dict | None, str | None]:
         "grade_note": note,
         "task": task,
         "record": sample,
-    }, None
+    }, ""
 
 
 def records(path: Path, diags: list[Diagnostic]) -> Records:
     task = task_of(path)
     chosen_filter = None
-    skipped_filters: set = set()
+    skipped_filters: set[Any] = set()
     for line, sample in jsonl_records(path, diags):
         flt = sample.get("filter") if isinstance(sample, dict) else None
         # A task with several filters logs each doc once per filter; the first filter is the answer.

@@ -18,7 +18,7 @@ from typing import Any
 
 from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic, jsonl_records
-from ftui.core.sources import Records, Source, not_format
+from ftui.core.sources import Records, Source, mapping, not_format, sequence
 
 _SINGLE = re.compile(
     r"\[Question\]\n(?P<q>.*?)\n\n\[The Start of Assistant's Answer\]\n(?P<a>.*?)\n\[The End of Assistant's Answer\]",
@@ -26,8 +26,8 @@ _SINGLE = re.compile(
 )
 
 
-def _by_id(path: Path) -> dict:
-    out: dict = {}
+def _by_id(path: Path) -> dict[Any, dict[str, Any]]:
+    out: dict[Any, dict[str, Any]] = {}
     if not path.is_file():
         return out
     for _, rec in jsonl_records(path, []):
@@ -58,7 +58,7 @@ def records(path: Path, diags: list[Diagnostic]) -> Records:
     q_path = _find(path, "question.jsonl")
     questions = _by_id(q_path) if q_path else {}
     models = {r.get("model") for _, r in rows if isinstance(r, dict)}
-    answers: dict[str, dict] = {}
+    answers: dict[Any, dict[Any, dict[str, Any]]] = {}
     for m in models:
         a_path = _find(path, f"model_answer/{m}.jsonl", f"{m}.jsonl")
         answers[m] = _by_id(a_path) if a_path else {}
@@ -80,9 +80,9 @@ def records(path: Path, diags: list[Diagnostic]) -> Records:
             continue
         q = questions.get(qid, {})
         a = answers.get(model, {}).get(qid, {})
-        q_turns = q.get("turns") if isinstance(q.get("turns"), list) else []
-        choices = a.get("choices") if isinstance(a.get("choices"), list) else []
-        a_turns = choices[0].get("turns", []) if choices and isinstance(choices[0], dict) else []
+        q_turns = sequence(q.get("turns"))
+        choices = sequence(a.get("choices"))
+        a_turns = sequence(mapping(choices[0]).get("turns")) if choices else []
         if len(q_turns) >= turn and len(a_turns) >= turn:
             conv = []
             for t in range(turn):

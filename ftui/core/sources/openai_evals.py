@@ -14,7 +14,7 @@ from typing import Any
 
 from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic, jsonl_records
-from ftui.core.sources import Records, Source, not_format
+from ftui.core.sources import Records, Source, mapping, not_format
 
 
 def _text(v: Any) -> str | None:
@@ -26,9 +26,9 @@ def _text(v: Any) -> str | None:
 
 
 def records(path: Path, diags: list[Diagnostic]) -> Records:
-    spec: dict = {}
-    sampling: dict[str, dict] = {}
-    matches: list[tuple[int, dict]] = []
+    spec: dict[str, Any] = {}
+    sampling: dict[str, dict[str, Any]] = {}
+    matches: list[tuple[int, dict[str, Any]]] = []
     seen_events = False
     for line, ev in jsonl_records(path, diags):
         if not isinstance(ev, dict):
@@ -48,7 +48,7 @@ def records(path: Path, diags: list[Diagnostic]) -> Records:
             diags.append(Diagnostic(path, line, "an event needs `type` and `sample_id`", "not_source_format"))
             continue
         seen_events = True
-        data = ev.get("data") if isinstance(ev.get("data"), dict) else {}
+        data = mapping(ev.get("data"))
         if ev["type"] == "sampling":
             # The first sampling of a sample is the prompt it was asked; later ones are follow-ups.
             sampling.setdefault(str(ev["sample_id"]), data)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic, array_records, find_array, jsonl_records, read_text
-from ftui.core.sources import Records, Source, not_format
+from ftui.core.sources import Converted, Records, Source, mapping, not_format
 from ftui.core.sources.lm_eval import _prompt
 
 _EXPECTING = ("equals", "contains", "icontains", "starts-with", "regex", "contains-json", "is-json")
@@ -28,22 +28,22 @@ def _failed_assertion(grading: Any) -> str | None:
         return None
     for comp in grading.get("componentResults") or []:
         if isinstance(comp, dict) and comp.get("pass") is False:
-            a = comp.get("assertion")
-            if isinstance(a, dict) and isinstance(a.get("type"), str):
-                return a["type"]
+            kind = mapping(comp.get("assertion")).get("type")
+            if isinstance(kind, str):
+                return kind
     return None
 
 
-def to_record(res: Any) -> tuple[dict | None, str | None]:
+def to_record(res: Any) -> Converted:
     if not isinstance(res, dict) or "testIdx" not in res or "success" not in res:
         return None, "a result needs `testIdx` and `success`"
     if not isinstance(res["success"], bool):
         return None, f"`success` must be true/false, got {json.dumps(res['success'])[:30]}"
-    test = res.get("testCase") if isinstance(res.get("testCase"), dict) else {}
-    vars_ = res.get("vars") if isinstance(res.get("vars"), dict) else test.get("vars") or {}
-    prompt = res.get("prompt") if isinstance(res.get("prompt"), dict) else {}
+    test = mapping(res.get("testCase"))
+    vars_ = mapping(res.get("vars") if isinstance(res.get("vars"), dict) else test.get("vars"))
+    prompt = mapping(res.get("prompt"))
     raw = prompt.get("raw")
-    response = res.get("response") if isinstance(res.get("response"), dict) else {}
+    response = mapping(res.get("response"))
     output = response.get("output")
     answer = output if isinstance(output, str) else ("" if output is None else json.dumps(output))
     expected = None
@@ -77,7 +77,7 @@ def to_record(res: Any) -> tuple[dict | None, str | None]:
         "grade_note": note or None,
         "failure_label": _failed_assertion(grading) if not res["success"] else None,
         "record": res,
-    }, None
+    }, ""
 
 
 def records(path: Path, diags: list[Diagnostic]) -> Records:
