@@ -12,7 +12,8 @@ from pathlib import Path
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
 from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing, label_of, load_overlay
 from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
-from ftui.core.formatting import clip, pct
+from ftui.core.formatting import clip, pct, plural
+from ftui.core.passrule import show_grade
 from ftui.core.progress import count_progress
 from ftui.core.review import export_review, import_review, items_for_review, review_row
 from ftui.core.runlog import Item, RunLog, load_run_log
@@ -128,6 +129,9 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
         "retrieval_field_present": report.retrieval_field_present,
         "notice": None if report.retrieval_field_present else NO_RETRIEVAL_NOTICE.format(field=ws.fields.retrieval_hit),
         "candidate_threshold": ws.candidate_threshold,
+        "pass_rule": ws.rule.describe(),
+        "runs": log.runs,
+        "min_repeat_rate": ws.min_repeat_rate,
         "clusters": [
             {
                 "label": c.label,
@@ -139,6 +143,11 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
                 "description": c.description,
                 "samples": list(c.samples),
                 "ids": list(c.ids),
+                "grades": [it.grade for it in c.items],
+                "repeat_rate": round(c.repeat_rate, 6),
+                "failed_attempts": c.failed_attempts,
+                "attempts": c.attempts,
+                "sample_grades": [show_grade(it.grade) for it in c.items[: len(c.samples)]],
                 **_progress(c.ids, data),
             }
             for c in report.clusters
@@ -158,6 +167,10 @@ def render_clusters(d: dict, samples: bool = False) -> str:
     if d["retrieval_unknown"]:
         extra.append(f"no retrieval value: {d['retrieval_unknown']}")
     lines.append("  " + "; ".join(extra))
+    if d.get("pass_rule"):
+        lines.append(f"  pass rule: {d['pass_rule']}")
+    if d.get("runs", 1) > 1:
+        lines.append(f"  runs: up to {d['runs']} per question; REPEAT: failed answers / answers in the cluster")
     if d["notice"]:
         lines.append("")
         lines.extend(textwrap.wrap("Note: " + d["notice"], WIDTH - 1))
@@ -178,12 +191,18 @@ def render_clusters(d: dict, samples: bool = False) -> str:
             f"{pct(c['share_of_failures']):>7} {'yes' if c['candidate'] else '-':>4} "
             f"{c['corrected']:>5} {c['remaining']:>5}"
         )
+        if d.get("runs", 1) > 1:
+            lines[-1] += f"  REPEAT {c['failed_attempts']}/{c['attempts']}"
         if samples:
-            for q in c["samples"]:
-                lines.append("    - " + clip(q, WIDTH - 7))
+            for q, g in zip(c["samples"], c.get("sample_grades") or [""] * len(c["samples"]), strict=False):
+                tag = f"[{g}] " if g else ""
+                lines.append("    - " + clip(tag + q, WIDTH - 7))
     lines.append("")
     cands = [c["label"] for c in d["clusters"] if c["candidate"]]
     th = d["candidate_threshold"]
+    rate = d.get("min_repeat_rate") or 0
+    if rate:
+        th = f"{th}, each failing in >= {pct(rate, 0)} of its runs"
     if cands:
         lines.extend(textwrap.wrap(f"Fine-tuning candidates (>= {th} failures): {', '.join(cands)}", WIDTH - 1))
     else:
@@ -240,6 +259,7 @@ def item_dict(item: Item) -> dict:
     d = asdict(item)
     d["source"] = str(item.source)
     d["evidence_files"] = list(item.evidence_files)
+    d["messages"] = [{"role": r, "content": t} for r, t in item.messages] if item.messages else None
     return d
 
 
@@ -260,12 +280,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     }
     hit = {True: "hit", False: "miss", None: "-"}[item.retrieval_hit]
     lines = [
-        f"{item.id}  [{cluster or item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
+        f"{item.id}  [{cluster or item.label or 'unlabeled'}]  grade: {show_grade(item.grade)}  retrieval: {hit}  "
         f"({category.replace('_', ' ')})",
-        f"{item.source.name}:{item.line}",
+        f"{item.source.name}:{item.line}"
+        + (f"  failed in {item.failures} of {item.attempts} runs" if item.attempts > 1 else ""),
         "",
     ]
-    lines += _block("Question:", item.question)
+    if item.messages:
+        lines.append("Conversation:")
+        for role, text in item.messages:
+            lines += _block(f"  [{role}]", text)
+    else:
+        lines += _block("Question:", item.question)
+    if item.grade_reason:
+        lines += _block("Grader's reason:", item.grade_reason)
     if item.evidence_files:
         lines.append("Evidence files: " + ", ".join(item.evidence_files))
     lines += _block("Expected:", item.expected)
@@ -413,6 +441,7 @@ def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[st
     return {
         "workspace": str(ws.root),
         "run_log": str(ws.run_log),
+        "run_logs": [str(p) for p in ws.run_logs or (ws.run_log,)],
         "items": report.total_items,
         "skipped_lines": log.summary["skipped"],
         "failures": report.failures,
@@ -435,7 +464,11 @@ def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[st
 def render_status(d: dict) -> str:
     rows = [
         ("Workspace", d["workspace"], ""),
-        ("Run log", d["run_log"], ""),
+        (
+            "Run log",
+            d["run_log"],
+            f"and {plural(len(d['run_logs']) - 1, 'more file')}" if len(d.get("run_logs", ())) > 1 else "",
+        ),
         ("Items", d["items"], f"kept; bad lines skipped: {d['skipped_lines']}" if d["skipped_lines"] else ""),
         (
             "Failures",

@@ -69,7 +69,7 @@ def messages(name: str, description: str, items: list[Any]) -> list[dict[str, st
         parts.append(f"   EXPECTED: {_clip(it.expected) or '(none)'}")
         parts.append(f"   ANSWER: {_clip(it.answer)}")
         if getattr(it, "reason", None):
-            parts.append(f"   GRADER: {_clip(it.reason)}")
+            parts.append(f"   GRADER: {_clip(it.grade_reason)}")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(parts)}]
 
 

@@ -33,10 +33,17 @@ class Cluster:
     # Found by discovery (or made by hand) rather than read from the log's label field.
     discovered: bool = False
     description: str = ""
+    # Over the cluster's items: failed answers and answers (one each per run the item was in).
+    failed_attempts: int = 0
+    attempts: int = 0
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(it.id for it in self.items)
+
+    @property
+    def repeat_rate(self) -> float:
+        return self.failed_attempts / self.attempts if self.attempts else 0.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,14 @@ def load_overlay(ws: Workspace) -> Overlay:
 
 
 def is_passing(ws: Workspace, item: Item) -> bool:
-    return item.grade is not None and item.grade in ws.passing_grades
+    return ws.is_passing(item)
+
+
+def repeat_rate(item: Item) -> float:
+    """Share of the runs an item was in where its answer failed (1.0 for a single failed answer)."""
+    if item.failures is None:
+        return 1.0
+    return item.failures / item.attempts if item.attempts else 0.0
 
 
 def is_model_failure(ws: Workspace, item: Item, retrieval_field_present: bool) -> bool:
@@ -95,13 +109,13 @@ def cluster_failures(ws: Workspace, log: RunLog, overlay: Overlay | None = None)
         overlay = Overlay.load(ws)
     use_overlay = not overlay.empty
     present = log.has_retrieval
-    passing_set = frozenset(ws.passing_grades)
+    passes = ws.rule.predicate()
     groups: dict[str, list[Item]] = {}
     passing = misses = unknown = failures = 0
     # One pass with the rule inlined: this runs on every refresh of a 100k-row log.
     for it in log.items:
-        g = it.grade
-        if g is not None and g in passing_set:
+        f = it.failures
+        if f == 0 or (f is None and passes(it.grade)):
             passing += 1
             continue
         if present:
@@ -121,10 +135,14 @@ def cluster_failures(ws: Workspace, log: RunLog, overlay: Overlay | None = None)
             bucket.append(it)
     total = len(log.items)
     threshold = ws.candidate_threshold
+    min_rate = ws.min_repeat_rate
     clusters = []
     for label, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         n = len(items)
         info = overlay.info(label) if use_overlay else None
+        tries = sum(it.attempts for it in items)
+        failed = sum(it.attempts if it.failures is None else it.failures for it in items)
+        repeating = n if min_rate <= 0 else sum(1 for it in items if repeat_rate(it) >= min_rate)
         clusters.append(
             Cluster(
                 label=label,
@@ -133,9 +151,11 @@ def cluster_failures(ws: Workspace, log: RunLog, overlay: Overlay | None = None)
                 share_of_items=n / total if total else 0.0,
                 share_of_failures=n / failures if failures else 0.0,
                 samples=tuple(it.question for it in items[:SAMPLES]),
-                candidate=n >= threshold,
+                candidate=repeating >= threshold,
                 discovered=info is not None,
                 description=info.description if info is not None else "",
+                failed_attempts=failed,
+                attempts=tries,
             )
         )
     return ClusterReport(

@@ -158,6 +158,8 @@ def build_report(
                 "task": r.get("task"),
                 "question": r.get("question", ""),
                 "expected": r.get("expected"),
+                # The grade the run log gave this item, as logged (7, true, "C"), beside ftui's own.
+                **({"logged_grade": r["logged_grade"]} if r.get("logged_grade") is not None else {}),
                 "base_answer": r.get("base_answer", ""),
                 "tuned_answer": r.get("tuned_answer", ""),
                 "base_grade": bg,

@@ -292,7 +292,7 @@ def _normalise_ws(text: str) -> str:
 def _benchmark_items(ws: Workspace) -> list[Item]:
     if ws.benchmark is None or ws.benchmark == ws.run_log:
         return []
-    return read_items(ws.benchmark, ws.fields).items
+    return read_items(ws.benchmark, ws.fields, ws.rule).items
 
 
 def _plan(

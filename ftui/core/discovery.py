@@ -101,7 +101,7 @@ class Discovery:
 def content_hash(item: Item) -> str:
     """What an item's cluster was decided from; an edit is kept only while this is unchanged."""
     h = hashlib.blake2b(digest_size=10)
-    for part in (item.question, item.answer, item.expected or "", getattr(item, "reason", None) or ""):
+    for part in (item.question, item.answer, item.expected or "", item.grade_reason or ""):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
@@ -124,7 +124,7 @@ def _text_specs(items: Sequence[Item], request: bool) -> list[tuple[list[str], s
         ([_clip(it.answer) for it in items], "word", 1.0),
         ([_clip(it.answer)[:400] for it in items], "char", 0.7),
         ([_clip(it.expected)[:400] for it in items], "char", 0.7),
-        ([_clip(getattr(it, "reason", None)) for it in items], "word", 0.7),
+        ([_clip(it.grade_reason) for it in items], "word", 0.7),
     ]
     if not request:
         del specs[1]

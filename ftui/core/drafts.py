@@ -30,7 +30,7 @@ from ftui.core.errors import FtuiError
 from ftui.core.evalrun import EvalState, fold
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, fsync_dir, read_json_file
 from ftui.core.grading import spec_for
-from ftui.core.prompts import user_text
+from ftui.core.prompts import messages_for, user_text
 from ftui.core.run_dirs import new_run_dir
 
 if TYPE_CHECKING:
@@ -285,13 +285,19 @@ def render(template: str, values: dict[str, str]) -> str:
     return out
 
 
+def system_prompt(item: Item, ws: Workspace) -> str:
+    """The system prompt the model answered under: the logged conversation's, else the item's, else the default."""
+    logged = next((m["content"] for m in messages_for(item, ws.prompt) if m["role"] == "system"), None)
+    return str(logged) if logged else item.system_prompt or ws.prompt.default_system
+
+
 def teacher_prompt(item: Item, ws: Workspace, settings: PromptSettings, label: str | None = None) -> str:
     """`label`: the item's cluster, which the overlay may name differently from the log's label field."""
     return render(
         settings.template,
         {
             "instruction": settings.instruction,
-            "system": item.system_prompt or ws.prompt.default_system,
+            "system": system_prompt(item, ws),
             "user": user_text(item, ws.prompt),
             "question": item.question,
             "evidence": item.evidence_text or "",
@@ -316,7 +322,7 @@ def teacher_messages(
     Examples come first and in a fixed order, so every item of a cluster shares them as a prefix
     (the local decoder computes a shared prefix once per batch).
     """
-    msgs: list[Message] = [{"role": "system", "content": item.system_prompt or ws.prompt.default_system}]
+    msgs: list[Message] = [{"role": "system", "content": system_prompt(item, ws)}]
     for ex, output in examples:
         msgs.append({"role": "user", "content": teacher_prompt(ex, ws, settings, label)})
         msgs.append({"role": "assistant", "content": output})

@@ -146,6 +146,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
                 "task": it.task,
                 "question": it.question,
                 "expected": it.expected,
+                "logged_grade": it.grade,
                 "messages": messages_for(it, ws.prompt),
                 "grader": spec_for(ws, it),
             }

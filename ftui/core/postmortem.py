@@ -16,6 +16,7 @@ from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest,
 from ftui.core.events import read_events
 from ftui.core.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.fsutil import atomic_write_text
+from ftui.core.passrule import show_grade
 from ftui.core.runs import read_run_config
 
 if TYPE_CHECKING:
@@ -217,11 +218,13 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
             f"- Answer length: {tr['mean_base_answer_words']:.0f} words before, {tr['mean_tuned_answer_words']:.0f} after"
         )
         L.append("")
-        L.append("| id | cluster | base grade | fine-tuned grade |")
-        L.append("|---|---|---|---|")
+        logged = any(it.get("logged_grade") is not None for it in regs)
+        L.append("| id | cluster |" + (" logged grade |" if logged else "") + " base grade | fine-tuned grade |")
+        L.append("|---|---|" + ("---|" if logged else "") + "---|---|")
         for it in regs[:20]:
+            lg = f" {show_grade(it.get('logged_grade'))} |" if logged else ""
             L.append(
-                f"| {it['id']} | {it['cluster']} | {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
+                f"| {it['id']} | {it['cluster']} |{lg} {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
             )
     L.append("")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftui.core.chat import last_user, to_messages
 from ftui.core.runlog import Item
 from ftui.core.workspace import PromptConfig
 
@@ -15,6 +16,9 @@ class _Blank(dict[str, Any]):
 
 
 def user_text(item: Item, cfg: PromptConfig) -> str:
+    conv = getattr(item, "messages", None)  # items built by hand may have no conversation field
+    if conv:
+        return last_user(conv)
     if item.prompt:
         return item.prompt
     return cfg.user_template.format_map(
@@ -27,7 +31,11 @@ def user_text(item: Item, cfg: PromptConfig) -> str:
 
 
 def messages_for(item: Item, cfg: PromptConfig) -> list[dict[str, Any]]:
-    """System + user messages: the exact logged prompt when there is one, else the template."""
+    """The logged conversation verbatim when the log has one; else system + user messages, the user
+    turn being the exact logged prompt when there is one, else the template."""
+    conv = getattr(item, "messages", None)
+    if conv:
+        return to_messages(conv)
     return [
         {"role": "system", "content": item.system_prompt or cfg.default_system},
         {"role": "user", "content": user_text(item, cfg)},

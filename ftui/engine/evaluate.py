@@ -186,7 +186,9 @@ class Evaluation:
             q = it.get("question") or ""
             records.append(
                 {
-                    **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected")},
+                    **{
+                        k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected", "logged_grade")
+                    },
                     "base_answer": b,
                     "tuned_answer": t,
                     "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),

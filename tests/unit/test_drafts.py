@@ -243,3 +243,16 @@ def test_a_renamed_cluster_is_drafted_under_its_overlay_name(ws):
     job = dr.write_job(ws, plan, concurrency=1, max_new_tokens=8)
     assert job.parent == dr.drafts_dir(ws) / dr.JOBS and job.name.endswith("-bad_symbol")
     assert dr.find_job(ws, "latest") == job
+
+
+def test_the_teacher_sees_the_system_prompt_of_a_logged_conversation(ws):
+    from dataclasses import replace
+
+    item = replace(
+        cluster(ws).items[0],
+        system_prompt=None,
+        messages=(("system", "Answer in French."), ("user", "Where is the parser?")),
+    )
+    msgs = dr.teacher_messages(item, ws, dr.PromptSettings(), [])
+    assert msgs[0] == {"role": "system", "content": "Answer in French."}
+    assert "Answer in French." in msgs[-1]["content"] and "Where is the parser?" in msgs[-1]["content"]

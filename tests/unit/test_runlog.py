@@ -111,7 +111,10 @@ def test_not_an_object(tmp_path):
     [
         ({"question_id": "w", "retrieval_hit": "yes"}, 'field `retrieval_hit` must be true/false, got "yes"'),
         ({"question_id": "w", "question": 5}, "field `question` must be text, got int"),
-        ({"question_id": "w", "grade": 3}, "field `grade` must be text, got int"),
+        (
+            {"question_id": "w", "grade": 3},
+            "field `grade`: grade 3 is a number: set `pass_rule: {at_least: N}` (or at_most) to say which scores pass",
+        ),
         ({"question_id": "w", "evidence_files": [1]}, "field `evidence_files` must be a list of paths"),
         ({"question_id": [1]}, "field `question_id` must be text or a whole number, got list"),
         ({"question_id": "w", "failure_label": {"a": 1}}, "field `failure_label` must be text, got dict"),

@@ -117,6 +117,9 @@ The clusters are yours to change, and your changes survive a new discovery:
     def _cluster_cells(self, c) -> list[str]:
         p = self.session.progress(c) if self.session else Progress()
         label = f"{c.label} *" if getattr(c, "discovered", False) else c.label
+        # Several runs: how often the cluster's answers failed (failed answers / answers).
+        if c.attempts > c.count:
+            label += f" ({c.failed_attempts}/{c.attempts} runs)"
         return [
             label,
             str(c.count),
@@ -136,6 +139,8 @@ The clusters are yours to change, and your changes survive a new discovery:
             f"{r.total_items} items · {r.failures} model failures in {len(r.clusters)} clusters "
             f"({cands} candidate{'s' if cands != 1 else ''}) · {r.retrieval_misses} retrieval misses · {r.passing} passing"
         )
+        if r.clusters and any(c.attempts > c.count for c in r.clusters):
+            text += " · answered in several runs"
         if getattr(r, "retrieval_unknown", 0):
             text += f" · {r.retrieval_unknown} without retrieval info"
         if session.retrieval_note:
