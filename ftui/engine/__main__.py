@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run the benchmark evaluation described by RUN_DIR/eval/config.json")
     p.add_argument("run_dir")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("export", help="write the export described by JOB_DIR/config.json")
+    p.add_argument("job_dir")
+    p = sub.add_parser("parity", help="answer PARITY_DIR's items with an export and compare with the judged model")
+    p.add_argument("parity_dir")
+    p = sub.add_parser("serve", help="serve the models described by SERVE_DIR/config.json")
+    p.add_argument("serve_dir")
     return parser
 
 
@@ -49,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             print("ftui.engine: evaluation engine not installed", file=sys.stderr)
             return 2
         return int(mod.main(args.run_dir, args.rest) or 0)
+    if args.command in ("export", "parity", "serve"):
+        mod = importlib.import_module(f"ftui.engine.{args.command}")
+        return int(mod.main(getattr(args, f"{args.command if args.command != 'export' else 'job'}_dir")) or 0)
     build_parser().print_help()
     return 2
 
