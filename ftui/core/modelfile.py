@@ -141,9 +141,9 @@ def go_template(wrap: RoleWrapping) -> str:
 
 def stop_tokens(wrap: RoleWrapping, tokens: dict[str, str]) -> list[str]:
     # The end of a turn, and the start of the next one (what user and assistant prefixes share).
-    import os.path
-
-    turn_start = os.path.commonpath([wrap.prefix["user"], wrap.prefix["assistant"]]).strip()
+    u, a = wrap.prefix["user"], wrap.prefix["assistant"]
+    n = next((i for i, (x, y) in enumerate(zip(u, a, strict=False)) if x != y), min(len(u), len(a)))
+    turn_start = u[:n].strip()
     out = []
     for s in (tokens.get("eos_token"), wrap.suffix["assistant"].strip(), turn_start):
         if s and s not in out:
