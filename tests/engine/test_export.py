@@ -13,6 +13,7 @@ from ftui.core.modelfile import chat_template_of, modelfile
 from ftui.engine.evaluate import main as eval_main
 from ftui.engine.export import main as export_main
 from tests.fixtures.eval_run import make_eval_workspace
+from tests.fixtures.fixture_messages import wrong_symbol_messages
 from tests.fixtures.tiny_adapter import train_tiny_adapter
 
 TARGET = "src/mod_3.py"
@@ -21,15 +22,7 @@ PROMPT = [{"role": "system", "content": "You are a code assistant."}, {"role": "
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model_dir, tmp_path_factory):
-    from ftui.core.prompts import messages_for
-    from ftui.core.workspace import PromptConfig
-    from tests.fixtures.datasets.workspace import failing
-
-    row = failing(3, "wrong_symbol")
-    fields = ("prompt", "system_prompt", "question", "evidence_text", "evidence_files")
-    values = (None, row["system_prompt"], row["question"], row["evidence_text"], ())
-    item = type("I", (), dict(zip(fields, values, strict=False)))()
-    msgs = messages_for(item, PromptConfig())
+    msgs = wrong_symbol_messages()
     return train_tiny_adapter(
         tiny_model_dir, tmp_path_factory.mktemp("adapter") / "adapter", msgs, TARGET, steps=150, lr=1e-2
     )
