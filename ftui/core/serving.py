@@ -71,7 +71,13 @@ def plan(ws, run_dirs: list[Path], *, port: int, quant: str, engine: str) -> dic
         if model != ws.model:
             raise ServeError(f"{rd}: run {rd.name} fine-tunes {model}, not the workspace's model {ws.model}")
         models.append(
-            {"name": model_name(rd), "run_id": rd.name, "run_dir": str(rd), "adapter": str(adapter), "model": model}
+            {
+                "name": model_name(rd),
+                "run_id": rd.name,
+                "run_dir": str(rd),
+                "adapter": str(adapter.resolve()),
+                "model": model,
+            }
         )
     if engine != "vllm":
         exports.check_architecture(ws.model, "gguf")
