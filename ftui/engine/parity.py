@@ -21,8 +21,10 @@ from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json, read_jsonl
 from ftui.core.grading import grade
 from ftui.core.parity import ITEMS, RESULT, compare
+from ftui.engine.evaluate import AnswerCache, answer_key
 
 TRACEBACK_LINES = 15
+REFERENCE_CACHE = "reference_answers.jsonl"
 
 
 class Cancelled(Exception):
@@ -90,7 +92,14 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
     max_new = int(cfg.get("max_new_tokens") or 128)
     say = lambda m: emit("status", message=m)  # noqa: E731
 
-    # Items the evaluation never answered (anchors): the judged configuration answers them first.
+    # Items the evaluation never answered (anchors): the judged configuration answers them, once per
+    # run (the answers are kept beside the run's parity checks for the next export's).
+    cache = AnswerCache(pd.parent / REFERENCE_CACHE)
+    identity = f"judged:{cfg['model']}+{cfg['adapter']}"
+    keys = {i: answer_key(identity, it["messages"], max_new) for i, it in enumerate(items)}
+    for i, it in enumerate(items):
+        if it["reference_answer"] is None:
+            it["reference_answer"] = cache.get(keys[i])
     missing = [i for i, it in enumerate(items) if it["reference_answer"] is None]
     if missing:
         from ftui.engine.generate import load_for_generation
@@ -104,13 +113,16 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
             batch_size=int(cfg.get("batch_size") or 8),
         )
         for i, a in zip(missing, answers, strict=False):
-            it = items[i]
-            it["reference_answer"] = a
-            it["reference_grade"] = grade(
-                a, it.get("expected"), it["grader"], question=it.get("question") or ""
-            ).to_dict()
+            items[i]["reference_answer"] = a
+            cache.put(keys[i], a, identity)
         del ref
         check_stop()
+    for it in items:
+        if it["reference_grade"] is None:
+            q = it.get("question") or ""
+            it["reference_grade"] = grade(
+                it["reference_answer"], it.get("expected"), it["grader"], question=q
+            ).to_dict()
 
     say(f"loading the export {manifest['name']}")
     gen, kwargs = export_generator(cfg, manifest, say)
