@@ -240,3 +240,5 @@ def test_parity_after_merged_export_is_identical_and_gguf_parity_is_reported(ws_
         res = parity.read_result(run_dir / "parity" / "gguf-f16")
         assert res["consumer"].startswith("llama.cpp")
         assert res["summary"]["same_grade"] + res["summary"]["flips"] == res["summary"]["items"]
+        # The judged model answered the anchor once, for both checks.
+        assert len((run_dir / "parity" / "reference_answers.jsonl").read_text().splitlines()) == 1
