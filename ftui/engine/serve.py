@@ -141,6 +141,9 @@ def main(serve_dir: str | Path) -> int:
         serve_llama_cpp(cfg, sd, writer.emit)
         writer.emit("finished", engine=engine, stopped=True)
         return 0
+    except SystemExit:  # stopped while still preparing the models
+        writer.emit("cancelled", step=0)
+        return 1
     except BaseException as exc:  # the event is the only report a detached child can give
         tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
         writer.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback_tail=tail)
