@@ -67,10 +67,10 @@ def _target_type(gguf, name: str, shape: tuple, quant: str):
 
 
 def pre_tokenizer_name(tokenizer_json: dict) -> str:
-    """llama.cpp's name for the pre-tokenizer: plain byte-level with GPT-2's split is `gpt2`."""
+    """llama.cpp's name for the pre-tokenizer: plain byte-level with GPT-2's split is `gpt-2`."""
     pre = tokenizer_json.get("pre_tokenizer") or {}
     if pre.get("type") == "ByteLevel" and pre.get("use_regex", True):
-        return "gpt2"
+        return "gpt-2"
     return "default"
 
 
