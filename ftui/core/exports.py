@@ -161,6 +161,7 @@ class JobState:
     message: str | None = None
     progress: dict = field(default_factory=dict)
     result: dict = field(default_factory=dict)
+    started: dict = field(default_factory=dict)  # what the child said when it started (engine, pid, ...)
     error: str | None = None
     hint: str | None = None
     last_event_t: float | None = None
@@ -176,6 +177,7 @@ def fold(evs: list[dict], st: JobState) -> JobState:
         st.last_event_t = ev.get("t", st.last_event_t)
         if kind == "started":
             st.state, st.error, st.hint = "running", None, None
+            st.started = {k: v for k, v in ev.items() if k not in ("v", "type", "t")}
         elif kind == "progress":
             st.progress = {k: ev.get(k) for k in ("done", "total", "unit", "stage") if k in ev}
         elif kind == "status":

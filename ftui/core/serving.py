@@ -50,6 +50,8 @@ def base_url(port: int) -> str:
 
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the servers bind: a port whose last connections linger in TIME_WAIT is free, a listener is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
@@ -138,7 +140,7 @@ def status(ws) -> dict:
     listed = served_models(url) if st.state == "running" else None
     out.update(
         base_url=url,
-        engine=st.result.get("engine") or cfg.get("engine"),
+        engine=st.started.get("engine") or cfg.get("engine"),
         models=wanted,
         listed=listed,
         healthy=listed is not None and all(n in listed for n in wanted),
