@@ -168,7 +168,10 @@ def run_export(cfg: dict, emit, check_stop=lambda: None) -> Path:
             **info,
         }
         atomic_write_json(tmp / MANIFEST, manifest)
+        # mkstemp and safetensors write 0600; an export is for other users and tools to read.
         os.chmod(tmp, 0o755)
+        for f in tmp.iterdir():
+            os.chmod(f, 0o644)
         replace_dir(tmp, final)
         return final
     except BaseException:
