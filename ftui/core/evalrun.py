@@ -7,7 +7,6 @@ a model on its own training examples measures memory, not the fix. Held-out eval
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -200,8 +199,10 @@ def write_plan(plan: EvalPlan) -> Path:
     d = eval_dir(plan.run_dir, plan.dir_name)
     d.mkdir(parents=True, exist_ok=True)
     for name in _RESET:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             (d / name).unlink()
+        except FileNotFoundError:
+            pass
     atomic_write_jsonl(d / ITEMS, plan.items)
     atomic_write_json(d / CONFIG, plan.config)
     return d

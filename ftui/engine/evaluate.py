@@ -145,7 +145,7 @@ class Evaluation:
         gen, kwargs = self._side(side)
 
         def on_batch(idx: list[int], outs: list[str]) -> None:
-            for j, a in zip(idx, outs, strict=False):
+            for j, a in zip(idx, outs):
                 i = todo[j]
                 answers[i] = a
                 if cache is not None:
@@ -173,14 +173,14 @@ class Evaluation:
         tuned = self.answer_side("tuned")
         atomic_write_jsonl(
             self.dir / ANSWERS,
-            [{"id": it["id"], "base_answer": b, "tuned_answer": t} for it, b, t in zip(self.items, base, tuned, strict=False)],
+            [{"id": it["id"], "base_answer": b, "tuned_answer": t} for it, b, t in zip(self.items, base, tuned)],
         )
         self.emit("status", message="grading")
         judge = None
         if any(it["grader"].get("kind") == "judge" for it in self.items) and self.cfg.get("judge"):
             judge = Judge.from_config(self.cfg["judge"], cache_dir / JUDGE_CACHE)
         records = []
-        for it, b, t in zip(self.items, base, tuned, strict=False):
+        for it, b, t in zip(self.items, base, tuned):
             q = it.get("question") or ""
             records.append(
                 {
