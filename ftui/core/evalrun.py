@@ -278,8 +278,10 @@ def eval_state(run_dir: Path | str, now: float | None = None, name: str = EVAL_D
     now = time.time() if now is None else now
     alive = st.pid is not None and runs.pid_alive(st.pid)
     last = st.last_event_t
-    with contextlib.suppress(OSError):
+    try:
         last = max(last or 0.0, (d / "pid").stat().st_mtime)
+    except OSError:
+        pass
     if not alive or last is None or now - last > runs.DEAD_AFTER_S:
         st.state = "dead"
     return st
