@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run(p, optional=True)
     p.add_argument("--follow", action="store_true", help="wait for the evaluation and print its summary")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N items (targeted cluster first)")
+    p.add_argument(
+        "--served",
+        action="store_true",
+        help="the tuned side is the run as `ftui serve` serves it (report in RUN/eval-served/)",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("report", help="the evaluation report of a run: pass rates, buckets, verdict")
@@ -43,8 +48,8 @@ def _progress_line(st: evalrun.EvalState) -> str:
     return " · ".join(parts) or (st.message or "starting")
 
 
-def follow(run_dir, quiet: bool) -> evalrun.EvalState:
-    tail = runs.Tail(evalrun.eval_dir(run_dir) / evalrun.EVENTS)
+def follow(run_dir, quiet: bool, name: str = evalrun.EVAL_DIR) -> evalrun.EvalState:
+    tail = runs.Tail(evalrun.eval_dir(run_dir, name) / evalrun.EVENTS)
     st = evalrun.EvalState("running")
     last_line = ""
     while True:
@@ -53,7 +58,7 @@ def follow(run_dir, quiet: bool) -> evalrun.EvalState:
         if st.state in ("finished", "failed", "cancelled"):
             return st
         if not evs:
-            live = evalrun.eval_state(run_dir)
+            live = evalrun.eval_state(run_dir, name=name)
             if live.state == "dead":
                 return live
         line = _progress_line(st)
@@ -66,7 +71,8 @@ def follow(run_dir, quiet: bool) -> evalrun.EvalState:
 def cmd_eval(args) -> int:
     ws = load_ws(args)
     run_dir = runs.find_run(ws, args.run)
-    st = evalrun.eval_state(run_dir)
+    name = evalrun.SERVED_DIR if args.served else evalrun.EVAL_DIR
+    st = evalrun.eval_state(run_dir, name=name)
     if st.state == "running":
         if not args.follow:
             fail(
@@ -75,8 +81,11 @@ def cmd_eval(args) -> int:
             )
         pid = st.pid
     else:
-        run_dir, pid = evalrun.start_eval(ws, run_dir, limit=args.limit)
-    eval_dir = evalrun.eval_dir(run_dir)
+        from ftui.core.serving import served_endpoint
+
+        tuned = served_endpoint(ws, run_dir) if args.served else None
+        run_dir, pid = evalrun.start_eval(ws, run_dir, limit=args.limit, tuned_endpoint=tuned, dir_name=name)
+    eval_dir = evalrun.eval_dir(run_dir, name)
     if not args.follow:
         emit(
             args,
@@ -87,7 +96,7 @@ def cmd_eval(args) -> int:
         return EXIT_OK
     if not args.json:
         print(f"Evaluating {run_dir.name} (pid {pid})...", file=sys.stderr, flush=True)
-    st = follow(run_dir, quiet=args.json)
+    st = follow(run_dir, quiet=args.json, name=name)
     if st.state != "finished":
         why = st.error or ("the evaluation process died without a final event" if st.state == "dead" else st.state)
         log = eval_dir / evalrun.LOG
@@ -98,12 +107,15 @@ def cmd_eval(args) -> int:
             f"Evaluation {st.state}: {why}" + (f"\n  hint: {st.hint}" if st.hint else "") + f"\n  log: {log}",
         )
         return EXIT_FOUND
-    report = evalrun.read_report(run_dir)
-    emit(
-        args,
-        {**evalrun.summary(report), "state": "finished", "report": st.report},
-        render_text(report, show_items=False) + f"\n\nFull report: ftui report {run_dir.name}",
-    )
+    report = evalrun.read_report(run_dir, name)
+    data = {**evalrun.summary(report), "state": "finished", "report": st.report}
+    text = render_text(report, show_items=False) + f"\n\nFull report: ftui report {run_dir.name}"
+    if args.served:
+        from ftui.core.parity import served_vs_judged
+
+        data["vs_in_process"] = served_vs_judged(run_dir)
+        text = render_text(report, show_items=False) + "\n\n" + data["vs_in_process"]["text"]
+    emit(args, data, text)
     return EXIT_OK
 
 

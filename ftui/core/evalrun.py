@@ -44,8 +44,13 @@ class EvalError(FtuiError):
     pass
 
 
-def eval_dir(run_dir: Path | str) -> Path:
-    return Path(run_dir) / EVAL_DIR
+# An evaluation whose tuned side is the run's fine-tune as `ftui serve` serves it; its own folder, so
+# the in-process evaluation's report stays.
+SERVED_DIR = "eval-served"
+
+
+def eval_dir(run_dir: Path | str, name: str = EVAL_DIR) -> Path:
+    return Path(run_dir) / name
 
 
 def read_manifest(build_dir: Path | str) -> dict[str, Any]:
@@ -98,20 +103,29 @@ class EvalPlan:
     config: dict[str, Any]
     items: list[dict[str, Any]]
     excluded_ids: list[str] = field(default_factory=list)
+    dir_name: str = EVAL_DIR
 
 
 def endpoint(e: Any) -> dict[str, Any] | None:
     return asdict(e) if e is not None else None
 
 
-def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, adapter: str | None = None) -> EvalPlan:
+def plan_eval(
+    ws: Workspace,
+    run_dir: Path | str,
+    *,
+    limit: int | None = None,
+    adapter: str | None = None,
+    tuned_endpoint: dict[str, Any] | None = None,
+    dir_name: str = EVAL_DIR,
+) -> EvalPlan:
     run_dir = Path(run_dir)
     run_cfg = runs.read_run_config(run_dir)
     build_dir = run_cfg.get("build_dir")
     manifest = read_manifest(build_dir) if build_dir else {}
     target = targeted_cluster(manifest)
     ev = ws.eval
-    base_ep, tuned_ep = endpoint(ev.base_endpoint), endpoint(ev.tuned_endpoint)
+    base_ep, tuned_ep = endpoint(ev.base_endpoint), tuned_endpoint or endpoint(ev.tuned_endpoint)
     if hosted.is_hosted(run_dir):
         # A hosted job's model lives at the service: both sides are its endpoints, base = the model it started from.
         tuned_ep = hosted.tuned_endpoint(run_dir)
@@ -181,13 +195,13 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         "tuned_endpoint": tuned_ep,
         "judge": endpoint(ev.judge),
         "cache_dir": str(ws.state.cache),
-        "reports_dir": str(ws.state.reports),
+        "reports_dir": str(ws.state.reports) if dir_name == EVAL_DIR else None,
     }
-    return EvalPlan(run_dir=run_dir, config=config, items=items, excluded_ids=dropped)
+    return EvalPlan(run_dir=run_dir, config=config, items=items, excluded_ids=dropped, dir_name=dir_name)
 
 
 def write_plan(plan: EvalPlan) -> Path:
-    d = eval_dir(plan.run_dir)
+    d = eval_dir(plan.run_dir, plan.dir_name)
     d.mkdir(parents=True, exist_ok=True)
     for name in _RESET:
         with contextlib.suppress(FileNotFoundError):
@@ -197,15 +211,25 @@ def write_plan(plan: EvalPlan) -> Path:
     return d
 
 
-def start_eval(ws: Workspace, run_ref: str | Path, *, limit: int | None = None) -> tuple[Path, int]:
+def start_eval(
+    ws: Workspace,
+    run_ref: str | Path,
+    *,
+    limit: int | None = None,
+    tuned_endpoint: dict[str, Any] | None = None,
+    dir_name: str = EVAL_DIR,
+) -> tuple[Path, int]:
     """Plan and launch the evaluation child for a run; returns (run_dir, pid)."""
     run_dir = runs.find_run(ws, str(run_ref))
-    state = eval_state(run_dir)
+    state = eval_state(run_dir, name=dir_name)
     if state.state == "running":
-        raise EvalError(f"{eval_dir(run_dir)}: an evaluation of {run_dir.name} is already running (pid {state.pid})")
-    plan = plan_eval(ws, run_dir, limit=limit)
+        raise EvalError(
+            f"{eval_dir(run_dir, dir_name)}: an evaluation of {run_dir.name} is already running (pid {state.pid})"
+        )
+    plan = plan_eval(ws, run_dir, limit=limit, tuned_endpoint=tuned_endpoint, dir_name=dir_name)
     write_plan(plan)
-    pid = runs.start_child(["eval", str(run_dir.resolve())], eval_dir(run_dir), LOG)
+    extra = ["--dir", dir_name] if dir_name != EVAL_DIR else []
+    pid = runs.start_child(["eval", str(run_dir.resolve()), *extra], eval_dir(run_dir, dir_name), LOG)
     return run_dir, pid
 
 
@@ -246,8 +270,8 @@ def fold(evs: list[dict[str, Any]], st: EvalState) -> EvalState:
     return st
 
 
-def eval_state(run_dir: Path | str, now: float | None = None) -> EvalState:
-    d = eval_dir(run_dir)
+def eval_state(run_dir: Path | str, now: float | None = None, name: str = EVAL_DIR) -> EvalState:
+    d = eval_dir(run_dir, name)
     if not (d / CONFIG).exists():
         return EvalState("none")
     evs, _ = _events.read_events(d / EVENTS)
@@ -264,8 +288,8 @@ def eval_state(run_dir: Path | str, now: float | None = None) -> EvalState:
     return st
 
 
-def read_report(run_dir: Path | str) -> dict[str, Any]:
-    return load_report(eval_dir(run_dir) / REPORT)
+def read_report(run_dir: Path | str, name: str = EVAL_DIR) -> dict[str, Any]:
+    return load_report(eval_dir(run_dir, name) / REPORT)
 
 
 def copy_to_reports(ws_reports: Path | str, run_id: str, path: Path) -> Path:

@@ -34,7 +34,7 @@ def _token_text(value: object) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _compile(template: str) -> Any:
+def compile_template(template: str) -> Any:
     import jinja2
     import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -82,7 +82,7 @@ class ChatTokenizer:
         self.chat_template = chat_template
         self.special = special
         self.source = source
-        self._template = _compile(chat_template)
+        self._template = compile_template(chat_template)
 
     @classmethod
     def from_dir(cls, model_dir: Path | str) -> ChatTokenizer:

@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job_dir")
     p = sub.add_parser("draft", help="draft corrections as described by JOB_DIR/config.json")
     p.add_argument("job_dir")
+    p = sub.add_parser("export", help="write the export described by JOB_DIR/config.json")
+    p.add_argument("job_dir")
+    p = sub.add_parser("parity", help="answer PARITY_DIR's items with an export and compare with the judged model")
+    p.add_argument("parity_dir")
+    p = sub.add_parser("serve", help="serve the models described by SERVE_DIR/config.json")
+    p.add_argument("serve_dir")
     return parser
 
 
@@ -61,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         from ftui.engine.draft import main as draft_main
 
         return draft_main(args.job_dir)
+    if args.command in ("export", "parity", "serve"):
+        mod = importlib.import_module(f"ftui.engine.{args.command}")
+        return int(mod.main(getattr(args, f"{args.command if args.command != 'export' else 'job'}_dir")) or 0)
     build_parser().print_help()
     return 2
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.compare import build_report
-from ftui.core.evalrun import ANSWERS, BASE_CACHE, CONFIG, EVENTS, ITEMS, REPORT, copy_to_reports, eval_dir
+from ftui.core.evalrun import ANSWERS, BASE_CACHE, CONFIG, EVAL_DIR, EVENTS, ITEMS, REPORT, copy_to_reports, eval_dir
 from ftui.core.events import EventWriter
 from ftui.core.fsutil import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
 from ftui.core.grading import grade
@@ -81,9 +81,11 @@ class AnswerCache:
 class Evaluation:
     """One evaluation; `generator_factory(adapter)` is swappable so tests can count model loads."""
 
-    def __init__(self, run_dir: Path | str, emit: Callable[..., object], generator_factory=None):
+    def __init__(
+        self, run_dir: Path | str, emit: Callable[..., object], generator_factory=None, dir_name: str = EVAL_DIR
+    ):
         self.run_dir = Path(run_dir)
-        self.dir = eval_dir(self.run_dir)
+        self.dir = eval_dir(self.run_dir, dir_name)
         self.cfg = json.loads((self.dir / CONFIG).read_text(encoding="utf-8"))
         self.items = read_jsonl(self.dir / ITEMS)
         self.emit = emit
@@ -245,7 +247,10 @@ def _hint(exc: BaseException) -> str | None:
 def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
     from ftui.engine.train import Heartbeat
 
-    d = eval_dir(run_dir)
+    dir_name = EVAL_DIR
+    if argv and argv[:1] == ["--dir"] and len(argv) > 1:
+        dir_name = argv[1]
+    d = eval_dir(run_dir, dir_name)
     writer = EventWriter(d / EVENTS)
     beat = Heartbeat(writer).start()
     ev = None
@@ -256,7 +261,7 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        ev = Evaluation(run_dir, writer.emit)
+        ev = Evaluation(run_dir, writer.emit, dir_name=dir_name)
         t0 = time.monotonic()
         path = ev.run()
         writer.emit(

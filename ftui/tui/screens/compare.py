@@ -81,6 +81,8 @@ tuned fails), **still failing**, **still passing**.
   **c** cycles through clusters.
 * The two boxes show the selected item's answers with the words that differ highlighted, and each
   side's grade with its reason.
+* **x** ships the run: export it (merged, adapter, GGUF, Ollama) and see, item by item, whether
+  the export answers like the model judged here.
 * **w** opens the postmortem (Markdown). **o** switches to another run's report; **e** starts
   the evaluation of the selected run when it has none.
 """
@@ -96,6 +98,9 @@ tuned fails), **still failing**, **still passing**.
         Binding("w", "postmortem", "Postmortem", id="compare.postmortem", tooltip="Read the postmortem"),
         Binding(
             "o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False
+        ),
+        Binding(
+            "x", "ship", "Ship", id="compare.ship", tooltip="Export the run and check the export's answers", show=False
         ),
         Binding(
             "e",
@@ -290,6 +295,14 @@ tuned fails), **still failing**, **still passing**.
         from ftui.tui.screens.markdown_view import MarkdownScreen
 
         self.app.push_screen(MarkdownScreen(f"Postmortem · {run_dir.name}", text))
+
+    def action_ship(self) -> None:
+        if self.run_dir is None:
+            self.notify("No run to ship", severity="warning")
+            return
+        from ftui.tui.screens.ship import ShipScreen
+
+        self.app.push_screen(ShipScreen(self.ftui.ws, self.run_dir))
 
     def action_evaluate(self) -> None:
         if self.run_dir is None:

@@ -53,11 +53,18 @@ class WordDiff(Horizontal):
         with VerticalScroll(id="wd-tuned"):
             yield Static(id="wd-tuned-text")
 
-    def show(self, base: str, tuned: str, base_grade: dict | None, tuned_grade: dict | None) -> None:
+    def show(
+        self,
+        base: str,
+        tuned: str,
+        base_grade: dict | None,
+        tuned_grade: dict | None,
+        titles: tuple[str, str] = ("Base", "Fine-tuned"),
+    ) -> None:
         left, right = word_diff(base, tuned)
         for side, text, grade, title in (
-            ("base", left, base_grade, "Base"),
-            ("tuned", right, tuned_grade, "Fine-tuned"),
+            ("base", left, base_grade, titles[0]),
+            ("tuned", right, tuned_grade, titles[1]),
         ):
             box = self.query_one(f"#wd-{side}", VerticalScroll)
             passed = bool(grade and grade.get("passed"))

@@ -1,0 +1,154 @@
+"""The serving child: `python -m ftui.engine serve SERVE_DIR`.
+
+CPU (or no vLLM): every model becomes a GGUF file — a run's `gguf-QUANT` export (written now if it
+is missing or stale), the base model's in the workspace cache — and llama-cpp-python's server
+serves them all from one config, each by its name (`base`, run ids), with the chat template in
+the file. CUDA + vLLM: `vllm serve BASE --enable-lora --lora-modules RUN=ADAPTER ...` in this
+process's place, the base under the name `base`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ftui.core import exports
+from ftui.core.events import EventWriter
+from ftui.core.fsutil import atomic_write_json
+from ftui.core.serving import BASE_NAME
+
+TRACEBACK_LINES = 15
+
+
+def pick_engine(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    if importlib.util.find_spec("vllm") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return "vllm"
+    return "llama.cpp"
+
+
+def _fresh(folder: Path, adapter: str | None, quant: str) -> bool:
+    if not exports.is_export(folder):
+        return False
+    m = json.loads((folder / exports.MANIFEST).read_text(encoding="utf-8"))
+    if m.get("quant") != quant or m.get("adapter") != adapter:
+        return False
+    # An adapter saved after the export (a resumed run) makes it stale.
+    return adapter is None or (folder / "model.gguf").stat().st_mtime >= max(
+        f.stat().st_mtime for f in Path(adapter).iterdir()
+    )
+
+
+def gguf_for(entry: dict, cfg: dict, emit) -> Path:
+    """The GGUF file serving one entry, exported first when there is no fresh one."""
+    from ftui.engine.export import run_export
+
+    quant = cfg["quant"]
+    if entry["run_id"] is None:
+        out = Path(cfg["gguf_cache"]) / f"{exports.slug(entry['model'])}-{quant}"
+        job = {"name": f"{BASE_NAME}-{quant}", "run_id": BASE_NAME, "adapter": None}
+    else:
+        out = Path(entry["run_dir"]) / exports.EXPORTS_DIR / exports.export_name("gguf", quant)
+        job = {"name": exports.export_name("gguf", quant), "run_id": entry["run_id"], "adapter": entry["adapter"]}
+    if not _fresh(out, job["adapter"], quant):
+        emit("status", message=f"writing {out / 'model.gguf'} for {entry['name']}")
+        run_export(
+            {
+                **job,
+                "format": "gguf",
+                "quant": quant,
+                "model": entry["model"],
+                "out": str(out),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            emit,
+        )
+    return out / "model.gguf"
+
+
+def serve_llama_cpp(cfg: dict, sd: Path, emit) -> None:
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ConfigFileSettings, ServerSettings
+
+    models = []
+    for entry in cfg["models"]:
+        path = gguf_for(entry, cfg, emit)
+        models.append(
+            {
+                "model": str(path),
+                "model_alias": entry["name"],
+                "n_ctx": 4096,
+                "n_threads": max(1, min(os.cpu_count() or 1, 4)),
+                "seed": 0,
+                "verbose": False,
+            }
+        )
+    server_cfg = {"host": cfg["host"], "port": cfg["port"], "models": models}
+    # The same file `python -m llama_cpp.server --config_file` takes, kept for the user to reuse.
+    atomic_write_json(sd / "llama_cpp_server.json", server_cfg)
+    settings = ConfigFileSettings.model_validate(server_cfg)
+    app = create_app(server_settings=ServerSettings.model_validate(settings), model_settings=settings.models)
+    emit("status", message=f"serving {', '.join(m['model_alias'] for m in models)} at {cfg['base_url']}")
+    uvicorn.run(app, host=cfg["host"], port=cfg["port"], log_level="info")
+
+
+def vllm_command(cfg: dict) -> list[str]:
+    from ftui.engine.export import base_model_dir
+
+    base = base_model_dir(cfg["model"])
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(base)]
+    cmd += ["--served-model-name", BASE_NAME, "--host", cfg["host"], "--port", str(cfg["port"])]
+    loras = [f"{e['name']}={e['adapter']}" for e in cfg["models"] if e["adapter"]]
+    if loras:
+        ranks = [
+            json.loads((Path(e["adapter"]) / "adapter_config.json").read_text())["r"]
+            for e in cfg["models"]
+            if e["adapter"]
+        ]
+        cmd += ["--enable-lora", "--max-lora-rank", str(max(8, *ranks)), "--lora-modules", *loras]
+    return cmd
+
+
+def main(serve_dir: str | Path) -> int:
+    from ftui.engine.train import Heartbeat
+
+    sd = Path(serve_dir)
+    cfg = json.loads((sd / exports.CONFIG).read_text(encoding="utf-8"))
+    writer = EventWriter(sd / exports.EVENTS)
+    beat = Heartbeat(writer).start()
+    try:
+        engine = pick_engine(cfg.get("engine") or "auto")
+        writer.emit("started", pid=os.getpid(), engine=engine, port=cfg["port"])
+        if engine == "vllm":
+            cmd = vllm_command(cfg)
+            writer.emit("status", message="starting vLLM: " + " ".join(cmd))
+            beat.stop()
+            writer.close()
+            os.execv(cmd[0], cmd)  # the server takes this process's pid; health is read from the endpoint
+        # uvicorn's own handler turns SIGTERM into a graceful shutdown; before it runs, stop at once.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+        serve_llama_cpp(cfg, sd, writer.emit)
+        writer.emit("finished", engine=engine, stopped=True)
+        return 0
+    except SystemExit:  # stopped while still preparing the models
+        writer.emit("cancelled", step=0)
+        return 1
+    except BaseException as exc:  # the event is the only report a detached child can give
+        tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
+        writer.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback_tail=tail)
+        traceback.print_exc(file=sys.stderr)
+        return 1
+    finally:
+        beat.stop()
+        writer.close()

@@ -1,0 +1,78 @@
+"""Compare → x: the run's exports with their parity against the judged answers, item by item."""
+
+from __future__ import annotations
+
+import json
+
+from ftui.core import exports, parity
+from ftui.core.events import EventWriter
+from ftui.core.fsutil import atomic_write_json
+from ftui.tui.app import FtuiApp
+from tests.tui.conftest import add_report, settle
+
+
+def _fake_export(run_dir, name="gguf-q8_0"):
+    out = run_dir / "exports" / name
+    out.mkdir(parents=True)
+    atomic_write_json(out / exports.MANIFEST, {"name": name, "format": "gguf", "quant": "q8_0"})
+    jd = exports.job_dir(run_dir, name)
+    jd.mkdir(parents=True)
+    atomic_write_json(jd / exports.CONFIG, {"name": name, "format": "gguf", "out": str(out)})
+    with EventWriter(jd / exports.EVENTS) as w:
+        w.emit("started", pid=1)
+        w.emit("finished", out=str(out))
+    g_pass, g_fail = (
+        {"passed": True, "reason": "ok", "grader": "contains"},
+        {"passed": False, "reason": "no", "grader": "contains"},
+    )
+    records = [
+        {"id": "q01", "cluster": "c", "task": None, "reference_answer": "a.py", "reference_grade": g_pass,
+         "export_answer": "a.py", "export_grade": g_pass},
+        {"id": "q02", "cluster": "c", "task": None, "reference_answer": "b.py", "reference_grade": g_pass,
+         "export_answer": "it is b", "export_grade": g_fail},
+    ]  # fmt: skip
+    pd = run_dir / parity.PARITY_DIR / name
+    pd.mkdir(parents=True)
+    atomic_write_json(pd / "config.json", {"name": name})
+    with EventWriter(pd / "events.jsonl") as w:
+        w.emit("finished")
+    result = {
+        "name": name,
+        "format": "gguf",
+        "run_id": run_dir.name,
+        "consumer": "llama.cpp",
+        "summary": parity.compare(records),
+    }
+    (pd / parity.RESULT).write_text(json.dumps(result))
+
+
+async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
+    run_dir = add_report(ws)
+    _fake_export(run_dir)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        await pilot.press("x")
+        await settle(pilot, app, 3)
+        screen = app.screen
+        assert type(screen).__name__ == "ShipScreen"
+        table = screen.query_one("#ship-exports")
+        assert [r["name"] for r in table.rows] == ["gguf-q8_0"]
+        assert table.rows[0]["parity"]["flips"] == 1 and table.rows[0]["parity"]["identical"] == 1
+        items = screen.query_one("#ship-items")
+        assert [r["id"] for r in items.rows] == ["q01", "q02"]
+        items.focus()
+        await pilot.press("down")
+        await pilot.pause()
+        diff = screen.query_one("#ship-diff")
+        assert str(diff.query_one("#wd-base").border_title) == "Judged ✔ pass"
+        assert str(diff.query_one("#wd-tuned").border_title) == "Export ✘ fail"
+        # The fixture run has no adapter: asking for an export is one clear line, nothing starts.
+        await pilot.press("m")
+        await settle(pilot, app)
+        notes = [n.message for n in app._notifications]
+        assert any("has no adapter" in m and "\n" not in m for m in notes)
+        assert not exports.job_dir(run_dir, "merged").exists()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ComparePane"

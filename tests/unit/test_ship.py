@@ -1,0 +1,117 @@
+"""Core of shipping: Modelfile templates derived from chat templates, parity counts, serve and export refusals."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from ftui.cli import main as cli_main
+from ftui.core import exports, parity, serving
+from ftui.core.modelfile import TemplateError, derive_wrapping, go_template, render_wrapped, renderer, stop_tokens
+from tests.fixtures.eval_run import make_eval_workspace
+from tests.fixtures.tiny_model import CHATML
+
+LLAMA3 = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+# The first user turn is marked: no per-role wrapping can say that.
+POSITIONAL = (
+    "{% for message in messages %}{% if loop.index == 2 %}FIRST {% endif %}"
+    "{{ message['role'] }}: {{ message['content'] }}\\n{% endfor %}"
+)
+CONVO = [
+    {"role": "system", "content": "sys"},
+    {"role": "user", "content": "q1"},
+    {"role": "assistant", "content": "a1"},
+    {"role": "user", "content": "q2"},
+]
+
+
+@pytest.mark.parametrize("template", [CHATML, LLAMA3])
+def test_wrapping_renders_like_the_chat_template(template):
+    tokens = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
+    wrap = derive_wrapping(template, tokens)
+    render = renderer(template, tokens)
+    assert render_wrapped(wrap, CONVO, True) == render(CONVO, True)
+    assert render_wrapped(wrap, CONVO[:2], True) == render(CONVO[:2], True)
+    tpl = go_template(wrap)
+    assert "{{-" not in tpl and tpl.count('eq .Role "') == 3
+
+
+def test_chatml_stops_at_end_and_start_of_turn():
+    wrap = derive_wrapping(CHATML, {"eos_token": "<|im_end|>"})
+    assert stop_tokens(wrap, {"eos_token": "<|im_end|>"}) == ["<|im_end|>", "<|im_start|>"]
+
+
+def test_a_position_dependent_template_is_refused():
+    with pytest.raises(TemplateError, match=r"wrapped differently by position|not a per-role wrapping"):
+        derive_wrapping(POSITIONAL, {})
+
+
+def test_parity_compare_counts_identical_same_grade_and_flips():
+    p, f = {"passed": True}, {"passed": False}
+    recs = [
+        {"id": "a", "reference_answer": "x", "reference_grade": p, "export_answer": "x", "export_grade": p},
+        {"id": "b", "reference_answer": "x", "reference_grade": p, "export_answer": "y", "export_grade": p},
+        {"id": "c", "reference_answer": "x", "reference_grade": p, "export_answer": "z", "export_grade": f},
+        {"id": "d", "reference_answer": "x", "reference_grade": f, "export_answer": "w", "export_grade": p},
+    ]
+    s = parity.compare(recs)
+    assert (s["items"], s["identical"], s["same_grade"], s["flips"]) == (4, 1, 2, 2)
+    assert s["lost"] == ["c"] and s["gained"] == ["d"]
+    assert parity.exceeds(s, 0.0) and parity.exceeds(s, 0.25) and not parity.exceeds(s, 0.5)
+
+
+@pytest.fixture
+def ws_run(tmp_path):
+    # A model folder that only needs a config.json: these checks never load weights.
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    return make_eval_workspace(tmp_path / "ws", model)
+
+
+def test_cli_export_of_a_run_without_adapter_is_one_line(ws_run, capsys):
+    ws, run_dir = ws_run
+    rc = cli_main(["export-model", run_dir.name, "-w", str(ws.root), "--to", "gguf"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err
+    assert err.startswith(f"ftui: {run_dir / 'adapter'}: run {run_dir.name} has no adapter")
+    assert not (run_dir / exports.JOBS_DIR).exists()
+
+
+def test_cli_parity_of_a_missing_export_names_what_exists(ws_run, capsys):
+    ws, run_dir = ws_run
+    rc = cli_main(["parity", run_dir.name, "gguf-q8_0", "-w", str(ws.root)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "no export 'gguf-q8_0'" in err and "(exports: none yet)" in err
+
+
+def test_serve_on_a_busy_port_is_one_line_and_starts_nothing(ws_run, capsys):
+    ws, run_dir = ws_run
+    (run_dir / "adapter").mkdir()
+    (run_dir / "adapter" / "adapter_config.json").write_text("{}")
+    with socket.socket() as s:
+        s.bind((serving.HOST, 0))
+        s.listen()
+        port = s.getsockname()[1]
+        rc = cli_main(["serve", run_dir.name, "-w", str(ws.root), "--port", str(port)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err == f"ftui: port {port} on {serving.HOST} is busy; pick another with --port"
+    assert not serving.serve_dir(ws).exists()
+
+
+def test_serve_plan_names_base_and_runs_and_refuses_other_architectures(ws_run, tmp_path):
+    ws, run_dir = ws_run
+    (run_dir / "adapter").mkdir()
+    (run_dir / "adapter" / "adapter_config.json").write_text("{}")
+    cfg = serving.plan(ws, [run_dir], port=8999, quant="f16", engine="auto")
+    assert [m["name"] for m in cfg["models"]] == ["base", run_dir.name]
+    assert cfg["base_url"] == "http://127.0.0.1:8999/v1"
+    (tmp_path / "model" / "config.json").write_text(json.dumps({"model_type": "gemma3"}))
+    with pytest.raises(exports.ExportError, match="architecture 'gemma3' has no GGUF export"):
+        serving.plan(ws, [run_dir], port=8999, quant="f16", engine="llama.cpp")
