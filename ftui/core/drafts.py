@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -507,15 +506,7 @@ def job_state(job_dir: Path | str, now: float | None = None) -> EvalState:
     if final is not None:
         st.state = final["type"]
         return st
-    now = time.time() if now is None else now
-    last = st.last_event_t
-    with contextlib.suppress(OSError):
-        last = max(last or 0.0, (d / "pid").stat().st_mtime)
-    alive = st.pid is not None and runs.pid_alive(st.pid)
-    if not alive or last is None or now - last > runs.DEAD_AFTER_S:
-        st.state = "dead"
-    else:
-        st.state = "running"
+    st.state = "running" if runs.child_alive(d, st.pid, st.last_event_t, now) else "dead"
     return st
 
 

@@ -278,12 +278,7 @@ def eval_state(run_dir: Path | str, now: float | None = None, name: str = EVAL_D
     st = fold(evs, EvalState("running", pid=runs.read_pid(d)))
     if st.state in ("finished", "failed", "cancelled"):
         return st
-    now = time.time() if now is None else now
-    alive = st.pid is not None and runs.pid_alive(st.pid)
-    last = st.last_event_t
-    with contextlib.suppress(OSError):
-        last = max(last or 0.0, (d / "pid").stat().st_mtime)
-    if not alive or last is None or now - last > runs.DEAD_AFTER_S:
+    if not runs.child_alive(d, st.pid, st.last_event_t, now):
         st.state = "dead"
     return st
 

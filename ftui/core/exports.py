@@ -9,7 +9,6 @@ good one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
@@ -218,12 +217,7 @@ def job_state(jd: Path | str, now: float | None = None) -> JobState:
     st = fold(evs, JobState("running", dir=str(jd), pid=runs.read_pid(jd), config=cfg))
     if st.state in ("finished", "failed", "cancelled"):
         return st
-    now = time.time() if now is None else now
-    alive = st.pid is not None and runs.pid_alive(st.pid)
-    last = st.last_event_t
-    with contextlib.suppress(OSError):
-        last = max(last or 0.0, (jd / "pid").stat().st_mtime)
-    if not alive or last is None or now - last > runs.DEAD_AFTER_S:
+    if not runs.child_alive(jd, st.pid, st.last_event_t, now):
         st.state = "dead"
     return st
 

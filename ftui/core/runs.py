@@ -240,16 +240,18 @@ def read_state(run_dir: Path, now: float | None = None) -> RunInfo:
 
 
 def _alive(run_dir: Path, info: RunInfo, now: float | None) -> bool:
+    return child_alive(run_dir, info.pid, info.last_event_t, now)
+
+
+def child_alive(job_dir: Path, pid: int | None, last_event_t: float | None, now: float | None = None) -> bool:
+    """A detached child (training, evaluation, export, drafting, serving) is alive while its process
+    runs and it has spoken within DEAD_AFTER_S: its last event, or before the first one its pid file."""
     now = time.time() if now is None else now
-    if info.pid is None or not pid_alive(info.pid):
+    if pid is None or not pid_alive(pid):
         return False
-    # Before the first event, the pid file's age stands in for the heartbeat.
-    last = info.last_event_t
-    try:
-        pid_mtime = (run_dir / "pid").stat().st_mtime
-        last = max(last or 0.0, pid_mtime)
-    except OSError:
-        pass
+    last = last_event_t
+    with contextlib.suppress(OSError):
+        last = max(last or 0.0, (Path(job_dir) / "pid").stat().st_mtime)
     return last is not None and now - last <= DEAD_AFTER_S
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -31,9 +29,9 @@ from ftui.core.fsutil import read_jsonl
 from ftui.core.grading import grade
 from ftui.core.judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.judge import Judge
+from ftui.engine.child import failure_fields
 from ftui.engine.evaluate import AnswerCache, answer_key, model_identity
 
-TRACEBACK_LINES = 15
 # Called with each item and its teacher answer as soon as the answer exists.
 Answered = Callable[[dict[str, Any], str], None]
 
@@ -234,11 +232,8 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
         writer.emit("cancelled", step=job.done if job is not None else 0, checkpoint=None)
         return 1
     except BaseException as exc:  # the event is the only report a detached child can give
-        tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
-        text = f"{type(exc).__name__}: {exc}"
-        hint = "check the teacher's base_url and its api_key_env variable" if "connect" in text.lower() else None
-        writer.emit("failed", error=text, traceback_tail=tail, hint=hint)
-        traceback.print_exc(file=sys.stderr)
+        hint = "check the teacher's base_url and its api_key_env variable" if "connect" in str(exc).lower() else None
+        writer.emit("failed", **failure_fields(exc, hint))
         return 1
     finally:
         beat.stop()

@@ -11,9 +11,7 @@ import hashlib
 import json
 import os
 import signal
-import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,7 @@ from ftui.core.fsutil import append_jsonl, atomic_write_json, atomic_write_jsonl
 from ftui.core.grading import grade
 from ftui.core.judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.judge import Judge
-
-TRACEBACK_LINES = 15
+from ftui.engine.child import failure_fields
 
 
 class Cancelled(Exception):
@@ -277,9 +274,7 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
         writer.emit("cancelled", step=done, checkpoint=None)
         return 1
     except BaseException as exc:  # the event is the only report a detached child can give
-        tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
-        writer.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback_tail=tail, hint=_hint(exc))
-        traceback.print_exc(file=sys.stderr)
+        writer.emit("failed", **failure_fields(exc, _hint(exc)))
         return 1
     finally:
         beat.stop()

@@ -12,17 +12,15 @@ import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 from ftui.core.events import EventWriter
 from ftui.core.exports import CONFIG, EVENTS, MANIFEST
 from ftui.core.fsutil import atomic_write_json, atomic_write_text, fsync_dir
+from ftui.engine.child import failure_fields
 
-TRACEBACK_LINES = 15
 GGUF_FILE = "model.gguf"
 
 ADAPTER_README = """# {run_id}: LoRA adapter
@@ -219,9 +217,7 @@ def main(job_dir: str | Path) -> int:
         writer.emit("cancelled", step=0)
         return 1
     except BaseException as exc:  # the event is the only report a detached child can give
-        tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
-        writer.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback_tail=tail, hint=_hint(exc))
-        traceback.print_exc(file=sys.stderr)
+        writer.emit("failed", **failure_fields(exc, _hint(exc)))
         return 1
     finally:
         beat.stop()

@@ -12,9 +12,7 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,9 @@ from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json, read_jsonl
 from ftui.core.grading import grade
 from ftui.core.parity import ITEMS, RESULT, compare
+from ftui.engine.child import failure_fields
 from ftui.engine.evaluate import AnswerCache, answer_key
 
-TRACEBACK_LINES = 15
 REFERENCE_CACHE = "reference_answers.jsonl"
 
 
@@ -190,9 +188,7 @@ def main(pd: str | Path) -> int:
         writer.emit("cancelled", step=0)
         return 1
     except BaseException as exc:  # the event is the only report a detached child can give
-        tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
-        writer.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback_tail=tail)
-        traceback.print_exc(file=sys.stderr)
+        writer.emit("failed", **failure_fields(exc))
         return 1
     finally:
         beat.stop()

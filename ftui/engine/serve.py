@@ -15,15 +15,13 @@ import os
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 
 from ftui.core import exports
 from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json
 from ftui.core.serving import BASE_NAME
-
-TRACEBACK_LINES = 15
+from ftui.engine.child import failure_fields
 
 
 def pick_engine(requested: str) -> str:
@@ -145,9 +143,7 @@ def main(serve_dir: str | Path) -> int:
         writer.emit("cancelled", step=0)
         return 1
     except BaseException as exc:  # the event is the only report a detached child can give
-        tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
-        writer.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback_tail=tail)
-        traceback.print_exc(file=sys.stderr)
+        writer.emit("failed", **failure_fields(exc))
         return 1
     finally:
         beat.stop()

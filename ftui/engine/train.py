@@ -11,13 +11,12 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from ftui.core.events import EventWriter, read_events
+from ftui.engine.child import failure_fields
 
 HEARTBEAT_S = 5.0
-TRACEBACK_LINES = 15
 
 
 class ModelLoadError(RuntimeError):
@@ -119,15 +118,9 @@ def run(run_dir: Path | str, resume: bool = False) -> int:
     try:
         final = _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0)
     except BaseException as exc:
-        tb = traceback.format_exc().rstrip().splitlines()
-        traceback.print_exc()
         final = (
             "failed",
-            {
-                "error": f"{type(exc).__name__}: {exc}"[:2000],
-                "traceback_tail": tb[-TRACEBACK_LINES:],
-                "hint": failure_hint(exc),
-            },
+            failure_fields(exc, failure_hint(exc)),
         )
     finally:
         heartbeat.stop()
