@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a run on the benchmark: base vs fine-tuned, per item")
     add_run(p, optional=True)
     p.add_argument("--follow", action="store_true", help="wait for the evaluation and print its summary")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N items (targeted cluster first)")
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="evaluate at most N items, sampled across clusters and question lengths"
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("report", help="the evaluation report of a run: pass rates, buckets, verdict")

@@ -9,20 +9,20 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from math import comb
 from pathlib import Path
 from typing import Any
 
 from ftui.core.errors import InputError
 from ftui.core.fsutil import read_json_file
 from ftui.core.grading import Grade
+from ftui.core.paired_stats import ALPHA, CI_METHOD, mcnemar_exact, paired_summary
 
 SCHEMA = 1
 BUCKETS = ("fixed", "regressed", "still_failing", "still_passing")
 SIGNIFICANCE = 0.05
 
 # The seed's decision table: (cluster improved?, any regressions?) -> verdict.
-VERDICTS: dict[tuple[bool, bool], dict] = {
+VERDICTS: dict[tuple[bool, bool] | str, dict] = {
     (True, False): {
         "verdict": "ship",
         "headline": "Ship it: the cluster improved and nothing regressed.",
@@ -46,6 +46,12 @@ VERDICTS: dict[tuple[bool, bool], dict] = {
             "Add more corrected examples for the cluster.",
         ],
     },
+    # Joins the table when the cluster improved but the 95% interval of its change still holds zero.
+    "inconclusive": {
+        "verdict": "inconclusive",
+        "headline": "Inconclusive: the cluster's gain could still be zero at this sample size.",
+        "advice": [],
+    },
     (False, True): {
         "verdict": "stop",
         "headline": "Stop: the fine-tune made things worse.",
@@ -60,22 +66,6 @@ def bucket(base_passed: bool, tuned_passed: bool) -> str:
     if base_passed:
         return "still_passing" if tuned_passed else "regressed"
     return "fixed" if tuned_passed else "still_failing"
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value on the discordant pairs (b fixed, c regressed).
-
-    Under no effect each discordant pair is a fair coin, so this is a two-sided binomial test of
-    min(b, c) out of b + c at 1/2, computed exactly with integers.
-    """
-    if b < 0 or c < 0:
-        raise ValueError("counts must be >= 0")
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    tail = sum(comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / 2**n)
 
 
 def _grade_dict(g: Any) -> dict:
@@ -101,6 +91,12 @@ def rates(items: Iterable[dict]) -> dict:
         "change": (tp - bp) / n if n else None,
         "buckets": {b: counts.get(b, 0) for b in BUCKETS},
         "mcnemar_p": mcnemar_exact(counts.get("fixed", 0), counts.get("regressed", 0)),
+        **paired_summary(
+            counts.get("still_passing", 0),
+            counts.get("fixed", 0),
+            counts.get("regressed", 0),
+            counts.get("still_failing", 0),
+        ),
     }
 
 
@@ -108,8 +104,24 @@ def decide(targeted: dict, items: list[dict]) -> dict:
     """The verdict from the seed's table, plus the ship gate on anchor-like regressions."""
     improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
     regressed = [it["id"] for it in items if it["bucket"] == "regressed"]
-    out = dict(VERDICTS[(improved, bool(regressed))])
+    inconclusive = improved and bool(targeted.get("spans_zero"))
+    out = dict(VERDICTS["inconclusive" if inconclusive else (improved, bool(regressed))])
     out["advice"] = list(out["advice"])
+    if inconclusive:
+        lo, hi = targeted["ci"]
+        more = targeted.get("more_items_to_settle")
+        out["headline"] = (
+            f"Inconclusive: the cluster's change is {_pts(targeted['change'])}, but its 95% interval "
+            f"({_pts(lo)} to {_pts(hi)}) still holds zero."
+        )
+        out["advice"].append(
+            f"At the observed rates about {more} more held-out item{'s' if more != 1 else ''} of the cluster "
+            "would settle it."
+            if more
+            else "More held-out items of the cluster are needed; at the observed rates no practical number settles it."
+        )
+        if regressed:
+            out["advice"].append(f"Also read the {len(regressed)} regression(s) before shipping.")
     out["improved"] = improved
     out["regressions"] = len(regressed)
     blocking = [it["id"] for it in items if it["bucket"] == "regressed" and it.get("was_anchor_like")]
@@ -131,7 +143,7 @@ def decide(targeted: dict, items: list[dict]) -> dict:
             "No item of the targeted cluster is left in the benchmark: hold some out "
             "(build.heldout) or add a benchmark file, then evaluate again.",
         )
-    elif improved and targeted.get("mcnemar_p", 1.0) >= SIGNIFICANCE:
+    elif improved and not inconclusive and targeted.get("mcnemar_p", 1.0) >= SIGNIFICANCE:
         out["advice"].append(
             f"The cluster's gain is not significant at {SIGNIFICANCE} (exact McNemar p={targeted['mcnemar_p']:.3g}); "
             "evaluate on more held-out items before trusting it."
@@ -186,6 +198,13 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
             "p_value": overall["mcnemar_p"],
             "test": "exact McNemar (two-sided binomial on discordant pairs)",
         },
+        "statistics": {
+            "ci_method": CI_METHOD,
+            "ci_level": 1 - ALPHA,
+            "tests": "exact and mid-p McNemar (two-sided, on the discordant pairs)",
+            "detectable_change": "the smallest change the slice's n can show at mid-p < 0.05, every discordant "
+            "pair going one way",
+        },
         "verdict": decide(targeted, items),
         "items": items,
     }
@@ -236,6 +255,20 @@ def _clip(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def interval_text(x: dict) -> str:
+    """One line: the change's 95% interval, mid-p and the smallest change this n could show."""
+    if "ci" not in x or not x.get("total"):
+        return ""
+    lo, hi = x["ci"]
+    mdc = x.get("detectable_change")
+    smallest = f"{100 * mdc:.0f} pts" if mdc is not None else "none (too few items)"
+    text = f"95% CI {_pts(lo)} to {_pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
+    if x.get("spans_zero"):
+        more = x.get("more_items_to_settle")
+        text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'no change observed'})"
+    return text
+
+
 def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> str:
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     lines = []
@@ -254,6 +287,8 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
             f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {_pct(x['tuned_rate'])}   change {_pts(x['change'])}"
             f"   (McNemar p={x['mcnemar_p']:.3g})"
         )
+        if interval_text(x):
+            lines.append("  " + interval_text(x))
 
     block(f"Targeted cluster: {t.get('cluster') or '(none)'}", t)
     block("Rest of benchmark", r)

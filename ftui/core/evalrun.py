@@ -71,14 +71,37 @@ def preserves(run_cfg: dict | None) -> bool:
 
 
 def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
-    """Every id the run trained on; held-out `eval_ids` are not in it (they are fair to grade)."""
+    """Every id the run trained on or chose its checkpoint by (validation); held-out `eval_ids`
+    are not in it (they are fair to grade)."""
     out: set[str] = set(str(i) for i in manifest.get("preserve_ids") or []) if preserves(run_cfg) else set()
     for key in ("train_ids", "anchor_ids", "dpo_ids"):
         out.update(str(i) for i in manifest.get(key) or [])
     held = {str(i) for i in manifest.get("eval_ids") or []}
     # An anchor or DPO pair that landed in the held-out split was never trained on either.
     train = {str(i) for i in manifest.get("train_ids") or []}
-    return (out - held) | train
+    return (out - held) | train | validation_ids(manifest)
+
+
+def validation_ids(manifest: dict) -> set[str]:
+    """The ids that chose the checkpoint: eval loss, early stopping, probes. Never graded."""
+    return {str(i) for i in manifest.get("validation_ids") or []}
+
+
+def roles(manifest: dict, run_cfg: dict | None, graded_ids: list[str]) -> dict:
+    """Which items each role saw, for the report and the postmortem."""
+    has_validation = "validation_ids" in manifest
+    held = [str(i) for i in manifest.get("eval_ids") or []]
+    valid = sorted(validation_ids(manifest)) if has_validation else sorted(held)
+    graded = set(graded_ids)
+    return {
+        "train": len(training_ids(manifest, run_cfg) - validation_ids(manifest)),
+        # Builds from before the validation split chose the checkpoint on their held-out items.
+        "selection": "validation" if has_validation else "held-out (build without a validation split)",
+        "validation_ids": valid,
+        "test_ids": sorted(i for i in held if i in graded),
+        "graded": len(graded),
+        "graded_and_selected": sorted(graded & set(valid)),
+    }
 
 
 def cluster_of(ws: Workspace, item, has_retrieval: bool) -> str:
@@ -147,9 +170,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
             }
         )
     if limit is not None:
-        # Keep every targeted item when trimming: they are the point of the evaluation.
-        items.sort(key=lambda r: r["cluster"] != target)
-        items = items[: max(0, limit)]
+        items = stratified_sample(items, limit, seed=int(manifest.get("options", {}).get("seed", 0)))
     if not items:
         raise EvalError(f"{bench.path}: no benchmark items left after excluding {len(dropped)} training ids")
 
@@ -169,6 +190,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         "benchmark": str(bench.path),
         "benchmark_size": len(bench.items),
         "excluded_ids": dropped,
+        "roles": roles(manifest, run_cfg, [it["id"] for it in items]),
         "max_new_tokens": ev.max_new_tokens,
         "batch_size": ev.batch_size,
         "device": run_cfg.get("device") or ws.train.device,
@@ -179,6 +201,36 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         "reports_dir": str(ws.state.reports),
     }
     return EvalPlan(run_dir=run_dir, config=config, items=items, excluded_ids=dropped)
+
+
+def stratified_sample(items: list[dict], limit: int, seed: int = 0) -> list[dict]:
+    """`limit` items spread over strata (cluster × question-length bucket) in proportion to their
+    size, every stratum first getting one while the limit allows; a seeded order inside each.
+
+    The first N of a benchmark is whatever its file happens to list first (often one cluster or
+    one question type), so a trimmed evaluation would judge a different population.
+    """
+    from ftui.core.datasets import _largest_remainder, _rank, length_bucket
+
+    limit = max(0, limit)
+    if limit >= len(items):
+        return list(items)
+    strata: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(items):
+        strata.setdefault((r["cluster"], length_bucket(r.get("question") or "")), []).append(i)
+    for key in strata:
+        strata[key].sort(key=lambda i: _rank(seed, "eval-limit", items[i]["id"]))
+    keys = sorted(strata, key=lambda k: (-len(strata[k]), k))
+    if limit < len(keys):
+        alloc = {k: int(n < limit) for n, k in enumerate(keys)}
+    else:
+        spare = {k: len(strata[k]) - 1 for k in keys}
+        pool = sum(spare.values())
+        rest = limit - len(keys)
+        extra = _largest_remainder({k: rest * spare[k] / pool if pool else 0.0 for k in keys}, rest, spare)
+        alloc = {k: 1 + extra[k] for k in keys}
+    chosen = sorted(i for k in keys for i in strata[k][: alloc[k]])
+    return [items[i] for i in chosen]
 
 
 def write_plan(plan: EvalPlan) -> Path:

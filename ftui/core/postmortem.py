@@ -157,14 +157,23 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
         L.append(
             f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
-            f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
-            f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')})."
+            f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and "
+            + (
+                f"kept {counts['validation']} apart to choose the checkpoint "
+                f"({_n(counts.get('validation_corrections', 0), 'correction')}, "
+                f"{_n(counts.get('validation_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} to judge it "
+                if "validation" in counts
+                else f"held out {counts.get('eval', 0)} for the eval loss "
+            )
+            + f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')})."
         )
         if per:
+            valid = f"{per['validation']} validation, " if "validation" in per else ""
             L.append(
                 f"From `{target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "
-                f"({per.get('train', 0)} train, {per.get('eval', 0)} held out)."
+                f"({per.get('train', 0)} train, {valid}{per.get('eval', 0)} held out)."
             )
+        L.extend(_roles_lines(report.get("roles")))
         n_disc = counts.get("discarded", len(manifest.get("discarded") or []))
         reasons = counts.get("discarded_by_reason") or dict(
             Counter(d["reason"] for d in manifest.get("discarded") or [])
@@ -297,6 +306,31 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         f"({passing} items were passing in the run log)."
     )
     return "\n".join(L) + "\n"
+
+
+def _roles_lines(roles: dict | None) -> list[str]:
+    """Which items chose the checkpoint and which judged it: the two sets must not meet."""
+    if not roles:
+        return []
+    valid, test = roles.get("validation_ids") or [], roles.get("test_ids") or []
+    out = [
+        f"Roles: {roles.get('train', 0)} items trained on; the checkpoint was chosen on {roles.get('selection')} items"
+        f" ({len(valid)}: {_ids(valid)}); {roles.get('graded', 0)} items were graded, {len(test)} of them the build's"
+        f" held-out items ({_ids(test)})."
+    ]
+    both = roles.get("graded_and_selected") or []
+    if both:
+        out.append(
+            f"Caution: {len(both)} graded items also chose the checkpoint ({_ids(both)}); rebuild to get a"
+            " validation split."
+        )
+    return out
+
+
+def _ids(ids: list[str], n: int = 8) -> str:
+    if not ids:
+        return "none"
+    return ", ".join(f"`{i}`" for i in ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
 def _cell(text: str) -> str:

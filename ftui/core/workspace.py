@@ -53,6 +53,9 @@ class PromptConfig:
 class BuildConfig:
     anchor_ratio: float = 0.5
     heldout: float = 0.15
+    # Share of all examples kept apart to choose the checkpoint (eval loss, early stopping, probes),
+    # taken from the training side, so the held-out items that judge the run never took part in choosing it.
+    validation: float = 0.1
     # Held-out items share no evidence snippet with training ones (whole groups go to one side).
     split_by_evidence: bool = True
     # The other clusters' failures join training as KL-only rows (used when train.anchor_kl > 0).
@@ -250,6 +253,10 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
         raise ConfigError(cfg_path, lines.get("candidate_threshold"), "candidate_threshold must be >= 1")
     if not 0 <= ws.build.heldout < 1:
         raise ConfigError(cfg_path, line_of("build", "heldout"), "build.heldout must be in [0, 1)")
+    if not 0 <= ws.build.validation < 1 or ws.build.heldout + ws.build.validation >= 1:
+        raise ConfigError(
+            cfg_path, line_of("build", "validation"), "build.validation must be in [0, 1) and leave room for training"
+        )
     if ws.build.anchor_ratio < 0:
         raise ConfigError(cfg_path, line_of("build", "anchor_ratio"), "build.anchor_ratio must be >= 0")
     if ws.train.method not in ("sft", "dpo"):

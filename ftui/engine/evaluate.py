@@ -201,6 +201,7 @@ class Evaluation:
                 "benchmark",
                 "benchmark_size",
                 "excluded_ids",
+                "roles",
             )
         }
         meta["generation"] = {

@@ -83,8 +83,11 @@ def test_buckets_and_rates_on_hand_made_report():
 @pytest.mark.parametrize(
     "cluster_outcomes,rest_outcomes,verdict,ship",
     [
-        ([(False, True), (False, False)], [(True, True)], "ship", True),
-        ([(False, True), (False, False)], [(True, False)], "investigate", False),
+        ([(False, True)] * 8 + [(False, False)], [(True, True)], "ship", True),
+        ([(False, True)] * 8 + [(False, False)], [(True, False)], "investigate", False),
+        # One fixed item out of two: better, but the interval of the change still holds zero.
+        ([(False, True), (False, False)], [(True, True)], "inconclusive", False),
+        ([(False, True), (False, False)], [(True, False)], "inconclusive", False),
         ([(False, False), (True, True)], [(True, True)], "data_quality", False),
         ([(False, False)], [(True, False)], "stop", False),
         # Fixed one and broke one inside the cluster: the pass rate is flat -> not improved, regressed.
@@ -100,7 +103,8 @@ def test_verdict_quadrants(cluster_outcomes, rest_outcomes, verdict, ship):
 
 
 def test_ship_gate_names_the_regressed_anchors_and_advice():
-    recs = [rec("c1", "target", False, True), rec("p1", "passing", True, False), rec("p2", "passing", True, True)]
+    recs = [rec(f"c{i}", "target", False, True) for i in range(8)]
+    recs += [rec("p1", "passing", True, False), rec("p2", "passing", True, True)]
     v = build_report(recs, targeted_cluster="target")["verdict"]
     assert v["ship_gate"] == {"open": False, "blocking_ids": ["p1"], "reason": v["ship_gate"]["reason"]}
     assert "p1" in v["ship_gate"]["reason"]

@@ -22,7 +22,13 @@ BUCKET_MARK = {
     "still_failing": "· still failing",
     "still_passing": "= still passing",
 }
-VERDICT_WORD = {"ship": "SHIP", "investigate": "INVESTIGATE", "data_quality": "DATA QUALITY", "stop": "STOP"}
+VERDICT_WORD = {
+    "ship": "SHIP",
+    "investigate": "INVESTIGATE",
+    "data_quality": "DATA QUALITY",
+    "stop": "STOP",
+    "inconclusive": "INCONCLUSIVE",
+}
 
 
 def _pct(x) -> str:
@@ -77,7 +83,10 @@ way. Each item falls in a bucket: **fixed** (base failed, tuned passes), **regre
 tuned fails), **still failing**, **still passing**.
 
 * The banner is the verdict: *ship* (improved, nothing broke), *investigate* (improved, some
-  regressions), *data quality* (no improvement, nothing broke), *stop*.
+  regressions), *data quality* (no improvement, nothing broke), *stop*, or *inconclusive* (improved,
+  but the 95% interval of the cluster's change still holds zero). Below it: that interval
+  (Newcombe's paired method), the mid-p McNemar p-value and the smallest change the cluster's
+  number of items could show.
 * The table gives pass rates base → fine-tuned for the targeted cluster, the rest of the benchmark
   and each cluster, with fixed/regressed counts and the exact McNemar p-value.
 * Filters: **a** all, **f** fixed, **r** regressed, **s** still failing, **p** still passing;
@@ -204,6 +213,9 @@ tuned fails), **still failing**, **still passing**.
         word = VERDICT_WORD.get(v.get("verdict", ""), str(v.get("verdict", "?")).upper())
         run = report.get("run_id") or (self.run_dir.name if self.run_dir else "")
         text = f"{word} — {v.get('headline', '')}  [{run}]"
+        interval = compare.interval_text(report.get("targeted") or {})
+        if interval:
+            text += f"\ncluster: {interval}"
         gate = v.get("ship_gate") or {}
         if gate and not gate.get("open", True) and gate.get("reason"):
             text += f"\nship gate closed: {gate['reason']}"
