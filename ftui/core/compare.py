@@ -49,7 +49,7 @@ VERDICTS: dict[tuple[bool, bool] | str, dict] = {
     # Joins the table when the cluster improved but the 95% interval of its change still holds zero.
     "inconclusive": {
         "verdict": "inconclusive",
-        "headline": "Inconclusive: the cluster's gain could still be zero at this sample size.",
+        "headline": "Inconclusive: the cluster's gain could still be zero.",
         "advice": [],
     },
     (False, True): {
@@ -110,9 +110,9 @@ def decide(targeted: dict, items: list[dict]) -> dict:
     if inconclusive:
         lo, hi = targeted["ci"]
         more = targeted.get("more_items_to_settle")
-        out["headline"] = (
-            f"Inconclusive: the cluster's change is {_pts(targeted['change'])}, but its 95% interval "
-            f"({_pts(lo)} to {_pts(hi)}) still holds zero."
+        out["advice"].append(
+            f"The cluster's change is {_pts(targeted['change'])}, but its 95% interval ({_pts(lo)} to {_pts(hi)}) "
+            "still holds zero."
         )
         out["advice"].append(
             f"At the observed rates about {more} more held-out item{'s' if more != 1 else ''} of the cluster "
@@ -247,7 +247,7 @@ def _pct(x: float | None) -> str:
 
 
 def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f} pts"
+    return "n/a" if x is None else f"{100 * x + 0.0:+.1f} pts".replace("-0.0 ", "+0.0 ")
 
 
 def _clip(s: str, n: int) -> str:

@@ -14,7 +14,8 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
         pane = app.screen
-        assert "INVESTIGATE" in str(pane.query_one("#cmp-banner").render())
+        banner = str(pane.query_one("#cmp-banner").render())
+        assert "INCONCLUSIVE" in banner and "cluster +60 pts (95% CI +0 to +83) · mid-p 0.12" in banner
         items = pane.query_one("#cmp-items")
         assert len(items.rows) == 12
         await pilot.press("r")
@@ -99,7 +100,7 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
             await app.workers.wait_for_complete()
             if pane.report is not None:
                 break
-        assert pane.report is not None and "INVESTIGATE" in str(pane.query_one("#cmp-banner").render())
+        assert pane.report is not None and "INCONCLUSIVE" in str(pane.query_one("#cmp-banner").render())
 
 
 async def test_postmortem_is_written_when_missing(ws):

@@ -360,9 +360,11 @@ def test_three_roles_are_disjoint_and_validation_comes_from_the_training_side(ws
     assert valid and not (train & valid) and not (train & test) and not (valid & test)
     # The test split is the one a build without validation makes: adding validation never changes what judges.
     assert test == set(datasets.build(ws, validation=0).manifest["eval_ids"])
-    assert m["counts"]["validation"] == len(valid) == m["counts"]["validation_corrections"] + m["counts"][
-        "validation_anchors"
-    ]
+    assert (
+        m["counts"]["validation"]
+        == len(valid)
+        == m["counts"]["validation_corrections"] + m["counts"]["validation_anchors"]
+    )
     b = datasets.load_build(ws, m["build_id"])
     assert {r["id"] for r in b.rows("validation")} == valid
     # Small strata: each keeps a training item, and test is filled before validation.

@@ -67,7 +67,8 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "3 fixed vs 1 regressed, p = 0.625" in q5
     assert "1 evaluated item was a retrieval miss" in q5
     # 2 of 3 fixed: better, but the interval of the change holds zero, and the verdict says so.
-    assert "Inconclusive: the cluster's change is +66.7 pts" in q5 and "more held-out items" in q5
+    assert "Inconclusive: the cluster's gain could still be zero" in q5 and "more held-out item" in q5
+    assert "The cluster's change is +66.7 pts, but its 95% interval" in q5
 
     details = text[text.index("## Run details") :]
     assert "b0b0b0b0b0b0ffff" in details

@@ -67,6 +67,16 @@ def metric_cells(row: tuple[str, dict]) -> list[str]:
     ]
 
 
+def interval_cell(m: dict) -> str:
+    """The cluster's change with its 95% interval, in one short line for the banner."""
+    if "ci" not in m or not m.get("total"):
+        return ""
+    lo, hi = (round(100 * x) + 0 for x in m["ci"])
+    mdc = m.get("detectable_change")
+    text = f"cluster {m['change'] * 100:+.0f} pts (95% CI {lo:+d} to {hi:+d}) · mid-p {p_text(m['mid_p'])}"
+    return text + (f" · {m['total']} items detect ≥{mdc * 100:.0f} pts" if mdc is not None else " · too few items")
+
+
 def p_text(p: float) -> str:
     # Six cells wide: small p-values keep their exponent, which is what a reader compares.
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}".replace("e-0", "e-")
@@ -213,9 +223,9 @@ tuned fails), **still failing**, **still passing**.
         word = VERDICT_WORD.get(v.get("verdict", ""), str(v.get("verdict", "?")).upper())
         run = report.get("run_id") or (self.run_dir.name if self.run_dir else "")
         text = f"{word} — {v.get('headline', '')}  [{run}]"
-        interval = compare.interval_text(report.get("targeted") or {})
+        interval = interval_cell(report.get("targeted") or {})
         if interval:
-            text += f"\ncluster: {interval}"
+            text += f"\n{interval}"
         gate = v.get("ship_gate") or {}
         if gate and not gate.get("open", True) and gate.get("reason"):
             text += f"\nship gate closed: {gate['reason']}"
