@@ -21,6 +21,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "status": ("message",),
     "log": ("step", "max_steps", "loss"),
     "eval": ("step", "eval_loss"),
+    # Graded probes at an eval step: validation items of the targeted cluster and anchors.
+    "probe": ("step", "cluster_passed", "cluster_total", "anchors_passed", "anchors_total"),
     "checkpoint": ("step", "path"),
     "early_stop": ("step", "best_eval_loss", "best_step"),
     "cancelled": ("step",),

@@ -130,6 +130,11 @@ def create_run(ws, build, overrides: dict | None = None) -> Path:
         **cfg,
     }
     atomic_write_json(run_dir / "config.json", config)
+    from ftui.core import probes
+
+    probe_set = probes.plan(ws, manifest, int(cfg.get("probes") or 0))
+    if probe_set is not None:
+        probes.write(run_dir, probe_set)
     return run_dir
 
 

@@ -87,6 +87,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     log_steps: int = 1
+    # Graded probes at each eval step: at most this many validation items (0: none).
+    probes: int = 16
+    # What picks the best checkpoint: "eval_loss", or "probes" (cluster items fixed net of anchors broken).
+    select_by: str = "eval_loss"
+    # Stop early when a probe finds this many anchors broken (0: never).
+    stop_broken_anchors: int = 0
 
 
 @dataclass(frozen=True)
@@ -262,6 +268,12 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
     if ws.train.method not in ("sft", "dpo"):
         raise ConfigError(
             cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}"
+        )
+    if ws.train.select_by not in ("eval_loss", "probes"):
+        raise ConfigError(
+            cfg_path,
+            line_of("train", "select_by"),
+            f"train.select_by must be eval_loss or probes, not {ws.train.select_by!r}",
         )
     if ws.train.anchor_kl < 0:
         raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ftui.core.events import FINAL_TYPES
+from ftui.core.probes import rates as probe_rates
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -40,6 +41,9 @@ class RunView:
     last_log: tuple[float, int] | None = None
     train_points: list = field(default_factory=list)
     eval_points: list = field(default_factory=list)
+    # (step, cluster pass rate, anchors pass rate) from `probe` events; the last event as it came.
+    probe_points: list = field(default_factory=list)
+    last_probe: dict | None = None
 
     def apply(self, events: list[dict]) -> tuple[list, list]:
         """Fold new events in; returns the new (train, eval) loss points for the chart."""
@@ -80,6 +84,9 @@ class RunView:
                     new_eval.append((int(ev.get("step") or 0), float(loss)))
                     if self.best_eval is None or loss < self.best_eval:
                         self.best_eval, self.best_step = float(loss), ev.get("step")
+            elif kind == "probe":
+                self.last_probe = ev
+                self.probe_points.append((int(ev.get("step") or 0), *probe_rates(ev)))
             elif kind == "status":
                 self.message = str(ev.get("message", ""))
                 if self.state in FINAL_TYPES:
@@ -129,6 +136,12 @@ class RunView:
             parts.append(f"{self.tokens_per_s:,.0f} tok/s")
         if self.best_eval is not None:
             parts.append(f"best eval {self.best_eval:.4f} @ {self.best_step}")
+        p = self.last_probe
+        if p:
+            parts.append(
+                f"probes @{p.get('step')}: cluster {p.get('cluster_passed')}/{p.get('cluster_total')}"
+                f", anchors {p.get('anchors_passed')}/{p.get('anchors_total')}"
+            )
         if self.lr is not None:
             parts.append(f"lr {self.lr:.2e}")
         return " · ".join(parts)

@@ -43,8 +43,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 * The list shows every run of the workspace: running, finished, failed, cancelled, or dead
   (its process is gone without a final event). **enter** on a run reattaches: the whole loss
   curve is read back from its event file and then follows it live.
-* The chart shows train loss and eval loss (held-out split) by step. Below the list: progress,
-  time left, tokens/s, learning rate and the best eval loss with its step.
+* The chart shows train loss and eval loss (validation split) by step, and, when the run probes,
+  the targeted cluster's and the anchors' pass rates on the validation probe set (right axis,
+  0–1). Below the list: progress, time left, tokens/s, the best eval loss with its step, the
+  last probe's pass counts and the learning rate.
 * **x** cancels the attached run after a confirmation; it stops at the next step, saves a
   checkpoint and ends as *cancelled*.
 * **r** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
@@ -169,8 +171,9 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         if not events:
             return
         before = self.view.state
+        seen_probes = len(self.view.probe_points)
         new_train, new_eval = self.view.apply(events)
-        self.query_one("#tr-chart", LossChart).add(new_train, new_eval)
+        self.query_one("#tr-chart", LossChart).add(new_train, new_eval, self.view.probe_points[seen_probes:])
         self._render_stats()
         if self.view.state != before and not quiet:
             self.load_runs()

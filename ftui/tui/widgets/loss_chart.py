@@ -1,4 +1,8 @@
-"""Train and eval loss on one plot, redrawn a few times a second however fast points arrive."""
+"""Train and eval loss on one plot, redrawn a few times a second however fast points arrive.
+
+Graded probes, when the run has them, share the plot on a right-hand axis: the targeted cluster's
+pass rate and the anchors' pass rate (0 to 1) at each eval step.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ class LossChart(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self.train: list[tuple[float, float]] = []
         self.eval: list[tuple[float, float]] = []
+        self.probes: list[tuple[int, float | None, float | None]] = []
         self.title = "loss"
         self._dirty = True
         # Counted so tests can check the throttle.
@@ -30,14 +35,16 @@ class LossChart(PlotextPlot):
     def clear(self, title: str = "loss") -> None:
         self.train.clear()
         self.eval.clear()
+        self.probes.clear()
         self.title = title
         self._dirty = True
 
-    def add(self, train=(), eval=()) -> None:
+    def add(self, train=(), eval=(), probes=()) -> None:
         """Buffer points; the next tick of the throttle draws them."""
         self.train.extend(train)
         self.eval.extend(eval)
-        if train or eval:
+        self.probes.extend(probes)
+        if train or eval or probes:
             self._dirty = True
 
     def flush_now(self) -> None:
@@ -62,6 +69,13 @@ class LossChart(PlotextPlot):
         if self.eval:
             xs, ys = zip(*self.eval)
             plt.plot(list(xs), list(ys), label="eval", marker="dot")
+        for col, label, marker in ((1, "cluster pass", "+"), (2, "anchors pass", "x")):
+            pts = [(p[0], p[col]) for p in self.probes if p[col] is not None]
+            if pts:
+                xs, ys = zip(*pts)
+                plt.plot(list(xs), list(ys), label=label, marker=marker, yside="right")
+        if self.probes:
+            plt.ylim(0, 1, yside="right")
         if not self.train and not self.eval:
             # An empty canvas with a note, rather than axes around nothing.
             plt.title(f"{self.title} · waiting for the first step")
