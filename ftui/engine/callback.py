@@ -213,9 +213,8 @@ class EventsCallback(TrainerCallback):
             probe = self.probes.run(model)
             self._emit(state, "probe", step=step, **probe)
         broken = probe is not None and self.stop_broken_anchors > 0 and probe["broken"] >= self.stop_broken_anchors
-        if self.tracker.update(step, loss, probe):
-            if state.is_world_process_zero and model is not None:
-                save_adapter(model, self.adapter_dir)
+        if self.tracker.update(step, loss, probe) and state.is_world_process_zero and model is not None:
+            save_adapter(model, self.adapter_dir)
         if broken and not self.early_stopped:
             # Anchors the base passes are failing: more steps of the same will not bring them back.
             self.early_stopped = True

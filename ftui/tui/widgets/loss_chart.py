@@ -72,7 +72,7 @@ class LossChart(PlotextPlot):
         for col, label, marker in ((1, "cluster pass", "+"), (2, "anchors pass", "x")):
             pts = [(p[0], p[col]) for p in self.probes if p[col] is not None]
             if pts:
-                xs, ys = zip(*pts)
+                xs, ys = zip(*pts, strict=True)
                 plt.plot(list(xs), list(ys), label=label, marker=marker, yside="right")
         if self.probes:
             plt.ylim(0, 1, yside="right")
