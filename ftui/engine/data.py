@@ -69,6 +69,13 @@ def dpo_row(path: Path, lineno: int, row: dict) -> dict:
     return out
 
 
+def eval_file(build_dir: Path, method: str) -> Path:
+    """The file training evaluates on (eval loss, early stopping, the best checkpoint)."""
+    build_dir = Path(build_dir)
+    validation = build_dir / VALIDATION_FILES[method]
+    return validation if validation.exists() else build_dir / (SFT_FILES if method == "sft" else DPO_FILES)[1]
+
+
 def read_split(build_dir: Path, method: str, split: str) -> list[dict]:
     """Rows of one split ("train" | "eval") converted for the method; a missing eval file is an empty split.
 
@@ -78,9 +85,7 @@ def read_split(build_dir: Path, method: str, split: str) -> list[dict]:
     """
     build_dir = Path(build_dir)
     names = SFT_FILES if method == "sft" else DPO_FILES
-    path = build_dir / names[0 if split == "train" else 1]
-    if split == "eval" and (build_dir / VALIDATION_FILES[method]).exists():
-        path = build_dir / VALIDATION_FILES[method]
+    path = build_dir / names[0] if split == "train" else eval_file(build_dir, method)
     if not path.exists():
         if split == "eval":
             return []

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ftui.core import datasets, evalrun, runs
 from ftui.core.clusters import cluster_failures
+from ftui.core.compare import interval_text
 from ftui.core.corrections import CorrectionStore
 from ftui.core.postmortem import write_postmortem
 from ftui.core.review import import_review
@@ -108,6 +109,11 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
                     log(f"  train: step {ev['step']}/{ev.get('max_steps')} loss {ev['loss']:.4f}")
             elif kind == "eval":
                 log(f"  train: step {ev['step']} eval loss {ev['eval_loss']:.4f}")
+            elif kind == "probe":
+                log(
+                    f"  train: step {ev['step']} probes: cluster {ev['cluster_passed']}/{ev['cluster_total']}, "
+                    f"anchors {ev['anchors_passed']}/{ev['anchors_total']} ({ev.get('seconds', 0):.0f} s)"
+                )
             elif kind == "early_stop":
                 log(
                     f"  train: early stop at step {ev['step']} (best eval loss {ev['best_eval_loss']:.4f} at step {ev['best_step']})"
@@ -264,8 +270,21 @@ def run_demo(
         f"targeted cluster {cluster}: {t['base_passed']}/{t['total']} → {t['tuned_passed']}/{t['total']} "
         f"({100 * (t['base_rate'] or 0):.0f}% → {100 * (t['tuned_rate'] or 0):.0f}%)"
     )
+    log(f"  {interval_text(t)}")
+    r = rep["rest"]
+    if r["total"]:
+        log(f"rest of benchmark: {r['base_passed']}/{r['total']} → {r['tuned_passed']}/{r['total']}")
+        log(f"  {interval_text(r)}")
+    log(f"  (intervals: {rep['statistics']['ci_method']})")
     regs = rep["regressions"]
     log(f"regressions: {len(regs)}" + (f" ({', '.join(regs)})" if regs else ""))
+    roles = rep.get("roles") or {}
+    if roles:
+        log(
+            f"roles: checkpoint chosen on {len(roles.get('validation_ids') or [])} validation items, "
+            f"{roles.get('graded')} graded ({len(roles.get('test_ids') or [])} of them held out by the build), "
+            f"{len(roles.get('graded_and_selected') or [])} both"
+        )
     v = rep["verdict"]
     log(f"verdict: {v['verdict']} — {v['headline']}")
     log(f"postmortem: {pm}")
