@@ -52,6 +52,13 @@ VERDICTS: dict[tuple[bool, bool] | str, dict] = {
         "headline": "Inconclusive: the cluster's gain could still be zero.",
         "advice": [],
     },
+    # Joins the table when the prompt rung (few-shot corrections in context) fixes the cluster at
+    # least as well as the fine-tune and breaks nothing.
+    "not_needed": {
+        "verdict": "not_needed",
+        "headline": "Fine-tuning was not needed: few-shot examples in the prompt fix the cluster as well.",
+        "advice": ["Ship the prompt change instead: it is cheaper to serve and to undo."],
+    },
     (False, True): {
         "verdict": "stop",
         "headline": "Stop: the fine-tune made things worse.",
@@ -100,12 +107,18 @@ def rates(items: Iterable[dict]) -> dict:
     }
 
 
-def decide(targeted: dict, items: list[dict]) -> dict:
-    """The verdict from the seed's table, plus the ship gate on anchor-like regressions."""
+def decide(targeted: dict, items: list[dict], *, ignore_flaky: bool = False, fewshot: dict | None = None) -> dict:
+    """The verdict from the seed's table, plus the ship gate on anchor-like regressions.
+
+    A regression on a flaky item (a base pass that did not hold when re-asked) is always counted
+    and shown; with `ignore_flaky` it neither blocks the gate nor makes the verdict "investigate".
+    """
     improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
-    regressed = [it["id"] for it in items if it["bucket"] == "regressed"]
+    regressed = [it["id"] for it in items if it["bucket"] == "regressed" and not (ignore_flaky and it.get("flaky"))]
     inconclusive = improved and bool(targeted.get("spans_zero"))
-    out = dict(VERDICTS["inconclusive" if inconclusive else (improved, bool(regressed))])
+    prompt_rung = bool(fewshot) and improved and fewshot_suffices(targeted, fewshot)
+    key = "inconclusive" if inconclusive else (improved, bool(regressed))
+    out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
     out["advice"] = list(out["advice"])
     if inconclusive:
         lo, hi = targeted["ci"]
@@ -122,9 +135,19 @@ def decide(targeted: dict, items: list[dict]) -> dict:
         )
         if regressed:
             out["advice"].append(f"Also read the {len(regressed)} regression(s) before shipping.")
+    if prompt_rung:
+        out["advice"].append(
+            f"Few-shot prompting with {fewshot.get('k')} of the cluster's corrections passes "
+            f"{fewshot['targeted']['tuned_passed']}/{fewshot['targeted']['total']} of the cluster "
+            f"(fine-tuned: {targeted['tuned_passed']}/{targeted['total']}) and breaks nothing the base passed."
+        )
     out["improved"] = improved
-    out["regressions"] = len(regressed)
+    out["regressions"] = sum(it["bucket"] == "regressed" for it in items)
+    out["flaky_regressions"] = sum(it["bucket"] == "regressed" and bool(it.get("flaky")) for it in items)
+    out["ignores_flaky"] = ignore_flaky
     blocking = [it["id"] for it in items if it["bucket"] == "regressed" and it.get("was_anchor_like")]
+    if ignore_flaky:
+        blocking = [i for i in blocking if i in regressed]
     if blocking:
         gate = {
             "open": False,
@@ -151,7 +174,48 @@ def decide(targeted: dict, items: list[dict]) -> dict:
     return out
 
 
-def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta: dict | None = None) -> dict:
+def fewshot_suffices(targeted: dict, fewshot: dict) -> bool:
+    """Few-shot prompting fixes the targeted cluster at least as well as the fine-tune, and no item
+    the base passed fails with the examples in the prompt."""
+    ft = fewshot.get("targeted") or {}
+    return bool(ft.get("total")) and ft["tuned_passed"] >= targeted["tuned_passed"] and not fewshot.get("regressions")
+
+
+def fewshot_arm(items: list[dict], k: int | None) -> dict | None:
+    """Base vs base-with-examples, over the same items and grades: the prompt rung's figures."""
+    arm = [it for it in items if it.get("fewshot_grade") is not None]
+    if not arm:
+        return None
+
+    def pairs(group):
+        return [
+            {
+                **it,
+                "tuned_grade": it["fewshot_grade"],
+                "bucket": bucket(it["base_grade"]["passed"], it["fewshot_grade"]["passed"]),
+            }
+            for it in group
+        ]
+
+    targeted = rates(pairs([it for it in arm if it["targeted"]]))
+    rest = rates(pairs([it for it in arm if not it["targeted"]]))
+    return {
+        "k": k,
+        "targeted": targeted,
+        "rest": rest,
+        "regressions": [it["id"] for it in pairs(arm) if it["bucket"] == "regressed"],
+        "fixed": [it["id"] for it in pairs(arm) if it["bucket"] == "fixed"],
+    }
+
+
+def build_report(
+    records: Iterable[dict],
+    *,
+    targeted_cluster: str | None,
+    meta: dict | None = None,
+    ignore_flaky: bool = False,
+    fewshot_k: int | None = None,
+) -> dict:
     """records: {id, cluster, question, expected, base_answer, tuned_answer, base_grade, tuned_grade,
     and optionally label, task}; grades are `Grade`s or their dicts."""
     items = []
@@ -173,6 +237,12 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
                 "tuned_grade": tg,
                 "bucket": bucket(bg["passed"], tg["passed"]),
                 "was_anchor_like": bg["passed"],
+                # Re-asked with sampling: how often the base's pass held (absent when not re-asked).
+                "base_stability": r.get("base_stability"),
+                "flaky": bool(r.get("flaky")),
+                "fewshot_answer": r.get("fewshot_answer"),
+                "fewshot_grade": _grade_dict(r["fewshot_grade"]) if r.get("fewshot_grade") is not None else None,
+                "fewshot_ids": r.get("fewshot_ids"),
             }
         )
     targeted = rates(it for it in items if it["targeted"])
@@ -181,6 +251,7 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
     overall = rates(items)
     counts = overall["buckets"]
     regressions = [it["id"] for it in items if it["bucket"] == "regressed"]
+    fewshot = fewshot_arm(items, fewshot_k)
     report = {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -205,7 +276,13 @@ def build_report(records: Iterable[dict], *, targeted_cluster: str | None, meta:
             "detectable_change": "the smallest change the slice's n can show at mid-p < 0.05, every discordant "
             "pair going one way",
         },
-        "verdict": decide(targeted, items),
+        "fewshot": fewshot,
+        "flaky": {
+            "checked": sum(it["base_stability"] is not None for it in items),
+            "unstable_ids": [it["id"] for it in items if it["flaky"]],
+            "ignored_by_gate": ignore_flaky,
+        },
+        "verdict": decide(targeted, items, ignore_flaky=ignore_flaky, fewshot=fewshot),
         "items": items,
     }
     return report
@@ -253,6 +330,11 @@ def _pts(x: float | None) -> str:
 def _clip(s: str, n: int) -> str:
     s = " ".join(str(s or "").split())
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def bucket_label(it: dict) -> str:
+    """The item's bucket, with a regression on an unstable base pass marked flaky."""
+    return f"{it['bucket']}~flaky" if it.get("flaky") and it["bucket"] == "regressed" else it["bucket"]
 
 
 def interval_text(x: dict) -> str:
@@ -303,7 +385,16 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
         f"Exact McNemar (all items): {m['b_fixed']} fixed vs {m['c_regressed']} regressed, p = {m['p_value']:.4g}"
     )
     regs = report["regressions"]
-    lines.append("Regressions: " + (", ".join(regs) if regs else "none"))
+    flaky = set((report.get("flaky") or {}).get("unstable_ids") or [])
+    lines.append("Regressions: " + (", ".join(f"{i} (flaky)" if i in flaky else i for i in regs) if regs else "none"))
+    fs = report.get("fewshot")
+    if fs:
+        ft = fs["targeted"]
+        lines.append(
+            f"Few-shot ({fs.get('k')} corrections in the prompt, base model): cluster {ft['base_passed']}/{ft['total']} → "
+            f"{ft['tuned_passed']}/{ft['total']}, {len(fs['regressions'])} regressions"
+            + (f" ({', '.join(fs['regressions'][:8])})" if fs["regressions"] else "")
+        )
     lines.append("")
     lines.append(f"Verdict: {v['verdict'].upper().replace('_', ' ')} — {v['headline']}")
     gate = v["ship_gate"]
@@ -319,7 +410,7 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
         order = {b: i for i, b in enumerate(("regressed", "fixed", "still_failing", "still_passing"))}
         for it in sorted(report["items"], key=lambda x: (order[x["bucket"]], x["id"])):
             lines.append(
-                f"{_clip(it['id'], idw):<{idw}}  {_clip(it['cluster'], cw):<{cw}}  {it['bucket']:<13}  "
+                f"{_clip(it['id'], idw):<{idw}}  {_clip(it['cluster'], cw):<{cw}}  {bucket_label(it):<13}  "
                 f"{'pass' if it['base_grade']['passed'] else 'FAIL':<4}  {'pass' if it['tuned_grade']['passed'] else 'FAIL':<5}  "
                 f"{_clip(it['tuned_grade']['reason'], rest_w)}"
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ftui.core import clusters as clusters_mod
 from ftui.core import events as _events
-from ftui.core import hosted, runs
+from ftui.core import fewshot, hosted, runs
 from ftui.core.compare import load_report
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
@@ -152,23 +152,27 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
 
     bench = load_benchmark(ws)
     excluded = training_ids(manifest, run_cfg)
+    shots = _fewshot_pool(ws, build_dir, target) if ws.eval.fewshot_k > 0 and build_dir else []
     items, dropped = [], []
     for it in bench.items:
         if it.id in excluded:
             dropped.append(it.id)
             continue
-        items.append(
-            {
-                "id": it.id,
-                "cluster": cluster_of(ws, it, bench.has_retrieval),
-                "label": it.label,
-                "task": it.task,
-                "question": it.question,
-                "expected": it.expected,
-                "messages": messages_for(it, ws.prompt),
-                "grader": spec_for(ws, it),
-            }
-        )
+        row = {
+            "id": it.id,
+            "cluster": cluster_of(ws, it, bench.has_retrieval),
+            "label": it.label,
+            "task": it.task,
+            "question": it.question,
+            "expected": it.expected,
+            "messages": messages_for(it, ws.prompt),
+            "grader": spec_for(ws, it),
+        }
+        if shots:
+            chosen = fewshot.choose(it, row["messages"], shots, ws.eval.fewshot_k)
+            row["fewshot_ids"] = [ex["id"] for ex in chosen]
+            row["fewshot_messages"] = fewshot.with_examples(row["messages"], chosen)
+        items.append(row)
     if limit is not None:
         items = stratified_sample(items, limit, seed=int(manifest.get("options", {}).get("seed", 0)))
     if not items:
@@ -192,6 +196,10 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         "excluded_ids": dropped,
         "roles": roles(manifest, run_cfg, [it["id"] for it in items]),
         "max_new_tokens": ev.max_new_tokens,
+        "flaky_k": ev.flaky_k,
+        "flaky_temperature": ev.flaky_temperature,
+        "gate_ignores_flaky": ev.gate_ignores_flaky,
+        "fewshot_k": ev.fewshot_k if shots else 0,
         "batch_size": ev.batch_size,
         "device": run_cfg.get("device") or ws.train.device,
         "base_endpoint": base_ep,
@@ -231,6 +239,15 @@ def stratified_sample(items: list[dict], limit: int, seed: int = 0) -> list[dict
         alloc = {k: 1 + extra[k] for k in keys}
     chosen = sorted(i for k in keys for i in strata[k][: alloc[k]])
     return [items[i] for i in chosen]
+
+
+def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dict]:
+    from ftui.core.fsutil import read_jsonl
+    from ftui.core.runlog import load_run_log
+
+    path = Path(build_dir) / "train.jsonl"
+    rows = read_jsonl(path) if path.exists() else []
+    return fewshot.pool(rows, target, load_run_log(ws))
 
 
 def write_plan(plan: EvalPlan) -> Path:

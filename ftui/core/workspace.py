@@ -135,6 +135,15 @@ class EvalConfig:
     judge: JudgeConfig | None = None
     base_endpoint: EndpointConfig | None = None
     tuned_endpoint: EndpointConfig | None = None
+    # Re-ask each item the base passes this many times with sampling: a pass that does not hold
+    # every time is unstable, and a regression on it shows as flaky (0: off).
+    flaky_k: int = 0
+    flaky_temperature: float = 0.7
+    # The ship gate (and the verdict's "any regressions?") leave flaky regressions out.
+    gate_ignores_flaky: bool = False
+    # The prompt rung: the base model given this many of the cluster's corrections as in-context
+    # examples, graded like the other sides (0: off).
+    fewshot_k: int = 0
 
 
 @dataclass(frozen=True)
