@@ -21,6 +21,9 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
         await pilot.press("r")
         await pilot.pause()
         assert [it["id"] for it in items.rows] == ["q09"]
+        assert "✘ regr. ~flaky" in items.render_line(1).text
+        metrics = [name for name, _ in pane.query_one("#metric-table").rows]
+        assert metrics[1] == "  ↳ few-shot ×4 (base)"
         diff = pane.query_one("#cmp-diff")
         assert "pass" in str(diff.query_one("#wd-base").border_title)
         assert "fail" in str(diff.query_one("#wd-tuned").border_title)
@@ -52,8 +55,9 @@ def test_metric_rows_have_targeted_rest_and_clusters():
     report = json.loads(REPORT.read_text())
     rows = metric_rows(report)
     assert rows[0][0].endswith(report["targeted_cluster"]) and rows[0][1]["mcnemar_p"] == 0.25
-    assert rows[1][0] == "rest of benchmark"
-    assert len(rows) > 2
+    assert rows[1][0] == "  ↳ few-shot ×4 (base)" and rows[1][1]["tuned_passed"] == 2
+    assert rows[2][0] == "rest of benchmark"
+    assert len(rows) > 3
 
 
 def test_word_diff_marks_only_changed_words():

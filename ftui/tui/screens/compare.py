@@ -28,6 +28,7 @@ VERDICT_WORD = {
     "data_quality": "DATA QUALITY",
     "stop": "STOP",
     "inconclusive": "INCONCLUSIVE",
+    "not_needed": "FINE-TUNING NOT NEEDED",
 }
 
 
@@ -41,6 +42,10 @@ def metric_rows(report: dict) -> list[tuple[str, dict]]:
     target = report.get("targeted_cluster")
     if report.get("targeted"):
         rows.append((f"▶ {target or 'targeted'}", report["targeted"]))
+    fewshot = report.get("fewshot")
+    if fewshot and fewshot.get("targeted", {}).get("total"):
+        # The prompt rung on the same items: base → base with the cluster's corrections in the prompt.
+        rows.append((f"  ↳ few-shot ×{fewshot.get('k')} (base)", fewshot["targeted"]))
     if report.get("rest"):
         rows.append(("rest of benchmark", report["rest"]))
     by_cluster: dict[str, list] = {}
@@ -99,6 +104,11 @@ tuned fails), **still failing**, **still passing**.
   number of items could show.
 * The table gives pass rates base → fine-tuned for the targeted cluster, the rest of the benchmark
   and each cluster, with fixed/regressed counts and the exact McNemar p-value.
+* A regression marked *~flaky* is an item whose base pass did not hold when re-asked with
+  sampling (`eval.flaky_k`); it counts, and `eval.gate_ignores_flaky` lets the gate pass it.
+* With `eval.fewshot_k`, the row under the cluster is the prompt rung: the base model given that
+  many of the cluster's corrections as examples. When it fixes the cluster as well and breaks
+  nothing, the verdict is *fine-tuning not needed*.
 * Filters: **a** all, **f** fixed, **r** regressed, **s** still failing, **p** still passing;
   **c** cycles through clusters.
 * The two boxes show the selected item's answers with the words that differ highlighted, and each
@@ -161,7 +171,9 @@ tuned fails), **still failing**, **still passing**.
                 [Column("id", 6, fit=24), Column("bucket", 16), Column("cluster", 16), Column("question", 0)],
                 lambda it: [
                     it.get("id", ""),
-                    BUCKET_MARK.get(it.get("bucket"), it.get("bucket", "")),
+                    "✘ regr. ~flaky"
+                    if it.get("flaky") and it.get("bucket") == "regressed"
+                    else BUCKET_MARK.get(it.get("bucket"), it.get("bucket", "")),
                     it.get("cluster") or "—",
                     it.get("question", ""),
                 ],
