@@ -210,8 +210,16 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     else:
         L.append(
             f"Yes: {len(regs)} of the {overall['base_passed']} items the base model passed now fail: "
-            f"{', '.join(it['id'] for it in regs)}."
+            f"{', '.join(it['id'] + (' (flaky)' if it.get('flaky') else '') for it in regs)}."
         )
+        n_flaky = sum(bool(it.get("flaky")) for it in regs)
+        if n_flaky:
+            fl = report.get("flaky") or {}
+            L.append(
+                f"{n_flaky} of them {'is' if n_flaky == 1 else 'are'} flaky: the base's pass did not hold every time "
+                f"it was re-asked with sampling ({(report.get('flaky_check') or {}).get('k', '?')} times). "
+                + ("The ship gate ignores them." if fl.get("ignored_by_gate") else "They still count against the gate.")
+            )
         tr = shared_traits(regs)
         bench_words = sum(len((it["question"] or "").split()) for it in items) / max(1, len(items))
         L.append("")
@@ -273,6 +281,33 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         L.append(
             f"- {still} `{target}` {'item still fails' if still == 1 else 'items still fail'} after fine-tuning; "
             "read their answers before adding more data."
+        )
+    fs = report.get("fewshot")
+    if fs and fs["targeted"]["total"]:
+        ft = fs["targeted"]
+        L.append(
+            f"- The prompt rung, tried: the base model given {fs.get('k')} of the cluster's corrections as examples "
+            f"passed {ft['tuned_passed']}/{ft['total']} `{target}` items (fine-tuned: {t['tuned_passed']}/{t['total']}) "
+            f"and broke {len(fs['regressions'])} item{'s' if len(fs['regressions']) != 1 else ''} the base passed"
+            + (f" ({', '.join(fs['regressions'][:8])})" if fs["regressions"] else "")
+            + (
+                ": fine-tuning was not needed."
+                if v["verdict"] == "not_needed"
+                else ": the fine-tune does better."
+                if ft["tuned_passed"] < t["tuned_passed"] or fs["regressions"]
+                else "."
+            )
+        )
+    else:
+        L.append(
+            "- The prompt rung was not tried (set `eval.fewshot_k` to evaluate few-shot examples beside the fine-tune)."
+        )
+    if t["total"] and "ci" in t:
+        lo, hi = t["ci"]
+        L.append(
+            f"- Cluster change {_pts(t['change'])}, 95% CI {_pts(lo)} to {_pts(hi)} (Newcombe, paired), mid-p McNemar "
+            f"p = {t['mid_p']:.3g}; with {t['total']} items the smallest change that could show is "
+            + (f"{100 * t['detectable_change']:.0f} points." if t.get("detectable_change") else "none (too few items).")
         )
     L.append(f"- Verdict from the decision table: {v['headline']}")
     for a in v.get("advice") or []:

@@ -274,7 +274,7 @@ class Evaluation:
             else "model + adapter",
         }
         meta["base_cache_hits"] = self.cache_hits
-        meta["flaky"] = {"k": self.cfg.get("flaky_k") or 0, "temperature": self.cfg.get("flaky_temperature")}
+        meta["flaky_check"] = {"k": self.cfg.get("flaky_k") or 0, "temperature": self.cfg.get("flaky_temperature")}
         report = build_report(
             records,
             targeted_cluster=self.cfg.get("targeted_cluster"),
