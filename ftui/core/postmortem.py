@@ -32,6 +32,7 @@ TRAIN_KEYS = (
     "target_modules",
     "qlora",
     "beta",
+    "rpo_alpha",
     "anchor_kl",
     "max_length",
     "seed",

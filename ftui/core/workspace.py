@@ -83,6 +83,9 @@ class TrainConfig:
     patience: int = 3
     max_length: int = 1024
     beta: float = 0.1
+    # DPO: weight of a negative log-likelihood term on the chosen answers (RPO), which keeps the
+    # preferred answers likely instead of only further from the rejected ones (0: plain DPO).
+    rpo_alpha: float = 0.0
     anchor_kl: float = 0.0
     seed: int = 0
     device: str = "auto"

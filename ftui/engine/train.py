@@ -347,4 +347,9 @@ def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
         return SFTConfig(completion_only_loss=True, **common)
     from trl import DPOConfig
 
+    rpo = float(cfg.get("rpo_alpha") or 0.0)
+    if rpo > 0:
+        # TRL 1.16 has no rpo_alpha: the same objective is its "sft" loss (mean NLL of the chosen
+        # completion tokens) added to the sigmoid DPO loss with this weight.
+        common.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, rpo])
     return DPOConfig(beta=float(cfg.get("beta", 0.1)), **common)

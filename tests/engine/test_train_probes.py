@@ -108,3 +108,28 @@ def test_best_tracker_selects_by_probes_and_rebuilds_from_events():
     # Without probes the probe setting falls back to eval loss.
     plain = BestTracker.from_events([e for e in evs if e["type"] == "eval"], patience=5, select_by="probes")
     assert plain.best_step == 8
+
+
+def test_dpo_guard_adds_the_chosen_nll_term():
+    from types import SimpleNamespace
+
+    from ftui.engine.train import training_args
+
+    plan = SimpleNamespace(bf16=False, fp16=False, gradient_checkpointing=False, device="cpu")
+    plain = training_args({"method": "dpo"}, plan, "/tmp/x", has_eval=False)
+    assert plain.loss_type == ["sigmoid"]
+    guarded = training_args({"method": "dpo", "rpo_alpha": 0.5}, plan, "/tmp/x", has_eval=False)
+    assert guarded.loss_type == ["sigmoid", "sft"] and guarded.loss_weights == [1.0, 0.5]
+
+
+def test_dpo_run_with_the_chosen_nll_term(tmp_path, tiny_model_dir):
+    from tests.engine.train_support import start
+
+    ws = tiny_workspace(tmp_path, tiny_model_dir, method="dpo", max_steps=2, eval_steps=2, save_steps=2, rpo_alpha=1.0)
+    run_dir = start(ws)
+    final = wait_final(run_dir)
+    assert final["type"] == "finished", final
+    logs = [e for e in all_events(run_dir) if e["type"] == "log"]
+    # The reference is the base itself, so the DPO part starts at log(2); the NLL of the chosen
+    # answers under a random model comes on top of it.
+    assert logs[0]["loss"] > 0.6931 + 1.0
