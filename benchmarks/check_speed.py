@@ -18,7 +18,34 @@ from ftui.core import checks, formats
 from ftui.core.models import EMBEDDED
 from ftui.core.tokens import load_for_model
 
-WORDS = ["path", "config", "server", "parser", "module", "handler", "token", "cache", "index", "router", "schema", "query", "buffer", "socket", "thread", "worker", "request", "response", "session", "limiter", "metrics", "retry", "backoff", "timeout", "header", "cookie"]
+WORDS = [
+    "path",
+    "config",
+    "server",
+    "parser",
+    "module",
+    "handler",
+    "token",
+    "cache",
+    "index",
+    "router",
+    "schema",
+    "query",
+    "buffer",
+    "socket",
+    "thread",
+    "worker",
+    "request",
+    "response",
+    "session",
+    "limiter",
+    "metrics",
+    "retry",
+    "backoff",
+    "timeout",
+    "header",
+    "cookie",
+]
 
 
 def make_rows(n: int, seed: int = 0) -> list[dict]:

@@ -26,7 +26,33 @@ from ftui.core.workspace import Workspace
 
 TARGET_S = 2.0
 LABELS = ["wrong_field", "ignored_evidence", "hallucinated_path", "format_error", None]
-WORDS = ["the", "function", "returns", "a", "list", "of", "parsed", "config", "entries", "from", "yaml", "file", "when", "loader", "raises", "error", "retry", "handler", "module", "class", "import", "path", "value", "default", "timeout"]
+WORDS = [
+    "the",
+    "function",
+    "returns",
+    "a",
+    "list",
+    "of",
+    "parsed",
+    "config",
+    "entries",
+    "from",
+    "yaml",
+    "file",
+    "when",
+    "loader",
+    "raises",
+    "error",
+    "retry",
+    "handler",
+    "module",
+    "class",
+    "import",
+    "path",
+    "value",
+    "default",
+    "timeout",
+]
 
 
 def _text(rng: random.Random, n_chars: int) -> str:

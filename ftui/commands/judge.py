@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run(p, optional=True)
     p.add_argument("--summary", action="store_true", help="leave out the per-item table")
     p.add_argument("--gate", action="store_true", help="exit 1 unless the verdict is ship and the ship gate is open")
+    p.add_argument("--vs", metavar="OTHER_RUN", help="set another run's report beside it, item by item")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("postmortem", help="write RUN_DIR/postmortem.md answering the five postmortem questions")
@@ -113,6 +114,12 @@ def cmd_report(args) -> int:
     ws = load_ws(args)
     run_dir = runs.find_run(ws, args.run)
     report = evalrun.read_report(run_dir)
+    if getattr(args, "vs", None):
+        from ftui.core import side_by_side
+
+        paired = side_by_side.pair(report, evalrun.read_report(runs.find_run(ws, args.vs)))
+        emit(args, paired, side_by_side.render(paired))
+        return EXIT_OK
     emit(args, report, render_text(report, show_items=not args.summary))
     if args.gate and not report["verdict"]["ship"]:
         return EXIT_FOUND

@@ -124,3 +124,31 @@ def test_p_values_fit_their_column_and_keep_the_exponent():
 
     assert [p_text(p) for p in (1.0, 0.289, 0.0386, 2.98e-08, 9.54e-07)] == ["1", "0.29", "0.039", "3e-8", "1e-6"]
     assert all(len(p_text(p)) <= 6 for p in (0.00012, 1e-12, 0.5))
+
+
+async def test_versus_sets_another_runs_report_beside_this_one(ws):
+    import json
+
+    add_report(ws)
+    other = add_report(ws, run_id="other-run")
+    rep = json.loads((other / "eval" / "report.json").read_text())
+    rep["run_id"] = "other-run"
+    for it in rep["items"]:
+        if it["id"] == "q01":
+            it["bucket"] = "still_failing"  # the other run did not fix q01
+    (other / "eval" / "report.json").write_text(json.dumps(rep))
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        shown = pane.report["run_id"]
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.vs is not None and pane.vs["other_run_id"] != shown
+        line = str(pane.query_one("#cmp-filter").render())
+        assert line.startswith(f"vs {pane.vs['other_run_id']}: 12 items graded by both, 11 alike")
+        cell = pane._bucket_cell(next(it for it in pane.report["items"] if it["id"] == "q01"))
+        assert cell in ("✔ this · · other", "· this · ✔ other")
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.vs is None and str(pane.query_one("#cmp-filter").render()).startswith("filter: all")

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ftui.core import compare, evalrun, runs
+from ftui.core import compare, evalrun, runs, side_by_side
 from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
@@ -113,6 +113,9 @@ tuned fails), **still failing**, **still passing**.
   **c** cycles through clusters.
 * The two boxes show the selected item's answers with the words that differ highlighted, and each
   side's grade with its reason.
+* **v** sets another evaluated run's report beside this one: each item's bucket here and there
+  (✔ fixed, ✘ regressed, · still failing, = still passing) and which run fixed or broke what;
+  **v** again moves to the next run, then back to this run alone (`ftui report RUN --vs OTHER`).
 * **w** opens the postmortem (Markdown). **o** switches to another run's report; **e** starts
   the evaluation of the selected run when it has none.
 """
@@ -126,6 +129,14 @@ tuned fails), **still failing**, **still passing**.
         ),
         Binding("c", "next_cluster", "Cluster", id="compare.cluster", tooltip="Cycle the cluster filter"),
         Binding("w", "postmortem", "Postmortem", id="compare.postmortem", tooltip="Read the postmortem"),
+        Binding(
+            "v",
+            "versus",
+            "Versus",
+            id="compare.versus",
+            tooltip="Set the next evaluated run beside this one, item by item (again: the one after; then off)",
+            show=False,
+        ),
         Binding(
             "o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False
         ),
@@ -147,6 +158,9 @@ tuned fails), **still failing**, **still passing**.
         self.bucket = "all"
         self.cluster: str | None = None
         self._eval_watch = None
+        # Another run's report set beside this one (`v`): item id -> its row in side_by_side.pair.
+        self.vs: dict | None = None
+        self.vs_dir: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -171,9 +185,7 @@ tuned fails), **still failing**, **still passing**.
                 [Column("id", 6, fit=24), Column("bucket", 16), Column("cluster", 16), Column("question", 0)],
                 lambda it: [
                     it.get("id", ""),
-                    "✘ regr. ~flaky"
-                    if it.get("flaky") and it.get("bucket") == "regressed"
-                    else BUCKET_MARK.get(it.get("bucket"), it.get("bucket", "")),
+                    self._bucket_cell(it),
                     it.get("cluster") or "—",
                     it.get("question", ""),
                 ],
@@ -230,6 +242,7 @@ tuned fails), **still failing**, **still passing**.
 
     def show_report(self, report: dict, run_dir: Path | None = None) -> None:
         self.report = report
+        self.vs, self.vs_dir = None, None
         self.run_dir = run_dir or self.run_dir
         v = report.get("verdict") or {}
         word = VERDICT_WORD.get(v.get("verdict", ""), str(v.get("verdict", "?")).upper())
@@ -261,10 +274,13 @@ tuned fails), **still failing**, **still passing**.
             if (self.bucket == "all" or it.get("bucket") == self.bucket)
             and (self.cluster is None or (it.get("cluster") or "—") == self.cluster)
         ]
-        self.query_one("#cmp-filter", Static).update(
+        line = (
             f"filter: {self.bucket.replace('_', ' ')} · cluster: {self.cluster or 'all'} · {len(shown)} of {len(items)} items"
             "   (a f r s p: bucket · c: cluster)"
         )
+        if self.vs is not None:
+            line = side_by_side.summary_line(self.vs) + "  (v: next run / off)"
+        self.query_one("#cmp-filter", Static).update(line)
         table = self.query_one("#cmp-items", RowTable)
         table.set_rows(shown)
         if not shown:
@@ -291,6 +307,34 @@ tuned fails), **still failing**, **still passing**.
         self.query_one("#cmp-diff", WordDiff).show(
             it.get("base_answer", ""), it.get("tuned_answer", ""), it.get("base_grade"), it.get("tuned_grade")
         )
+
+    def _bucket_cell(self, it: dict) -> str:
+        mine = (
+            "✘ regr. ~flaky"
+            if it.get("flaky") and it.get("bucket") == "regressed"
+            else BUCKET_MARK.get(it.get("bucket"), it.get("bucket", ""))
+        )
+        if self.vs is None:
+            return mine
+        other = self.vs["by_id"].get(it.get("id"))
+        theirs = side_by_side.MARK.get(other["other_bucket"], "?") if other else "—"
+        return f"{side_by_side.MARK.get(it.get('bucket'), '?')} this · {theirs} other"
+
+    def action_versus(self) -> None:
+        """Cycle the other run set beside this one: each evaluated run in turn, then none."""
+        others = [d for d in self.run_dirs if d != self.run_dir and (evalrun.eval_dir(d) / evalrun.REPORT).exists()]
+        if not others or self.report is None:
+            self.notify("No other evaluated run to set beside this one", severity="warning")
+            return
+        i = others.index(self.vs_dir) + 1 if self.vs_dir in others else 0
+        if i >= len(others):
+            self.vs, self.vs_dir = None, None
+        else:
+            self.vs_dir = others[i]
+            paired = side_by_side.pair(self.report, evalrun.read_report(self.vs_dir))
+            paired["by_id"] = {r["id"]: r for r in paired["items"]}
+            self.vs = paired
+        self._apply_filter()
 
     # -- runs, evaluation, postmortem ------------------------------------------------------
     def action_next_run(self) -> None:
