@@ -282,7 +282,24 @@ def run_demo(
         log(f"  {interval_text(r)}")
     log(f"  (intervals: {rep['statistics']['ci_method']})")
     regs = rep["regressions"]
-    log(f"regressions: {len(regs)}" + (f" ({', '.join(regs)})" if regs else ""))
+    flaky = (rep.get("flaky") or {}).get("unstable_ids") or []
+    marked = [f"{i} (flaky)" if i in flaky else i for i in regs]
+    log(f"regressions: {len(regs)}" + (f" ({', '.join(marked)})" if regs else ""))
+    if (rep.get("flaky") or {}).get("checked"):
+        log(
+            f"flaky base passes: {len(flaky)} of {rep['flaky']['checked']} did not hold when re-asked "
+            f"{(rep.get('flaky_check') or {}).get('k')} times with sampling"
+            + (f" ({', '.join(flaky)})" if flaky else "")
+        )
+    fs = rep.get("fewshot")
+    if fs:
+        ft = fs["targeted"]
+        log(
+            f"few-shot ({fs['k']} corrections in the prompt, base model): cluster {ft['base_passed']}/{ft['total']} → "
+            f"{ft['tuned_passed']}/{ft['total']}, {len(fs['regressions'])} regressions"
+            + (f" ({', '.join(fs['regressions'])})" if fs["regressions"] else "")
+        )
+        log(f"  {interval_text(ft)}")
     roles = rep.get("roles") or {}
     if roles:
         log(
