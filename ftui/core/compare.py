@@ -345,9 +345,9 @@ def interval_text(x: dict) -> str:
     mdc = x.get("detectable_change")
     smallest = f"{100 * mdc:.0f} pts" if mdc is not None else "none (too few items)"
     text = f"95% CI {_pts(lo)} to {_pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
-    if x.get("spans_zero"):
+    if x.get("spans_zero") and (x.get("change") or 0) > 0:
         more = x.get("more_items_to_settle")
-        text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'no change observed'})"
+        text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'more items needed'})"
     return text
 
 
