@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.ftui-installed
 WORKSPACE ?= sample_data
 
-.PHONY: run test test-fast setup model demo demo-dpo bench check-imports clean
+.PHONY: run test test-fast lint setup model demo demo-dpo bench clean
 
 setup: $(STAMP)
 
@@ -34,7 +34,14 @@ model: setup
 run: model
 	$(VENV)/bin/ftui $(WORKSPACE)
 
-test: setup
+# Formatting, the rule set, types (strict in core) and the layer contracts (pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff format --check ftui tests benchmarks
+	$(VENV)/bin/ruff check ftui tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: setup lint
 	$(PY) -m pytest -n 2 --dist loadgroup -q -ra
 
 test-fast: setup

@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-        same_base = sum(a == it["base_answer"] for a, it in zip(base_out, report["items"]))
-        same_tuned = sum(a == it["tuned_answer"] for a, it in zip(tuned_out, report["items"]))
+        same_base = sum(a == it["base_answer"] for a, it in zip(base_out, report["items"], strict=False))
+        same_tuned = sum(a == it["tuned_answer"] for a, it in zip(tuned_out, report["items"], strict=False))
         ratio = plain_s / engine_s
         # CPU seconds are printed too: on a shared, oversubscribed machine wall time mostly measures the neighbours.
         print(

@@ -71,12 +71,14 @@ def main() -> int:
     p.add_argument("--max-steps", type=int, default=16)
     p.add_argument("--eval-steps", type=int, default=8)
     args = p.parse_args()
+    from ftui.core.formatting import pct
+
     run_dir = args.run or run_sample(args.max_steps, args.eval_steps)
     s = probe_share(run_dir)
     print(f"run {run_dir.name}: {s['steps']} steps, {s['probe_passes']} probe passes of {s['probe_items']} items")
     print(f"training {s['train_s']:.1f} s, of which probes {s['probe_s']:.1f} s")
     share = s["share"]
-    print(f"probe share of training time: {100 * share:.1f}% (target <= 25%)" if share is not None else "no time")
+    print(f"probe share of training time: {pct(share)} (target <= 25%)" if share is not None else "no time")
     return 0 if share is not None and share <= 0.25 else 1
 
 

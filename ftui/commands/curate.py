@@ -10,8 +10,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
-from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing
+from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing, label_of, load_overlay
 from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
+from ftui.core.formatting import clip, pct, plural
+from ftui.core.passrule import show_grade
+from ftui.core.progress import count_progress
 from ftui.core.review import export_review, import_review, items_for_review, review_row
 from ftui.core.runlog import Item, RunLog, load_run_log
 from ftui.core.workspace import Workspace
@@ -96,23 +99,8 @@ def load_log(ws: Workspace) -> RunLog:
     return log
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _clip(s: str, n: int) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _status_counts(ids, data: dict[str, Correction]) -> dict:
-    out = {"corrected": 0, "skipped": 0, "needs_review": 0}
-    for i in ids:
-        c = data.get(i)
-        if c is not None:
-            out[c.status] += 1
-    out["remaining"] = len(ids) - out["corrected"] - out["skipped"]
-    return out
+def _progress(ids, data: dict[str, Correction]) -> dict:
+    return count_progress(ids, lambda i: c.status if (c := data.get(i)) is not None else None).to_dict()
 
 
 def _category(ws: Workspace, item: Item, present: bool) -> str:
@@ -141,6 +129,9 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
         "retrieval_field_present": report.retrieval_field_present,
         "notice": None if report.retrieval_field_present else NO_RETRIEVAL_NOTICE.format(field=ws.fields.retrieval_hit),
         "candidate_threshold": ws.candidate_threshold,
+        "pass_rule": ws.rule.describe(),
+        "runs": log.runs,
+        "min_repeat_rate": ws.min_repeat_rate,
         "clusters": [
             {
                 "label": c.label,
@@ -148,9 +139,16 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
                 "share_of_items": round(c.share_of_items, 6),
                 "share_of_failures": round(c.share_of_failures, 6),
                 "candidate": c.candidate,
+                "discovered": c.discovered,
+                "description": c.description,
                 "samples": list(c.samples),
                 "ids": list(c.ids),
-                **_status_counts(c.ids, data),
+                "grades": [it.grade for it in c.items],
+                "repeat_rate": round(c.repeat_rate, 6),
+                "failed_attempts": c.failed_attempts,
+                "attempts": c.attempts,
+                "sample_grades": [show_grade(it.grade) for it in c.items[: len(c.samples)]],
+                **_progress(c.ids, data),
             }
             for c in report.clusters
         ],
@@ -160,7 +158,7 @@ def clusters_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[
 def render_clusters(d: dict, samples: bool = False) -> str:
     lines = []
     total, fails = d["total_items"], d["failures"]
-    share = _pct(fails / total) if total else "0.0%"
+    share = pct(fails / total) if total else "0.0%"
     lines.append(f"Model-attributed failures: {fails} of {total} items ({share})")
     extra = []
     if d["retrieval_field_present"]:
@@ -169,6 +167,10 @@ def render_clusters(d: dict, samples: bool = False) -> str:
     if d["retrieval_unknown"]:
         extra.append(f"no retrieval value: {d['retrieval_unknown']}")
     lines.append("  " + "; ".join(extra))
+    if d.get("pass_rule"):
+        lines.append(f"  pass rule: {d['pass_rule']}")
+    if d.get("runs", 1) > 1:
+        lines.append(f"  runs: up to {d['runs']} per question; REPEAT: failed answers / answers in the cluster")
     if d["notice"]:
         lines.append("")
         lines.extend(textwrap.wrap("Note: " + d["notice"], WIDTH - 1))
@@ -185,20 +187,35 @@ def render_clusters(d: dict, samples: bool = False) -> str:
     lines.append("-" * len(head))
     for c in d["clusters"]:
         lines.append(
-            f"{_clip(c['label'], label_w):<{label_w}} {c['count']:>{num_w}} {_pct(c['share_of_items']):>7} "
-            f"{_pct(c['share_of_failures']):>7} {'yes' if c['candidate'] else '-':>4} "
+            f"{clip(c['label'], label_w):<{label_w}} {c['count']:>{num_w}} {pct(c['share_of_items']):>7} "
+            f"{pct(c['share_of_failures']):>7} {'yes' if c['candidate'] else '-':>4} "
             f"{c['corrected']:>5} {c['remaining']:>5}"
         )
+        if d.get("runs", 1) > 1:
+            lines[-1] += f"  REPEAT {c['failed_attempts']}/{c['attempts']}"
         if samples:
-            for q in c["samples"]:
-                lines.append("    - " + _clip(q, WIDTH - 7))
+            for q, g in zip(c["samples"], c.get("sample_grades") or [""] * len(c["samples"]), strict=False):
+                tag = f"[{g}] " if g else ""
+                lines.append("    - " + clip(tag + q, WIDTH - 7))
     lines.append("")
     cands = [c["label"] for c in d["clusters"] if c["candidate"]]
     th = d["candidate_threshold"]
+    rate = d.get("min_repeat_rate") or 0
+    if rate:
+        th = f"{th}, each failing in >= {pct(rate, 0)} of its runs"
     if cands:
         lines.extend(textwrap.wrap(f"Fine-tuning candidates (>= {th} failures): {', '.join(cands)}", WIDTH - 1))
     else:
         lines.append(f"No cluster reaches the candidate threshold of {th} failures.")
+    found = [c for c in d["clusters"] if c.get("discovered")]
+    if found:
+        lines.append("Discovered clusters (not from the log's labels; `ftui discover` made them):")
+        for c in found:
+            lines.extend(
+                textwrap.wrap(
+                    f"{c['label']}: {c['description']}", WIDTH - 1, initial_indent="  ", subsequent_indent="    "
+                )
+            )
     lines.append("ITEMS, FAILS: share of all items, of model failures.")
     lines.append("DONE: corrected; LEFT: neither corrected nor skipped.")
     return "\n".join(lines)
@@ -242,6 +259,7 @@ def item_dict(item: Item) -> dict:
     d = asdict(item)
     d["source"] = str(item.source)
     d["evidence_files"] = list(item.evidence_files)
+    d["messages"] = [{"role": r, "content": t} for r, t in item.messages] if item.messages else None
     return d
 
 
@@ -252,20 +270,30 @@ def cmd_show(args: argparse.Namespace) -> int:
     corr = CorrectionStore(ws).get(item.id)
     category = _category(ws, item, log.has_retrieval)
     stale = corr.is_stale(item) if corr else False
+    cluster = label_of(item, load_overlay(ws)) if category == "model_failure" else None
     data = {
         "item": item_dict(item),
         "category": category,
+        "cluster": cluster,
         "correction": corr.to_dict() if corr else None,
         "stale": stale,
     }
     hit = {True: "hit", False: "miss", None: "-"}[item.retrieval_hit]
     lines = [
-        f"{item.id}  [{item.label or 'unlabeled'}]  grade: {item.grade or '-'}  retrieval: {hit}  "
+        f"{item.id}  [{cluster or item.label or 'unlabeled'}]  grade: {show_grade(item.grade)}  retrieval: {hit}  "
         f"({category.replace('_', ' ')})",
-        f"{item.source.name}:{item.line}",
+        f"{item.source.name}:{item.line}"
+        + (f"  failed in {item.failures} of {item.attempts} runs" if item.attempts > 1 else ""),
         "",
     ]
-    lines += _block("Question:", item.question)
+    if item.messages:
+        lines.append("Conversation:")
+        for role, text in item.messages:
+            lines += _block(f"  [{role}]", text)
+    else:
+        lines += _block("Question:", item.question)
+    if item.grade_reason:
+        lines += _block("Grader's reason:", item.grade_reason)
     if item.evidence_files:
         lines.append("Evidence files: " + ", ".join(item.evidence_files))
     lines += _block("Expected:", item.expected)
@@ -345,16 +373,17 @@ def cmd_export_review(args: argparse.Namespace) -> int:
     if args.remaining:
         exclude = [k for k, c in CorrectionStore(ws).all().items() if c.status in ("corrected", "skipped")]
     items = items_for_review(report, args.cluster, exclude)
+    cluster_of = {it.id: c.label for c in report.clusters for it in c.items}
     if args.output == "-":
         for it in items:
-            sys.stdout.write(json.dumps(review_row(it), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(review_row(it, cluster_of.get(it.id)), ensure_ascii=False) + "\n")
         return EXIT_OK
     if args.output:
         out = Path(args.output)
     else:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in args.cluster) if args.cluster else ""
         out = ws.state.root / "review" / (f"review-{safe}.jsonl" if safe else "review.jsonl")
-    n = export_review(out, items)
+    n = export_review(out, items, cluster_of)
     scope = f"cluster {args.cluster!r}" if args.cluster else "all clusters"
     emit(
         args,
@@ -373,7 +402,7 @@ def render_import(res) -> tuple[list[str], list[str]]:
     for c in res.conflicts:
         err.append(
             f"{res.path}:{c['line']}: conflict for {c['id']}: saved correction differs "
-            f"(saved {_clip(c['saved'], 20)!r}, file {_clip(c['imported'], 20)!r})"
+            f"(saved {clip(c['saved'], 20)!r}, file {clip(c['imported'], 20)!r})"
         )
     out = [
         f"{len(res.applied)} saved ({len(res.overwritten)} overwritten), {len(res.unchanged)} unchanged, "
@@ -406,12 +435,13 @@ def cmd_import_review(args: argparse.Namespace) -> int:
 
 def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[str, Correction]) -> dict:
     failure_ids = [it.id for c in report.clusters for it in c.items]
-    by_status = _status_counts(failure_ids, data)
+    by_status = _progress(failure_ids, data)
     in_log = log.by_id
     stale = sum(1 for k, c in data.items() if k in in_log and c.is_stale(in_log[k]))
     return {
         "workspace": str(ws.root),
         "run_log": str(ws.run_log),
+        "run_logs": [str(p) for p in ws.run_logs or (ws.run_log,)],
         "items": report.total_items,
         "skipped_lines": log.summary["skipped"],
         "failures": report.failures,
@@ -434,7 +464,11 @@ def status_data(ws: Workspace, log: RunLog, report: ClusterReport, data: dict[st
 def render_status(d: dict) -> str:
     rows = [
         ("Workspace", d["workspace"], ""),
-        ("Run log", d["run_log"], ""),
+        (
+            "Run log",
+            d["run_log"],
+            f"and {plural(len(d['run_logs']) - 1, 'more file')}" if len(d.get("run_logs", ())) > 1 else "",
+        ),
         ("Items", d["items"], f"kept; bad lines skipped: {d['skipped_lines']}" if d["skipped_lines"] else ""),
         (
             "Failures",

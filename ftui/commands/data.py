@@ -94,6 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="J",
         help="near-duplicate Jaccard threshold (default: build.near_duplicate_threshold)",
     )
+    p.add_argument(
+        "--all", dest="every", action="store_true", help="one line per finding (default: repeats grouped by kind)"
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
@@ -320,7 +323,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     data = report.to_dict()
     if build is not None:
         data["build_id"] = build.id
-    emit(args, data, report.text())
+    emit(args, data, report.text(every_finding=args.every))
     return EXIT_FOUND if report.errors else EXIT_OK
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core import hosted, runs
 from ftui.core.errors import InputError
+from ftui.core.formatting import num
+from ftui.core.run_text import finished_text, probe_text
 
 
 def register(sub) -> None:
@@ -92,10 +94,6 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def _fmt(x, spec: str = ".4f") -> str:
-    return "-" if x is None else format(x, spec)
-
-
 def format_event(ev: dict) -> str | None:
     """One human line per event (heartbeats are silent)."""
     kind = ev.get("type")
@@ -105,8 +103,8 @@ def format_event(ev: dict) -> str | None:
     if kind == "log":
         parts = [
             f"step {ev['step']}/{ev.get('max_steps')}",
-            f"loss {_fmt(ev.get('loss'))}",
-            f"lr {_fmt(ev.get('learning_rate'), '.2e')}",
+            f"loss {num(ev.get('loss'))}",
+            f"lr {num(ev.get('learning_rate'), '.2e')}",
         ]
         if ev.get("tokens_per_s") is not None:
             parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
@@ -116,7 +114,7 @@ def format_event(ev: dict) -> str | None:
             parts.append(f"anchor KL {ev['anchor_kl']:.4f}")
         text = "  ".join(parts)
     elif kind == "eval":
-        text = f"eval  step {ev['step']}  eval_loss {_fmt(ev.get('eval_loss'))}"
+        text = f"eval  step {ev['step']}  eval_loss {num(ev.get('eval_loss'))}"
     elif kind == "probe":
         text = (
             f"probe  step {ev['step']}  cluster {ev['cluster_passed']}/{ev['cluster_total']}  "
@@ -132,10 +130,10 @@ def format_event(ev: dict) -> str | None:
             f"trainable {ev.get('trainable_params')}/{ev.get('total_params')} params  ({ev.get('device', '')})"
         )
     elif kind == "early_stop":
-        text = f"early stop at step {ev['step']}: best eval_loss {_fmt(ev.get('best_eval_loss'))} at step {ev.get('best_step')}"
+        text = f"early stop at step {ev['step']}: best eval_loss {num(ev.get('best_eval_loss'))} at step {ev.get('best_step')}"
     elif kind == "finished":
         text = (
-            f"finished in {ev.get('runtime_s')} s  best eval_loss {_fmt(ev.get('best_eval_loss'))} "
+            f"{finished_text(ev)}  best eval_loss {num(ev.get('best_eval_loss'))} "
             f"at step {ev.get('best_step')}  adapter {ev.get('adapter')}"
         )
     elif kind == "cancelled":
@@ -212,9 +210,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in infos:
         step = f"{r.step or 0}/{r.max_steps or r.config.get('max_steps', '?')}"
         extra = r.error if r.state == "failed" else (f"adapter {r.adapter}" if r.adapter else (r.message or ""))
+        if r.last_probe and r.state != "failed":
+            extra = f"{probe_text(r.last_probe)}  {extra}"
         lines.append(
             f"{r.id:<28} {r.state:<9} {(r.method or '?'):<4} step {step:<9} "
-            f"best eval {_fmt(r.best_eval_loss)} @ {r.best_step if r.best_step is not None else '-':<5} {extra}"
+            f"best eval {num(r.best_eval_loss)} @ {r.best_step if r.best_step is not None else '-':<5} {extra}"
         )
     emit(args, [r.to_dict() for r in infos], "\n".join(lines) if lines else "no runs yet")
     return 0

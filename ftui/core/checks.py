@@ -11,12 +11,16 @@ import re
 import time
 import zlib
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ftui.core import formats
 from ftui.core.workspace import PromptConfig
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -65,8 +69,52 @@ class Finding:
     def __str__(self) -> str:
         return f"{self.where}: {self.level}: {self.message} [{self.kind}]"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# A repeated finding's text line names this many of its places; --all (and --json) give every one.
+SHOWN_PLACES = 3
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one level and kind: one line of text however often the kind repeats."""
+
+    level: str
+    kind: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def message(self) -> str:
+        first = self.findings[0].message
+        return first if all(f.message == first for f in self.findings) else f"e.g. {first}"
+
+    def places(self, shown: int = SHOWN_PLACES) -> str:
+        """The first `shown` places, "file:2, 5, 9 and 12 more" when they are lines of one file."""
+        wheres = [f.where for f in self.findings[:shown]]
+        files = {w.rpartition(":")[0] for w in wheres}
+        if len(files) == 1 and all(w.rpartition(":")[2].isdigit() for w in wheres) and files != {""}:
+            wheres = [wheres[0]] + [w.rpartition(":")[2] for w in wheres[1:]]
+        more = self.count - shown
+        return ", ".join(wheres) + (f" and {more} more" if more > 0 else "")
+
+    def line(self) -> str:
+        if self.count == 1:
+            return str(self.findings[0])
+        return f"{self.level}: {self.message} [{self.kind}] ×{self.count}: {self.places()}"
+
+
+def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """Findings grouped by level and kind, in the order each group first appears."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.level, f.kind), []).append(f)
+    return [FindingGroup(level, kind, tuple(fs)) for (level, kind), fs in groups.items()]
 
 
 @dataclass
@@ -75,8 +123,8 @@ class CheckReport:
     format: str
     examples: int
     findings: list[Finding] = field(default_factory=list)
-    tokens: dict | None = None
-    hosted: dict | None = None
+    tokens: dict[str, Any] | None = None
+    hosted: dict[str, Any] | None = None
     model: str | None = None
     seconds: float = 0.0
 
@@ -98,7 +146,7 @@ class CheckReport:
             out[f.kind] = out.get(f.kind, 0) + 1
         return dict(sorted(out.items()))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "format": self.format,
@@ -114,7 +162,8 @@ class CheckReport:
             "seconds": round(self.seconds, 3),
         }
 
-    def text(self) -> str:
+    def text(self, every_finding: bool = False) -> str:
+        """The report for a terminal; a finding that repeats is one line unless `every_finding`."""
         lines = [f"{self.source}: {self.examples} examples ({self.format})"]
         t = self.tokens
         if t and t.get("count"):
@@ -132,8 +181,13 @@ class CheckReport:
                 f"hosted estimate: {h['epochs']} epochs x {h['tokens_per_epoch']:,} tokens = "
                 f"{h['billed_tokens']:,} billed tokens ({h['note']})"
             )
-        for f in self.findings:
-            lines.append(str(f))
+        if every_finding:
+            lines += [str(f) for f in self.findings]
+        else:
+            groups = group_findings(self.findings)
+            lines += [g.line() for g in groups]
+            if any(g.count > 1 for g in groups):
+                lines.append("(repeated findings are grouped: --all lists every one, --json gives them all)")
         lines.append(f"{len(self.errors)} errors, {len(self.warnings)} warnings in {self.seconds:.2f} s")
         return "\n".join(lines)
 
@@ -159,7 +213,7 @@ def _word_ids(words: list[str]) -> list[int]:
             if i is None:
                 w = words[k]
                 ids[k] = _WORD_IDS[w] = zlib.crc32(w.encode())
-    return ids
+    return cast("list[int]", ids)  # every None was filled in above
 
 
 def shingles(text: str, n: int = 3) -> frozenset[int]:
@@ -168,10 +222,10 @@ def shingles(text: str, n: int = 3) -> frozenset[int]:
     ids = _word_ids(_words(text))
     if len(ids) < n:
         return frozenset(map(hash, ((i,) for i in ids)))
-    return frozenset(map(hash, zip(*(ids[k:] for k in range(n)))))
+    return frozenset(map(hash, zip(*(ids[k:] for k in range(n)), strict=False)))
 
 
-def jaccard(a: frozenset, b: frozenset) -> float:
+def jaccard(a: AbstractSet[object], b: AbstractSet[object]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
@@ -186,8 +240,8 @@ class _LSH:
     K = BANDS * ROWS
     _EMPTY = 1 << 62
 
-    def __init__(self):
-        self.buckets: dict[tuple, list[int]] = {}
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[Any, ...], list[int]] = {}
 
     def signature(self, sh: frozenset[int]) -> list[int]:
         if not sh:
@@ -215,7 +269,7 @@ class _LSH:
             sig = out
         return sig
 
-    def keys(self, sig: list[int]) -> list[tuple]:
+    def keys(self, sig: list[int]) -> list[tuple[Any, ...]]:
         r = self.ROWS
         return [(b, *sig[b * r : (b + 1) * r]) for b in range(self.BANDS)] if sig else []
 
@@ -246,31 +300,31 @@ def _norm(text: str) -> str:
 # --- example views ----------------------------------------------------------------------------
 
 
-def _content(m: dict) -> str:
+def _content(m: dict[str, Any]) -> str:
     c = m.get("content")
     return c if isinstance(c, str) else ""
 
 
-def _conversation(row: dict) -> list[dict]:
+def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
     if "messages" in row:
-        return row["messages"]
+        return list(row["messages"])
     return list(row.get("prompt", [])) + list(row.get("chosen", []))
 
 
-def _prompt_msgs(row: dict) -> list[dict]:
+def _prompt_msgs(row: dict[str, Any]) -> list[dict[str, Any]]:
     if "prompt" in row:
-        return row["prompt"]
-    msgs = row.get("messages", [])
+        return list(row["prompt"])
+    msgs: list[dict[str, Any]] = row.get("messages", [])
     last_a = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"), default=len(msgs))
     return msgs[:last_a]
 
 
-def prompt_text(row: dict) -> str:
+def prompt_text(row: dict[str, Any]) -> str:
     """The user-visible question of an example: its user messages (what leakage compares)."""
     return "\n".join(_content(m) for m in _prompt_msgs(row) if m.get("role") == "user")
 
 
-def template_pattern(user_template: str) -> re.Pattern | None:
+def template_pattern(user_template: str) -> re.Pattern[str] | None:
     """A regex that takes a prompt built from `user_template` apart into evidence and question."""
     parts = re.split(r"(\{evidence\}|\{question\}|\{evidence_files\})", user_template)
     if "{question}" not in parts:
@@ -291,18 +345,18 @@ def template_pattern(user_template: str) -> re.Pattern | None:
 DEFAULT_PATTERN = template_pattern(PromptConfig().user_template)
 
 
-def question_of(text: str, pattern: re.Pattern | None) -> str:
+def question_of(text: str, pattern: re.Pattern[str] | None) -> str:
     """The question inside a templated prompt; evidence is context, like alpaca's `input`."""
     m = pattern.match(text) if pattern is not None else None
     return m.group("question") if m else text
 
 
-def _instruction(row: dict, pattern: re.Pattern | None = None) -> str | None:
+def _instruction(row: dict[str, Any], pattern: re.Pattern[str] | None = None) -> str | None:
     users = [m for m in _prompt_msgs(row) if m.get("role") == "user"]
     return question_of(_content(users[-1]), pattern) if users else None
 
 
-def _output(row: dict) -> str | None:
+def _output(row: dict[str, Any]) -> str | None:
     msgs = row["chosen"] if "chosen" in row else row.get("messages", [])
     outs = [m for m in msgs if m.get("role") == "assistant"]
     return _content(outs[-1]) if outs else None
@@ -312,7 +366,7 @@ def _output(row: dict) -> str | None:
 
 
 class _Ctx:
-    def __init__(self, label: str, rows: list[dict], pattern: re.Pattern | None = DEFAULT_PATTERN):
+    def __init__(self, label: str, rows: list[dict[str, Any]], pattern: re.Pattern[str] | None = DEFAULT_PATTERN):
         self.label = label
         self.pattern = pattern
         self.findings: list[Finding] = []
@@ -330,7 +384,7 @@ class _Ctx:
         self.findings.append(Finding(level, kind, where, message, rid))
 
 
-def _check_messages(ctx: _Ctx, i: int, row: dict, raw_keys: bool) -> None:
+def _check_messages(ctx: _Ctx, i: int, row: dict[str, Any], raw_keys: bool) -> None:
     where = ctx.where(row)
     rid = row.get("id")
     parts = (
@@ -403,7 +457,7 @@ def _check_messages(ctx: _Ctx, i: int, row: dict, raw_keys: bool) -> None:
         ctx.add(WARNING, "no_user_message", where, "no user message before the answer", rid)
 
 
-def _check_quality(ctx: _Ctx, row: dict, limits: QualityLimits) -> None:
+def _check_quality(ctx: _Ctx, row: dict[str, Any], limits: QualityLimits) -> None:
     where, rid = ctx.where(row), row.get("id")
     instr = _instruction(row, ctx.pattern)
     if instr is not None:
@@ -451,7 +505,7 @@ def _check_quality(ctx: _Ctx, row: dict, limits: QualityLimits) -> None:
         )
 
 
-def _histogram(counts: list[int], buckets: int = 10) -> list[dict]:
+def _histogram(counts: list[int], buckets: int = 10) -> list[dict[str, Any]]:
     lo, hi = min(counts), max(counts)
     width = max(1, -(-(hi - lo + 1) // buckets))
     out = []
@@ -464,9 +518,9 @@ def _histogram(counts: list[int], buckets: int = 10) -> list[dict]:
 
 
 def _token_stats(
-    ctx: _Ctx, rows: list[dict], good: list[int], tokenizer, max_length: int
-) -> tuple[dict, dict[int, int]]:
-    convs: list[list[dict]] = []
+    ctx: _Ctx, rows: list[dict[str, Any]], good: list[int], tokenizer: Any, max_length: int
+) -> tuple[dict[str, Any], dict[int, int]]:
+    convs: list[list[dict[str, Any]]] = []
     owners: list[int] = []
     for i in good:
         row = rows[i]
@@ -484,7 +538,7 @@ def _token_stats(
     except Exception:
         # One conversation the template refuses (e.g. roles that do not alternate): find which.
         counts = []
-        for conv, i in zip(convs, owners):
+        for conv, i in zip(convs, owners, strict=False):
             try:
                 counts.append(tokenizer.count(conv))
             except Exception as exc:
@@ -498,7 +552,7 @@ def _token_stats(
                         rows[i].get("id"),
                     )
                     ctx.bad.add(i)
-    for c, i in zip(counts, owners):
+    for c, i in zip(counts, owners, strict=False):
         if c >= 0 and i not in ctx.bad:
             per_row[i] = max(per_row.get(i, 0), c)
     values = [per_row[i] for i in good if i in per_row]
@@ -534,14 +588,14 @@ def _token_stats(
     return stats, per_row
 
 
-def _duplicates(ctx: _Ctx, rows: list[dict], good: list[int], threshold: float) -> None:
+def _duplicates(ctx: _Ctx, rows: list[dict[str, Any]], good: list[int], threshold: float) -> None:
     first_exact: dict[str, int] = {}
     answers_by_prompt: dict[str, tuple[int, str]] = {}
     lsh = _LSH()
-    sets: dict[int, frozenset] = {}
-    cores: dict[int, frozenset] = {}
+    sets: dict[int, frozenset[int]] = {}
+    cores: dict[int, frozenset[str]] = {}
 
-    def core(k: int) -> frozenset:
+    def core(k: int) -> frozenset[str]:
         # Question + answer without the evidence: two questions about one long code excerpt share
         # most of their text and are still different examples.
         if k not in cores:
@@ -603,7 +657,9 @@ class Reference:
     source: str  # "held-out" | "benchmark"
 
 
-def _leakage(ctx: _Ctx, rows: list[dict], good: list[int], refs: Sequence[Reference], threshold: float) -> None:
+def _leakage(
+    ctx: _Ctx, rows: list[dict[str, Any]], good: list[int], refs: Sequence[Reference], threshold: float
+) -> None:
     """Training prompts equal or nearly equal to a held-out or benchmark prompt.
 
     The training rows are indexed and the references streamed past them: a benchmark can be the
@@ -613,7 +669,7 @@ def _leakage(ctx: _Ctx, rows: list[dict], good: list[int], refs: Sequence[Refere
     texts: dict[int, str] = {}
     by_norm: dict[str, list[int]] = {}
     lsh = _LSH()
-    sets: dict[int, frozenset] = {}
+    sets: dict[int, frozenset[int]] = {}
     for i in good:
         text = prompt_text(rows[i])
         if not text.strip():
@@ -622,15 +678,15 @@ def _leakage(ctx: _Ctx, rows: list[dict], good: list[int], refs: Sequence[Refere
         by_norm.setdefault(_norm(text), []).append(i)
         sets[i] = shingles(text)
         lsh.add(i, lsh.signature(sets[i]))
-    questions: dict[int, frozenset] = {}
+    questions: dict[int, frozenset[str]] = {}
 
-    def question(i: int) -> frozenset:
+    def question(i: int) -> frozenset[str]:
         # The same evidence with another question is another example, not a leak.
         if i not in questions:
             questions[i] = frozenset(_words(question_of(texts[i], ctx.pattern)))
         return questions[i]
 
-    found: dict[int, tuple] = {}  # train row -> (level, kind, message); the first reference wins
+    found: dict[int, tuple[Any, ...]] = {}  # train row -> (level, kind, message); the first reference wins
     for ref in refs:
         for i in by_norm.get(_norm(ref.text), ()):
             if ref.id != rows[i].get("id") and (i not in found or found[i][0] != ERROR):
@@ -659,7 +715,7 @@ def _leakage(ctx: _Ctx, rows: list[dict], good: list[int], refs: Sequence[Refere
 
 def hosted_estimate(
     token_counts: Sequence[int], context_limit: int = DEFAULT_CONTEXT_LIMIT, epochs: int | None = None
-) -> dict:
+) -> dict[str, Any]:
     """OpenAI's rule: 3 epochs unless that gives fewer than 100 or more than 25,000 example passes;
     each example is billed up to the context limit."""
     n = len(token_counts)
@@ -776,7 +832,7 @@ def _line_of(where: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def references_from_rows(rows: Iterable[dict], source: str) -> list[Reference]:
+def references_from_rows(rows: Iterable[dict[str, Any]], source: str) -> list[Reference]:
     out = []
     for r in rows:
         text = prompt_text(r)
@@ -785,7 +841,7 @@ def references_from_rows(rows: Iterable[dict], source: str) -> list[Reference]:
     return out
 
 
-def benchmark_references(ws, exclude: Iterable[str] = ()) -> list[Reference]:
+def benchmark_references(ws: Workspace, exclude: Iterable[str] = ()) -> list[Reference]:
     """Prompts of the benchmark the final comparison runs on (the workspace's benchmark file, else
     its run log), minus `exclude` (the ids a build trains on, which the comparison leaves out)."""
     from ftui.core.prompts import user_text
@@ -798,8 +854,8 @@ def benchmark_references(ws, exclude: Iterable[str] = ()) -> list[Reference]:
 
 
 def check_build(
-    build,
-    ws=None,
+    build: Any,
+    ws: Workspace | None = None,
     *,
     tokenizer: Any = None,
     model: str | None = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.errors import InputError
+from ftui.core.formatting import clip, pct, pts
 from ftui.core.fsutil import read_json_file
 from ftui.core.grading import Grade
 from ftui.core.paired_stats import ALPHA, CI_METHOD, mcnemar_exact, paired_summary
@@ -22,7 +23,7 @@ BUCKETS = ("fixed", "regressed", "still_failing", "still_passing")
 SIGNIFICANCE = 0.05
 
 # The seed's decision table: (cluster improved?, any regressions?) -> verdict.
-VERDICTS: dict[tuple[bool, bool] | str, dict] = {
+VERDICTS: dict[tuple[bool, bool] | str, dict[str, Any]] = {
     (True, False): {
         "verdict": "ship",
         "headline": "Ship it: the cluster improved and nothing regressed.",
@@ -75,7 +76,7 @@ def bucket(base_passed: bool, tuned_passed: bool) -> str:
     return "fixed" if tuned_passed else "still_failing"
 
 
-def _grade_dict(g: Any) -> dict:
+def _grade_dict(g: Any) -> dict[str, Any]:
     if isinstance(g, Grade):
         return g.to_dict()
     if isinstance(g, dict) and "passed" in g:
@@ -83,7 +84,7 @@ def _grade_dict(g: Any) -> dict:
     raise ValueError(f"not a grade: {g!r}")
 
 
-def rates(items: Iterable[dict]) -> dict:
+def rates(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     items = list(items)
     n = len(items)
     bp = sum(1 for it in items if it["base_grade"]["passed"])
@@ -107,7 +108,13 @@ def rates(items: Iterable[dict]) -> dict:
     }
 
 
-def decide(targeted: dict, items: list[dict], *, ignore_flaky: bool = False, fewshot: dict | None = None) -> dict:
+def decide(
+    targeted: dict[str, Any],
+    items: list[dict[str, Any]],
+    *,
+    ignore_flaky: bool = False,
+    fewshot: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The verdict from the seed's table, plus the ship gate on anchor-like regressions.
 
     A regression on a flaky item (a base pass that did not hold when re-asked) is always counted
@@ -116,7 +123,7 @@ def decide(targeted: dict, items: list[dict], *, ignore_flaky: bool = False, few
     improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
     regressed = [it["id"] for it in items if it["bucket"] == "regressed" and not (ignore_flaky and it.get("flaky"))]
     inconclusive = improved and bool(targeted.get("spans_zero"))
-    prompt_rung = bool(fewshot) and improved and fewshot_suffices(targeted, fewshot)
+    prompt_rung = fewshot is not None and improved and fewshot_suffices(targeted, fewshot)
     key = "inconclusive" if inconclusive else (improved, bool(regressed))
     out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
     out["advice"] = list(out["advice"])
@@ -124,7 +131,7 @@ def decide(targeted: dict, items: list[dict], *, ignore_flaky: bool = False, few
         lo, hi = targeted["ci"]
         more = targeted.get("more_items_to_settle")
         out["advice"].append(
-            f"The cluster's change is {_pts(targeted['change'])}, but its 95% interval ({_pts(lo)} to {_pts(hi)}) "
+            f"The cluster's change is {pts(targeted['change'])}, but its 95% interval ({pts(lo)} to {pts(hi)}) "
             "still holds zero."
         )
         out["advice"].append(
@@ -135,7 +142,7 @@ def decide(targeted: dict, items: list[dict], *, ignore_flaky: bool = False, few
         )
         if regressed:
             out["advice"].append(f"Also read the {len(regressed)} regression(s) before shipping.")
-    if prompt_rung:
+    if prompt_rung and fewshot is not None:
         out["advice"].append(
             f"Few-shot prompting with {fewshot.get('k')} of the cluster's corrections passes "
             f"{fewshot['targeted']['tuned_passed']}/{fewshot['targeted']['total']} of the cluster "
@@ -174,20 +181,20 @@ def decide(targeted: dict, items: list[dict], *, ignore_flaky: bool = False, few
     return out
 
 
-def fewshot_suffices(targeted: dict, fewshot: dict) -> bool:
+def fewshot_suffices(targeted: dict[str, Any], fewshot: dict[str, Any]) -> bool:
     """Few-shot prompting fixes the targeted cluster at least as well as the fine-tune, and no item
     the base passed fails with the examples in the prompt."""
     ft = fewshot.get("targeted") or {}
     return bool(ft.get("total")) and ft["tuned_passed"] >= targeted["tuned_passed"] and not fewshot.get("regressions")
 
 
-def fewshot_arm(items: list[dict], k: int | None) -> dict | None:
+def fewshot_arm(items: list[dict[str, Any]], k: int | None) -> dict[str, Any] | None:
     """Base vs base-with-examples, over the same items and grades: the prompt rung's figures."""
     arm = [it for it in items if it.get("fewshot_grade") is not None]
     if not arm:
         return None
 
-    def pairs(group):
+    def pairs(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             {
                 **it,
@@ -209,13 +216,13 @@ def fewshot_arm(items: list[dict], k: int | None) -> dict | None:
 
 
 def build_report(
-    records: Iterable[dict],
+    records: Iterable[dict[str, Any]],
     *,
     targeted_cluster: str | None,
-    meta: dict | None = None,
+    meta: dict[str, Any] | None = None,
     ignore_flaky: bool = False,
     fewshot_k: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """records: {id, cluster, question, expected, base_answer, tuned_answer, base_grade, tuned_grade,
     and optionally label, task}; grades are `Grade`s or their dicts."""
     items = []
@@ -231,6 +238,8 @@ def build_report(
                 "task": r.get("task"),
                 "question": r.get("question", ""),
                 "expected": r.get("expected"),
+                # The grade the run log gave this item, as logged (7, true, "C"), beside ftui's own.
+                **({"logged_grade": r["logged_grade"]} if r.get("logged_grade") is not None else {}),
                 "base_answer": r.get("base_answer", ""),
                 "tuned_answer": r.get("tuned_answer", ""),
                 "base_grade": bg,
@@ -288,7 +297,7 @@ def build_report(
     return report
 
 
-def load_report(path: Path | str) -> dict:
+def load_report(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     data = read_json_file(path, "no report yet (run `ftui eval RUN` first)")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("items"), list):
@@ -296,13 +305,13 @@ def load_report(path: Path | str) -> dict:
     return data
 
 
-def shared_traits(items: list[dict]) -> dict:
+def shared_traits(items: list[dict[str, Any]]) -> dict[str, Any]:
     """What a group of items (usually the regressions) has in common: cluster, grader, task, length."""
     if not items:
         return {}
     n = len(items)
 
-    def top(values: list) -> list[tuple[Any, int]]:
+    def top(values: list[Any]) -> list[tuple[Any, int]]:
         return Counter(values).most_common(3)
 
     def words(s: str | None) -> int:
@@ -319,39 +328,26 @@ def shared_traits(items: list[dict]) -> dict:
     }
 
 
-def _pct(x: float | None) -> str:
-    return "  n/a" if x is None else f"{100 * x:5.1f}%"
-
-
-def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x + 0.0:+.1f} pts".replace("-0.0 ", "+0.0 ")
-
-
-def _clip(s: str, n: int) -> str:
-    s = " ".join(str(s or "").split())
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def bucket_label(it: dict) -> str:
+def bucket_label(it: dict[str, Any]) -> str:
     """The item's bucket, with a regression on an unstable base pass marked flaky."""
     return f"{it['bucket']}~flaky" if it.get("flaky") and it["bucket"] == "regressed" else it["bucket"]
 
 
-def interval_text(x: dict) -> str:
+def interval_text(x: dict[str, Any]) -> str:
     """One line: the change's 95% interval, mid-p and the smallest change this n could show."""
     if "ci" not in x or not x.get("total"):
         return ""
     lo, hi = x["ci"]
     mdc = x.get("detectable_change")
     smallest = f"{100 * mdc:.0f} pts" if mdc is not None else "none (too few items)"
-    text = f"95% CI {_pts(lo)} to {_pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
+    text = f"95% CI {pts(lo)} to {pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
     if x.get("spans_zero") and (x.get("change") or 0) > 0:
         more = x.get("more_items_to_settle")
         text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'more items needed'})"
     return text
 
 
-def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> str:
+def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = True) -> str:
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     lines = []
     head = f"Evaluation of {report.get('run_id', 'run')}"
@@ -359,14 +355,14 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
         head += f" · model {report['model']}"
     lines += [head, ""]
 
-    def block(title: str, x: dict) -> None:
+    def block(title: str, x: dict[str, Any]) -> None:
         lines.append(f"{title} ({x['total']} items)")
         if not x["total"]:
             lines.append("  (none)")
             return
-        lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {_pct(x['base_rate'])}")
+        lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {pct(x['base_rate']):>6}")
         lines.append(
-            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {_pct(x['tuned_rate'])}   change {_pts(x['change'])}"
+            f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {pct(x['tuned_rate']):>6}   change {pts(x['change'])}"
             f"   (McNemar p={x['mcnemar_p']:.3g})"
         )
         if interval_text(x):
@@ -410,8 +406,8 @@ def render_text(report: dict, *, width: int = 100, show_items: bool = True) -> s
         order = {b: i for i, b in enumerate(("regressed", "fixed", "still_failing", "still_passing"))}
         for it in sorted(report["items"], key=lambda x: (order[x["bucket"]], x["id"])):
             lines.append(
-                f"{_clip(it['id'], idw):<{idw}}  {_clip(it['cluster'], cw):<{cw}}  {bucket_label(it):<13}  "
+                f"{clip(it['id'], idw):<{idw}}  {clip(it['cluster'], cw):<{cw}}  {bucket_label(it):<13}  "
                 f"{'pass' if it['base_grade']['passed'] else 'FAIL':<4}  {'pass' if it['tuned_grade']['passed'] else 'FAIL':<5}  "
-                f"{_clip(it['tuned_grade']['reason'], rest_w)}"
+                f"{clip(it['tuned_grade']['reason'], rest_w)}"
             )
     return "\n".join(lines)

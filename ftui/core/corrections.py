@@ -62,11 +62,11 @@ class Correction:
         """True when the run log's answer for this item changed after the correction was written."""
         return answer_hash(item.answer) != self.original_hash
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> Correction:
+    def from_dict(cls, d: dict[str, Any]) -> Correction:
         status = d["status"]
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -92,7 +92,7 @@ def _corrections_dir(where: Any) -> Path:
     return StatePaths(Path(where)).corrections
 
 
-def _file_id(path: Path) -> tuple | None:
+def _file_id(path: Path) -> tuple[Any, ...] | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -110,8 +110,8 @@ class CorrectionStore:
         self._mutex = threading.RLock()
         self._data: dict[str, Correction] = {}
         # What was read: the snapshot's identity, the journal's inode and how far it was read.
-        self._snap_id: tuple | None = None
-        self._journal_ino: tuple | None = None
+        self._snap_id: tuple[Any, ...] | None = None
+        self._journal_ino: tuple[Any, ...] | None = None
         self._offset = 0
         self._journal_entries = 0
         # Lines in the journal that could not be used (torn or hand-edited), as "path:line: reason".
@@ -140,24 +140,6 @@ class CorrectionStore:
             # A read-only workspace: the lock file cannot be made, and nobody can write either.
             self._refresh()
         return self._data
-
-    def counts(self, ids: Iterable[str] | None = None) -> dict:
-        with self._mutex:
-            data = self._current()
-            return self._count(data, ids)
-
-    @staticmethod
-    def _count(data: dict[str, Correction], ids: Iterable[str] | None) -> dict:
-        out = {s: 0 for s in STATUSES}
-        if ids is None:
-            for c in data.values():
-                out[c.status] += 1
-        else:
-            for i in ids:
-                c = data.get(str(i))
-                if c is not None:
-                    out[c.status] += 1
-        return out
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -309,17 +291,17 @@ class CorrectionStore:
         with open(self.journal_path, "rb") as fh:
             return fh.read(offset).count(b"\n") + 1
 
-    def _apply(self, entry: dict) -> None:
+    def _apply(self, entry: dict[str, Any]) -> None:
         if entry.get("op") == "revert":
             self._data.pop(str(entry["id"]), None)
             return
         corr = Correction.from_dict(entry)
         self._data[corr.id] = corr
 
-    def _append(self, entry: dict) -> None:
+    def _append(self, entry: dict[str, Any]) -> None:
         self._append_many([entry])
 
-    def _append_many(self, entries: list[dict]) -> None:
+    def _append_many(self, entries: list[dict[str, Any]]) -> None:
         # One write for the batch: a crash can tear only its last line, never an earlier one.
         data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
         created = not self.journal_path.exists()

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ftui.core import fsutil
 from ftui.core.errors import FtuiError
@@ -49,11 +49,11 @@ class BuildError(FtuiError):
 @dataclass(frozen=True)
 class Build:
     dir: Path
-    manifest: dict
+    manifest: dict[str, Any]
 
     @property
     def id(self) -> str:
-        return self.manifest["build_id"]
+        return str(self.manifest["build_id"])
 
     @property
     def train_path(self) -> Path:
@@ -75,7 +75,7 @@ class Build:
     def dpo_eval_path(self) -> Path:
         return self.dir / "dpo_eval.jsonl"
 
-    def rows(self, name: str) -> list[dict]:
+    def rows(self, name: str) -> list[dict[str, Any]]:
         """Rows of one file of the build: "train", "eval", "dpo_train", "dpo_eval", "train_pc", ..."""
         path = self.dir / f"{name}.jsonl"
         return fsutil.read_jsonl(path) if path.exists() else []
@@ -103,10 +103,10 @@ class _Example:
 @dataclass
 class _Plan:
     examples: list[_Example] = field(default_factory=list)
-    discarded: list[dict] = field(default_factory=list)
+    discarded: list[dict[str, Any]] = field(default_factory=list)
     benchmark_excluded: list[str] = field(default_factory=list)
-    per_cluster: dict = field(default_factory=dict)
-    run_log: dict = field(default_factory=dict)  # what the reader kept and skipped
+    per_cluster: dict[str, Any] = field(default_factory=dict)
+    run_log: dict[str, Any] = field(default_factory=dict)  # what the reader kept and skipped
     preserve: list[_Example] = field(default_factory=list)  # candidates, before the split filters them
 
 
@@ -122,9 +122,13 @@ def _seeded(items: Iterable[Item], seed: int, salt: str) -> list[Item]:
     return sorted(items, key=lambda it: _rank(seed, salt, it.id))
 
 
-def _largest_remainder(quotas: dict[str, float], total: int, caps: dict[str, int]) -> dict[str, int]:
+# Quota keys: a cluster, or (cluster, length bucket) when an evaluation is trimmed by stratum.
+_Key = TypeVar("_Key", str, tuple[str, str])
+
+
+def _largest_remainder(quotas: dict[_Key, float], total: int, caps: dict[_Key, int]) -> dict[_Key, int]:
     """Integer shares summing to `total` (as far as caps allow), closest to the real quotas."""
-    alloc = {k: min(caps[k], int(math.floor(q))) for k, q in quotas.items()}
+    alloc = {k: min(caps[k], math.floor(q)) for k, q in quotas.items()}
     left = total - sum(alloc.values())
     order = sorted(quotas, key=lambda k: (-(quotas[k] - math.floor(quotas[k])), -caps[k], k))
     while left > 0:
@@ -142,7 +146,7 @@ def _largest_remainder(quotas: dict[str, float], total: int, caps: dict[str, int
 
 
 def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
 # --- anchors ----------------------------------------------------------------------------------
@@ -268,8 +272,8 @@ def split_heldout(
             need[ex.stratum] += 1
         fits = all(need[k] <= room[k] for k in need)
         if fits:
-            for k, n in need.items():
-                room[k] -= n
+            for stratum, count in need.items():
+                room[stratum] -= count
         (held if fits else train).extend(group)
     return train, held
 
@@ -295,11 +299,14 @@ def split_roles(
     return train, valid, test
 
 
-def _keep_prompts_on_one_side(train: list[_Example], held: list[_Example], ws: Workspace):
+def _keep_prompts_on_one_side(
+    train: list[_Example], held: list[_Example], ws: Workspace
+) -> tuple[list[_Example], list[_Example], list[str]]:
     """Two ids with the same prompt (a question logged twice) must not straddle the split, or the
     held-out loss measures memory: such held-out examples join their twin in training."""
     seen = {_normalise_ws(user_text(ex.item, ws.prompt)) for ex in train}
-    keep, moved = [], []
+    keep: list[_Example] = []
+    moved: list[_Example] = []
     for ex in held:
         (moved if _normalise_ws(user_text(ex.item, ws.prompt)) in seen else keep).append(ex)
     return train + moved, keep, [ex.item.id for ex in moved]
@@ -315,7 +322,7 @@ def _normalise_ws(text: str) -> str:
 def _benchmark_items(ws: Workspace) -> list[Item]:
     if ws.benchmark is None or ws.benchmark == ws.run_log:
         return []
-    return read_items(ws.benchmark, ws.fields).items
+    return read_items(ws.benchmark, ws.fields, ws.rule).items
 
 
 def _plan(
@@ -349,6 +356,8 @@ def _plan(
     seen: set[str] = set()
     for label in targets:
         cluster = report.by_label(label)
+        if cluster is None:  # every target was checked against the report above
+            continue
         stats = {"items": 0, "corrected": 0, "train": 0, "validation": 0, "eval": 0, "discarded": 0}
         plan.per_cluster[label] = stats
         for item in sorted(cluster.items, key=lambda it: it.id):
@@ -378,6 +387,7 @@ def _plan(
                 stats["discarded"] += 1
                 continue
             stats["corrected"] += 1
+            assert corr is not None  # every path without a correction set a reason above
             plan.examples.append(
                 _Example(item, "correction", label, corr.output, f"cluster:{label}", rejected=item.answer)
             )
@@ -424,7 +434,8 @@ def _preserve_rows(plan: _Plan, held: list[_Example]) -> tuple[list[_Example], l
     evidence shares code with a held-out item is left out, so no held-out item has its snippet in
     training in any form."""
     held_keys = set().union(*(evidence_keys(ex.item) for ex in held)) if held else set()
-    keep, dropped = [], []
+    keep: list[_Example] = []
+    dropped: list[_Example] = []
     for ex in plan.preserve:
         (dropped if evidence_keys(ex.item) & held_keys else keep).append(ex)
     return keep, [ex.item.id for ex in dropped]
@@ -433,7 +444,7 @@ def _preserve_rows(plan: _Plan, held: list[_Example]) -> tuple[list[_Example], l
 # --- rows -------------------------------------------------------------------------------------
 
 
-def _sft_row(ex: _Example, ws: Workspace) -> dict:
+def _sft_row(ex: _Example, ws: Workspace) -> dict[str, Any]:
     return {
         "id": ex.item.id,
         "cluster": ex.cluster,
@@ -442,7 +453,7 @@ def _sft_row(ex: _Example, ws: Workspace) -> dict:
     }
 
 
-def _pc_row(ex: _Example, ws: Workspace) -> dict:
+def _pc_row(ex: _Example, ws: Workspace) -> dict[str, Any]:
     # TRL's conversational prompt/completion: the loss covers only the completion.
     return {
         "id": ex.item.id,
@@ -453,7 +464,7 @@ def _pc_row(ex: _Example, ws: Workspace) -> dict:
     }
 
 
-def _dpo_row(ex: _Example, ws: Workspace) -> dict:
+def _dpo_row(ex: _Example, ws: Workspace) -> dict[str, Any]:
     return {
         "id": ex.item.id,
         "cluster": ex.cluster,
@@ -463,7 +474,7 @@ def _dpo_row(ex: _Example, ws: Workspace) -> dict:
     }
 
 
-def _jsonl(rows: list[dict]) -> str:
+def _jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
 
 
@@ -512,7 +523,7 @@ def build(
         part.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
 
     # eval.jsonl holds the held-out (test) rows, validation.jsonl the rows training evaluates on.
-    files: dict[str, list[dict]] = {
+    files: dict[str, list[dict[str, Any]]] = {
         "train": [_sft_row(ex, ws) for ex in train],
         "validation": [_sft_row(ex, ws) for ex in valid],
         "eval": [_sft_row(ex, ws) for ex in held],
@@ -524,7 +535,7 @@ def build(
         files["train_pc"] = [_pc_row(ex, ws) for ex in train]
         files["validation_pc"] = [_pc_row(ex, ws) for ex in valid]
         files["eval_pc"] = [_pc_row(ex, ws) for ex in held]
-    dpo_dropped: list[dict] = []
+    dpo_dropped: list[dict[str, Any]] = []
     for name, part in (("dpo_train", train), ("dpo_validation", valid), ("dpo_eval", held)):
         rows = []
         for ex in part:
@@ -626,14 +637,14 @@ def build(
     return _write(ws, build_id, texts, manifest)
 
 
-def _count_by(rows: list[dict], key: str) -> dict:
+def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     out: dict[str, int] = {}
     for r in rows:
         out[r[key]] = out.get(r[key], 0) + 1
     return dict(sorted(out.items()))
 
 
-def _write(ws: Workspace, build_id: str, texts: dict[str, str], manifest: dict) -> Build:
+def _write(ws: Workspace, build_id: str, texts: dict[str, str], manifest: dict[str, Any]) -> Build:
     root = ws.state.builds
     root.mkdir(parents=True, exist_ok=True)
     final = root / build_id

@@ -7,6 +7,7 @@ a model on its own training examples measures memory, not the fix. Held-out eval
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,8 +21,9 @@ from ftui.core.compare import load_report
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
 from ftui.core.grading import spec_for
+from ftui.core.overlay import Overlay
 from ftui.core.prompts import messages_for
-from ftui.core.runlog import load_benchmark
+from ftui.core.runlog import Item, load_benchmark
 from ftui.core.workspace import Workspace
 
 EVAL_DIR = "eval"
@@ -46,16 +48,17 @@ def eval_dir(run_dir: Path | str) -> Path:
     return Path(run_dir) / EVAL_DIR
 
 
-def read_manifest(build_dir: Path | str) -> dict:
+def read_manifest(build_dir: Path | str) -> dict[str, Any]:
     return read_json_file(Path(build_dir) / "manifest.json", "the run's build folder is gone (no manifest.json)")
 
 
-def targeted_cluster(manifest: dict) -> str | None:
+def targeted_cluster(manifest: dict[str, Any]) -> str | None:
     """The build's main cluster: the one with the most corrections (ties: the first targeted)."""
     per = manifest.get("per_cluster") or {}
-    best, best_n = None, -1
+    best: str | None = None
+    best_n = -1
     for name, stats in per.items():
-        n = stats.get("corrected", stats.get("train", 0)) if isinstance(stats, dict) else int(stats or 0)
+        n = int(stats.get("corrected", stats.get("train", 0)) or 0) if isinstance(stats, dict) else int(stats or 0)
         if n > best_n:
             best, best_n = name, n
     if best is None:
@@ -64,13 +67,13 @@ def targeted_cluster(manifest: dict) -> str | None:
     return best
 
 
-def preserves(run_cfg: dict | None) -> bool:
+def preserves(run_cfg: dict[str, Any] | None) -> bool:
     """Whether a run trains on the build's preserved items (an SFT run holding anchors to the base)."""
     cfg = run_cfg or {}
     return cfg.get("method", "sft") == "sft" and float(cfg.get("anchor_kl") or 0) > 0
 
 
-def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
+def training_ids(manifest: dict[str, Any], run_cfg: dict[str, Any] | None = None) -> set[str]:
     """Every id the run trained on or chose its checkpoint by (validation); held-out `eval_ids`
     are not in it (they are fair to grade)."""
     out: set[str] = set(str(i) for i in manifest.get("preserve_ids") or []) if preserves(run_cfg) else set()
@@ -82,12 +85,12 @@ def training_ids(manifest: dict, run_cfg: dict | None = None) -> set[str]:
     return (out - held) | train | validation_ids(manifest)
 
 
-def validation_ids(manifest: dict) -> set[str]:
+def validation_ids(manifest: dict[str, Any]) -> set[str]:
     """The ids that chose the checkpoint: eval loss, early stopping, probes. Never graded."""
     return {str(i) for i in manifest.get("validation_ids") or []}
 
 
-def roles(manifest: dict, run_cfg: dict | None, graded_ids: list[str]) -> dict:
+def roles(manifest: dict[str, Any], run_cfg: dict[str, Any] | None, graded_ids: list[str]) -> dict[str, Any]:
     """Which items each role saw, for the report and the postmortem."""
     has_validation = "validation_ids" in manifest
     held = [str(i) for i in manifest.get("eval_ids") or []]
@@ -104,23 +107,23 @@ def roles(manifest: dict, run_cfg: dict | None, graded_ids: list[str]) -> dict:
     }
 
 
-def cluster_of(ws: Workspace, item, has_retrieval: bool) -> str:
+def cluster_of(ws: Workspace, item: Item, has_retrieval: bool, overlay: Overlay | None = None) -> str:
     if clusters_mod.is_passing(ws, item):
         return PASSING
     if item.grade is not None and not clusters_mod.is_model_failure(ws, item, has_retrieval):
         return RETRIEVAL_MISS
-    return clusters_mod.label_of(item)
+    return clusters_mod.label_of(item, overlay)
 
 
 @dataclass
 class EvalPlan:
     run_dir: Path
-    config: dict
-    items: list[dict]
+    config: dict[str, Any]
+    items: list[dict[str, Any]]
     excluded_ids: list[str] = field(default_factory=list)
 
 
-def endpoint(e) -> dict | None:
+def endpoint(e: Any) -> dict[str, Any] | None:
     return asdict(e) if e is not None else None
 
 
@@ -151,6 +154,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
         adapter = str(adapter_dir)
 
     bench = load_benchmark(ws)
+    overlay = clusters_mod.load_overlay(ws)
     excluded = training_ids(manifest, run_cfg)
     shots = _fewshot_pool(ws, build_dir, target) if ws.eval.fewshot_k > 0 and build_dir else []
     items, dropped = [], []
@@ -160,11 +164,12 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
             continue
         row = {
             "id": it.id,
-            "cluster": cluster_of(ws, it, bench.has_retrieval),
+            "cluster": cluster_of(ws, it, bench.has_retrieval, overlay),
             "label": it.label,
             "task": it.task,
             "question": it.question,
             "expected": it.expected,
+            "logged_grade": it.grade,
             "messages": messages_for(it, ws.prompt),
             "grader": spec_for(ws, it),
         }
@@ -211,7 +216,7 @@ def plan_eval(ws: Workspace, run_dir: Path | str, *, limit: int | None = None, a
     return EvalPlan(run_dir=run_dir, config=config, items=items, excluded_ids=dropped)
 
 
-def stratified_sample(items: list[dict], limit: int, seed: int = 0) -> list[dict]:
+def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) -> list[dict[str, Any]]:
     """`limit` items spread over strata (cluster × question-length bucket) in proportion to their
     size, every stratum first getting one while the limit allows; a seeded order inside each.
 
@@ -241,7 +246,7 @@ def stratified_sample(items: list[dict], limit: int, seed: int = 0) -> list[dict
     return [items[i] for i in chosen]
 
 
-def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dict]:
+def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dict[str, Any]]:
     from ftui.core.fsutil import read_jsonl
     from ftui.core.runlog import load_run_log
 
@@ -254,10 +259,8 @@ def write_plan(plan: EvalPlan) -> Path:
     d = eval_dir(plan.run_dir)
     d.mkdir(parents=True, exist_ok=True)
     for name in _RESET:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             (d / name).unlink()
-        except FileNotFoundError:
-            pass
     atomic_write_jsonl(d / ITEMS, plan.items)
     atomic_write_json(d / CONFIG, plan.config)
     return d
@@ -280,18 +283,18 @@ class EvalState:
     state: str  # "none" | "running" | "finished" | "failed" | "cancelled" | "dead"
     pid: int | None = None
     items: int | None = None
-    progress: dict = field(default_factory=dict)  # side -> {"done", "total", "cached"}
+    progress: dict[str, Any] = field(default_factory=dict)  # side -> {"done", "total", "cached"}
     message: str | None = None
     report: str | None = None
     error: str | None = None
     hint: str | None = None
     last_event_t: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def fold(evs: list[dict], st: EvalState) -> EvalState:
+def fold(evs: list[dict[str, Any]], st: EvalState) -> EvalState:
     for ev in evs:
         kind = ev["type"]
         st.last_event_t = ev.get("t", st.last_event_t)
@@ -323,20 +326,14 @@ def eval_state(run_dir: Path | str, now: float | None = None) -> EvalState:
     now = time.time() if now is None else now
     alive = st.pid is not None and runs.pid_alive(st.pid)
     last = st.last_event_t
-    try:
+    with contextlib.suppress(OSError):
         last = max(last or 0.0, (d / "pid").stat().st_mtime)
-    except OSError:
-        pass
     if not alive or last is None or now - last > runs.DEAD_AFTER_S:
         st.state = "dead"
     return st
 
 
-def stop_eval(run_dir: Path | str) -> bool:
-    return runs.request_stop(eval_dir(run_dir))
-
-
-def read_report(run_dir: Path | str) -> dict:
+def read_report(run_dir: Path | str) -> dict[str, Any]:
     return load_report(eval_dir(run_dir) / REPORT)
 
 
@@ -347,7 +344,7 @@ def copy_to_reports(ws_reports: Path | str, run_id: str, path: Path) -> Path:
     return dest
 
 
-def summary(report: dict) -> dict[str, Any]:
+def summary(report: dict[str, Any]) -> dict[str, Any]:
     """The figures a caller prints after an evaluation (CLI --json, TUI notifications)."""
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     return {

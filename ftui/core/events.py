@@ -4,37 +4,150 @@ A replayed events file must drive a reader exactly like a live run, so this modu
 place that knows the wire format.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired[...] from live annotations.
 import json
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 SCHEMA_VERSION = 1
 
+
+# One type per event kind: the fields each kind must carry are the required keys of its type, and
+# the optional ones are what writers add. Readers still get plain dicts (the wire format is JSON).
+class _Event(TypedDict):
+    v: int
+    type: str
+    t: float
+
+
+class StartedEvent(_Event, total=False):
+    model: str
+    model_path: str
+    method: str
+    device: str
+    pid: int
+    config: dict[str, Any]
+    train_size: int
+    eval_size: int
+    total_params: int
+    trainable_params: int
+    resumed_from: str | None
+
+
+class StatusEvent(_Event):
+    message: str
+
+
+class LogEvent(_Event):
+    step: int
+    max_steps: int | None
+    loss: float | None
+    epoch: NotRequired[float]
+    learning_rate: NotRequired[float]
+    grad_norm: NotRequired[float]
+    tokens_per_s: NotRequired[float]
+    memory_mb: NotRequired[float]
+    token_accuracy: NotRequired[float]
+    anchor_kl: NotRequired[float]
+    reward_margin: NotRequired[float]
+    reward_accuracy: NotRequired[float]
+
+
+class EvalEvent(_Event):
+    step: int
+    eval_loss: float | None
+    token_accuracy: NotRequired[float]
+
+
+class ProbeEvent(_Event):
+    """Graded probes at an eval step: validation items of the targeted cluster and anchors."""
+
+    step: int
+    cluster_passed: int
+    cluster_total: int
+    anchors_passed: int
+    anchors_total: int
+    fixed: NotRequired[int]
+    broken: NotRequired[int]
+    fixed_ids: NotRequired[list[str]]
+    broken_ids: NotRequired[list[str]]
+    seconds: NotRequired[float]
+
+
+class CheckpointEvent(_Event):
+    step: int
+    path: str
+
+
+class EarlyStopEvent(_Event):
+    step: int
+    best_eval_loss: float | None
+    best_step: int | None
+    patience: NotRequired[int]
+    # "broken_anchors" when probes stopped the run rather than eval loss
+    reason: NotRequired[str]
+    broken_ids: NotRequired[list[str]]
+
+
+class CancelledEvent(_Event):
+    step: int | None
+    checkpoint: NotRequired[str | None]
+
+
+class FinishedEvent(_Event, total=False):
+    step: int
+    adapter: str
+    best_eval_loss: float | None
+    best_step: int | None
+    early_stopped: bool
+    runtime_s: float
+    total_runtime_s: float
+
+
+class FailedEvent(_Event):
+    error: str
+    hint: NotRequired[str | None]
+    traceback_tail: NotRequired[str]
+
+
+class HeartbeatEvent(_Event):
+    pass
+
+
+class ProgressEvent(_Event):
+    done: int
+    total: int
+    side: NotRequired[str]
+    cached: NotRequired[int]
+
+
+EVENT_TYPES: dict[str, Any] = {  # TypedDict classes have no common static type
+    "started": StartedEvent,
+    "status": StatusEvent,
+    "log": LogEvent,
+    "eval": EvalEvent,
+    "probe": ProbeEvent,
+    "checkpoint": CheckpointEvent,
+    "early_stop": EarlyStopEvent,
+    "cancelled": CancelledEvent,
+    "finished": FinishedEvent,
+    "failed": FailedEvent,
+    "heartbeat": HeartbeatEvent,
+    "progress": ProgressEvent,
+}
+_ENVELOPE = frozenset(_Event.__required_keys__)
 # type -> fields every event of that type must carry
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "started": (),
-    "status": ("message",),
-    "log": ("step", "max_steps", "loss"),
-    "eval": ("step", "eval_loss"),
-    # Graded probes at an eval step: validation items of the targeted cluster and anchors.
-    "probe": ("step", "cluster_passed", "cluster_total", "anchors_passed", "anchors_total"),
-    "checkpoint": ("step", "path"),
-    "early_stop": ("step", "best_eval_loss", "best_step"),
-    "cancelled": ("step",),
-    "finished": (),
-    "failed": ("error",),
-    "heartbeat": (),
-    "progress": ("done", "total"),
+    kind: tuple(k for k in cls.__annotations__ if k in cls.__required_keys__ and k not in _ENVELOPE)
+    for kind, cls in EVENT_TYPES.items()
 }
 FINAL_TYPES = frozenset({"finished", "failed", "cancelled"})
 
 
-def make(type: str, **fields: Any) -> dict:
+def make(type: str, **fields: Any) -> dict[str, Any]:
     ev = {"v": SCHEMA_VERSION, "type": type, "t": round(time.time(), 3)}
     ev.update(fields)
     validate(ev)
@@ -56,7 +169,7 @@ def validate(ev: Any) -> None:
         raise ValueError(f"{kind} event is missing {', '.join(missing)}")
 
 
-def encode(ev: dict) -> str:
+def encode(ev: dict[str, Any]) -> str:
     # allow_nan=False: a NaN loss must not produce a line other JSON readers reject.
     return json.dumps(_finite(ev), ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -78,9 +191,10 @@ class EventWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        # Held open for the writer's life: one handle per run, closed by close().
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
 
-    def emit(self, type: str, **fields: Any) -> dict:
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         ev = make(type, **fields)
         line = encode(ev)
         with self._lock:
@@ -96,14 +210,14 @@ class EventWriter:
             if not self._fh.closed:
                 self._fh.close()
 
-    def __enter__(self) -> EventWriter:
+    def __enter__(self) -> "EventWriter":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
-def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict], int]:
+def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Events from byte `offset` on, and the offset to resume from.
 
     A final line without its newline is still being written: it is left for the next call.

@@ -10,8 +10,12 @@ prevents for training).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.datasets import evidence_keys
+
+if TYPE_CHECKING:
+    from ftui.core.runlog import Item, RunLog
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -27,9 +31,9 @@ def similarity(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def pool(build_rows: list[dict], target: str | None, log) -> list[dict]:
+def pool(build_rows: list[dict[str, Any]], target: str | None, log: RunLog) -> list[dict[str, Any]]:
     """The build's training corrections of the targeted cluster, with what selection needs."""
-    out = []
+    out: list[dict[str, Any]] = []
     for row in build_rows:
         if row.get("kind") != "correction" or row.get("cluster") != target:
             continue
@@ -48,7 +52,7 @@ def pool(build_rows: list[dict], target: str | None, log) -> list[dict]:
     return out
 
 
-def choose(item, messages: list[dict], examples: list[dict], k: int) -> list[dict]:
+def choose(item: Item, messages: list[dict[str, Any]], examples: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     """The `k` examples most similar to one evaluated item (ties: by id), none sharing its evidence."""
     user = next((m["content"] for m in messages if m["role"] == "user"), "")
     words = _words(user)
@@ -58,7 +62,7 @@ def choose(item, messages: list[dict], examples: list[dict], k: int) -> list[dic
     return fair[: max(0, k)]
 
 
-def with_examples(messages: list[dict], examples: list[dict]) -> list[dict]:
+def with_examples(messages: list[dict[str, Any]], examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The item's chat with the examples as earlier user/assistant turns after the system prompt."""
     head = [m for m in messages[:1] if m["role"] == "system"]
     shots = []

@@ -71,7 +71,7 @@ class Problem:
 class ReadResult:
     path: Path
     format: str
-    rows: list[dict] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     records: list[tuple[int, Any]] = field(default_factory=list)  # (line, raw object) as read
 
@@ -113,7 +113,7 @@ def read_records(path: Path | str) -> tuple[list[tuple[int, Any]], list[Problem]
     return records, problems
 
 
-def _pyarrow():
+def _pyarrow() -> Any:
     try:
         import pyarrow
         import pyarrow.parquet
@@ -143,7 +143,7 @@ def _parquet_records(path: Path) -> list[tuple[int, Any]]:
     return [(i + 1, _drop_nulls(r)) for i, r in enumerate(table.to_pylist())]
 
 
-def _write_parquet(path: Path, rows: list[dict]) -> None:
+def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     import os
     import tempfile
 
@@ -169,7 +169,7 @@ def _write_parquet(path: Path, rows: list[dict]) -> None:
 def _array_records(text: str, problems: list[Problem]) -> list[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     pos = text.index("[") + 1
-    out = []
+    out: list[tuple[int, Any]] = []
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
@@ -235,7 +235,7 @@ class _Bad(Exception):
         self.message = message
 
 
-def _text(obj: dict, key: str, required: bool = True) -> str:
+def _text(obj: dict[str, Any], key: str, required: bool = True) -> str:
     v = obj.get(key)
     if v is None:
         if required:
@@ -246,7 +246,7 @@ def _text(obj: dict, key: str, required: bool = True) -> str:
     return v
 
 
-def _msgs(v: Any, key: str, default_role: str) -> list[dict]:
+def _msgs(v: Any, key: str, default_role: str) -> list[dict[str, Any]]:
     """A message list, or text taken as one message of `default_role` (TRL's standard form)."""
     if isinstance(v, str):
         return [{"role": default_role, "content": v}]
@@ -262,7 +262,7 @@ def _msgs(v: Any, key: str, default_role: str) -> list[dict]:
     return out
 
 
-def _alpaca_prompt(obj: dict) -> list[dict]:
+def _alpaca_prompt(obj: dict[str, Any]) -> list[dict[str, Any]]:
     msgs = []
     system = _text(obj, "system", required=False)
     if system:
@@ -281,7 +281,7 @@ def _alpaca_prompt(obj: dict) -> list[dict]:
     return msgs
 
 
-def _sharegpt_msgs(obj: dict) -> list[dict]:
+def _sharegpt_msgs(obj: dict[str, Any]) -> list[dict[str, Any]]:
     conv = obj.get("conversations")
     if not isinstance(conv, list):
         raise _Bad("missing_field", "field `conversations` must be a list")
@@ -301,7 +301,7 @@ def _sharegpt_msgs(obj: dict) -> list[dict]:
     return msgs
 
 
-def _sharegpt_turn(v: Any, key: str) -> list[dict]:
+def _sharegpt_turn(v: Any, key: str) -> list[dict[str, Any]]:
     if isinstance(v, str):
         return [{"role": "assistant", "content": v}]
     if not isinstance(v, dict) or not isinstance(v.get("value"), str):
@@ -309,18 +309,20 @@ def _sharegpt_turn(v: Any, key: str) -> list[dict]:
     return [{"role": SHAREGPT_ROLES.get(v.get("from", "gpt"), "assistant"), "content": v["value"]}]
 
 
-def _split_implicit(chosen: list[dict], rejected: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+def _split_implicit(
+    chosen: list[dict[str, Any]], rejected: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     n = 0
     while n < min(len(chosen), len(rejected)) - 1 and chosen[n] == rejected[n]:
         n += 1
     return chosen[:n], chosen[n:], rejected[n:]
 
 
-def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict:
+def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise _Bad("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     rid = obj.get("id")
-    row: dict = {
+    row: dict[str, Any] = {
         "id": str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) else default_id,
         "line": line,
     }
@@ -360,7 +362,7 @@ def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict:
             # TRL's implicit-prompt form: both conversations share the prompt as a prefix.
             row["prompt"], row["chosen"], row["rejected"] = _split_implicit(chosen, rejected)
     elif fmt == "alpaca":
-        row["messages"] = _alpaca_prompt(obj) + [{"role": "assistant", "content": _text(obj, "output")}]
+        row["messages"] = [*_alpaca_prompt(obj), {"role": "assistant", "content": _text(obj, "output")}]
     elif fmt == "alpaca-preference":
         row["prompt"] = _alpaca_prompt(obj)
         row["chosen"] = [{"role": "assistant", "content": _text(obj, "chosen")}]
@@ -389,7 +391,9 @@ def check_format_name(fmt: str) -> str:
     return fmt
 
 
-def normalise(records: list[tuple[int, Any]], fmt: str, path: Path | str = "") -> tuple[list[dict], list[Problem]]:
+def normalise(
+    records: list[tuple[int, Any]], fmt: str, path: Path | str = ""
+) -> tuple[list[dict[str, Any]], list[Problem]]:
     check_format_name(fmt)
     rows, problems = [], []
     name = Path(path).name or "row"
@@ -414,18 +418,18 @@ def read(path: Path | str, fmt: str | None = None) -> ReadResult:
 # --- writing: normalised -> format ------------------------------------------------------------
 
 
-def _split_last_assistant(row: dict) -> tuple[list[dict], dict]:
+def _split_last_assistant(row: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     msgs = row.get("messages") or []
     if not msgs or msgs[-1].get("role") != "assistant":
         raise FormatError(f"{row.get('id')}: the last message must be the assistant's to write this format")
     return msgs[:-1], msgs[-1]
 
 
-def _plain(m: dict) -> dict:
+def _plain(m: dict[str, Any]) -> dict[str, Any]:
     return {"role": m.get("role"), "content": m.get("content")}
 
 
-def _alpaca_fields(row_id: str, prompt: list[dict]) -> dict:
+def _alpaca_fields(row_id: str, prompt: list[dict[str, Any]]) -> dict[str, Any]:
     msgs = list(prompt)
     system = ""
     if msgs and msgs[0].get("role") == "system":
@@ -436,7 +440,7 @@ def _alpaca_fields(row_id: str, prompt: list[dict]) -> dict:
     body = msgs[:-1]
     if len(body) % 2:
         raise FormatError(f"{row_id}: alpaca needs alternating user/assistant turns")
-    for u, a in zip(body[::2], body[1::2]):
+    for u, a in zip(body[::2], body[1::2], strict=False):
         if u.get("role") != "user" or a.get("role") != "assistant":
             raise FormatError(f"{row_id}: alpaca needs alternating user/assistant turns")
         history.append([u.get("content") or "", a.get("content") or ""])
@@ -448,14 +452,14 @@ def _alpaca_fields(row_id: str, prompt: list[dict]) -> dict:
     return out
 
 
-def _sharegpt_fields(row_id: str, msgs: list[dict]) -> dict:
+def _sharegpt_fields(row_id: str, msgs: list[dict[str, Any]]) -> dict[str, Any]:
     msgs = list(msgs)
-    out: dict = {}
+    out: dict[str, Any] = {}
     if msgs and msgs[0].get("role") == "system":
         out["system"] = msgs.pop(0).get("content") or ""
     conv = []
     for m in msgs:
-        tag = ROLE_TO_SHAREGPT.get(m.get("role"))
+        tag = ROLE_TO_SHAREGPT.get(str(m.get("role")))
         if tag is None or tag == "system":
             raise FormatError(f"{row_id}: sharegpt cannot hold a {m.get('role')!r} message here")
         conv.append({"from": tag, "value": m.get("content") or ""})
@@ -463,11 +467,11 @@ def _sharegpt_fields(row_id: str, msgs: list[dict]) -> dict:
     return out
 
 
-def _is_pref(row: dict) -> bool:
+def _is_pref(row: dict[str, Any]) -> bool:
     return "chosen" in row and "rejected" in row
 
 
-def to_format(row: dict, fmt: str) -> dict:
+def to_format(row: dict[str, Any], fmt: str) -> dict[str, Any]:
     kind = FORMATS[check_format_name(fmt)][0]
     rid = str(row.get("id", ""))
     if kind == PREFERENCE and not _is_pref(row):
@@ -477,7 +481,7 @@ def to_format(row: dict, fmt: str) -> dict:
     if fmt == "openai-chat":
         return {"messages": [_plain(m) for m in row["messages"]]}
     if fmt == "trl-messages":
-        extra = {k: row[k] for k in ("id", "cluster", "kind") if k in row}
+        extra: dict[str, Any] = {k: row[k] for k in ("id", "cluster", "kind") if k in row}
         return {**extra, "messages": [_plain(m) for m in row["messages"]]}
     if fmt == "trl-prompt-completion":
         prompt, last = _split_last_assistant(row)
@@ -516,13 +520,13 @@ def to_format(row: dict, fmt: str) -> dict:
     raise FormatError(f"unknown format {fmt!r}")
 
 
-def _one(rid: str, msgs: list[dict]) -> str:
+def _one(rid: str, msgs: list[dict[str, Any]]) -> str:
     if len(msgs) != 1 or msgs[0].get("role") != "assistant":
         raise FormatError(f"{rid}: this format holds exactly one assistant message per side")
     return msgs[0].get("content") or ""
 
 
-def dataset_info_entry(fmt: str, file_name: str) -> dict:
+def dataset_info_entry(fmt: str, file_name: str) -> dict[str, Any]:
     if fmt == "alpaca":
         return {
             "file_name": file_name,
@@ -572,7 +576,7 @@ def dataset_info_entry(fmt: str, file_name: str) -> dict:
     raise FormatError(f"{fmt} has no dataset_info.json entry")
 
 
-def write(rows: Iterable[dict], path: Path | str, fmt: str, name: str | None = None) -> list[Path]:
+def write(rows: Iterable[dict[str, Any]], path: Path | str, fmt: str, name: str | None = None) -> list[Path]:
     """Write rows in `fmt` atomically; LLaMA-Factory formats also get their dataset_info.json entry
     (merged into an existing file beside it). A `.json` path gets a JSON array, `.parquet` a parquet
     table, anything else JSONL."""
@@ -588,7 +592,7 @@ def write(rows: Iterable[dict], path: Path | str, fmt: str, name: str | None = N
     written = [path]
     if fmt in LLAMA_FACTORY:
         info_path = path.parent / "dataset_info.json"
-        info: dict = {}
+        info: dict[str, Any] = {}
         if info_path.exists():
             try:
                 info = json.loads(info_path.read_text(encoding="utf-8"))

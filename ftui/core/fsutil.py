@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -35,10 +36,8 @@ def atomic_write_text(path: Path | str, text: str) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     fsync_dir(path.parent)
 
@@ -64,17 +63,20 @@ def append_jsonl(path: Path | str, row: Any) -> None:
         os.close(fd)
 
 
-def read_json_file(path: Path | str, missing: str) -> Any:
+def read_json_file(path: Path | str, missing: str) -> dict[str, Any]:
     """A JSON file ftui wrote; absent or broken is an InputError naming the file (and line)."""
     from ftui.core.errors import InputError
 
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(path, None, missing) from None
     except json.JSONDecodeError as exc:
         raise InputError(path, exc.lineno, f"invalid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, 1, f"expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def read_jsonl(path: Path | str) -> list[Any]:

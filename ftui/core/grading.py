@@ -10,9 +10,13 @@ import json
 import re
 import string
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ftui.core.errors import FtuiError
+from ftui.core.formatting import clip
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge")
 
@@ -30,11 +34,11 @@ class Grade:
     reason: str
     grader: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "reason": self.reason, "grader": self.grader}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Grade:
+    def from_dict(cls, d: dict[str, Any]) -> Grade:
         return cls(bool(d["passed"]), str(d.get("reason", "")), str(d.get("grader", "")))
 
 
@@ -43,8 +47,7 @@ class JudgeLike(Protocol):
 
 
 def _q(text: str) -> str:
-    text = " ".join(str(text).split())
-    return json.dumps(text if len(text) <= _QUOTE else text[: _QUOTE - 1] + "…", ensure_ascii=False)
+    return json.dumps(clip(text, _QUOTE), ensure_ascii=False)
 
 
 def _jq(value: Any) -> str:
@@ -60,37 +63,35 @@ def normalize(text: str) -> str:
     return " ".join(text.lower().translate(_PUNCT).split())
 
 
-def _needs_expected(kind: str, expected: str | None) -> Grade | None:
-    if expected is None or expected == "":
-        return Grade(False, "no expected answer to compare with", kind)
-    return None
+def _no_expected(kind: str) -> Grade:
+    return Grade(False, "no expected answer to compare with", kind)
 
 
 def grade_exact(answer: str, expected: str | None) -> Grade:
-    if (g := _needs_expected("exact", expected)) is not None:
-        return g
+    if not expected:
+        return _no_expected("exact")
     if answer.strip() == expected.strip():
         return Grade(True, "answer equals the expected answer", "exact")
     return Grade(False, f"answer {_q(answer)} differs from expected {_q(expected)}", "exact")
 
 
 def grade_normalized(answer: str, expected: str | None) -> Grade:
-    if (g := _needs_expected("normalized", expected)) is not None:
-        return g
+    if not expected:
+        return _no_expected("normalized")
     if normalize(answer) == normalize(expected):
         return Grade(True, "answer equals the expected answer (ignoring case, spacing, punctuation)", "normalized")
     return Grade(False, f"answer {_q(answer)} differs from expected {_q(expected)} after normalizing", "normalized")
 
 
 def grade_contains(answer: str, expected: str | None) -> Grade:
-    if (g := _needs_expected("contains", expected)) is not None:
-        return g
+    if not expected:
+        return _no_expected("contains")
     if expected.lower() in answer.lower():
         return Grade(True, f"answer contains {_q(expected)}", "contains")
     return Grade(False, f"answer does not contain {_q(expected)}", "contains")
 
 
-def grade_regex(answer: str, expected: str | None, spec: dict) -> Grade:
+def grade_regex(answer: str, expected: str | None, spec: dict[str, Any]) -> Grade:
     pattern = spec.get("pattern") or expected
     if not pattern:
         return Grade(False, "regex grader has no `pattern` and the item has no expected answer", "regex")
@@ -142,12 +143,12 @@ def _same_value(got: Any, want: Any) -> bool:
         return got is want
     if isinstance(got, (int, float)) and isinstance(want, (int, float)):
         return float(got) == float(want)
-    return got == want
+    return bool(got == want)
 
 
-def grade_json_fields(answer: str, expected: str | None, spec: dict) -> Grade:
-    if (g := _needs_expected("json_fields", expected)) is not None:
-        return g
+def grade_json_fields(answer: str, expected: str | None, spec: dict[str, Any]) -> Grade:
+    if not expected:
+        return _no_expected("json_fields")
     try:
         want = json.loads(expected)
     except json.JSONDecodeError:
@@ -174,7 +175,7 @@ def grade_json_fields(answer: str, expected: str | None, spec: dict) -> Grade:
 
 
 def grade(
-    answer: str, expected: str | None, spec: dict | str, *, question: str = "", judge: JudgeLike | None = None
+    answer: str, expected: str | None, spec: dict[str, Any] | str, *, question: str = "", judge: JudgeLike | None = None
 ) -> Grade:
     """Grade one answer with the grader `spec` ({"kind": ..., "pattern"/"fields": ...})."""
     if isinstance(spec, str):
@@ -199,7 +200,7 @@ def grade(
     raise GradingError(f"unknown grader {kind!r}; one of {', '.join(KINDS)}")
 
 
-def spec_for(ws, item) -> dict:
+def spec_for(ws: Workspace, item: Any) -> dict[str, Any]:
     """The grader for an item: its failure label's, else its task type's, else the workspace default."""
     ev = ws.eval
     label = getattr(item, "label", None) if not isinstance(item, dict) else item.get("label")

@@ -20,12 +20,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core import events as _events
 from ftui.core import formats
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json
+from ftui.core.run_dirs import new_run_dir
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 KIND = "hosted"
 METHODS = {"sft": "supervised", "dpo": "dpo"}
@@ -59,7 +63,7 @@ class Target:
 
 
 def target_for(
-    ws,
+    ws: Workspace,
     base_url: str | None = None,
     model: str | None = None,
     epochs: int | None = None,
@@ -94,7 +98,7 @@ def api_key(api_key_env: str) -> str:
     return key
 
 
-def client_for(base_url: str, api_key_env: str, timeout: float = 60.0, max_retries: int = 2):
+def client_for(base_url: str, api_key_env: str, timeout: float = 60.0, max_retries: int = 2) -> Any:
     key = api_key(api_key_env)
     from openai import OpenAI  # the client costs ~0.5 s to import; only hosted commands pay it
 
@@ -109,8 +113,8 @@ def service_error(exc: BaseException, base_url: str) -> HostedError:
         body = exc.body
         msg = None
         if isinstance(body, dict):
-            inner = body.get("error") if isinstance(body.get("error"), dict) else body
-            msg = inner.get("message")
+            inner = body.get("error")
+            msg = (inner if isinstance(inner, dict) else body).get("message")
         msg = msg or exc.message
         return HostedError(f"{base_url}: HTTP {exc.status_code}: {msg}", service=True)
     if isinstance(exc, APIConnectionError):
@@ -131,7 +135,7 @@ def _calling(base_url: str) -> Iterator[None]:
 # --- upload files and the cost estimate -------------------------------------------------------
 
 
-def upload_rows(build, method: str) -> tuple[list[dict], list[dict]]:
+def upload_rows(build: Any, method: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if method not in METHODS:
         raise HostedError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     train_name, eval_name, _ = _FILES[method]
@@ -144,7 +148,9 @@ def upload_rows(build, method: str) -> tuple[list[dict], list[dict]]:
     return train, build.rows(validation if has_validation else eval_name)
 
 
-def write_upload_files(train: list[dict], held: list[dict], method: str, out_dir: Path) -> tuple[Path, Path | None]:
+def write_upload_files(
+    train: list[dict[str, Any]], held: list[dict[str, Any]], method: str, out_dir: Path
+) -> tuple[Path, Path | None]:
     """The build's rows in the service's JSONL format (formats.py owns the mapping)."""
     fmt = _FILES[method][2]
     train_path = out_dir / "train.jsonl"
@@ -156,13 +162,13 @@ def write_upload_files(train: list[dict], held: list[dict], method: str, out_dir
     return train_path, eval_path
 
 
-def _conversation(row: dict) -> list[dict]:
+def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
     if "messages" in row:
-        return row["messages"]
+        return list(row["messages"])
     return list(row.get("prompt") or []) + list(row.get("chosen") or []) + list(row.get("rejected") or [])
 
 
-def _local_tokenizer(model_name: str | None):
+def _local_tokenizer(model_name: str | None) -> Any:
     if not model_name:
         return None
     try:
@@ -174,7 +180,9 @@ def _local_tokenizer(model_name: str | None):
         return None
 
 
-def estimate(train: list[dict], epochs: int | None, tokenizer_model: str | None = None) -> dict | None:
+def estimate(
+    train: list[dict[str, Any]], epochs: int | None, tokenizer_model: str | None = None
+) -> dict[str, Any] | None:
     """The billed-token estimate from checks.hosted_estimate (OpenAI's epoch rule), or None if absent."""
     try:
         from ftui.core.checks import hosted_estimate
@@ -195,7 +203,7 @@ def estimate(train: list[dict], epochs: int | None, tokenizer_model: str | None 
     return est
 
 
-def estimate_line(est: dict) -> str:
+def estimate_line(est: dict[str, Any]) -> str:
     return (
         f"billed-token estimate: {est['examples']} examples x {est['epochs']} epochs, "
         f"{est['tokens_per_epoch']:,} tokens per epoch = {est['billed_tokens']:,} tokens ({est['note']})"
@@ -205,25 +213,14 @@ def estimate_line(est: dict) -> str:
 # --- submit -----------------------------------------------------------------------------------
 
 
-def _new_run_dir(runs_dir: Path, method: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-hosted-{method}"
-    run_id, n = base, 1
-    while True:
-        try:
-            (runs_dir / run_id).mkdir(parents=True)
-            return runs_dir / run_id
-        except FileExistsError:
-            n += 1
-            run_id = f"{base}-{n}"
-
-
-def _upload(client, path: Path) -> str:
+def _upload(client: Any, path: Path) -> str:
     with open(path, "rb") as fh:
-        return client.files.create(file=(path.name, fh), purpose="fine-tune").id
+        return str(client.files.create(file=(path.name, fh), purpose="fine-tune").id)
 
 
-def submit(ws, build, target: Target, method: str = "sft", say: Say = print, client=None) -> Path:
+def submit(
+    ws: Workspace, build: Any, target: Target, method: str = "sft", say: Say = print, client: Any = None
+) -> Path:
     """Upload a build and create the job; returns the new run folder (config.json + events.jsonl).
 
     The folder only gets its config.json once the job exists, so a refused upload leaves no run
@@ -235,7 +232,7 @@ def submit(ws, build, target: Target, method: str = "sft", say: Say = print, cli
     est = estimate(train, target.n_epochs, getattr(ws, "model", None))
     if est is not None:
         say(estimate_line(est))
-    run_dir = _new_run_dir(Path(ws.state.runs), method)
+    run_dir = new_run_dir(ws.state.runs, f"hosted-{method}")
     try:
         train_path, eval_path = write_upload_files(train, held, method, run_dir / "upload")
         with _calling(target.base_url):
@@ -245,13 +242,13 @@ def submit(ws, build, target: Target, method: str = "sft", say: Say = print, cli
             if eval_path is not None:
                 say(f"uploading {eval_path.name} ({len(held)} rows)")
                 eval_id = _upload(client, eval_path)
-            hyper: dict = {}
+            hyper: dict[str, Any] = {}
             if target.n_epochs is not None:
                 hyper["n_epochs"] = target.n_epochs
-            method_body: dict = {"type": METHODS[method]}
+            method_body: dict[str, Any] = {"type": METHODS[method]}
             if hyper:
                 method_body[METHODS[method]] = {"hyperparameters": hyper}
-            kwargs: dict = {"model": target.model, "training_file": train_id, "method": method_body}
+            kwargs: dict[str, Any] = {"model": target.model, "training_file": train_id, "method": method_body}
             if eval_id:
                 kwargs["validation_file"] = eval_id
             if target.suffix:
@@ -303,7 +300,7 @@ def submit(ws, build, target: Target, method: str = "sft", say: Say = print, cli
 # --- reading a run back -----------------------------------------------------------------------
 
 
-def read_config(run_dir: Path) -> dict:
+def read_config(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -311,14 +308,14 @@ def read_config(run_dir: Path) -> dict:
         raise HostedError(f"{path}: not a run folder (no config.json)") from None
     except json.JSONDecodeError as exc:
         raise HostedError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    if config.get("kind") != KIND:
+    if not isinstance(config, dict) or config.get("kind") != KIND:
         raise HostedError(f"{Path(run_dir).name} is a local training run, not a hosted job (use `ftui logs`)")
     return config
 
 
 def is_hosted(run_dir: Path) -> bool:
     try:
-        return json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8")).get("kind") == KIND
+        return bool(json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8")).get("kind") == KIND)
     except (OSError, ValueError):
         return False
 
@@ -338,9 +335,9 @@ class _Seen:
     """What the events file already records from the service (the file is the source of truth)."""
 
     last_event_id: str | None = None
-    event_ids: frozenset = frozenset()
+    event_ids: frozenset[str] = frozenset()
     status: str | None = None
-    checkpoints: frozenset = frozenset()
+    checkpoints: frozenset[str] = frozenset()
     step: int | None = None
     max_steps: int | None = None
     best_eval_loss: float | None = None
@@ -353,8 +350,8 @@ class _Seen:
 def _seen(run_dir: Path) -> _Seen:
     evs, _ = _events.read_events(run_dir / "events.jsonl")
     s = _Seen()
-    cps: set = set()
-    ids: set = set()
+    cps: set[str] = set()
+    ids: set[str] = set()
     for ev in evs:
         kind = ev.get("type")
         if ev.get("service_event_id"):
@@ -382,7 +379,7 @@ def _seen(run_dir: Path) -> _Seen:
     return s
 
 
-def _write_state(run_dir: Path, state: dict) -> None:
+def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
     # A readable mirror for people and other tools; sync() itself trusts only events.jsonl.
     atomic_write_json(run_dir / STATE_FILE, state)
 
@@ -398,7 +395,7 @@ def _locked(run_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _new_service_events(client, job_id: str, last_id: str | None, seen_ids: frozenset) -> list:
+def _new_service_events(client: Any, job_id: str, last_id: str | None, seen_ids: frozenset[str]) -> list[Any]:
     """Service events not yet recorded, oldest first.
 
     OpenAI lists newest first, page by page: reading stops at the last event already recorded, so
@@ -423,7 +420,7 @@ def _new_service_events(client, job_id: str, last_id: str | None, seen_ids: froz
     return fresh
 
 
-def _as_dict(data: Any) -> dict:
+def _as_dict(data: Any) -> dict[str, Any]:
     if isinstance(data, dict):
         return data
     dump = getattr(data, "model_dump", None)
@@ -434,7 +431,7 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _emit_service_event(w: _events.EventWriter, ev, seen: _Seen) -> None:
+def _emit_service_event(w: _events.EventWriter, ev: Any, seen: _Seen) -> None:
     data = _as_dict(getattr(ev, "data", None))
     ids = {"service_event_id": ev.id, "service_t": ev.created_at}
     step = _num(data.get("step"))
@@ -467,7 +464,7 @@ def _emit_service_event(w: _events.EventWriter, ev, seen: _Seen) -> None:
     w.emit("status", message=f"{prefix}{ev.message}", **ids)
 
 
-def _checkpoints(client, job_id: str) -> list:
+def _checkpoints(client: Any, job_id: str) -> list[Any]:
     from openai import NotFoundError
 
     try:
@@ -476,7 +473,7 @@ def _checkpoints(client, job_id: str) -> list:
         return []  # not every OpenAI-compatible service keeps checkpoints
 
 
-def sync(run_dir: Path | str, client=None) -> list[dict]:
+def sync(run_dir: Path | str, client: Any = None) -> list[dict[str, Any]]:
     """Poll the job once and append what is new to events.jsonl; returns the events written."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -545,9 +542,9 @@ def sync(run_dir: Path | str, client=None) -> list[dict]:
 def follow(
     run_dir: Path | str,
     interval: float = 10.0,
-    on_event: Callable[[dict], None] = lambda ev: None,
+    on_event: Callable[[dict[str, Any]], None] = lambda ev: None,
     timeout: float | None = None,
-    client=None,
+    client: Any = None,
 ) -> str:
     """Poll until the job ends (or `timeout` seconds pass); returns the run's state."""
     run_dir = Path(run_dir)
@@ -564,7 +561,7 @@ def follow(
         time.sleep(interval)
 
 
-def cancel(run_dir: Path | str, client=None) -> list[dict]:
+def cancel(run_dir: Path | str, client: Any = None) -> list[dict[str, Any]]:
     """Ask the service to cancel the job, then record the outcome; returns the events written."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -577,7 +574,7 @@ def cancel(run_dir: Path | str, client=None) -> list[dict]:
     return sync(run_dir, client)
 
 
-def tuned_endpoint(run_dir: Path | str) -> dict | None:
+def tuned_endpoint(run_dir: Path | str) -> dict[str, Any] | None:
     """Where a finished hosted run's model answers (for evaluation as an OpenAI-compatible endpoint):
     {"base_url", "model", "api_key_env"}, or None while it has no fine-tuned model."""
     run_dir = Path(run_dir)
@@ -593,7 +590,7 @@ def tuned_endpoint(run_dir: Path | str) -> dict | None:
     }
 
 
-def base_endpoint(run_dir: Path | str) -> dict:
+def base_endpoint(run_dir: Path | str) -> dict[str, Any]:
     """The hosted base model the job started from: the fair "before" side of an evaluation."""
     config = read_config(Path(run_dir))
     return {

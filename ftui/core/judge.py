@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import append_jsonl
@@ -20,6 +20,10 @@ from ftui.core.grading import extract_json
 
 CACHE_NAME = "judge.jsonl"
 _WORD = re.compile(r"^\W*(pass|passed|fail|failed|correct|incorrect)\b", re.IGNORECASE)
+
+
+if TYPE_CHECKING:
+    pass
 
 
 class JudgeError(FtuiError):
@@ -75,21 +79,7 @@ class Judge:
         self.calls = 0  # requests actually sent (cache misses)
 
     @classmethod
-    def from_workspace(cls, ws, client: Any = None) -> Judge | None:
-        cfg = ws.eval.judge
-        if cfg is None:
-            return None
-        return cls(
-            base_url=cfg.base_url,
-            model=cfg.model,
-            rubric=cfg.rubric,
-            api_key_env=cfg.api_key_env,
-            cache_path=ws.state.cache / CACHE_NAME,
-            client=client,
-        )
-
-    @classmethod
-    def from_config(cls, cfg: dict, cache_path: Path | str | None) -> Judge:
+    def from_config(cls, cfg: dict[str, Any], cache_path: Path | str | None) -> Judge:
         return cls(
             base_url=cfg["base_url"],
             model=cfg["model"],
@@ -111,7 +101,7 @@ class Judge:
                             continue  # a torn or foreign line costs one re-judged answer, nothing more
         return self._cache
 
-    def _client_or_new(self):
+    def _client_or_new(self) -> Any:
         if self._client is None:
             from openai import OpenAI
 
@@ -119,7 +109,7 @@ class Judge:
             self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=self._timeout, max_retries=2)
         return self._client
 
-    def messages(self, question: str, answer: str, expected: str | None) -> list[dict]:
+    def messages(self, question: str, answer: str, expected: str | None) -> list[dict[str, Any]]:
         user = (
             f"QUESTION:\n{question}\n\n"
             f"EXPECTED ANSWER:\n{expected if expected is not None else '(none given)'}\n\n"

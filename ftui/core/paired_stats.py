@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from math import comb, sqrt
 from statistics import NormalDist
+from typing import Any
 
 ALPHA = 0.05
 CI_METHOD = "Newcombe (1998) method 10: hybrid score interval from Wilson limits, continuity-corrected phi"
@@ -35,7 +36,7 @@ def mcnemar_exact(b: int, c: int) -> float:
         return 1.0
     k = min(b, c)
     tail = sum(comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / 2**n)
+    return min(1.0, 2 * tail / float(2**n))
 
 
 def mcnemar_mid_p(b: int, c: int) -> float:
@@ -51,7 +52,7 @@ def mcnemar_mid_p(b: int, c: int) -> float:
         return 1.0
     k = min(b, c)
     tail = sum(comb(n, i) for i in range(k + 1)) - comb(n, k) / 2
-    return min(1.0, 2 * tail / 2**n)
+    return min(1.0, 2 * tail / float(2**n))
 
 
 def wilson(x: float, n: float, alpha: float = ALPHA) -> tuple[float, float]:
@@ -138,7 +139,7 @@ def items_to_settle(a: int, b: int, c: int, d: int, alpha: float = ALPHA) -> int
     return hi_m - n
 
 
-def paired_summary(a: int, b: int, c: int, d: int, alpha: float = ALPHA) -> dict:
+def paired_summary(a: int, b: int, c: int, d: int, alpha: float = ALPHA) -> dict[str, Any]:
     """Every figure the report shows for one slice of paired outcomes."""
     n = a + b + c + d
     lo, hi = newcombe_paired(a, b, c, d, alpha)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.compare import shared_traits
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.events import read_events
+from ftui.core.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.fsutil import atomic_write_text
+from ftui.core.passrule import show_grade
 from ftui.core.runs import read_run_config
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 NAME = "postmortem.md"
 TRAIN_KEYS = (
@@ -40,7 +45,7 @@ TRAIN_KEYS = (
 )
 
 
-def loss_summary(run_dir: Path | str) -> dict:
+def loss_summary(run_dir: Path | str) -> dict[str, Any]:
     evs, _ = read_events(Path(run_dir) / "events.jsonl")
     out: dict[str, Any] = {
         "steps": None,
@@ -71,42 +76,31 @@ def loss_summary(run_dir: Path | str) -> dict:
             if kind == "finished":
                 if ev.get("best_eval_loss") is not None:
                     out["best_eval_loss"], out["best_step"] = ev["best_eval_loss"], ev.get("best_step")
-                out["runtime_s"] = ev.get("runtime_s")
+                out["runtime_s"] = ev.get("total_runtime_s", ev.get("runtime_s"))
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f} points"
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def _num(x: Any, fmt: str = "{:.4f}") -> str:
-    return "n/a" if x is None else fmt.format(x)
-
-
-def _benchmark_counts(ws, target: str | None) -> tuple[int | None, int | None, int | None]:
+def _benchmark_counts(ws: Workspace | None, target: str | None) -> tuple[int | None, int | None, int | None]:
     """(failures of the cluster in the run log, of them in the benchmark, benchmark size)."""
     if ws is None:
         return None, None, None
-    from ftui.core.clusters import is_model_failure
+    from ftui.core.clusters import is_model_failure, label_of, load_overlay
     from ftui.core.runlog import load_benchmark, load_run_log
 
     log = load_run_log(ws)
     bench = load_benchmark(ws) if ws.benchmark else log
     # The cluster is the model's failures only: a retrieval miss with the same label is not in it.
-    in_log = sum(1 for it in log.items if it.label == target and is_model_failure(ws, it, log.has_retrieval))
-    in_bench = sum(1 for it in bench.items if it.label == target and is_model_failure(ws, it, bench.has_retrieval))
+    overlay = load_overlay(ws)
+    in_log = sum(
+        1 for it in log.items if label_of(it, overlay) == target and is_model_failure(ws, it, log.has_retrieval)
+    )
+    in_bench = sum(
+        1 for it in bench.items if label_of(it, overlay) == target and is_model_failure(ws, it, bench.has_retrieval)
+    )
     return in_log, in_bench, len(bench.items)
 
 
-def build_postmortem(run_dir: Path | str, ws=None) -> str:
+def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     report = read_report(run_dir)
@@ -157,16 +151,16 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
         n_train = counts.get("train", 0) + n_pres
         kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
         L.append(
-            f"Used {_n(n_train, 'training example')} ({_n(counts.get('train_corrections', 0), 'correction')}, "
-            f"{_n(counts.get('train_anchors', 0), 'anchor')}{kept}) and "
+            f"Used {plural(n_train, 'training example')} ({plural(counts.get('train_corrections', 0), 'correction')}, "
+            f"{plural(counts.get('train_anchors', 0), 'anchor')}{kept}) and "
             + (
                 f"kept {counts['validation']} apart to choose the checkpoint "
-                f"({_n(counts.get('validation_corrections', 0), 'correction')}, "
-                f"{_n(counts.get('validation_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} to judge it "
+                f"({plural(counts.get('validation_corrections', 0), 'correction')}, "
+                f"{plural(counts.get('validation_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} to judge it "
                 if "validation" in counts
                 else f"held out {counts.get('eval', 0)} for the eval loss "
             )
-            + f"({_n(counts.get('eval_corrections', 0), 'correction')}, {_n(counts.get('eval_anchors', 0), 'anchor')})."
+            + f"({plural(counts.get('eval_corrections', 0), 'correction')}, {plural(counts.get('eval_anchors', 0), 'anchor')})."
         )
         if per:
             valid = f"{per['validation']} validation, " if "validation" in per else ""
@@ -193,8 +187,8 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     if t["total"]:
         verb = "Yes" if v["improved"] else "No"
         L.append(
-            f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({_pct(t['base_rate'])}) with the base model and "
-            f"{t['tuned_passed']}/{t['total']} ({_pct(t['tuned_rate'])}) fine-tuned, {_pts(t['change'])} "
+            f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({pct(t['base_rate'])}) with the base model and "
+            f"{t['tuned_passed']}/{t['total']} ({pct(t['tuned_rate'])}) fine-tuned, {pts(t['change'])} "
             f"({t['buckets']['fixed']} fixed, {t['buckets']['still_failing']} still failing; "
             f"exact McNemar p = {t['mcnemar_p']:.3g})."
         )
@@ -232,11 +226,13 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
             f"- Answer length: {tr['mean_base_answer_words']:.0f} words before, {tr['mean_tuned_answer_words']:.0f} after"
         )
         L.append("")
-        L.append("| id | cluster | base grade | fine-tuned grade |")
-        L.append("|---|---|---|---|")
+        logged = any(it.get("logged_grade") is not None for it in regs)
+        L.append("| id | cluster |" + (" logged grade |" if logged else "") + " base grade | fine-tuned grade |")
+        L.append("|---|---|" + ("---|" if logged else "") + "---|---|")
         for it in regs[:20]:
+            lg = f" {show_grade(it.get('logged_grade'))} |" if logged else ""
             L.append(
-                f"| {it['id']} | {it['cluster']} | {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
+                f"| {it['id']} | {it['cluster']} |{lg} {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
             )
     L.append("")
 
@@ -274,7 +270,7 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     misses = sum(1 for it in items if it["cluster"] == RETRIEVAL_MISS)
     if misses:
         L.append(
-            f"- {_n(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
+            f"- {plural(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
             "in the run log: weights cannot fix missing evidence."
         )
     still = t["buckets"]["still_failing"] if t["total"] else 0
@@ -306,7 +302,7 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     if t["total"] and "ci" in t:
         lo, hi = t["ci"]
         L.append(
-            f"- Cluster change {_pts(t['change'])}, 95% CI {_pts(lo)} to {_pts(hi)} (Newcombe, paired), mid-p McNemar "
+            f"- Cluster change {pts(t['change'])}, 95% CI {pts(lo)} to {pts(hi)} (Newcombe, paired), mid-p McNemar "
             f"p = {t['mid_p']:.3g}; with {t['total']} items the smallest change that could show is "
             + (f"{100 * t['detectable_change']:.0f} points." if t.get("detectable_change") else "none (too few items).")
         )
@@ -321,18 +317,18 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     L.append(f"- Dataset hash: `{manifest.get('hash') or report.get('dataset_hash') or 'unknown'}`")
     L.append("- Training config: " + ", ".join(f"{k}={cfg[k]}" for k in TRAIN_KEYS if cfg.get(k) is not None))
     L.append(
-        f"- Loss: best eval loss {_num(loss['best_eval_loss'])} at step {_num(loss['best_step'], '{}')}; "
-        f"train loss {_num(loss['first_loss'])} → {_num(loss['last_loss'])} over {_num(loss['steps'], '{}')} steps"
+        f"- Loss: best eval loss {num(loss['best_eval_loss'])} at step {num(loss['best_step'], '')}; "
+        f"train loss {num(loss['first_loss'])} → {num(loss['last_loss'])} over {num(loss['steps'], '')} steps"
         + (" (early stopped)" if loss["early_stopped"] else "")
-        + (f"; {loss['runtime_s']:.0f} s" if loss.get("runtime_s") else "")
+        + (f"; trained in {duration(loss['runtime_s'])}" if loss.get("runtime_s") else "")
     )
     L.append("")
     L.append("| slice | items | base | fine-tuned | change |")
     L.append("|---|---|---|---|---|")
     for name, x in ((f"targeted ({target})", t), ("rest of benchmark", rest), ("all", overall)):
         L.append(
-            f"| {name} | {x['total']} | {x['base_passed']} ({_pct(x['base_rate'])}) | "
-            f"{x['tuned_passed']} ({_pct(x['tuned_rate'])}) | {_pts(x['change'])} |"
+            f"| {name} | {x['total']} | {x['base_passed']} ({pct(x['base_rate'])}) | "
+            f"{x['tuned_passed']} ({pct(x['tuned_rate'])}) | {pts(x['change'])} |"
         )
     passing = sum(1 for it in items if it["cluster"] == PASSING)
     L.append("")
@@ -344,7 +340,7 @@ def build_postmortem(run_dir: Path | str, ws=None) -> str:
     return "\n".join(L) + "\n"
 
 
-def _roles_lines(roles: dict | None) -> list[str]:
+def _roles_lines(roles: dict[str, Any] | None) -> list[str]:
     """Which items chose the checkpoint and which judged it: the two sets must not meet."""
     if not roles:
         return []
@@ -370,11 +366,10 @@ def _ids(ids: list[str], n: int = 8) -> str:
 
 
 def _cell(text: str) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= 70 else text[:69] + "…"
+    return clip(str(text).replace("|", "\\|"), 70)
 
 
-def write_postmortem(run_dir: Path | str, ws=None) -> Path:
+def write_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> Path:
     """Write RUN_DIR/postmortem.md (and a copy under the workspace's reports folder)."""
     run_dir = Path(run_dir)
     text = build_postmortem(run_dir, ws)

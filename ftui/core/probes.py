@@ -11,8 +11,12 @@ written here, core side); the training child answers it with the batched decoder
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ftui.core.fsutil import atomic_write_json, read_json_file
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 FILE = "probes.json"
 CLUSTER = "cluster"
@@ -20,7 +24,7 @@ ANCHOR = "anchor"
 SELECT_BY = ("eval_loss", "probes")
 
 
-def plan(ws, manifest: dict, cap: int) -> dict | None:
+def plan(ws: Workspace, manifest: dict[str, Any], cap: int) -> dict[str, Any] | None:
     """The probe set for a build: validation items of the targeted cluster plus validation anchors,
     at most `cap` (anchors up to half of it, the cluster the rest). None when there is nothing to
     probe: no cap, or a build without a validation split (its held-out items must stay unseen)."""
@@ -67,54 +71,53 @@ def plan(ws, manifest: dict, cap: int) -> dict | None:
     }
 
 
-def write(run_dir: Path | str, probe_set: dict) -> Path:
+def write(run_dir: Path | str, probe_set: dict[str, Any]) -> Path:
     path = Path(run_dir) / FILE
     atomic_write_json(path, probe_set)
     return path
 
 
-def read(run_dir: Path | str) -> dict | None:
+def read(run_dir: Path | str) -> dict[str, Any] | None:
     path = Path(run_dir) / FILE
     if not path.exists():
         return None
     return read_json_file(path, "unreadable probe set")
 
 
-def grade_answers(items: list[dict], answers: list[str]) -> dict:
+def grade_answers(items: list[dict[str, Any]], answers: list[str]) -> dict[str, Any]:
     """The `probe` event's figures: pass counts per role, and which items are fixed or broken."""
     from ftui.core.grading import grade
 
-    out = {
-        "cluster_passed": 0,
-        "cluster_total": 0,
-        "anchors_passed": 0,
-        "anchors_total": 0,
-        "fixed_ids": [],
-        "broken_ids": [],
-    }
+    counts = {"cluster_passed": 0, "cluster_total": 0, "anchors_passed": 0, "anchors_total": 0}
+    fixed_ids: list[str] = []
+    broken_ids: list[str] = []
     for it, answer in zip(items, answers, strict=True):
         passed = grade(answer, it.get("expected"), it["grader"], question=it.get("question") or "").passed
         if it["role"] == CLUSTER:
-            out["cluster_total"] += 1
-            out["cluster_passed"] += passed
+            counts["cluster_total"] += 1
+            counts["cluster_passed"] += passed
             if passed:
-                out["fixed_ids"].append(it["id"])
+                fixed_ids.append(it["id"])
         else:
-            out["anchors_total"] += 1
-            out["anchors_passed"] += passed
+            counts["anchors_total"] += 1
+            counts["anchors_passed"] += passed
             if not passed:
-                out["broken_ids"].append(it["id"])
-    out["fixed"] = len(out["fixed_ids"])
-    out["broken"] = len(out["broken_ids"])
-    return out
+                broken_ids.append(it["id"])
+    return {
+        **counts,
+        "fixed_ids": fixed_ids,
+        "broken_ids": broken_ids,
+        "fixed": len(fixed_ids),
+        "broken": len(broken_ids),
+    }
 
 
-def net_fixed(probe: dict) -> int:
+def net_fixed(probe: dict[str, Any]) -> int:
     """What the comparison will count, on the probe set: cluster items fixed minus anchors broken."""
     return int(probe.get("fixed", 0)) - int(probe.get("broken", 0))
 
 
-def rates(probe: dict) -> tuple[float | None, float | None]:
+def rates(probe: dict[str, Any]) -> tuple[float | None, float | None]:
     """(cluster pass rate, anchors pass rate) of one probe event."""
     c, a = probe.get("cluster_total") or 0, probe.get("anchors_total") or 0
     return (

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ftui.core.chat import last_user, to_messages
 from ftui.core.runlog import Item
 from ftui.core.workspace import PromptConfig
 
 
-class _Blank(dict):
+class _Blank(dict[str, Any]):
     # A template may name a field a log lacks; an empty string is better than a crash mid-build.
     def __missing__(self, key: str) -> str:
         return ""
 
 
 def user_text(item: Item, cfg: PromptConfig) -> str:
+    conv = getattr(item, "messages", None)  # items built by hand may have no conversation field
+    if conv:
+        return last_user(conv)
     if item.prompt:
         return item.prompt
     return cfg.user_template.format_map(
@@ -24,13 +30,17 @@ def user_text(item: Item, cfg: PromptConfig) -> str:
     )
 
 
-def messages_for(item: Item, cfg: PromptConfig) -> list[dict]:
-    """System + user messages: the exact logged prompt when there is one, else the template."""
+def messages_for(item: Item, cfg: PromptConfig) -> list[dict[str, Any]]:
+    """The logged conversation verbatim when the log has one; else system + user messages, the user
+    turn being the exact logged prompt when there is one, else the template."""
+    conv = getattr(item, "messages", None)
+    if conv:
+        return to_messages(conv)
     return [
         {"role": "system", "content": item.system_prompt or cfg.default_system},
         {"role": "user", "content": user_text(item, cfg)},
     ]
 
 
-def with_answer(messages: list[dict], answer: str) -> list[dict]:
+def with_answer(messages: list[dict[str, Any]], answer: str) -> list[dict[str, Any]]:
     return [*messages, {"role": "assistant", "content": answer}]

@@ -9,9 +9,10 @@ a conflict that is reported and kept as it was unless forced.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ftui.core.clusters import ClusterReport
 from ftui.core.corrections import CorrectionStore
@@ -23,13 +24,14 @@ REVIEW_FIELDS = ("question_id", "question", "evidence_files", "original_answer",
 _BOM = b"\xef\xbb\xbf"
 
 
-def review_row(item: Item) -> dict:
+def review_row(item: Item, cluster: str | None = None) -> dict[str, Any]:
+    # `cluster`: the item's cluster now (discovered or edited), which the label field may not say.
     return {
         "question_id": item.id,
         "question": item.question,
         "evidence_files": list(item.evidence_files),
         "original_answer": item.answer,
-        "failure_label": item.label or "",
+        "failure_label": cluster or item.label or "",
         "corrected_output": "",
     }
 
@@ -48,8 +50,8 @@ def items_for_review(report: ClusterReport, cluster: str | None = None, exclude:
     return [it for c in groups for it in c.items if it.id not in skip]
 
 
-def export_review(path: Path | str, items: Iterable[Item]) -> int:
-    rows = [review_row(it) for it in items]
+def export_review(path: Path | str, items: Iterable[Item], clusters: dict[str, str] | None = None) -> int:
+    rows = [review_row(it, (clusters or {}).get(it.id)) for it in items]
     atomic_write_jsonl(path, rows)
     return len(rows)
 
@@ -61,7 +63,7 @@ class ImportResult:
     overwritten: list[str] = field(default_factory=list)  # conflicts replaced because of --force
     unchanged: list[str] = field(default_factory=list)  # same text as the saved correction
     untouched: list[str] = field(default_factory=list)  # empty corrected_output
-    conflicts: list[dict] = field(default_factory=list)  # {"id", "line", "saved", "imported"}
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # {"id", "line", "saved", "imported"}
     problems: list[str] = field(default_factory=list)  # "file:line: reason" for unusable lines
     notes: list[str] = field(default_factory=list)  # usable lines worth a warning
 
@@ -69,7 +71,7 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.conflicts and not self.problems
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "applied": self.applied,
@@ -82,9 +84,9 @@ class ImportResult:
         }
 
 
-def _review_lines(path: Path, result: ImportResult):
+def _review_lines(path: Path, result: ImportResult) -> Iterator[tuple[int, Any]]:
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 (opened apart from `with` so the error names the file)
     except OSError as exc:
         raise InputError(path, None, exc.strerror or str(exc)) from None
     with fh:

@@ -6,20 +6,27 @@ it outlives the UI, the CLI and the SSH connection, and never blocks on a pipe n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ftui.core import events as _events
 from ftui.core.errors import InputError
 from ftui.core.fsutil import atomic_write_json, read_json_file
+from ftui.core.run_dirs import new_run_dir
+from ftui.core.run_fold import fold
+
+if TYPE_CHECKING:
+    from ftui.core.workspace import Workspace
 
 
 def start_child(args: list[str], run_dir: Path, log_name: str, pid_name: str = "pid") -> int:
@@ -73,17 +80,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _new_run_id(runs_dir: Path, method: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{method}"
-    run_id, n = base, 1
-    while (runs_dir / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
-def train_settings(ws, overrides: dict | None = None) -> dict:
+def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The workspace's train settings with `overrides` applied (unknown keys are refused)."""
     cfg = asdict(ws.train)
     for key, value in (overrides or {}).items():
@@ -97,7 +94,7 @@ def train_settings(ws, overrides: dict | None = None) -> dict:
     return cfg
 
 
-def create_run(ws, build, overrides: dict | None = None) -> Path:
+def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None) -> Path:
     """A new run directory holding config.json; `build` is a Build (with .dir) or a build folder path.
 
     Returns the run directory; start it with `start_training(run_dir)`.
@@ -115,13 +112,9 @@ def create_run(ws, build, overrides: dict | None = None) -> Path:
                 None,
                 f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
             )
-    runs_dir = Path(ws.state.runs)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = _new_run_id(runs_dir, cfg["method"])
-    run_dir = runs_dir / run_id
-    run_dir.mkdir()
+    run_dir = new_run_dir(ws.state.runs, cfg["method"])
     config = {
-        "run_id": run_id,
+        "run_id": run_dir.name,
         "created": _now_iso(),
         "workspace": str(ws.root),
         "model": model,
@@ -147,23 +140,21 @@ def start_training(run_dir: Path, resume: bool = False) -> int:
             raise InputError(run_dir, None, f"run {run_dir.name} is still running (pid {state.pid})")
         if state.state == "finished":
             raise InputError(run_dir, None, f"run {run_dir.name} has finished; there is nothing to resume")
-        try:
+        with contextlib.suppress(FileNotFoundError):
             (run_dir / "stop").unlink()
-        except FileNotFoundError:
-            pass
         # Written before the child exists, so a reader never sees the old final event as current.
         with _events.EventWriter(run_dir / "events.jsonl") as w:
             w.emit("status", message="resume requested")
     return start_child(["train", str(run_dir.resolve())] + (["--resume"] if resume else []), run_dir, "train.log")
 
 
-def start_run(ws, build, overrides: dict | None = None) -> Path:
+def start_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None) -> Path:
     run_dir = create_run(ws, build, overrides)
     start_training(run_dir)
     return run_dir
 
 
-def read_run_config(run_dir: Path | str) -> dict:
+def read_run_config(run_dir: Path | str) -> dict[str, Any]:
     """A run's config.json; a missing or broken one is an InputError naming the file."""
     return read_json_file(Path(run_dir) / "config.json", "not a run folder (no config.json)")
 
@@ -198,55 +189,31 @@ class RunInfo:
     last_checkpoint: str | None = None
     last_event_t: float | None = None
     message: str | None = None
-    config: dict = field(default_factory=dict, repr=False)
+    # the run's last `probe` event (graded validation items), when it probes
+    last_probe: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["dir"] = str(self.dir)
         d.pop("config")
         return d
 
 
-def summarize(events: Iterable[dict], info: RunInfo) -> dict | None:
-    """Fold events into `info`; returns the final event that still stands, if any.
-
-    An event after a final one (a resume) makes the run current again.
-    """
-    final: dict | None = None
-    for ev in events:
-        kind = ev.get("type")
-        info.last_event_t = ev.get("t", info.last_event_t)
-        if kind in _events.FINAL_TYPES:
-            final = ev
-        elif kind != "heartbeat":
-            final = None
-        if kind == "log":
-            info.step = ev.get("step", info.step)
-            info.max_steps = ev.get("max_steps", info.max_steps)
-            info.loss = ev.get("loss", info.loss)
-            info.tokens_per_s = ev.get("tokens_per_s", info.tokens_per_s)
-        elif kind == "eval":
-            info.eval_loss = ev.get("eval_loss")
-            loss = ev.get("eval_loss")
-            if isinstance(loss, (int, float)) and (info.best_eval_loss is None or loss < info.best_eval_loss):
-                info.best_eval_loss, info.best_step = loss, ev.get("step")
-        elif kind == "checkpoint":
-            info.last_checkpoint = ev.get("path")
-        elif kind == "status":
-            info.message = ev.get("message")
-        elif kind == "started":
-            info.error = info.hint = None
-        elif kind == "finished":
-            info.adapter = ev.get("adapter")
-            if ev.get("best_eval_loss") is not None:
-                info.best_eval_loss, info.best_step = ev.get("best_eval_loss"), ev.get("best_step")
-            info.step = ev.get("step", info.step)
-        elif kind == "failed":
-            info.error, info.hint = ev.get("error"), ev.get("hint")
-        elif kind == "cancelled":
-            info.step = ev.get("step", info.step)
-            info.last_checkpoint = ev.get("checkpoint") or info.last_checkpoint
-    return final
+def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any] | None:
+    """Fold events into `info` (through the one fold, `RunFold`); returns the final event that still
+    stands, if any. An event after a final one (a resume) makes the run current again."""
+    f = fold(events)
+    if f.last_log is not None or f.final is not None:
+        info.step = f.step
+    info.max_steps = f.max_steps if f.max_steps is not None else info.max_steps
+    info.loss, info.tokens_per_s, info.eval_loss = f.loss, f.tokens_per_s, f.eval_loss
+    info.best_eval_loss, info.best_step = f.best_eval, f.best_step
+    info.last_checkpoint, info.adapter = f.last_checkpoint, f.adapter
+    info.error, info.hint, info.message = f.error, f.hint, f.message
+    info.last_event_t = f.last_event_t
+    info.last_probe = f.last_probe
+    return f.final
 
 
 def read_state(run_dir: Path, now: float | None = None) -> RunInfo:
@@ -294,7 +261,7 @@ def _alive(run_dir: Path, info: RunInfo, now: float | None) -> bool:
     return last is not None and now - last <= DEAD_AFTER_S
 
 
-def list_runs(ws) -> list[RunInfo]:
+def list_runs(ws: Workspace) -> list[RunInfo]:
     """Every run of the workspace, newest first."""
     runs_dir = Path(ws.state.runs)
     if not runs_dir.is_dir():
@@ -304,7 +271,7 @@ def list_runs(ws) -> list[RunInfo]:
     return out
 
 
-def find_run(ws, ref: str) -> Path:
+def find_run(ws: Workspace, ref: str) -> Path:
     """A run by id, unique id prefix, or path; "latest"/"last" is the newest run."""
     p = Path(ref).expanduser()
     if (p / "config.json").is_file():
@@ -353,7 +320,7 @@ class Tail:
         self.path = Path(path)
         self.offset = offset
 
-    def poll(self) -> list[dict]:
+    def poll(self) -> list[dict[str, Any]]:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -363,7 +330,9 @@ class Tail:
         evs, self.offset = _events.read_events(self.path, self.offset)
         return evs
 
-    def follow(self, interval: float = 0.5, until_final: bool = True, timeout: float | None = None):
+    def follow(
+        self, interval: float = 0.5, until_final: bool = True, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Yield events as they arrive; stops after a final event (when until_final) or at the timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -376,12 +345,12 @@ class Tail:
             time.sleep(interval)
 
 
-def latest_build_dir(ws) -> Path:
+def latest_build_dir(ws: Workspace) -> Path:
     """The newest dataset build folder."""
     return build_dir_for(ws, None)
 
 
-def build_dir_for(ws, build_id: str | None) -> Path:
+def build_dir_for(ws: Workspace, build_id: str | None) -> Path:
     """A build folder by id, unique id prefix or path; None = the latest build."""
     from ftui.core.datasets import load_build
 

@@ -6,6 +6,8 @@ side by side on the items both graded shows it.
 
 from __future__ import annotations
 
+from typing import Any
+
 MARK = {"fixed": "✔", "regressed": "✘", "still_failing": "·", "still_passing": "="}
 
 
@@ -20,10 +22,11 @@ def _outcome(a: str | None, b: str | None) -> str:
     return "differs"
 
 
-def pair(report: dict, other: dict) -> dict:
+def pair(report: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """Per item id graded by both: this run's bucket, the other's, and who fixed or broke it."""
     theirs = {it["id"]: it for it in other.get("items", [])}
-    rows, counts = [], {}
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
     for it in report.get("items", []):
         o = theirs.get(it["id"])
         if o is None:
@@ -49,7 +52,7 @@ def pair(report: dict, other: dict) -> dict:
     }
 
 
-def summary_line(paired: dict) -> str:
+def summary_line(paired: dict[str, Any]) -> str:
     c = paired["counts"]
     parts = [f"{n} {k}" for k, n in c.items() if k != "same"]
     return f"vs {paired['other_run_id']}: {len(paired['items'])} items graded by both, {c.get('same', 0)} alike" + (
@@ -57,7 +60,7 @@ def summary_line(paired: dict) -> str:
     )
 
 
-def render(paired: dict) -> str:
+def render(paired: dict[str, Any]) -> str:
     lines = [summary_line(paired), ""]
     w = max([4] + [len(r["id"]) for r in paired["items"]])
     lines.append(f"{'id':<{w}}  {'this run':<14}  {'other run':<14}  outcome")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import yaml
 
 from ftui.core.errors import ConfigError
 from ftui.core.models import EMBEDDED
+from ftui.core.passrule import PassRule, PassRuleConfig
 from ftui.core.state import StatePaths
 
 CONFIG_NAME = "ftui.yaml"
@@ -41,6 +43,7 @@ class Fields:
     evidence_files: str = "evidence_files"
     prompt: str = "prompt"
     task: str = "task"
+    grade_reason: str = "grade_reason"
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class TrainConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    target_modules: str | list = "all-linear"
+    target_modules: str | list[Any] = "all-linear"
     qlora: bool = False
     learning_rate: float = 2e-4
     max_steps: int = 60
@@ -129,9 +132,9 @@ class HostedConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    grader: str | dict = "contains"
-    by_label: dict = field(default_factory=dict)
-    by_task: dict = field(default_factory=dict)
+    grader: str | dict[str, Any] = "contains"
+    by_label: dict[str, Any] = field(default_factory=dict)
+    by_task: dict[str, Any] = field(default_factory=dict)
     max_new_tokens: int = 128
     # Rows decoded together: on a CPU a step for 16 rows costs well under twice a step for 1.
     batch_size: int = 16
@@ -158,12 +161,21 @@ class UiConfig:
 class Workspace:
     root: Path
     config_path: Path
-    run_log: Path
+    # In ftui.yaml one path or a list of them (or globs, folders); once loaded, the first file.
+    run_log: Path | list[str]
     benchmark: Path | None = None
     state_dir: Path = Path(".ftui")
     fields: Fields = field(default_factory=Fields)
-    passing_grades: tuple = ("correct", "acceptable")
+    passing_grades: tuple[Any, ...] = ("correct", "acceptable")
+    # Numbers, booleans, letters: `{at_least: 7}`, `{at_most: 0.2}`, `{values: [C]}` (replaces passing_grades).
+    pass_rule: PassRuleConfig | None = None
+    # An eval tool's own files (ftui/core/sources): lm_eval, promptfoo, inspect, openai_evals, mt_bench.
+    source: str | None = None
     candidate_threshold: int = 5
+    # A cluster is a candidate only counting items that failed in at least this share of their runs.
+    min_repeat_rate: float = 0.0
+    # Every run log file, in run order (run_log may name several, a glob or a folder).
+    run_logs: tuple[Path, ...] = ()
     model: str = EMBEDDED
     prompt: PromptConfig = field(default_factory=PromptConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
@@ -180,19 +192,30 @@ class Workspace:
     def name(self) -> str:
         return self.root.name
 
+    @functools.cached_property
+    def rule(self) -> PassRule:
+        from ftui.core.sources import preset_rule
+
+        cfg = self.pass_rule if self.pass_rule is not None else preset_rule(self.source)
+        return PassRule.from_config(cfg, self.passing_grades)
+
     def is_passing(self, grade: Any) -> bool:
-        """Whether a grade passes; takes the grade text or an item (the contract names both)."""
-        if grade is not None and not isinstance(grade, str):
-            grade = getattr(grade, "grade", None)
-        return grade is not None and grade in self.passing_grades
+        """Whether a grade passes; takes the grade or an item (an item read from several runs
+        passes only when every attempt passed)."""
+        if hasattr(grade, "grade"):
+            failures: int | None = getattr(grade, "failures", None)
+            if failures is not None:
+                return failures == 0
+            grade = grade.grade
+        return self.rule.passes(grade)
 
     @classmethod
     def load(cls, path: Path | str) -> Workspace:
         return load_workspace(path)
 
 
-# Keys of the top-level mapping that are set from the file; root/config_path are derived.
-_DERIVED = {"root", "config_path"}
+# Keys of the top-level mapping that are set from the file; root/config_path/run_logs are derived.
+_DERIVED = {"root", "config_path", "run_logs"}
 
 
 def find_config(path: Path | str) -> Path:
@@ -231,7 +254,20 @@ def load_workspace(path: Path | str) -> Workspace:
     if "run_log" not in values:
         raise ConfigError(cfg_path, 1, "missing required key `run_log` (path of the graded run log)")
     lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
-    for key in ("run_log", "benchmark"):
+    if values.get("source") is not None:
+        from ftui.core.sources import SOURCES
+
+        if values["source"] not in SOURCES:
+            raise ConfigError(
+                cfg_path,
+                lines.get("source"),
+                f"unknown source {values['source']!r}{_nearest(values['source'], SOURCES)}; one of {', '.join(SOURCES)}",
+            )
+    from ftui.core.logfiles import expand_run_logs
+
+    values["run_logs"] = expand_run_logs(root, values["run_log"], values.get("source"), cfg_path, lines.get("run_log"))
+    values["run_log"] = values["run_logs"][0]
+    for key in ("benchmark",):
         if values.get(key) is not None:
             p = (root / values[key]).resolve()
             if not p.is_file():
@@ -249,15 +285,15 @@ def load_workspace(path: Path | str) -> Workspace:
     return ws
 
 
-def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.MappingNode) -> None:
+def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node: yaml.MappingNode) -> None:
     def line_of(section: str, key: str | None = None) -> int | None:
         for k, v in node.value:
             if k.value == section:
                 if key and isinstance(v, yaml.MappingNode):
                     for k2, _ in v.value:
                         if k2.value == key:
-                            return k2.start_mark.line + 1
-                return k.start_mark.line + 1
+                            return int(k2.start_mark.line) + 1
+                return int(k.start_mark.line) + 1
         return None
 
     bad_grades = [g for g in ws.passing_grades if not isinstance(g, str)]
@@ -267,6 +303,20 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
             lines.get("passing_grades"),
             f"passing_grades must be a list of text grades, not {bad_grades[0]!r}",
         )
+    if ws.pass_rule is not None:
+        if "passing_grades" in lines:
+            raise ConfigError(cfg_path, lines.get("pass_rule"), "set either pass_rule or passing_grades, not both")
+        pr = ws.pass_rule
+        if pr.values is None and pr.at_least is None and pr.at_most is None:
+            raise ConfigError(cfg_path, lines.get("pass_rule"), "pass_rule needs at_least, at_most or values")
+        if pr.values is not None and (pr.at_least is not None or pr.at_most is not None):
+            raise ConfigError(
+                cfg_path, lines.get("pass_rule"), "pass_rule: use a threshold (at_least/at_most) or values, not both"
+            )
+        if any(isinstance(v, (list, dict)) or v is None for v in pr.values or ()):
+            raise ConfigError(cfg_path, lines.get("pass_rule"), "pass_rule.values must be text, numbers or true/false")
+    if not 0 <= ws.min_repeat_rate <= 1:
+        raise ConfigError(cfg_path, lines.get("min_repeat_rate"), "min_repeat_rate must be in [0, 1]")
     if ws.candidate_threshold < 1:
         raise ConfigError(cfg_path, lines.get("candidate_threshold"), "candidate_threshold must be >= 1")
     if not 0 <= ws.build.heldout < 1:
@@ -311,17 +361,19 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict, node: yaml.Mapp
             )
 
 
-def grader_spec(spec: Any) -> dict:
+def grader_spec(spec: Any) -> dict[str, Any]:
     """Normalise the short form `contains` to `{"kind": "contains"}`."""
     return {"kind": spec} if isinstance(spec, str) else dict(spec)
 
 
-def _nearest(key: str, valid) -> str:
+def _nearest(key: str, valid: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def _convert_mapping(node: yaml.Node, cls: type, path: Path, prefix: str, skip=frozenset()) -> dict:
+def _convert_mapping(
+    node: yaml.Node, cls: type, path: Path, prefix: str, skip: typing.AbstractSet[str] = frozenset()
+) -> dict[str, Any]:
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(path, node.start_mark.line + 1, f"`{prefix.rstrip('.') or 'top level'}` must be a mapping")
     hints = typing.get_type_hints(cls)
@@ -347,9 +399,8 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-            if type(None) in args:
-                return None
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and type(None) in args:
+            return None
         errors = []
         for arg in args:
             if arg is type(None):
@@ -362,7 +413,7 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
             raise errors[0]
         names = " or ".join(_type_name(a) for a in args if a is not type(None))
         raise ConfigError(path, line, f"`{key}` must be {names}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         values = _convert_mapping(node, tp, path, key + ".")
         try:
             return tp(**values)

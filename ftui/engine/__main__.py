@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run the benchmark evaluation described by RUN_DIR/eval/config.json")
     p.add_argument("run_dir")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("embed", help="embed the texts of JOB_DIR with a model (failure-cluster discovery)")
+    p.add_argument("job_dir")
     return parser
 
 
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             print("ftui.engine: evaluation engine not installed", file=sys.stderr)
             return 2
         return int(mod.main(args.run_dir, args.rest) or 0)
+    if args.command == "embed":
+        from ftui.engine.embed import run as run_embed
+
+        return run_embed(args.job_dir)
     build_parser().print_help()
     return 2
 

@@ -10,11 +10,13 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from transformers import TrainerCallback
 
 from ftui.core.events import EventWriter
 from ftui.core.probes import net_fixed
+from ftui.core.run_fold import fold
 from ftui.engine.device import memory_mb
 
 # Trainer log keys → event fields; extra DPO figures ride along under readable names.
@@ -74,15 +76,15 @@ class BestTracker:
         return self.patience > 0 and self.bad >= self.patience
 
     @classmethod
-    def from_events(cls, events: list[dict], patience: int, select_by: str = "eval_loss") -> BestTracker:
-        """Rebuild the tracker from an earlier session's eval (and probe) events, so a resumed run
-        keeps its best."""
+    def from_events(cls, events: list[dict[str, Any]], patience: int, select_by: str = "eval_loss") -> BestTracker:
+        """Rebuild the tracker from an earlier session's events, so a resumed run keeps its best."""
+        f = fold(events)
+        if select_by == "eval_loss":
+            return cls(patience, f.best_eval, f.best_step, f.evals_since_best)
+        # By probes: replay each evaluation with the probe graded at its step, as the run saw them.
         tracker = cls(patience, select_by=select_by)
-        probes_at = {int(ev["step"]): ev for ev in events if ev.get("type") == "probe"}
-        for ev in events:
-            if ev.get("type") == "eval" and isinstance(ev.get("eval_loss"), (int, float)):
-                step = int(ev["step"])
-                tracker.update(step, float(ev["eval_loss"]), probes_at.get(step))
+        for step, loss in f.evals:
+            tracker.update(step, loss, f.probe_at(step))
         return tracker
 
 
@@ -228,7 +230,7 @@ class EventsCallback(TrainerCallback):
                 best_step=self.tracker.best_step,
                 patience=self.tracker.patience,
                 reason="broken_anchors",
-                broken_ids=probe["broken_ids"],
+                broken_ids=probe["broken_ids"] if probe is not None else [],
             )
         elif self.tracker.exhausted and not self.early_stopped:
             self.early_stopped = True

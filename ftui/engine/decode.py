@@ -57,7 +57,7 @@ def prefill_groups(lengths: list[int], order: Iterable[int], budget: int) -> lis
     groups: list[list[int]] = []
     cur: list[int] = []
     for i in order:
-        trial = cur + [i]
+        trial = [*cur, i]
         longest = max(lengths[j] for j in trial)
         padded = longest * len(trial)
         waste = padded - sum(lengths[j] for j in trial)
@@ -116,8 +116,8 @@ def _room_layer_class():
             m = key_states.shape[-2]
             if self.n + m > self._k.shape[2]:
                 grow = max(m, self._k.shape[2])
-                self._k = torch.cat([self._k, self._k.new_empty(self._k.shape[:2] + (grow, self._k.shape[3]))], 2)
-                self._v = torch.cat([self._v, self._v.new_empty(self._v.shape[:2] + (grow, self._v.shape[3]))], 2)
+                self._k = torch.cat([self._k, self._k.new_empty((*self._k.shape[:2], grow, self._k.shape[3]))], 2)
+                self._v = torch.cat([self._v, self._v.new_empty((*self._v.shape[:2], grow, self._v.shape[3]))], 2)
             self._k[:, :, self.n : self.n + m] = key_states
             self._v[:, :, self.n : self.n + m] = value_states
             self.n += m
@@ -156,7 +156,7 @@ def _merge(a: _Batch | None, b: _Batch, room: int) -> _Batch:
         return b
     length = max(a.mask.shape[1], b.mask.shape[1])
     layers = []
-    for (ka, va), (kb, vb) in zip(_kv(a.cache), _kv(b.cache)):
+    for (ka, va), (kb, vb) in zip(_kv(a.cache), _kv(b.cache), strict=False):
         layers.append(
             (
                 torch.cat([_pad_left(ka, length, 2), _pad_left(kb, length, 2)]),
@@ -295,6 +295,7 @@ class ContinuousDecoder:
                 for group in prefill_groups(lengths, take, self.budget):
                     batch = _merge(batch, self._prefill(prompts, group), max_new_tokens)
             else:
+                assert batch is not None  # the loop runs with nothing pending only while a batch is seated
                 step = torch.ones((len(batch), 1), dtype=batch.mask.dtype, device=batch.mask.device)
                 mask = torch.cat([batch.mask, step], dim=1)
                 logits, cache = self._forward(batch.last[:, None], mask, batch.pos[:, None], batch.cache)
@@ -302,6 +303,7 @@ class ContinuousDecoder:
                 batch.cache, batch.mask, batch.pos, batch.last = cache, mask, batch.pos + 1, nxt
                 for j, t in enumerate(nxt.tolist()):
                     batch.out[j].append(int(t))
+            assert batch is not None  # seated by the prefill or stepped above
             ended = {j for j, toks in enumerate(batch.out) if toks[-1] in self.eos or len(toks) >= max_new_tokens}
             if ended:
                 rows = [batch.rows[j] for j in sorted(ended)]

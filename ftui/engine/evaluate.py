@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ftui.core.compare import build_report
 from ftui.core.evalrun import ANSWERS, BASE_CACHE, CONFIG, EVENTS, ITEMS, REPORT, copy_to_reports, eval_dir
@@ -87,7 +88,7 @@ class Evaluation:
         self.items = read_jsonl(self.dir / ITEMS)
         self.emit = emit
         self._factory = generator_factory
-        self._local = None
+        self._local: Any = None
         self.stop_requested = False
         self.generated = {"base": 0, "tuned": 0}
         self.cache_hits = 0
@@ -106,11 +107,11 @@ class Evaluation:
             else:
                 from ftui.engine.generate import load_for_generation
 
+                def progress(message: str) -> None:
+                    self.emit("status", message=message)
+
                 self._local = load_for_generation(
-                    self.cfg["model"],
-                    adapter,
-                    self.cfg.get("device") or "auto",
-                    progress=lambda m: self.emit("status", message=m),
+                    self.cfg["model"], adapter, self.cfg.get("device") or "auto", progress=progress
                 )
         return self._local
 
@@ -129,7 +130,7 @@ class Evaluation:
         n = len(self.items)
         self.generated.setdefault(side, 0)
         answers: list[str | None] = [None] * n
-        identity = None
+        identity = ""
         max_new = int(self.cfg.get("max_new_tokens") or 128)
         if cache is not None:
             ep = self.cfg.get("base_endpoint")
@@ -146,7 +147,7 @@ class Evaluation:
         gen, kwargs = self._side(side)
 
         def on_batch(idx: list[int], outs: list[str]) -> None:
-            for j, a in zip(idx, outs):
+            for j, a in zip(idx, outs, strict=False):
                 i = todo[j]
                 answers[i] = a
                 if cache is not None:
@@ -220,17 +221,20 @@ class Evaluation:
             shots = self.answer_side("fewshot", base_cache, field="fewshot_messages")
         atomic_write_jsonl(
             self.dir / ANSWERS,
-            [{"id": it["id"], "base_answer": b, "tuned_answer": t} for it, b, t in zip(self.items, base, tuned)],
+            [
+                {"id": it["id"], "base_answer": b, "tuned_answer": t}
+                for it, b, t in zip(self.items, base, tuned, strict=False)
+            ],
         )
         self.emit("status", message="grading")
         judge = None
         if any(it["grader"].get("kind") == "judge" for it in self.items) and self.cfg.get("judge"):
             judge = Judge.from_config(self.cfg["judge"], cache_dir / JUDGE_CACHE)
         records = []
-        for i, (it, b, t) in enumerate(zip(self.items, base, tuned)):
+        for i, (it, b, t) in enumerate(zip(self.items, base, tuned, strict=True)):
             q = it.get("question") or ""
             rec = {
-                **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected")},
+                **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected", "logged_grade")},
                 "base_answer": b,
                 "tuned_answer": t,
                 "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -124,7 +125,7 @@ class Generator:
 
         def finished(idx: list[int], answers: list[str]) -> None:
             nonlocal done
-            for i, a in zip(idx, answers):
+            for i, a in zip(idx, answers, strict=False):
                 out[i] = a
             if on_batch is not None:
                 on_batch(idx, answers)
@@ -188,7 +189,7 @@ def load_for_generation(
     tok.padding_side = "left"  # decoder-only batches must end where generation starts
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    base = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device))
+    base: Any = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device))
     base.to(device)
     if getattr(base.generation_config, "pad_token_id", None) is None:
         base.generation_config.pad_token_id = tok.pad_token_id

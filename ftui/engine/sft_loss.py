@@ -67,8 +67,8 @@ def sft_trainer_class(device: str):
 
         def _set_signature_columns_if_needed(self):
             super()._set_signature_columns_if_needed()
-            extra = [c for c in (ANCHOR_COLUMN, KL_ONLY_COLUMN) if c not in self._signature_columns]
-            self._signature_columns = [*self._signature_columns, *extra]
+            columns: list[str] = list(self._signature_columns or [])
+            self._signature_columns = columns + [c for c in (ANCHOR_COLUMN, KL_ONLY_COLUMN) if c not in columns]  # type: ignore[assignment]  # transformers declares the attribute as None before it fills it
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             anchors = inputs.pop(ANCHOR_COLUMN, None)

@@ -45,9 +45,11 @@ class Heartbeat:
         return self
 
     def _run(self) -> None:
+        writer = self.writer
+        assert writer is not None  # the thread is started only with a writer
         while not self._stop.wait(self.every):
             try:
-                self.writer.emit("heartbeat")
+                writer.emit("heartbeat")
             except OSError:
                 return
 
@@ -271,8 +273,19 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
             "runtime_s": round(time.time() - t0, 1),
             "step": step,
             "early_stopped": callback.early_stopped,
+            **_total_runtime(events_path, resume),
         },
     )
+
+
+def _total_runtime(events_path: Path, resume: bool) -> dict:
+    """A resumed run's time over all its processes (this one is still at work, hence `until` now)."""
+    if not resume:
+        return {}
+    from ftui.core.run_clock import worked_seconds
+
+    events, _ = read_events(events_path)
+    return {"total_runtime_s": round(worked_seconds(events, until=time.time()), 1)}
 
 
 def lora_config(cfg: dict):

@@ -18,6 +18,7 @@ from ftui.core import datasets, evalrun, runs
 from ftui.core.clusters import cluster_failures
 from ftui.core.compare import interval_text
 from ftui.core.corrections import CorrectionStore
+from ftui.core.formatting import duration, pct
 from ftui.core.postmortem import write_postmortem
 from ftui.core.review import import_review
 from ftui.core.runlog import load_run_log
@@ -59,11 +60,6 @@ class DemoResult:
     @property
     def verdict(self) -> str:
         return self.report["verdict"]["verdict"]
-
-
-def _fmt_s(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d}"
 
 
 def cluster_table(report: dict) -> list[str]:
@@ -246,9 +242,9 @@ def run_demo(
     timings["train_s"] = time.monotonic() - t1
     best = final.get("best_eval_loss")
     log(
-        f"trained in {_fmt_s(timings['train_s'])}; best eval loss {best:.4f} at step {final.get('best_step')}"
+        f"trained in {duration(timings['train_s'])}; best eval loss {best:.4f} at step {final.get('best_step')}"
         if best is not None
-        else f"trained in {_fmt_s(timings['train_s'])}"
+        else f"trained in {duration(timings['train_s'])}"
     )
 
     # 4. Benchmark evaluation, base vs fine-tuned, in its own child.
@@ -273,7 +269,7 @@ def run_demo(
     log("")
     log(
         f"targeted cluster {cluster}: {t['base_passed']}/{t['total']} → {t['tuned_passed']}/{t['total']} "
-        f"({100 * (t['base_rate'] or 0):.0f}% → {100 * (t['tuned_rate'] or 0):.0f}%)"
+        f"({pct(t['base_rate'] or 0, 0)} → {pct(t['tuned_rate'] or 0, 0)})"
     )
     log(f"  {interval_text(t)}")
     r = rep["rest"]
@@ -311,6 +307,6 @@ def run_demo(
     log(f"verdict: {v['verdict']} — {v['headline']}")
     log(f"postmortem: {pm}")
     log(
-        f"wall time {_fmt_s(timings['total_s'])} (train {_fmt_s(timings['train_s'])}, eval {_fmt_s(timings['eval_s'])})"
+        f"wall time {duration(timings['total_s'])} (train {duration(timings['train_s'])}, eval {duration(timings['eval_s'])})"
     )
     return DemoResult(run_dir=run_dir, report=rep, postmortem=pm, cluster=cluster, timings=timings)

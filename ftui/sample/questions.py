@@ -97,7 +97,7 @@ class Codebase:
                 body = "\n".join(lines[node.decorator_list[0].lineno - 1 : node.end_lineno])
         lines = body.splitlines()
         if len(lines) > max_lines:
-            lines = lines[:max_lines] + ["    ..."]
+            lines = [*lines[:max_lines], "    ..."]
         return path, f"# File: {path}\n" + "\n".join(lines)
 
     def constants_chunk(self, path: str) -> str:
@@ -182,7 +182,7 @@ def constant_questions(code: Codebase) -> list[Question]:
                 )
             elif isinstance(node, ast.FunctionDef):
                 args = node.args.args[len(node.args.args) - len(node.args.defaults) :]
-                for arg, default in zip(args, node.args.defaults):
+                for arg, default in zip(args, node.args.defaults, strict=False):
                     if (
                         isinstance(default, ast.Constant)
                         and isinstance(default.value, (int, str))

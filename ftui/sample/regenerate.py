@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ftui.core.formatting import duration
 from ftui.core.fsutil import atomic_write_text
 from ftui.core.grading import grade, spec_for
 from ftui.core.prompts import messages_for
@@ -65,17 +66,17 @@ def regenerate(sample_dir: Path = SAMPLE_DIR, out: Path | None = None, limit: in
     if limit:
         questions = questions[:limit]
     records = [q.record() for q in questions]
-    items = [_item(q, r["system_prompt"], out) for q, r in zip(questions, records)]
+    items = [_item(q, r["system_prompt"], out) for q, r in zip(questions, records, strict=False)]
     messages = [messages_for(it, ws.prompt) for it in items]
     log(
         f"answering {len(items)} questions with {ws.model} (max_new_tokens={ws.eval.max_new_tokens}, batch {ws.eval.batch_size})..."
     )
     t0 = time.time()
     answers = generate_answers(ws.model, messages, max_new_tokens=ws.eval.max_new_tokens, batch_size=ws.eval.batch_size)
-    log(f"answered in {time.time() - t0:.0f} s")
+    log(f"answered in {duration(time.time() - t0)}")
     per_task: dict[str, Counter] = {}
     lines = []
-    for rec, it, answer in zip(records, items, answers):
+    for rec, it, answer in zip(records, items, answers, strict=False):
         g = grade(answer, it.expected, spec_for(ws, it), question=it.question)
         rec["answer"] = answer
         rec["grade"] = "correct" if g.passed else "incorrect"

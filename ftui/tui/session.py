@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from ftui.core.progress import Progress, count_progress
 from ftui.core.workspace import Workspace
 
 # Status names as the corrections store spells them; "pending" means no correction yet.
@@ -51,11 +51,6 @@ def json_error(text: str) -> str | None:
     except json.JSONDecodeError as exc:
         return f"line {exc.lineno} col {exc.colno}: {exc.msg}"
     return None
-
-
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 def apply_template(template: str, item: Any) -> str:
@@ -152,10 +147,7 @@ class Session:
 
     def skip(self, item, text: str | None = None) -> None:
         # Text typed before skipping stays with the item, so un-skipping later loses nothing.
-        if text and text.strip():
-            corr = self.store.save(item, text, status=SKIPPED)
-        else:
-            corr = self.store.skip(item)
+        corr = self.store.save(item, text, status=SKIPPED) if text and text.strip() else self.store.skip(item)
         self._remember(item.id, corr, SKIPPED)
 
     def mark_review(self, item, output: str | None) -> None:
@@ -180,12 +172,8 @@ class Session:
             else:
                 self._status[item_id] = status
 
-    def cluster_counts(self, cluster) -> dict:
-        counts = {CORRECTED: 0, SKIPPED: 0, REVIEW: 0, PENDING: 0}
-        for it in cluster.items:
-            st = self.status(it.id)
-            counts[st if st in counts else PENDING] += 1
-        return counts
+    def progress(self, cluster) -> Progress:
+        return count_progress((it.id for it in cluster.items), self.status)
 
     # -- clusters --------------------------------------------------------------------------
     @property
@@ -200,9 +188,6 @@ class Session:
 
     def cluster_of(self, item) -> Any:
         for c in self.clusters:
-            if c.label == (item.label or "unlabeled"):
-                return c
-        for c in self.clusters:
             if any(it.id == item.id for it in c.items):
                 return c
         return None
@@ -212,6 +197,3 @@ class Session:
         if self.report is not None and not getattr(self.report, "retrieval_field_present", True):
             return "No retrieval field in this log: every non-passing item counts as a model failure."
         return ""
-
-    def state_dir_exists(self) -> bool:
-        return Path(self.ws.state.root).exists()

@@ -137,7 +137,7 @@ def _with_preserved(build):
 
 
 def test_preserved_rows_join_training_only_with_the_kl_term(tmp_path):
-    build, kept = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
+    build, _kept = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
     with_kl, _ = load_datasets(build, "sft", kl_rows=True)
     without, _ = load_datasets(build, "sft")
     assert len(with_kl) == 4 and len(without) == 3

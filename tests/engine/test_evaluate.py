@@ -165,7 +165,7 @@ def test_flaky_check_and_fewshot_arm(tiny_model_dir, adapter, tmp_path):
     for i in TRAIN_IDS:
         it = log.by_id[i]
         kind = "anchor" if i.startswith("ok") else "correction"
-        msgs = messages_for(it, ws.prompt) + [{"role": "assistant", "content": f"fixed answer for {i}"}]
+        msgs = [*messages_for(it, ws.prompt), {"role": "assistant", "content": f"fixed answer for {i}"}]
         rows.append({"id": i, "cluster": "wrong_symbol", "kind": kind, "messages": msgs})
     build_dir = ws.state.builds / MANIFEST["build_id"]
     (build_dir / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

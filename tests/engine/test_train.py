@@ -101,6 +101,8 @@ def test_cancel_leaves_checkpoint_and_resume_continues_at_the_same_step(tmp_path
     assert runs.read_state(run_dir).state == "running"  # the old `cancelled` no longer counts
     final2 = wait_final(run_dir)
     assert final2["type"] == "finished", final2
+    # Its time covers both processes: the cancelled one's work and the resumed one's.
+    assert final2["total_runtime_s"] > final2["runtime_s"] > 0
     evs = all_events(run_dir)
     resumed = evs[n_before:]
     started = next(e for e in resumed if e["type"] == "started")

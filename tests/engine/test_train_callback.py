@@ -64,7 +64,7 @@ def test_resumed_tracker_remembers_the_earlier_best(tmp_path):
 
 
 def test_stop_file_or_signal_requests_a_checkpointed_stop(tmp_path):
-    cb, state, args, stop = _setup(tmp_path)
+    cb, state, args, _stop = _setup(tmp_path)
     control = TrainerControl()
     state.global_step = 3
     cb.on_step_end(args, state, control)

@@ -13,7 +13,7 @@ async def test_every_pane_has_a_key_help_and_footer(ws):
     app = FtuiApp(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        for key, mode in zip("12345", ("clusters", "correct", "data", "train", "compare")):
+        for key, mode in zip("12345", ("clusters", "correct", "data", "train", "compare"), strict=False):
             await pilot.press(key)
             await settle(pilot, app)
             assert app.current_mode == mode

@@ -129,3 +129,28 @@ async def test_browsing_never_rewrites_a_correction(ws):
         await settle(pilot, app)
     after = {k: (v.status, v.updated) for k, v in CorrectionStore(ws).all().items()}
     assert after == before
+
+
+async def test_item_header_says_what_the_counter_line_says_once_saved(ws):
+    app = FtuiApp(ws, start_pane="correct")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        pane = app.screen
+        item = pane.item
+
+        def header() -> str:
+            return str(pane.query_one("#co-item").render()).splitlines()[0]
+
+        def counter() -> str:
+            return str(pane.query_one("#co-status").render())
+
+        assert header().endswith(" · to do") and f"{item.id} 1/" in counter() and " to do │" in counter()
+        await pilot.press("e")
+        await type_text(pilot, "the fixed answer")
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert CorrectionStore(ws).get(item.id).status == "corrected"
+        assert " corrected │" in counter() and header().endswith(" · corrected")
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert " needs review │" in counter() and header().endswith(" · needs review")

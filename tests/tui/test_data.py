@@ -92,3 +92,32 @@ def test_counts_say_how_many_rows_are_preserved():
     assert plain.splitlines()[0] == "train 12: 6 corrections + 3 anchors"
     kept = counts_text(SimpleNamespace(manifest={"counts": {**counts, "preserve": 3}}))
     assert kept.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 3 preserved (KL)"
+
+
+async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
+    app = FtuiApp(ws, start_pane="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("b")
+        await settle(pilot, app, 3)
+        pane = app.screen
+        table = pane.query_one("#dt-findings")
+        left_out = pane.build.manifest["discarded"]
+        assert len(left_out) > 3 and {d["reason"] for d in left_out} == {"uncorrected"}
+        grouped = [r for r in table.rows if r[0] == "discarded"]
+        assert [r[:4] for r in grouped] == [
+            ("discarded", "uncorrected", left_out[0]["id"], f"×{len(left_out)} not in training")
+        ]
+        table.focus()
+        table.move_to(table.rows.index(grouped[0]))
+        await pilot.pause()
+        ids = [d["id"] for d in left_out]
+        assert str(pane.query_one("#dt-finding").render()) == (
+            f"×{len(ids)}: not in training — {ids[0]}, {ids[1]}, {ids[2]} and {len(ids) - 3} more (a: every finding)"
+        )
+        await pilot.press("a")
+        await pilot.pause()
+        assert [r[2] for r in table.rows if r[0] == "discarded"] == ids
+        await pilot.press("a")
+        await pilot.pause()
+        assert [r[:4] for r in table.rows if r[0] == "discarded"] == [r[:4] for r in grouped]

@@ -14,7 +14,7 @@ from textual.widgets import ProgressBar
 from ftui.tui.app import FtuiApp
 from ftui.tui.run_view import RunView
 from ftui.tui.screens.run_form import parse_form
-from ftui.tui.widgets.loss_chart import MAX_FPS
+from ftui.tui.widgets.loss_chart import MAX_FPS, TRAIN_COLOR, ema
 from tests.tui.conftest import EVENTS_PROBES, make_run, recorded, settle, start_fake_child
 
 
@@ -164,7 +164,7 @@ async def test_log_tail_on_demand(ws):
 
 
 def test_eta_from_event_times():
-    v = RunView("r")
+    v = RunView(run_id="r")
     v.apply(
         [
             {"type": "log", "t": 100.0, "step": 1, "max_steps": 11, "loss": 1.0},
@@ -304,8 +304,9 @@ async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
 async def test_resume_a_cancelled_run(ws, monkeypatch):
     from ftui.core import runs
 
-    evs = recorded()[:20] + [
-        {"v": 1, "type": "cancelled", "t": 1_700_000_100.0, "step": 10, "checkpoint": "checkpoints/checkpoint-10"}
+    evs = [
+        *recorded()[:20],
+        {"v": 1, "type": "cancelled", "t": 1700000100.0, "step": 10, "checkpoint": "checkpoints/checkpoint-10"},
     ]
     run_dir = make_run(ws, "paused-run", evs)
     calls = []
@@ -317,3 +318,32 @@ async def test_resume_a_cancelled_run(ws, monkeypatch):
         await pilot.press("r")
         await settle(pilot, app)
         assert calls == [(run_dir, True)]
+
+
+def test_ema_is_debiased_like_tensorboards():
+    assert ema([]) == []
+    assert ema([2.0]) == [2.0]  # no pull toward zero at the start
+    smoothed = ema([1.0, 3.0, 1.0, 3.0], weight=0.5)
+    # Each point is the running average divided by 1 - 0.5**n, the weight the average has gathered.
+    assert smoothed == pytest.approx([1.0, 1.75 / 0.75, 1.375 / 0.875, 2.1875 / 0.9375])
+    assert ema([5.0] * 10) == pytest.approx([5.0] * 10)
+
+
+async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(ws):
+    make_run(ws, "done-run", recorded())
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        chart = app.screen.query_one("#tr-chart")
+        faint = "38;2;{};{};{}".format(*chart._faint(TRAIN_COLOR))
+        raw = [y for _, y in chart.train]
+        text = chart.plt.build()
+        assert chart.smooth and "train (EMA 0.6)" in text and faint in text
+        await pilot.press("s")
+        await pilot.pause()
+        text = chart.plt.build()
+        assert not chart.smooth and "train (EMA" not in text and faint not in text and "train" in text
+        assert [y for _, y in chart.train] == raw  # only the drawing changes
+        await pilot.press("s")
+        await pilot.pause()
+        assert chart.smooth and "train (EMA 0.6)" in chart.plt.build()

@@ -222,3 +222,23 @@ def test_same_evidence_with_another_question_is_neither_duplicate_nor_leak():
     assert checks.question_of(train[0]["messages"][1]["content"], checks.DEFAULT_PATTERN) == "Where is step_3 defined?"
     custom = checks.template_pattern("Q: {question}\n---\n{evidence}\n{{literal}}")
     assert checks.question_of("Q: why?\n---\ncode\n{literal}", custom) == "why?"
+
+
+def test_findings_group_by_level_and_kind_in_order_of_first_appearance():
+    fs = [
+        checks.Finding("error", "unrecognized_role", "a.jsonl:3", "message 1 has unrecognized role 'bot'"),
+        checks.Finding("warning", "no_system_message", "a.jsonl:3", "no system message"),
+        checks.Finding("error", "unrecognized_role", "a.jsonl:9", "message 2 has unrecognized role 'human'"),
+        checks.Finding("warning", "no_system_message", "b.jsonl:1", "no system message"),
+    ]
+    groups = checks.group_findings(fs)
+    assert [(g.level, g.kind, g.count) for g in groups] == [
+        ("error", "unrecognized_role", 2),
+        ("warning", "no_system_message", 2),
+    ]
+    # Messages that differ within a kind say the line shows one of them; places of two files stay whole.
+    assert groups[0].line() == "error: e.g. message 1 has unrecognized role 'bot' [unrecognized_role] ×2: a.jsonl:3, 9"
+    assert groups[1].line() == "warning: no system message [no_system_message] ×2: a.jsonl:3, b.jsonl:1"
+    assert groups[1].places(shown=1) == "a.jsonl:3 and 1 more"
+    single = checks.group_findings(fs[:1])[0]
+    assert single.line() == str(fs[0]) == "a.jsonl:3: error: message 1 has unrecognized role 'bot' [unrecognized_role]"

@@ -32,12 +32,12 @@ def test_clusters_table_and_json(ws_dir, capsys):
     lines = out.splitlines()
     assert lines[0] == "Model-attributed failures: 9 of 12 items (75.0%)"
     assert "retrieval misses: 1 (not the model's fault)" in lines[1] and "passing: 2" in lines[1]
-    header = next(l for l in lines if l.startswith("LABEL"))
+    header = next(line for line in lines if line.startswith("LABEL"))
     assert header.split() == ["LABEL", "COUNT", "ITEMS", "FAILS", "CAND", "DONE", "LEFT"]
-    wf = next(l for l in lines if l.startswith("wrong_field"))
+    wf = next(line for line in lines if line.startswith("wrong_field"))
     assert wf.split() == ["wrong_field", "6", "50.0%", "66.7%", "yes", "0", "6"]
     assert "Fine-tuning candidates (>= 5 failures): wrong_field" in out
-    assert all(len(l) <= 80 for l in lines)
+    assert all(len(line) <= 80 for line in lines)
 
     code, out, _ = run(capsys, "clusters", "-w", str(ws_dir), "--json")
     data = json.loads(out)
@@ -64,7 +64,7 @@ def test_clusters_says_when_there_is_no_retrieval_field(tmp_path, capsys):
 def test_long_labels_fit_80_columns(tmp_path, capsys):
     ws = make_workspace(tmp_path / "ws", [row("a", label="x" * 120), row("b", question="q" * 300)])
     out = run(capsys, "clusters", str(ws), "--samples")[1]
-    assert all(len(l) <= 80 for l in out.splitlines())
+    assert all(len(line) <= 80 for line in out.splitlines())
 
 
 def test_diagnostics_go_to_stderr(tmp_path, capsys):
@@ -112,7 +112,7 @@ def test_correct_show_status_revert(ws_dir, capsys):
     text = run(capsys, "status", str(ws_dir))[1]
     assert "Remaining          7" in text and "Corrected          1" in text
     table = run(capsys, "clusters", str(ws_dir))[1]
-    assert next(l for l in table.splitlines() if l.startswith("wrong_field")).split()[-2:] == ["1", "4"]
+    assert next(line for line in table.splitlines() if line.startswith("wrong_field")).split()[-2:] == ["1", "4"]
 
     code, out, _ = run(capsys, "correct", "wf1", "-w", str(ws_dir), "--revert")
     assert code == 0 and out.strip() == "wf1: correction removed"
@@ -159,7 +159,7 @@ def test_export_edit_import_via_cli(ws_dir, tmp_path, capsys):
     assert code == 0
     path = ws_dir / ".ftui" / "review" / "review-wrong_field.jsonl"
     assert str(path) in out and "Wrote 6 failures" in out
-    rows = [json.loads(l) for l in path.read_text().splitlines()]
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows[0]["corrected_output"] = "fixed zero"
     rows[1]["corrected_output"] = "fixed one"
     edited = tmp_path / "edited.jsonl"
@@ -180,7 +180,14 @@ def test_export_edit_import_via_cli(ws_dir, tmp_path, capsys):
     # --remaining leaves out what is done; -o - writes to stdout.
     code, out, _ = run(capsys, "export-review", "-w", str(ws_dir), "--remaining", "-o", "-")
     assert code == 0
-    assert [json.loads(l)["question_id"] for l in out.splitlines()] == ["wf3", "wf4", "wf5", "ie0", "ie1", "nolabel"]
+    assert [json.loads(line)["question_id"] for line in out.splitlines()] == [
+        "wf3",
+        "wf4",
+        "wf5",
+        "ie0",
+        "ie1",
+        "nolabel",
+    ]
 
 
 def test_real_subprocess(ws_dir):

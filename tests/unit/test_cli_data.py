@@ -23,7 +23,7 @@ def ws(tmp_path):
     # The same question logged under a second id that is a retrieval miss: it stays in the benchmark.
     twin = failing(2, "wrong_symbol")
     twin.update(question_id="twin-2", retrieval_hit=False)
-    w = make_workspace(tmp_path / "ws", rows + [twin])
+    w = make_workspace(tmp_path / "ws", [*rows, twin])
     write_default_corrections(w)
     return w
 
@@ -82,6 +82,38 @@ def test_check_with_the_default_embedded_model(capsys):
     lines = [ln for ln in out.splitlines() if ": warning: " in ln or ": error: " in ln]
     assert len(lines) == 3
     assert "tokens (smollm2-135m-instruct)" in out and "hosted estimate: 16 epochs" in out
+
+
+def test_check_groups_a_repeated_finding_into_one_line(capsys, tmp_path):
+    # The shape of LLaMA-Factory's alpaca demo: an indented JSON array, no system prompt anywhere.
+    rows = [
+        {"instruction": f"Explain step {i} of the recipe", "input": "", "output": f"Step {i} mixes it."}
+        for i in range(999)
+    ]
+    rows[5]["output"] = "x"
+    path = tmp_path / "alpaca_demo.json"
+    path.write_text(json.dumps(rows, indent=2))
+
+    code, out, _ = run(capsys, "check", path, "--no-tokens")
+    assert code == 0
+    findings = [ln for ln in out.splitlines() if "warning" in ln and "[" in ln]
+    assert findings == [
+        f"warning: no system message (the model will see its default one) [no_system_message] ×999: "
+        f"{path}:2, 7, 12 and 996 more",
+        f"{path}:27: warning: answer is 1 chars (< 5) [output_too_short]",
+    ]
+    assert out.splitlines()[-1].startswith("0 errors, 1000 warnings in ")
+
+    code, out, _ = run(capsys, "check", path, "--no-tokens", "--all")
+    lines = [ln for ln in out.splitlines() if ": warning: " in ln]
+    assert (
+        len(lines) == 1000
+        and lines[0] == f"{path}:2: warning: no system message (the model will see its default one) [no_system_message]"
+    )
+
+    code, out, _ = run(capsys, "check", path, "--no-tokens", "--json")
+    data = json.loads(out)
+    assert len(data["findings"]) == 1000 and data["by_kind"] == {"no_system_message": 999, "output_too_short": 1}
 
 
 def test_check_errors_exit_1(capsys):

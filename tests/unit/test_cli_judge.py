@@ -39,14 +39,14 @@ def test_postmortem_command_writes_markdown(fixture_run, capsys):
 
 
 def test_report_before_eval_is_a_one_line_error(tmp_path, capsys):
-    ws, run_dir = make_eval_workspace(tmp_path / "ws", tmp_path / "model")
+    ws, _run_dir = make_eval_workspace(tmp_path / "ws", tmp_path / "model")
     assert main(["report", "-w", str(ws.root)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "report.json: no report yet" in err
 
 
 def test_eval_of_unfinished_run_is_refused(tmp_path, capsys):
-    ws, run_dir = make_eval_workspace(tmp_path / "ws", tmp_path / "model")
+    ws, _run_dir = make_eval_workspace(tmp_path / "ws", tmp_path / "model")
     assert main(["eval", "-w", str(ws.root)]) == 2
     assert "has no adapter yet" in capsys.readouterr().err
 

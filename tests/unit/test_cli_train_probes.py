@@ -29,3 +29,19 @@ def test_probe_settings_reach_the_run_and_its_probe_set(tmp_path):
     assert len(probes.read(run_dir)["items"]) == 2
     off = runs.create_run(ws, build, {"probes": 0})
     assert probes.read(off) is None
+
+
+def test_runs_list_shows_the_last_probe(tmp_path, capsys):
+    from ftui.cli import main
+
+    ws = make_workspace(tmp_path / "ws")
+    run_dir = ws.state.runs / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text("{}")
+    w = events.EventWriter(run_dir / "events.jsonl")
+    w.emit("eval", step=4, eval_loss=1.0)
+    w.emit("probe", step=4, cluster_passed=2, cluster_total=3, anchors_passed=4, anchors_total=4)
+    w.emit("finished", step=4, adapter=str(run_dir / "adapter"))
+    w.close()
+    assert main(["runs", str(ws.root)]) == 0
+    assert "probes @4: cluster 2/3, anchors 4/4" in capsys.readouterr().out

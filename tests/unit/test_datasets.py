@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from ftui.core import datasets
 from ftui.core.corrections import CorrectionStore
@@ -50,7 +50,7 @@ def test_only_corrected_items_are_targets_and_discards_have_reasons(ws):
         "eval": m["per_cluster"]["hallucination"]["eval"],
         "discarded": 3,
     }
-    for label, s in m["per_cluster"].items():
+    for _label, s in m["per_cluster"].items():
         assert s["train"] + s["validation"] + s["eval"] == s["corrected"]
 
 
@@ -85,7 +85,7 @@ def test_anchor_ratio_and_stratification(ws):
 
 
 def test_anchor_strata_prefer_labels_then_task_then_length():
-    rows = [failing(i, "x") for i in range(2)]
+    [failing(i, "x") for i in range(2)]
     from tests.fixtures.datasets.workspace import passing
 
     p = [passing(1, label="lab"), passing(2, task="t"), passing(3), passing(4, words=20), passing(5, words=60)]
@@ -230,7 +230,7 @@ def test_prompt_completion_option_and_bad_options(ws):
     b = datasets.build(ws, formats=["prompt-completion"])
     pc = b.rows("train_pc")
     assert len(pc) == len(b.rows("train"))
-    for r, s in zip(pc, b.rows("train")):
+    for r, s in zip(pc, b.rows("train"), strict=False):
         assert r["prompt"] + r["completion"] == s["messages"]
     assert b.manifest["options"]["formats"] == ["chat", "prompt-completion"]
     with pytest.raises(datasets.BuildError, match="unknown build option"):

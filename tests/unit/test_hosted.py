@@ -305,7 +305,7 @@ def test_workspace_hosted_section(tmp_path):
     with pytest.raises(ConfigError, match="`hosted` is missing `model`"):
         Workspace.load(tmp_path)
     cfg.write_text("run_log: runs.jsonl\nhosted:\n  base_url: http://x/v1\n  model: m\n  n_epochs: many\n")
-    with pytest.raises(ConfigError, match="hosted.n_epochs"):
+    with pytest.raises(ConfigError, match=r"hosted\.n_epochs"):
         Workspace.load(tmp_path)
     cfg.write_text("run_log: runs.jsonl\n")
     assert Workspace.load(tmp_path).hosted is None

@@ -7,10 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "transformers", "trl", "peft", "datasets")
+HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 
 PROBE = """
 import importlib, json, sys
@@ -42,10 +40,10 @@ def probe(modules: list[str], forbidden: tuple[str, ...]) -> dict:
 
 
 def test_core_cli_and_commands_load_neither_training_stack_nor_textual():
-    mods = _modules(REPO / "ftui" / "core", "ftui.core") + ["ftui.cli"]
+    mods = [*_modules(REPO / "ftui" / "core", "ftui.core"), "ftui.cli"]
     mods += _modules(REPO / "ftui" / "commands", "ftui.commands")
     assert "ftui.core.clusters" in mods and "ftui.core.runlog" in mods
-    res = probe(mods, HEAVY + ("textual",))
+    res = probe(mods, (*HEAVY, "textual"))
     assert res["code"] == 0, f"importing {res.get('module')} loaded {res.get('loaded')}"
     assert res["ok"] == mods
 
@@ -54,17 +52,25 @@ def test_cli_parser_build_loads_no_heavy_module():
     # Building the parser imports every command module, as `ftui --help` does.
     code = (
         "import sys; from ftui.cli import build_parser; build_parser(); "
-        f"bad = [m for m in {list(HEAVY) + ['textual']!r} if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+        f"bad = [m for m in {[*list(HEAVY), 'textual']!r} if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_tui_app_loads_no_training_stack():
-    if not (REPO / "ftui" / "tui" / "app.py").exists():
-        pytest.skip("ftui/tui/app.py is not there yet")
-    res = probe(["ftui.tui.app"], HEAVY)
+def test_workbench_loads_no_training_stack():
+    mods = ["ftui.commands.tui", "ftui.tui.app", *_modules(REPO / "ftui" / "tui" / "screens", "ftui.tui.screens")]
+    mods += _modules(REPO / "ftui" / "tui" / "widgets", "ftui.tui.widgets")
+    assert "ftui.tui.screens.train" in mods
+    res = probe(mods, HEAVY)
     assert res["code"] == 0, f"importing {res.get('module')} loaded {res.get('loaded')}"
+
+
+def test_cli_does_not_import_textual_until_open():
+    probe_code = "import sys, ftui.cli; ftui.cli.build_parser(); print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_the_probe_can_fail():

@@ -52,7 +52,7 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "Discarded 4: 2 uncorrected, 1 skipped, 1 stale." in q2
 
     q3 = section(text, 3)
-    assert "Yes: `wrong_symbol` passed 0/3 (0.0%) with the base model and 2/3 (66.7%) fine-tuned, +66.7 points" in q3
+    assert "Yes: `wrong_symbol` passed 0/3 (0.0%) with the base model and 2/3 (66.7%) fine-tuned, +66.7 pts" in q3
     assert "2 fixed, 1 still failing" in q3 and "p = 0.5" in q3
 
     q4 = section(text, 4)
@@ -74,8 +74,8 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "b0b0b0b0b0b0ffff" in details
     assert "learning_rate=0.0002" in details and "lora_r=16" in details and "method=sft" in details
     assert "best eval loss 0.9000 at step 20" in details and "2.5000 → 0.3000 over 30 steps (early stopped)" in details
-    assert "| targeted (wrong_symbol) | 3 | 0 (0.0%) | 2 (66.7%) | +66.7 points |" in details
-    assert "| all | 9 | 3 (33.3%) | 5 (55.6%) | +22.2 points |" in details
+    assert "| targeted (wrong_symbol) | 3 | 0 (0.0%) | 2 (66.7%) | +66.7 pts |" in details
+    assert "| all | 9 | 3 (33.3%) | 5 (55.6%) | +22.2 pts |" in details
 
 
 def test_postmortem_without_report_is_a_clear_error(tmp_path):
@@ -121,7 +121,7 @@ def test_postmortem_marks_flaky_regressions_and_answers_the_rung_with_few_shot(f
 
     from ftui.core.compare import build_report
 
-    ws, run_dir, report = fixture_run
+    _ws, run_dir, report = fixture_run
     path = run_dir / "eval" / "report.json"
     records = []
     for it in report["items"]:

@@ -31,7 +31,7 @@ def write_rows(path, rows):
 
 
 def test_export_has_the_seed_fields_for_failures_only(env, tmp_path):
-    ws, log, rep, store = env
+    _ws, _log, rep, _store = env
     out = tmp_path / "review.jsonl"
     assert export_review(out, items_for_review(rep)) == 9
     rows = rows_of(out)
@@ -49,7 +49,7 @@ def test_export_has_the_seed_fields_for_failures_only(env, tmp_path):
 
 
 def test_export_one_cluster_and_excluding_done(env, tmp_path):
-    ws, log, rep, store = env
+    _ws, _log, rep, _store = env
     assert [it.id for it in items_for_review(rep, "ignored_evidence")] == ["ie0", "ie1"]
     assert [it.id for it in items_for_review(rep, "wrong_field", exclude=["wf0", "wf5"])] == [
         "wf1",
@@ -92,7 +92,7 @@ def test_round_trip_merges_and_reports_conflicts(env, tmp_path):
 
 
 def test_bad_lines_and_unknown_ids_are_reported_with_file_and_line(env, tmp_path):
-    ws, log, rep, store = env
+    ws, log, _rep, store = env
     p = tmp_path / "edited.jsonl"
     good = {"question_id": "ie0", "corrected_output": "fixed ie0"}
     lines = [
@@ -123,7 +123,7 @@ def test_bad_lines_and_unknown_ids_are_reported_with_file_and_line(env, tmp_path
 
 
 def test_needs_review_or_skipped_with_same_text_becomes_corrected(env, tmp_path):
-    ws, log, rep, store = env
+    _ws, log, _rep, store = env
     store.mark_review(log.by_id["wf0"], "draft")
     p = tmp_path / "r.jsonl"
     write_rows(p, [{"question_id": "wf0", "corrected_output": "draft"}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -110,7 +111,10 @@ def test_not_an_object(tmp_path):
     [
         ({"question_id": "w", "retrieval_hit": "yes"}, 'field `retrieval_hit` must be true/false, got "yes"'),
         ({"question_id": "w", "question": 5}, "field `question` must be text, got int"),
-        ({"question_id": "w", "grade": 3}, "field `grade` must be text, got int"),
+        (
+            {"question_id": "w", "grade": 3},
+            "field `grade`: grade 3 is a number: set `pass_rule: {at_least: N}` (or at_most) to say which scores pass",
+        ),
         ({"question_id": "w", "evidence_files": [1]}, "field `evidence_files` must be a list of paths"),
         ({"question_id": [1]}, "field `question_id` must be text or a whole number, got list"),
         ({"question_id": "w", "failure_label": {"a": 1}}, "field `failure_label` must be text, got dict"),
@@ -257,7 +261,7 @@ def test_items_equal_and_hash_like_dataclasses(tmp_path):
     _, b = read(tmp_path, GOOD, "a.jsonl")
     assert a.items[0] == b.items[0] and hash(a.items[0]) == hash(b.items[0])
     assert replace(a.items[0], answer="z").answer == "z"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.items[0].answer = "mutated"
 
 

@@ -44,13 +44,13 @@ def test_create_run_merges_workspace_settings_and_overrides(ws):
 
 
 def test_create_run_refuses_bad_input(ws, tmp_path):
-    with pytest.raises(InputError, match="manifest.json"):
+    with pytest.raises(InputError, match=r"manifest\.json"):
         runs.create_run(ws, tmp_path, {})
     with pytest.raises(ValueError, match="unknown training setting"):
         runs.create_run(ws, runs.latest_build_dir(ws), {"lora_rank": 3})
     build = runs.latest_build_dir(ws)
     (build / "dpo_train.jsonl").unlink()
-    with pytest.raises(InputError, match="dpo_train.jsonl"):
+    with pytest.raises(InputError, match=r"dpo_train\.jsonl"):
         runs.create_run(ws, build, {"method": "dpo"})
 
 

@@ -92,7 +92,7 @@ def test_sandbox_blocks_unsafe_templates(tiny_model_dir, tmp_path):
 
 
 def test_missing_files_are_clear_errors(tmp_path, tiny_model_dir):
-    with pytest.raises(tokens.TokenizerError, match="no tokenizer.json"):
+    with pytest.raises(tokens.TokenizerError, match=r"no tokenizer\.json"):
         tokens.ChatTokenizer.from_dir(tmp_path)
     d = tmp_path / "nt"
     shutil.copytree(tiny_model_dir, d)

@@ -102,7 +102,7 @@ def test_missing_required_key_empty_and_broken_yaml(tmp_path):
 
 
 def test_missing_workspace(tmp_path):
-    with pytest.raises(ConfigError, match="no ftui.yaml in"):
+    with pytest.raises(ConfigError, match=r"no ftui\.yaml in"):
         Workspace.load(tmp_path)
     with pytest.raises(ConfigError, match="no such workspace folder"):
         Workspace.load(tmp_path / "nowhere")

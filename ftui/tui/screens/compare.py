@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ftui.core import compare, evalrun, runs, side_by_side
+from ftui.core.formatting import MISSING, pct, pts
 from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
@@ -30,10 +31,6 @@ VERDICT_WORD = {
     "inconclusive": "INCONCLUSIVE",
     "not_needed": "FINE-TUNING NOT NEEDED",
 }
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{x:.0%}"
 
 
 def metric_rows(report: dict) -> list[tuple[str, dict]]:
@@ -64,11 +61,11 @@ def metric_cells(row: tuple[str, dict]) -> list[str]:
     return [
         name,
         str(m.get("total", 0)),
-        f"{_pct(m.get('base_rate'))} → {_pct(m.get('tuned_rate'))}",
-        "—" if m.get("change") is None else f"{m['change'] * 100:+.0f} pts",
+        f"{pct(m.get('base_rate'), 0)} → {pct(m.get('tuned_rate'), 0)}",
+        pts(m.get("change"), 0),
         str(b.get("fixed", 0)),
         str(b.get("regressed", 0)),
-        "—" if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
+        MISSING if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
     ]
 
 
@@ -78,7 +75,7 @@ def interval_cell(m: dict) -> str:
         return ""
     lo, hi = (round(100 * x) + 0 for x in m["ci"])
     mdc = m.get("detectable_change")
-    text = f"cluster {m['change'] * 100:+.0f} pts (95% CI {lo:+d} to {hi:+d}) · mid-p {p_text(m['mid_p'])}"
+    text = f"cluster {pts(m['change'], 0)} (95% CI {lo:+d} to {hi:+d}) · mid-p {p_text(m['mid_p'])}"
     return text + (f" · {m['total']} items detect ≥{mdc * 100:.0f} pts" if mdc is not None else " · too few items")
 
 

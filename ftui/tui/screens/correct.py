@@ -91,6 +91,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._save_lock = threading.Lock()
         self._save_state = ""
         self._template_source = None
+        self._header_status = ""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -129,7 +130,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
                 return
         # First visit: the largest cluster that still has work, else the largest.
         clusters = session.clusters
-        target = next((c for c in clusters if session.cluster_counts(c)[PENDING]), clusters[0] if clusters else None)
+        target = next((c for c in clusters if session.progress(c).to_do), clusters[0] if clusters else None)
         if target is None:
             self.query_one("#co-status", Static).update("No model failures to correct in this run log.")
             self.query_one("#co-item", Static).update("")
@@ -168,8 +169,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._load_editor(corr.output if corr is not None else "")
         self._save_state = ""
         stale = corr is not None and corr.is_stale(item)
-        content = item_content(item, status=self.session.status(item.id), answers_first=True)
-        self.query_one("#co-item", Static).update(content)
+        self._render_item()
         self.query_one("#co-item-scroll", VerticalScroll).scroll_home(animate=False)
         if stale:
             self.notify(
@@ -184,16 +184,23 @@ The status line counts corrected / skipped / review / to do in this cluster.
                 return i
         return None
 
+    def _render_item(self) -> None:
+        self._header_status = self.session.status(self.item.id)
+        content = item_content(self.item, status=self._header_status, answers_first=True)
+        self.query_one("#co-item", Static).update(content)
+
     # -- status ----------------------------------------------------------------------------
     def _update_status(self) -> None:
         if self.cluster is None or self.item is None:
             return
-        c = self.session.cluster_counts(self.cluster)
+        p = self.session.progress(self.cluster)
         st = self.session.status(self.item.id)
+        if st != self._header_status:
+            self._render_item()  # the item's header names its status too
         word = "to do" if st == PENDING else st.replace("_", " ")
         text = (
             f"{self.cluster.label} {self.item.id} {self.index + 1}/{len(self.cluster.items)} {word} │ "
-            f"{c[CORRECTED]} corrected · {c[SKIPPED]} skipped · {c[REVIEW]} review · {c[PENDING]} to do"
+            f"{p.corrected} corrected · {p.skipped} skipped · {p.needs_review} review · {p.to_do} to do"
         )
         if self._save_state:
             text += f" │ {self._save_state}"
@@ -443,6 +450,6 @@ The status line counts corrected / skipped / review / to do in this cluster.
             for c in self.session.clusters:
                 yield (
                     f"Correct cluster {c.label}",
-                    f"{c.count} items, {self.session.cluster_counts(c)[PENDING]} to do",
+                    f"{c.count} items, {self.session.progress(c).to_do} to do",
                     lambda label=c.label: self.ftui.open_correct(label, None),
                 )

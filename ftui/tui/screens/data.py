@@ -58,6 +58,35 @@ def counts_text(build) -> str:
     return "\n".join(lines)
 
 
+def _short(where: str) -> str:
+    return where.rsplit("/", 1)[-1]
+
+
+def finding_rows(findings: list[checks.Finding], every_finding: bool = False) -> list[tuple]:
+    """(level, kind, where, message, detail line) per finding, or per group of repeats, as `ftui check`."""
+    if every_finding:
+        return [(f.level, f.kind, _short(f.where), f.message, f"{_short(f.where)}: {f.message}") for f in findings]
+    rows = []
+    for g in checks.group_findings(findings):
+        first = g.findings[0]
+        if g.count == 1:
+            rows.append(
+                (g.level, g.kind, _short(first.where), first.message, f"{_short(first.where)}: {first.message}")
+            )
+        else:
+            detail = f"×{g.count}: {g.message} — {g.places()} (a: every finding)"
+            rows.append((g.level, g.kind, _short(first.where), f"×{g.count} {g.message}", detail))
+    return rows
+
+
+def discarded(build) -> list[checks.Finding]:
+    """The build's left-out items, listed with the check's findings and grouped like them."""
+    return [
+        checks.Finding("discarded", d.get("reason", ""), d.get("id", ""), "not in training")
+        for d in build.manifest.get("discarded", [])
+    ]
+
+
 class DataPane(Pane):
     PANE = "data"
     CSS_PATH = "data.tcss"
@@ -74,18 +103,24 @@ Turns the corrections into a training set and checks it before training.
   chat template (min / mean / max, histogram, examples over the max length that would be
   truncated), quality checks, exact and near duplicates, and leakage into held-out or benchmark
   items. Errors block nothing here but will hurt training: fix them first.
+* A finding that repeats (the same level and kind) is one row with its count and first places;
+  **a** lists every finding, and again groups them.
 * **k** checks the newest build again. **x** exports it (OpenAI, TRL, LLaMA-Factory formats).
 """
     BINDINGS = [
         Binding("b", "build", "Build", id="data.build", tooltip="Build the dataset from the corrections"),
         Binding("k", "check", "Check", id="data.check", tooltip="Run the pre-flight check on the newest build"),
         Binding("x", "export", "Export", id="data.export", tooltip="Export the build in another format"),
+        Binding(
+            "a", "every_finding", "All", id="data.all", tooltip="List every finding, or group repeated ones by kind"
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.build = None
         self.report: checks.CheckReport | None = None
+        self.every_finding = False
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -108,8 +143,7 @@ Turns the corrections into a training set and checks it before training.
 
     @on(RowTable.Highlighted, "#dt-findings")
     def _finding(self, event: RowTable.Highlighted) -> None:
-        level, kind, where, message = event.row
-        self.query_one("#dt-finding", Static).update(f"{where}: {message}")
+        self.query_one("#dt-finding", Static).update(event.row[4])
 
     def on_session(self, session: Session) -> None:
         self.load_latest()
@@ -162,11 +196,7 @@ Turns the corrections into a training set and checks it before training.
         self.build = build
         self.query_one("#dt-status", Static).update(status or build.summary_line())
         self.query_one("#dt-counts", Static).update(counts_text(build))
-        rows = [
-            ("discarded", d.get("reason", ""), d.get("id", ""), "not in training")
-            for d in build.manifest.get("discarded", [])
-        ]
-        self.query_one("#dt-findings", RowTable).set_rows(rows)
+        self.query_one("#dt-findings", RowTable).set_rows(finding_rows(discarded(build), self.every_finding))
         if fresh:
             self.post_message_to_train(build.id)
 
@@ -183,12 +213,19 @@ Turns the corrections into a training set and checks it before training.
         )
         hist = histogram_text(report.tokens)
         self.query_one("#dt-hist", Static).update(hist or note or "no token statistics")
-        rows = [(f.level, f.kind, f.where.rsplit("/", 1)[-1], f.message) for f in report.findings]
-        rows += [
-            ("discarded", d.get("reason", ""), d.get("id", ""), "not in training")
-            for d in build.manifest.get("discarded", [])
-        ]
+        self._show_findings()
+
+    def _show_findings(self) -> None:
+        if self.build is None:
+            return
+        found = self.report.findings if self.report is not None else []
+        rows = finding_rows(found, self.every_finding) + finding_rows(discarded(self.build), self.every_finding)
         self.query_one("#dt-findings", RowTable).set_rows(rows)
+
+    def action_every_finding(self) -> None:
+        self.every_finding = not self.every_finding
+        self._show_findings()
+        self.notify("every finding listed" if self.every_finding else "repeated findings grouped by kind")
 
     # -- export ----------------------------------------------------------------------------
     def action_export(self) -> None:

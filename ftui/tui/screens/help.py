@@ -12,7 +12,7 @@ from textual.widgets import Markdown, Static
 def keys_markdown(screen) -> str:
     rows = []
     seen = set()
-    for key, active in screen.active_bindings.items():
+    for _key, active in screen.active_bindings.items():
         b = active.binding
         if not b.description or (b.action, b.description) in seen:
             continue

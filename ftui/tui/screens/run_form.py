@@ -55,12 +55,11 @@ def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, 
                 if not v >= 0:
                     raise ValueError("must be 0 or more")
                 out[key] = v
-            elif kind == "optfloat":
-                if raw:
-                    v = float(raw)
-                    if not v > 0:
-                        raise ValueError("must be above 0")
-                    out[key] = v
+            elif kind == "optfloat" and raw:
+                v = float(raw)
+                if not v > 0:
+                    raise ValueError("must be above 0")
+                out[key] = v
         except ValueError as exc:
             reason = (
                 str(exc)

@@ -92,4 +92,4 @@ class TemplateScreen(ModalScreen[list]):
             self._show()
 
     def action_finish(self) -> None:
-        self.dismiss([(it, out) for it, out, d in zip(self.items, self.results, self.decisions) if d])
+        self.dismiss([(it, out) for it, out, d in zip(self.items, self.results, self.decisions, strict=False) if d])

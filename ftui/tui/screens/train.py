@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Log, ProgressBar, Static
 
 from ftui.core import runs
+from ftui.core.formatting import num
 from ftui.tui.messages import BuildReady
 from ftui.tui.run_view import RunView
 from ftui.tui.screens.base import Pane
@@ -47,6 +48,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
   the targeted cluster's and the anchors' pass rates on the validation probe set (right axis,
   0–1). Below the list: progress, time left, tokens/s, the best eval loss with its step, the
   last probe's pass counts and the learning rate.
+* The train loss is drawn smoothed (an exponential moving average, TensorBoard's 0.6) over the
+  raw per-step curve in a faint colour; **s** switches the smoothing off and on.
 * **x** cancels the attached run after a confirmation; it stops at the next step, saves a
   checkpoint and ends as *cancelled*.
 * **r** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
@@ -65,6 +68,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             show=False,
         ),
         Binding("l", "toggle_log", "Log", id="train.log", tooltip="Show or hide the run's log tail"),
+        Binding("s", "toggle_smoothing", "Smooth", id="train.smooth", tooltip="Smooth the train loss, or show it raw"),
         Binding("R", "refresh_runs", "Refresh", id="train.refresh", tooltip="Re-read the list of runs", show=False),
     ]
 
@@ -102,8 +106,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
     # -- runs list -------------------------------------------------------------------------
     def _run_cells(self, info) -> list[str]:
-        step = f"{info.step or 0}/{info.max_steps}" if info.max_steps else (str(info.step) if info.step else "—")
-        best = f"{info.best_eval_loss:.3f}" if isinstance(info.best_eval_loss, (int, float)) else "—"
+        step = f"{info.step or 0}/{info.max_steps}" if info.max_steps else num(info.step or None, "")
+        best = num(info.best_eval_loss, ".3f")
         return [info.id, STATE_MARK.get(info.state, info.state), step, best]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs", description="Reading runs")
@@ -171,9 +175,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         if not events:
             return
         before = self.view.state
-        seen_probes = len(self.view.probe_points)
-        new_train, new_eval = self.view.apply(events)
-        self.query_one("#tr-chart", LossChart).add(new_train, new_eval, self.view.probe_points[seen_probes:])
+        delta = self.view.apply(events)
+        self.query_one("#tr-chart", LossChart).add(delta.train, delta.eval, delta.probes)
         self._render_stats()
         if self.view.state != before and not quiet:
             self.load_runs()
@@ -238,6 +241,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             self.notify("No run selected", severity="warning")
             return
         self.attach(row.dir)
+
+    def action_toggle_smoothing(self) -> None:
+        on = self.query_one("#tr-chart", LossChart).toggle_smoothing()
+        self.notify("train loss smoothed (EMA) over the raw curve" if on else "train loss raw", title="Chart")
 
     def action_refresh_runs(self) -> None:
         self.load_runs()

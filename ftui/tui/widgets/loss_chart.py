@@ -2,14 +2,43 @@
 
 Graded probes, when the run has them, share the plot on a right-hand axis: the targeted cluster's
 pass rate and the anchors' pass rate (0 to 1) at each eval step.
+
+The per-step train loss of small batches jumps too much to read a trend from, so by default the
+chart draws its moving average over the raw curve, which stays behind it in a faint colour, as
+training dashboards do. Probe rates are drawn as they are: one point per evaluation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from textual.color import Color
 from textual_plotext import PlotextPlot
 
 # Redraws per second at most; a fast run can log many steps a second and a redraw costs ~5 ms.
 MAX_FPS = 4
+# TensorBoard's default smoothing weight: it steadies a small-batch loss and still follows a run
+# of a few dozen steps closely.
+SMOOTHING = 0.6
+# Plotext's first two series colours, kept for train and eval whatever else is drawn.
+TRAIN_COLOR = (0, 130, 200)
+EVAL_COLOR = (60, 180, 75)
+# Probe pass rates (right axis), fixed too so they never take the train or eval colour.
+CLUSTER_COLOR = (245, 130, 48)
+ANCHORS_COLOR = (145, 30, 180)
+# How much of the train colour the faint raw curve keeps over the background.
+RAW_ALPHA = 0.35
+
+
+def ema(values: Iterable[float], weight: float = SMOOTHING) -> list[float]:
+    """The exponential moving average TensorBoard draws: debiased, so the first points are not
+    pulled toward zero."""
+    out: list[float] = []
+    last = 0.0
+    for n, v in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight**n))
+    return out
 
 
 class LossChart(PlotextPlot):
@@ -23,6 +52,7 @@ class LossChart(PlotextPlot):
         self.eval: list[tuple[float, float]] = []
         self.probes: list[tuple[int, float | None, float | None]] = []
         self.title = "loss"
+        self.smooth = True
         self._dirty = True
         # Counted so tests can check the throttle.
         self.redraws = 0
@@ -30,6 +60,8 @@ class LossChart(PlotextPlot):
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(1 / MAX_FPS, self._flush)
+        # The faint colour is mixed with the theme's background: a new theme needs a new mix.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.flush_now())
         self._replot()
 
     def clear(self, title: str = "loss") -> None:
@@ -46,6 +78,11 @@ class LossChart(PlotextPlot):
         self.probes.extend(probes)
         if train or eval or probes:
             self._dirty = True
+
+    def toggle_smoothing(self) -> bool:
+        self.smooth = not self.smooth
+        self.flush_now()
+        return self.smooth
 
     def flush_now(self) -> None:
         self._dirty = True
@@ -64,16 +101,23 @@ class LossChart(PlotextPlot):
         plt.title(self.title)
         plt.xlabel("step")
         if self.train:
-            xs, ys = zip(*self.train)
-            plt.plot(list(xs), list(ys), label="train", marker="braille")
+            xs, ys = (list(v) for v in zip(*self.train, strict=False))
+            if self.smooth and len(ys) > 1:
+                plt.plot(xs, ys, marker="braille", color=self._faint(TRAIN_COLOR))
+                plt.plot(xs, ema(ys), label=f"train (EMA {SMOOTHING})", marker="braille", color=TRAIN_COLOR)
+            else:
+                plt.plot(xs, ys, label="train", marker="braille", color=TRAIN_COLOR)
         if self.eval:
-            xs, ys = zip(*self.eval)
-            plt.plot(list(xs), list(ys), label="eval", marker="dot")
-        for col, label, marker in ((1, "cluster pass", "+"), (2, "anchors pass", "x")):
+            xs, ys = zip(*self.eval, strict=False)
+            plt.plot(list(xs), list(ys), label="eval", marker="dot", color=EVAL_COLOR)
+        for col, label, marker, color in (
+            (1, "cluster pass", "+", CLUSTER_COLOR),
+            (2, "anchors pass", "x", ANCHORS_COLOR),
+        ):
             pts = [(p[0], p[col]) for p in self.probes if p[col] is not None]
             if pts:
                 xs, ys = zip(*pts, strict=True)
-                plt.plot(list(xs), list(ys), label=label, marker=marker, yside="right")
+                plt.plot(list(xs), list(ys), label=label, marker=marker, color=color, yside="right")
         if self.probes:
             plt.ylim(0, 1, yside="right")
         if not self.train and not self.eval:
@@ -84,3 +128,7 @@ class LossChart(PlotextPlot):
             plt.xticks([])
         self.redraws += 1
         self.refresh()
+
+    def _faint(self, rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+        background = Color.parse(self.app.theme_variables.get("surface", "black"))
+        return background.blend(Color(*rgb), RAW_ALPHA).rgb

@@ -185,7 +185,7 @@ class RowTable(ScrollView, can_focus=True):
         return [c.width or spare for c in self.columns]
 
     def _line_text(self, values: Sequence[str], widths: list[int]) -> str:
-        parts = [_fit(str(v), w, c.align) for v, w, c in zip(values, widths, self.columns)]
+        parts = [_fit(str(v), w, c.align) for v, w, c in zip(values, widths, self.columns, strict=False)]
         return " " + " ".join(parts)
 
     def render_line(self, y: int) -> Strip:

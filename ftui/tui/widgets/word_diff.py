@@ -39,11 +39,6 @@ def word_diff(base: str, tuned: str) -> tuple[Content, Content]:
     return Content.assemble(*left), Content.assemble(*right)
 
 
-def change_ratio(base: str, tuned: str) -> float:
-    a, b = tokens(base), tokens(tuned)
-    return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
 class WordDiff(Horizontal):
     DEFAULT_CSS = """
     WordDiff { height: 1fr; }

@@ -1,0 +1,91 @@
+"""Clusters pane: discover clusters in an unlabeled log, then rename, merge, split and move by key."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftui.core.workspace import Workspace
+from ftui.tui.app import FtuiApp
+from tests.fixtures.unlabeled import kind_of, make_unlabeled_workspace
+from tests.tui.conftest import settle
+
+
+@pytest.fixture
+def uws(tmp_path) -> Workspace:
+    return Workspace.load(make_unlabeled_workspace(tmp_path / "unlabeled"))
+
+
+async def _settle(pilot, app):
+    await settle(pilot, app, rounds=4)
+
+
+def _labels(app) -> list[str]:
+    return [c.label for c in app.screen.query_one("#cluster-table").rows]
+
+
+async def _select(pilot, app, label: str) -> None:
+    table = app.screen.query_one("#cluster-table")
+    table.focus()
+    for _ in range(len(table.rows)):
+        if table.current.label == label:
+            return
+        await pilot.press("down")
+        await pilot.pause()
+    raise AssertionError(f"no cluster {label}")
+
+
+async def _answer(pilot, app, text: str) -> None:
+    box = app.screen.query_one("#nm-input")
+    box.value = ""
+    await pilot.press(*text, "enter")
+    await _settle(pilot, app)
+
+
+async def test_discover_and_edit_by_key(uws):
+    app = FtuiApp(uws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert _labels(app) == ["unlabeled"]
+        assert "D discovers the clusters" in str(app.screen.query_one("#cl-summary").render())
+        await pilot.press("D")
+        await _settle(pilot, app)
+        assert sorted(_labels(app)) == ["other_language", "prose_where_json_expected", "refusal"]
+        summary = str(app.screen.query_one("#cl-summary").render())
+        assert "3 discovered (not from the log's labels)" in summary
+        rows = app.screen.query_one("#cluster-table").rows
+        assert all(c.discovered for c in rows)
+
+        await _select(pilot, app, "refusal")
+        await pilot.press("n")
+        await pilot.pause()
+        await _answer(pilot, app, "says_no")
+        assert "says_no" in _labels(app) and "refusal" not in _labels(app)
+
+        # Move the first item of the JSON cluster into says_no.
+        await _select(pilot, app, "prose_where_json_expected")
+        await pilot.press("enter")  # into the item table
+        await pilot.pause()
+        moved = app.screen.query_one("#item-table").current.id
+        await pilot.press("v")
+        await pilot.pause()
+        await _answer(pilot, app, "says_no")
+        says_no = app.session.cluster("says_no")
+        assert moved in says_no.ids and says_no.count == 9
+
+        await _select(pilot, app, "other_language")
+        await pilot.press("m")
+        await pilot.pause()
+        await _answer(pilot, app, "says_no")
+        assert app.session.cluster("says_no").count == 17 and "other_language" not in _labels(app)
+
+        await _select(pilot, app, "says_no")
+        await pilot.press("s")
+        await _settle(pilot, app)
+        parts = [c for c in app.session.clusters if c.label.startswith("says_no/")]
+        assert len(parts) >= 2 and sum(c.count for c in parts) == 17
+        before = {c.label: sorted(c.ids) for c in app.session.clusters}
+
+        await pilot.press("D")  # a new discovery keeps every edit
+        await _settle(pilot, app)
+        assert {c.label: sorted(c.ids) for c in app.session.clusters} == before
+        assert {kind_of(i) for c in parts for i in c.ids} == {"refusal", "language", "json"}
