@@ -35,6 +35,12 @@ class StartedEvent(_Event, total=False):
     total_params: int
     trainable_params: int
     resumed_from: str | None
+    # an evaluation's or a drafting job's
+    items: int
+    # a drafting job's
+    teacher: str
+    cluster: str | None
+    examples: int
 
 
 class StatusEvent(_Event):
@@ -105,6 +111,11 @@ class FinishedEvent(_Event, total=False):
     early_stopped: bool
     runtime_s: float
     total_runtime_s: float
+    # a drafting job's counts
+    drafted: int
+    passed: int
+    cached: int
+    generated: int | dict[str, int]  # answers generated: a drafting job's count, an evaluation's per side
 
 
 class FailedEvent(_Event):
@@ -122,6 +133,7 @@ class ProgressEvent(_Event):
     total: int
     side: NotRequired[str]
     cached: NotRequired[int]
+    passed: NotRequired[int]  # a drafting job's: how many drafts pass their grader so far
 
 
 EVENT_TYPES: dict[str, Any] = {  # TypedDict classes have no common static type

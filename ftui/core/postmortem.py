@@ -169,6 +169,18 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
                 f"({per.get('train', 0)} train, {valid}{per.get('eval', 0)} held out)."
             )
         L.extend(_roles_lines(report.get("roles")))
+        if ws is not None:
+            from ftui.core.drafts import provenance
+
+            p = provenance(
+                ws, [*manifest.get("train_ids", []), *manifest.get("validation_ids", []), *manifest.get("eval_ids", [])]
+            )
+            if p["drafted"]:
+                who = ", ".join(f"`{name}` ({n})" for name, n in sorted(p["teachers"].items()))
+                L.append(
+                    f"{plural(p['drafted'], 'correction')} drafted by a teacher ({who}): "
+                    f"{p['accepted_as_drafted']} accepted as drafted, {p['edited']} edited by a person."
+                )
         n_disc = counts.get("discarded", len(manifest.get("discarded") or []))
         reasons = counts.get("discarded_by_reason") or dict(
             Counter(d["reason"] for d in manifest.get("discarded") or [])

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("embed", help="embed the texts of JOB_DIR with a model (failure-cluster discovery)")
     p.add_argument("job_dir")
+    p = sub.add_parser("draft", help="draft corrections as described by JOB_DIR/config.json")
+    p.add_argument("job_dir")
     return parser
 
 
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from ftui.engine.embed import run as run_embed
 
         return run_embed(args.job_dir)
+    if args.command == "draft":
+        from ftui.engine.draft import main as draft_main
+
+        return draft_main(args.job_dir)
     build_parser().print_help()
     return 2
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -52,7 +52,7 @@ def end_ids(model, tokenizer) -> set[int]:
     return {int(i) for i in ([ids] if isinstance(ids, int) else ids)}
 
 
-def prefill_groups(lengths: list[int], order: Iterable[int], budget: int) -> list[list[int]]:
+def prefill_groups(lengths: Sequence[int] | Mapping[int, int], order: Iterable[int], budget: int) -> list[list[int]]:
     """Consecutive prompts (in `order`, shortest first) grouped while the group's padding stays small."""
     groups: list[list[int]] = []
     cur: list[int] = []
@@ -216,6 +216,10 @@ class ContinuousDecoder:
         params = inspect.signature(getattr(model, "get_base_model", lambda: model)().forward).parameters
         # Only the last position's logits are needed; computing all of them costs a vocabulary-wide matmul per token.
         self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        # The last shared prefix computed: (length, its tokens, its per-layer KV for one row). Few-shot
+        # prompts share thousands of tokens, and prompts are seated a few at a time: without this,
+        # every prefill group would compute them again.
+        self._prefix: tuple[int, list[int], list] | None = None
 
     def _pick(self, logits: torch.Tensor) -> torch.Tensor:
         if self._gen is None:
@@ -229,6 +233,15 @@ class ContinuousDecoder:
         )
         return out.logits[:, -1, :], out.past_key_values
 
+    def _shared_prefix(self, seqs: list[list[int]]) -> tuple[int, list | None]:
+        """How many leading tokens the group shares, and their KV when an earlier group computed them."""
+        if self._prefix is not None:
+            n, toks, kv = self._prefix
+            if all(len(s) > n and s[:n] == toks for s in seqs):
+                return n, kv
+        shared = min(common_prefix(seqs), min(len(s) for s in seqs) - 1) if len(seqs) > 1 else 0
+        return (shared if shared >= MIN_SHARED_PREFIX else 0), None
+
     def _prefill(self, prompts: list[list[int]], rows: list[int]) -> _Batch:
         """One forward pass for `rows`; a prefix they all share (the system turn) is computed once.
 
@@ -236,17 +249,18 @@ class ContinuousDecoder:
         so every token keeps the position it has in its own, unpadded prompt.
         """
         seqs = [prompts[r] for r in rows]
-        shared = min(common_prefix(seqs), min(len(s) for s in seqs) - 1) if len(seqs) > 1 else 0
-        if shared < MIN_SHARED_PREFIX:
-            shared = 0
+        shared, kv = self._shared_prefix(seqs)
         g = len(rows)
         cache = _cache([], 0)
         head_mask = torch.ones((g, shared), dtype=torch.long, device=self.device)
         if shared:
-            ids = torch.tensor([seqs[0][:shared]], dtype=torch.long, device=self.device)
-            _, pre = self._forward(ids, head_mask[:1], torch.arange(shared, device=self.device)[None], cache)
+            if kv is None:
+                ids = torch.tensor([seqs[0][:shared]], dtype=torch.long, device=self.device)
+                _, pre = self._forward(ids, head_mask[:1], torch.arange(shared, device=self.device)[None], cache)
+                kv = _kv(pre)
+                self._prefix = (shared, seqs[0][:shared], kv)
             cache = _cache(
-                [(k.expand(g, -1, -1, -1), v.expand(g, -1, -1, -1)) for k, v in _kv(pre)],
+                [(k.expand(g, -1, -1, -1), v.expand(g, -1, -1, -1)) for k, v in kv],
                 max(len(s) for s in seqs) - shared,
             )
         tails = [s[shared:] for s in seqs]
@@ -292,7 +306,11 @@ class ContinuousDecoder:
             free = batch_size - (len(batch) if batch is not None else 0)
             if pending and (batch is None or free >= admit_at):
                 take = [pending.popleft() for _ in range(min(free, len(pending)))]
-                for group in prefill_groups(lengths, take, self.budget):
+                # A prefix every seated prompt shares (a system turn, few-shot examples) is computed
+                # once per group: only the rest of each prompt counts against the prefill budget.
+                shared = common_prefix([prompts[i] for i in take]) if len(take) > 1 else 0
+                tails = {i: lengths[i] - shared for i in take} if shared >= MIN_SHARED_PREFIX else lengths
+                for group in prefill_groups(tails, take, self.budget):
                     batch = _merge(batch, self._prefill(prompts, group), max_new_tokens)
             else:
                 assert batch is not None  # the loop runs with nothing pending only while a batch is seated

@@ -127,6 +127,30 @@ def test_shared_system_prompt_is_computed_once(loaded):
     assert not any(n > 1 and w >= max(map(len, same_system)) for n, w in shapes)
 
 
+def test_a_long_shared_prefix_is_computed_once_across_seatings(loaded):
+    """Few-shot prompts seated two at a time: the shared examples are computed once for all of them."""
+    model, tok, prompts = loaded
+    examples = [t for p in prompts[:4] for t in p]  # a long prefix every prompt starts with
+    long_prompts = [examples + p for p in prompts[len(QUESTIONS) :]]
+    dec = D.ContinuousDecoder(model, tok, device="cpu", pad_id=tok.pad_token_id)
+    shapes = []
+    real = dec._forward
+
+    def spy(ids, *args):
+        shapes.append(tuple(ids.shape))
+        return real(ids, *args)
+
+    dec._forward = spy
+    dec.eos = set()
+    with torch.inference_mode():
+        got = dec.run(long_prompts, max_new_tokens=4, batch_size=2)
+    assert got == [reference(model, tok, p, 4) for p in long_prompts]
+    shared = D.common_prefix(long_prompts)
+    assert shared >= len(examples)
+    assert shapes.count((1, shared)) == 1
+    assert not any(w >= len(examples) for n, w in shapes if (n, w) != (1, shared))
+
+
 def test_prefill_groups_limit_padding_and_size():
     lengths = [10, 11, 12, 40, 41, 100]
     groups = D.prefill_groups(lengths, range(6), budget=90)

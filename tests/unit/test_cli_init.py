@@ -45,7 +45,7 @@ def test_init_on_a_single_file_and_the_grades_shown_as_logged(tmp_path, capsys):
         code == 0 and 'run_log: "data/mt_bench/model_judgment/gpt-4_single.jsonl"' in (folder / "ftui.yaml").read_text()
     )
     code, out, _ = run(capsys, "show", "111.2", "-w", folder)
-    assert "grade: 2" in out and "[assistant]" in out and "Grade note:" in out
+    assert "grade: 2" in out and "[assistant]" in out and "Grader's reason:" in out
     code, out, _ = run(capsys, "clusters", folder, "--samples")
     assert "[2] " in out or "[4] " in out
 

@@ -142,3 +142,20 @@ def test_postmortem_marks_flaky_regressions_and_answers_the_rung_with_few_shot(f
     assert "given 4 of the cluster's corrections as examples passed 0/3 `wrong_symbol` items (fine-tuned: 2/3)" in q5
     assert "the fine-tune does better." in q5
     assert "95% CI" in q5 and "mid-p McNemar" in q5
+
+
+def test_postmortem_counts_drafted_and_edited_corrections(fixture_run):
+    from ftui.core.drafts import Draft, DraftStore
+    from tests.fixtures.eval_run import TRAIN_IDS
+
+    ws, run_dir, _ = fixture_run
+    base = {"cluster": "wrong_symbol", "passed": True, "reason": "", "grader": "contains", "created": "t"}
+    made = [
+        Draft(id=TRAIN_IDS[0], output="a", teacher="local:m", prompt_hash="h1", status="accepted", **base),
+        Draft(id=TRAIN_IDS[1], output="b", teacher="local:m", prompt_hash="h1", status="edited", **base),
+        Draft(id="not-trained", output="c", teacher="local:m", prompt_hash="h1", status="accepted", **base),
+    ]
+    DraftStore(ws).append(made)
+    q2 = section(build_postmortem(run_dir, ws), 2)
+    assert "2 corrections drafted by a teacher (`local:m` (2)): 1 accepted as drafted, 1 edited by a person." in q2
+    assert "drafted" not in section(build_postmortem(run_dir), 2)  # without the workspace nothing is claimed

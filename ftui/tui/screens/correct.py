@@ -14,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
 from ftui.tui.screens.base import Pane
+from ftui.tui.screens.correct_drafts import DraftingMixin
 from ftui.tui.session import CORRECTED, PENDING, REVIEW, SKIPPED, Session, json_error, looks_like_json
 from ftui.tui.widgets.item_view import item_content
 
@@ -21,7 +22,7 @@ from ftui.tui.widgets.item_view import item_content
 AUTOSAVE_DELAY = 0.8
 
 
-class CorrectPane(Pane):
+class CorrectPane(DraftingMixin, Pane):
     PANE = "correct"
     CSS_PATH = "correct.tcss"
     HELP = """\
@@ -42,6 +43,18 @@ training targets; the original answer becomes the *rejected* side of DPO pairs.
 * When the expected answer is JSON, the line above the editor says whether your text parses.
 
 The status line counts corrected / skipped / review / to do in this cluster.
+
+## Drafts from a teacher
+
+* **d** drafts every item of the cluster still to do with a teacher: the workspace's model, with the
+  cluster's accepted corrections as examples, or the endpoint last given to `ftui draft run`. It shows
+  the teacher prompt (your instruction for the cluster and the template) to edit first; **ctrl+d**
+  starts the job, which runs in the background (**c** cancels it; finished drafts are kept).
+* Each draft is graded with the grader that will judge the fine-tune. A waiting draft appears in the
+  editor, unsaved, under a line with its grade: **a** accepts it, **e** edits it (saving your text
+  accepts it as edited), **x** rejects it.
+* **A** accepts every waiting draft of the cluster that passes its grader, after saying how many.
+* Only accepted drafts become corrections, and only corrections enter builds.
 """
     BINDINGS = [
         Binding("e,enter", "edit", "Edit", id="correct.edit", tooltip="Edit the correction (esc to stop)"),
@@ -76,6 +89,20 @@ The status line counts corrected / skipped / review / to do in this cluster.
             tooltip="Apply the editor text to every item to do in this cluster",
         ),
         Binding("ctrl+s", "save_now", "Save", id="correct.save", tooltip="Save now", priority=True),
+        Binding("d", "draft_cluster", "Draft", id="correct.draft", tooltip="Draft this cluster with a teacher model"),
+        Binding("a", "accept_draft", "Accept", id="correct.accept_draft", tooltip="Accept this item's draft"),
+        Binding(
+            "x", "reject_draft", "Reject", id="correct.reject_draft", tooltip="Reject this item's draft", show=False
+        ),
+        Binding(
+            "A",
+            "accept_passing",
+            "Accept passing",
+            id="correct.accept_passing",
+            tooltip="Accept every waiting draft of the cluster that passes its grader",
+            show=False,
+        ),
+        Binding("c", "cancel_draft", "Cancel drafting", id="correct.cancel_draft", tooltip="Stop drafting", show=False),
     ]
     # Shown in the footer only while the editor has focus (the other keys then type text).
     EDITING_ACTIONS = {"stop_edit", "save_now"}
@@ -158,6 +185,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         else:
             todo = self._first_todo()
             index = todo if todo is not None else 0
+        self.find_running_job()
         self._show(index)
 
     def _show(self, index: int) -> None:
@@ -166,7 +194,8 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self.index = max(0, min(len(self.cluster.items) - 1, index))
         item = self.item
         corr = self.session.correction(item.id)
-        self._load_editor(corr.output if corr is not None else "")
+        draft = self.pending_draft()
+        self._load_editor(corr.output if corr is not None else draft.output if draft is not None else "")
         self._save_state = ""
         stale = corr is not None and corr.is_stale(item)
         self._render_item()
@@ -202,6 +231,9 @@ The status line counts corrected / skipped / review / to do in this cluster.
             f"{self.cluster.label} {self.item.id} {self.index + 1}/{len(self.cluster.items)} {word} │ "
             f"{p.corrected} corrected · {p.skipped} skipped · {p.needs_review} review · {p.to_do} to do"
         )
+        drafting = self.draft_status()
+        if drafting:
+            text += f" │ {drafting}"
         if self._save_state:
             text += f" │ {self._save_state}"
         self.query_one("#co-status", Static).update(text)
@@ -209,6 +241,11 @@ The status line counts corrected / skipped / review / to do in this cluster.
     def _update_json(self) -> None:
         label = self.query_one("#co-json", Static)
         item = self.item
+        drafted = self.draft_label()
+        if drafted is not None:
+            label.update(drafted)
+            label.set_classes("-ok" if self.pending_draft().passed else "-bad")
+            return
         if item is None or not looks_like_json(item.expected):
             label.update("Correction")
             label.set_classes("")
@@ -287,6 +324,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
                 self.session.mark_review(item, text)
             else:
                 self.session.save(item, text)
+                self.note_saved_text(item, text)
         self.app.call_from_thread(self._saved, item.id, status)
 
     def _saved(self, item_id: str, status: str) -> None:
