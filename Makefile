@@ -61,6 +61,7 @@ bench: model
 	$(PY) benchmarks/check_speed.py
 	$(PY) benchmarks/eval_throughput.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/probe_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--anchor-ratio", type=float, metavar="R", help="anchors per correction (default: build.anchor_ratio)"
     )
     p.add_argument("--heldout", type=float, metavar="F", help="held-out share (default: build.heldout)")
+    p.add_argument(
+        "--validation", type=float, metavar="F", help="share kept to choose the checkpoint (default: build.validation)"
+    )
     p.add_argument("--seed", type=int, metavar="S", help="split/anchor seed (default: build.seed)")
     p.add_argument(
         "--split-by-evidence",
@@ -154,6 +157,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     overrides = {
         "anchor_ratio": args.anchor_ratio,
         "heldout": args.heldout,
+        "validation": args.validation,
         "seed": args.seed,
         "split_by_evidence": args.split_by_evidence,
     }
@@ -176,12 +180,22 @@ def cmd_build(args: argparse.Namespace) -> int:
 def _build_text(b: datasets.Build) -> str:
     m, c = b.manifest, b.manifest["counts"]
     lines = [b.summary_line(), f"  folder: {b.dir}"]
-    lines.append(f"  {'cluster':<28} {'items':>6} {'corrected':>9} {'train':>6} {'eval':>5} {'discarded':>9}")
+    lines.append(
+        f"  {'cluster':<28} {'items':>6} {'corrected':>9} {'train':>6} {'valid':>5} {'test':>5} {'discarded':>9}"
+    )
     for label, s in m["per_cluster"].items():
         lines.append(
-            f"  {label[:28]:<28} {s['items']:>6} {s['corrected']:>9} {s['train']:>6} {s['eval']:>5} {s['discarded']:>9}"
+            f"  {label[:28]:<28} {s['items']:>6} {s['corrected']:>9} {s['train']:>6} {s.get('validation', 0):>5}"
+            f" {s['eval']:>5} {s['discarded']:>9}"
         )
-    lines.append(f"  anchors: {c['anchors']} ({c['train_anchors']} train, {c['eval_anchors']} held out)")
+    lines.append(
+        f"  anchors: {c['anchors']} ({c['train_anchors']} train, {c.get('validation_anchors', 0)} validation,"
+        f" {c['eval_anchors']} held out)"
+    )
+    lines.append(
+        "  roles: validation items choose the checkpoint (eval loss, early stopping, probes); held-out (test)"
+        " items only judge it"
+    )
     if c.get("preserve") or c.get("preserve_dropped_shared_evidence"):
         lines.append(
             f"  preserved (KL only, with train.anchor_kl): {c['preserve']} of the other clusters' failures"

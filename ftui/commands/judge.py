@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a run on the benchmark: base vs fine-tuned, per item")
     add_run(p, optional=True)
     p.add_argument("--follow", action="store_true", help="wait for the evaluation and print its summary")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N items (targeted cluster first)")
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="evaluate at most N items, sampled across clusters and question lengths"
+    )
     p.add_argument(
         "--served",
         action="store_true",
@@ -31,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run(p, optional=True)
     p.add_argument("--summary", action="store_true", help="leave out the per-item table")
     p.add_argument("--gate", action="store_true", help="exit 1 unless the verdict is ship and the ship gate is open")
+    p.add_argument("--vs", metavar="OTHER_RUN", help="set another run's report beside it, item by item")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("postmortem", help="write RUN_DIR/postmortem.md answering the five postmortem questions")
@@ -123,6 +126,12 @@ def cmd_report(args) -> int:
     ws = load_ws(args)
     run_dir = runs.find_run(ws, args.run)
     report = evalrun.read_report(run_dir)
+    if getattr(args, "vs", None):
+        from ftui.core import side_by_side
+
+        paired = side_by_side.pair(report, evalrun.read_report(runs.find_run(ws, args.vs)))
+        emit(args, paired, side_by_side.render(paired))
+        return EXIT_OK
     emit(args, report, render_text(report, show_items=not args.summary))
     if args.gate and not report["verdict"]["ship"]:
         return EXIT_FOUND

@@ -10,7 +10,7 @@ from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, e
 from ftui.core import hosted, runs
 from ftui.core.errors import InputError
 from ftui.core.formatting import num
-from ftui.core.run_text import finished_text
+from ftui.core.run_text import finished_text, probe_text
 
 
 def register(sub) -> None:
@@ -29,6 +29,26 @@ def register(sub) -> None:
         type=float,
         metavar="W",
         help="SFT: weight of KL(base || tuned) on anchor answers; 0 turns it off (default: train.anchor_kl)",
+    )
+    p.add_argument(
+        "--probes", type=int, metavar="N", help="graded validation probes per eval step, 0 off (default: train.probes)"
+    )
+    p.add_argument(
+        "--select-by",
+        choices=("eval_loss", "probes"),
+        help="what picks the best checkpoint (default: train.select_by)",
+    )
+    p.add_argument(
+        "--stop-broken-anchors",
+        type=int,
+        metavar="N",
+        help="stop when a probe finds N anchors broken, 0 never (default: train.stop_broken_anchors)",
+    )
+    p.add_argument(
+        "--rpo-alpha",
+        type=float,
+        metavar="W",
+        help="DPO: weight of an NLL term on the chosen answers, 0 off (default: train.rpo_alpha)",
     )
     p.add_argument("--qlora", action="store_true", default=None, help="load the base model in 4-bit (CUDA only)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -65,6 +85,10 @@ def _overrides(args: argparse.Namespace) -> dict:
         "max_length": args.max_length,
         "qlora": args.qlora,
         "anchor_kl": args.anchor_kl,
+        "probes": args.probes,
+        "select_by": args.select_by,
+        "stop_broken_anchors": args.stop_broken_anchors,
+        "rpo_alpha": args.rpo_alpha,
         "device": args.device,
         "model": args.model,
     }
@@ -91,6 +115,12 @@ def format_event(ev: dict) -> str | None:
         text = "  ".join(parts)
     elif kind == "eval":
         text = f"eval  step {ev['step']}  eval_loss {num(ev.get('eval_loss'))}"
+    elif kind == "probe":
+        text = (
+            f"probe  step {ev['step']}  cluster {ev['cluster_passed']}/{ev['cluster_total']}  "
+            f"anchors {ev['anchors_passed']}/{ev['anchors_total']}"
+            + (f"  broken {', '.join(ev['broken_ids'])}" if ev.get("broken_ids") else "")
+        )
     elif kind == "checkpoint":
         text = f"checkpoint  step {ev['step']}  {ev['path']}"
     elif kind == "started":
@@ -180,6 +210,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in infos:
         step = f"{r.step or 0}/{r.max_steps or r.config.get('max_steps', '?')}"
         extra = r.error if r.state == "failed" else (f"adapter {r.adapter}" if r.adapter else (r.message or ""))
+        if r.last_probe and r.state != "failed":
+            extra = f"{probe_text(r.last_probe)}  {extra}"
         lines.append(
             f"{r.id:<28} {r.state:<9} {(r.method or '?'):<4} step {step:<9} "
             f"best eval {num(r.best_eval_loss)} @ {r.best_step if r.best_step is not None else '-':<5} {extra}"

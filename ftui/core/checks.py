@@ -868,8 +868,10 @@ def check_build(
     `build` is a `ftui.core.datasets.Build`; the TUI and `ftui check BUILD` both come through here.
     """
     refs = references_from_rows(build.rows("eval"), "held-out")
+    refs += references_from_rows(build.rows("validation"), "validation")
     if ws is not None:
         used = set(build.manifest.get("train_ids", [])) | set(build.manifest.get("eval_ids", []))
+        used |= set(build.manifest.get("validation_ids", []))
         refs += benchmark_references(ws, used)
     refs += list(extra_references)
     if max_length is None:

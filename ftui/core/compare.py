@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from math import comb
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,14 @@ from ftui.core.errors import InputError
 from ftui.core.formatting import clip, pct, pts
 from ftui.core.fsutil import read_json_file
 from ftui.core.grading import Grade
+from ftui.core.paired_stats import ALPHA, CI_METHOD, mcnemar_exact, paired_summary
 
 SCHEMA = 1
 BUCKETS = ("fixed", "regressed", "still_failing", "still_passing")
 SIGNIFICANCE = 0.05
 
 # The seed's decision table: (cluster improved?, any regressions?) -> verdict.
-VERDICTS: dict[tuple[bool, bool], dict[str, Any]] = {
+VERDICTS: dict[tuple[bool, bool] | str, dict[str, Any]] = {
     (True, False): {
         "verdict": "ship",
         "headline": "Ship it: the cluster improved and nothing regressed.",
@@ -47,6 +47,19 @@ VERDICTS: dict[tuple[bool, bool], dict[str, Any]] = {
             "Add more corrected examples for the cluster.",
         ],
     },
+    # Joins the table when the cluster improved but the 95% interval of its change still holds zero.
+    "inconclusive": {
+        "verdict": "inconclusive",
+        "headline": "Inconclusive: the cluster's gain could still be zero.",
+        "advice": [],
+    },
+    # Joins the table when the prompt rung (few-shot corrections in context) fixes the cluster at
+    # least as well as the fine-tune and breaks nothing.
+    "not_needed": {
+        "verdict": "not_needed",
+        "headline": "Fine-tuning was not needed: few-shot examples in the prompt fix the cluster as well.",
+        "advice": ["Ship the prompt change instead: it is cheaper to serve and to undo."],
+    },
     (False, True): {
         "verdict": "stop",
         "headline": "Stop: the fine-tune made things worse.",
@@ -61,22 +74,6 @@ def bucket(base_passed: bool, tuned_passed: bool) -> str:
     if base_passed:
         return "still_passing" if tuned_passed else "regressed"
     return "fixed" if tuned_passed else "still_failing"
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value on the discordant pairs (b fixed, c regressed).
-
-    Under no effect each discordant pair is a fair coin, so this is a two-sided binomial test of
-    min(b, c) out of b + c at 1/2, computed exactly with integers.
-    """
-    if b < 0 or c < 0:
-        raise ValueError("counts must be >= 0")
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    tail = sum(comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / float(2**n))
 
 
 def _grade_dict(g: Any) -> dict[str, Any]:
@@ -102,18 +99,62 @@ def rates(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "change": (tp - bp) / n if n else None,
         "buckets": {b: counts.get(b, 0) for b in BUCKETS},
         "mcnemar_p": mcnemar_exact(counts.get("fixed", 0), counts.get("regressed", 0)),
+        **paired_summary(
+            counts.get("still_passing", 0),
+            counts.get("fixed", 0),
+            counts.get("regressed", 0),
+            counts.get("still_failing", 0),
+        ),
     }
 
 
-def decide(targeted: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The verdict from the seed's table, plus the ship gate on anchor-like regressions."""
+def decide(
+    targeted: dict[str, Any],
+    items: list[dict[str, Any]],
+    *,
+    ignore_flaky: bool = False,
+    fewshot: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The verdict from the seed's table, plus the ship gate on anchor-like regressions.
+
+    A regression on a flaky item (a base pass that did not hold when re-asked) is always counted
+    and shown; with `ignore_flaky` it neither blocks the gate nor makes the verdict "investigate".
+    """
     improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
-    regressed = [it["id"] for it in items if it["bucket"] == "regressed"]
-    out = dict(VERDICTS[(improved, bool(regressed))])
+    regressed = [it["id"] for it in items if it["bucket"] == "regressed" and not (ignore_flaky and it.get("flaky"))]
+    inconclusive = improved and bool(targeted.get("spans_zero"))
+    prompt_rung = fewshot is not None and improved and fewshot_suffices(targeted, fewshot)
+    key = "inconclusive" if inconclusive else (improved, bool(regressed))
+    out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
     out["advice"] = list(out["advice"])
+    if inconclusive:
+        lo, hi = targeted["ci"]
+        more = targeted.get("more_items_to_settle")
+        out["advice"].append(
+            f"The cluster's change is {pts(targeted['change'])}, but its 95% interval ({pts(lo)} to {pts(hi)}) "
+            "still holds zero."
+        )
+        out["advice"].append(
+            f"At the observed rates about {more} more held-out item{'s' if more != 1 else ''} of the cluster "
+            "would settle it."
+            if more
+            else "More held-out items of the cluster are needed; at the observed rates no practical number settles it."
+        )
+        if regressed:
+            out["advice"].append(f"Also read the {len(regressed)} regression(s) before shipping.")
+    if prompt_rung and fewshot is not None:
+        out["advice"].append(
+            f"Few-shot prompting with {fewshot.get('k')} of the cluster's corrections passes "
+            f"{fewshot['targeted']['tuned_passed']}/{fewshot['targeted']['total']} of the cluster "
+            f"(fine-tuned: {targeted['tuned_passed']}/{targeted['total']}) and breaks nothing the base passed."
+        )
     out["improved"] = improved
-    out["regressions"] = len(regressed)
+    out["regressions"] = sum(it["bucket"] == "regressed" for it in items)
+    out["flaky_regressions"] = sum(it["bucket"] == "regressed" and bool(it.get("flaky")) for it in items)
+    out["ignores_flaky"] = ignore_flaky
     blocking = [it["id"] for it in items if it["bucket"] == "regressed" and it.get("was_anchor_like")]
+    if ignore_flaky:
+        blocking = [i for i in blocking if i in regressed]
     if blocking:
         gate = {
             "open": False,
@@ -132,7 +173,7 @@ def decide(targeted: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, A
             "No item of the targeted cluster is left in the benchmark: hold some out "
             "(build.heldout) or add a benchmark file, then evaluate again.",
         )
-    elif improved and targeted.get("mcnemar_p", 1.0) >= SIGNIFICANCE:
+    elif improved and not inconclusive and targeted.get("mcnemar_p", 1.0) >= SIGNIFICANCE:
         out["advice"].append(
             f"The cluster's gain is not significant at {SIGNIFICANCE} (exact McNemar p={targeted['mcnemar_p']:.3g}); "
             "evaluate on more held-out items before trusting it."
@@ -140,8 +181,47 @@ def decide(targeted: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, A
     return out
 
 
+def fewshot_suffices(targeted: dict[str, Any], fewshot: dict[str, Any]) -> bool:
+    """Few-shot prompting fixes the targeted cluster at least as well as the fine-tune, and no item
+    the base passed fails with the examples in the prompt."""
+    ft = fewshot.get("targeted") or {}
+    return bool(ft.get("total")) and ft["tuned_passed"] >= targeted["tuned_passed"] and not fewshot.get("regressions")
+
+
+def fewshot_arm(items: list[dict[str, Any]], k: int | None) -> dict[str, Any] | None:
+    """Base vs base-with-examples, over the same items and grades: the prompt rung's figures."""
+    arm = [it for it in items if it.get("fewshot_grade") is not None]
+    if not arm:
+        return None
+
+    def pairs(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                **it,
+                "tuned_grade": it["fewshot_grade"],
+                "bucket": bucket(it["base_grade"]["passed"], it["fewshot_grade"]["passed"]),
+            }
+            for it in group
+        ]
+
+    targeted = rates(pairs([it for it in arm if it["targeted"]]))
+    rest = rates(pairs([it for it in arm if not it["targeted"]]))
+    return {
+        "k": k,
+        "targeted": targeted,
+        "rest": rest,
+        "regressions": [it["id"] for it in pairs(arm) if it["bucket"] == "regressed"],
+        "fixed": [it["id"] for it in pairs(arm) if it["bucket"] == "fixed"],
+    }
+
+
 def build_report(
-    records: Iterable[dict[str, Any]], *, targeted_cluster: str | None, meta: dict[str, Any] | None = None
+    records: Iterable[dict[str, Any]],
+    *,
+    targeted_cluster: str | None,
+    meta: dict[str, Any] | None = None,
+    ignore_flaky: bool = False,
+    fewshot_k: int | None = None,
 ) -> dict[str, Any]:
     """records: {id, cluster, question, expected, base_answer, tuned_answer, base_grade, tuned_grade,
     and optionally label, task}; grades are `Grade`s or their dicts."""
@@ -166,6 +246,12 @@ def build_report(
                 "tuned_grade": tg,
                 "bucket": bucket(bg["passed"], tg["passed"]),
                 "was_anchor_like": bg["passed"],
+                # Re-asked with sampling: how often the base's pass held (absent when not re-asked).
+                "base_stability": r.get("base_stability"),
+                "flaky": bool(r.get("flaky")),
+                "fewshot_answer": r.get("fewshot_answer"),
+                "fewshot_grade": _grade_dict(r["fewshot_grade"]) if r.get("fewshot_grade") is not None else None,
+                "fewshot_ids": r.get("fewshot_ids"),
             }
         )
     targeted = rates(it for it in items if it["targeted"])
@@ -174,6 +260,7 @@ def build_report(
     overall = rates(items)
     counts = overall["buckets"]
     regressions = [it["id"] for it in items if it["bucket"] == "regressed"]
+    fewshot = fewshot_arm(items, fewshot_k)
     report = {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -191,7 +278,20 @@ def build_report(
             "p_value": overall["mcnemar_p"],
             "test": "exact McNemar (two-sided binomial on discordant pairs)",
         },
-        "verdict": decide(targeted, items),
+        "statistics": {
+            "ci_method": CI_METHOD,
+            "ci_level": 1 - ALPHA,
+            "tests": "exact and mid-p McNemar (two-sided, on the discordant pairs)",
+            "detectable_change": "the smallest change the slice's n can show at mid-p < 0.05, every discordant "
+            "pair going one way",
+        },
+        "fewshot": fewshot,
+        "flaky": {
+            "checked": sum(it["base_stability"] is not None for it in items),
+            "unstable_ids": [it["id"] for it in items if it["flaky"]],
+            "ignored_by_gate": ignore_flaky,
+        },
+        "verdict": decide(targeted, items, ignore_flaky=ignore_flaky, fewshot=fewshot),
         "items": items,
     }
     return report
@@ -228,6 +328,25 @@ def shared_traits(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def bucket_label(it: dict[str, Any]) -> str:
+    """The item's bucket, with a regression on an unstable base pass marked flaky."""
+    return f"{it['bucket']}~flaky" if it.get("flaky") and it["bucket"] == "regressed" else it["bucket"]
+
+
+def interval_text(x: dict[str, Any]) -> str:
+    """One line: the change's 95% interval, mid-p and the smallest change this n could show."""
+    if "ci" not in x or not x.get("total"):
+        return ""
+    lo, hi = x["ci"]
+    mdc = x.get("detectable_change")
+    smallest = f"{100 * mdc:.0f} pts" if mdc is not None else "none (too few items)"
+    text = f"95% CI {pts(lo)} to {pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
+    if x.get("spans_zero") and (x.get("change") or 0) > 0:
+        more = x.get("more_items_to_settle")
+        text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'more items needed'})"
+    return text
+
+
 def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = True) -> str:
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     lines = []
@@ -246,6 +365,8 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
             f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {pct(x['tuned_rate']):>6}   change {pts(x['change'])}"
             f"   (McNemar p={x['mcnemar_p']:.3g})"
         )
+        if interval_text(x):
+            lines.append("  " + interval_text(x))
 
     block(f"Targeted cluster: {t.get('cluster') or '(none)'}", t)
     block("Rest of benchmark", r)
@@ -260,7 +381,16 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
         f"Exact McNemar (all items): {m['b_fixed']} fixed vs {m['c_regressed']} regressed, p = {m['p_value']:.4g}"
     )
     regs = report["regressions"]
-    lines.append("Regressions: " + (", ".join(regs) if regs else "none"))
+    flaky = set((report.get("flaky") or {}).get("unstable_ids") or [])
+    lines.append("Regressions: " + (", ".join(f"{i} (flaky)" if i in flaky else i for i in regs) if regs else "none"))
+    fs = report.get("fewshot")
+    if fs:
+        ft = fs["targeted"]
+        lines.append(
+            f"Few-shot ({fs.get('k')} corrections in the prompt, base model): cluster {ft['base_passed']}/{ft['total']} → "
+            f"{ft['tuned_passed']}/{ft['total']}, {len(fs['regressions'])} regressions"
+            + (f" ({', '.join(fs['regressions'][:8])})" if fs["regressions"] else "")
+        )
     lines.append("")
     lines.append(f"Verdict: {v['verdict'].upper().replace('_', ' ')} — {v['headline']}")
     gate = v["ship_gate"]
@@ -276,7 +406,7 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
         order = {b: i for i, b in enumerate(("regressed", "fixed", "still_failing", "still_passing"))}
         for it in sorted(report["items"], key=lambda x: (order[x["bucket"]], x["id"])):
             lines.append(
-                f"{clip(it['id'], idw):<{idw}}  {clip(it['cluster'], cw):<{cw}}  {it['bucket']:<13}  "
+                f"{clip(it['id'], idw):<{idw}}  {clip(it['cluster'], cw):<{cw}}  {bucket_label(it):<13}  "
                 f"{'pass' if it['base_grade']['passed'] else 'FAIL':<4}  {'pass' if it['tuned_grade']['passed'] else 'FAIL':<5}  "
                 f"{clip(it['tuned_grade']['reason'], rest_w)}"
             )

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ftui.core import fsutil
 from ftui.core.errors import FtuiError
@@ -64,6 +64,10 @@ class Build:
         return self.dir / "eval.jsonl"
 
     @property
+    def validation_path(self) -> Path:
+        return self.dir / "validation.jsonl"
+
+    @property
     def dpo_train_path(self) -> Path:
         return self.dir / "dpo_train.jsonl"
 
@@ -80,7 +84,8 @@ class Build:
         c = self.manifest["counts"]
         return (
             f"build {self.id}: {c['train']} train ({c['train_corrections']} corrections + "
-            f"{c['train_anchors']} anchors), {c['eval']} held out, {c['dpo_train'] + c['dpo_eval']} DPO pairs, "
+            f"{c['train_anchors']} anchors), {c.get('validation', 0)} validation, {c['eval']} held out, "
+            f"{c['dpo_train'] + c['dpo_eval'] + c.get('dpo_validation', 0)} DPO pairs, "
             f"{c['discarded']} discarded"
         )
 
@@ -117,7 +122,11 @@ def _seeded(items: Iterable[Item], seed: int, salt: str) -> list[Item]:
     return sorted(items, key=lambda it: _rank(seed, salt, it.id))
 
 
-def _largest_remainder(quotas: dict[str, float], total: int, caps: dict[str, int]) -> dict[str, int]:
+# Quota keys: a cluster, or (cluster, length bucket) when an evaluation is trimmed by stratum.
+_Key = TypeVar("_Key", str, tuple[str, str])
+
+
+def _largest_remainder(quotas: dict[_Key, float], total: int, caps: dict[_Key, int]) -> dict[_Key, int]:
     """Integer shares summing to `total` (as far as caps allow), closest to the real quotas."""
     alloc = {k: min(caps[k], math.floor(q)) for k, q in quotas.items()}
     left = total - sum(alloc.values())
@@ -227,7 +236,7 @@ def evidence_groups(examples: list[_Example]) -> list[list[_Example]]:
 
 
 def split_heldout(
-    examples: list[_Example], heldout: float, seed: int, by_evidence: bool = False
+    examples: list[_Example], heldout: float, seed: int, by_evidence: bool = False, salt: str = "split"
 ) -> tuple[list[_Example], list[_Example]]:
     """Stratified, seeded split; each stratum keeps at least one training example.
 
@@ -248,13 +257,13 @@ def split_heldout(
     if not by_evidence:
         train, held = [], []
         for key in sorted(strata):
-            ordered = sorted(strata[key], key=lambda ex: _rank(seed, "split", ex.item.id))
+            ordered = sorted(strata[key], key=lambda ex: _rank(seed, salt, ex.item.id))
             k = alloc[key]
             held.extend(ordered[:k])
             train.extend(ordered[k:])
         return train, held
     groups = evidence_groups(examples)
-    groups.sort(key=lambda g: min(_rank(seed, "split", ex.item.id) for ex in g))
+    groups.sort(key=lambda g: min(_rank(seed, salt, ex.item.id) for ex in g))
     room = dict(alloc)
     train, held = [], []
     for group in groups:
@@ -267,6 +276,27 @@ def split_heldout(
                 room[stratum] -= count
         (held if fits else train).extend(group)
     return train, held
+
+
+def split_roles(
+    examples: list[_Example], heldout: float, validation: float, seed: int, by_evidence: bool = False
+) -> tuple[list[_Example], list[_Example], list[_Example]]:
+    """(train, validation, test): test items judge the run, validation items choose its checkpoint.
+
+    The test split is taken first, exactly as a two-way split would take it; validation then comes
+    out of the training side (`validation` is a share of all examples), with the same stratification
+    and evidence grouping, so no validation item shares a snippet with training either. The rule for
+    small strata follows from the order: every stratum keeps at least one training item and test is
+    filled before validation, so a stratum needs 3 items to reach all three roles (with 2 it gives
+    one to training and, when its quota rounds up, one to test). A build with no validation item
+    trains to max_steps and keeps its final weights: nothing it will be judged on chooses for it.
+    """
+    train, test = split_heldout(examples, heldout, seed, by_evidence=by_evidence)
+    if validation <= 0 or not train:
+        return train, [], test
+    share = min(0.99, validation / max(1e-9, 1.0 - heldout))
+    train, valid = split_heldout(train, share, seed, by_evidence=by_evidence, salt="validation")
+    return train, valid, test
 
 
 def _keep_prompts_on_one_side(
@@ -328,7 +358,7 @@ def _plan(
         cluster = report.by_label(label)
         if cluster is None:  # every target was checked against the report above
             continue
-        stats = {"items": 0, "corrected": 0, "train": 0, "eval": 0, "discarded": 0}
+        stats = {"items": 0, "corrected": 0, "train": 0, "validation": 0, "eval": 0, "discarded": 0}
         plan.per_cluster[label] = stats
         for item in sorted(cluster.items, key=lambda it: it.id):
             if item.id in seen:
@@ -482,14 +512,20 @@ def build(
     clusters = list(clusters) if clusters else None
 
     plan, targets = _plan(ws, clusters, opts, set(map(str, exclude_ids)))
-    train, held = split_heldout(plan.examples, opts.heldout, opts.seed, by_evidence=opts.split_by_evidence)
+    train, valid, held = split_roles(
+        plan.examples, opts.heldout, opts.validation, opts.seed, by_evidence=opts.split_by_evidence
+    )
     train, held, moved = _keep_prompts_on_one_side(train, held, ws)
+    train, valid, moved_valid = _keep_prompts_on_one_side(train, valid, ws)
+    moved += moved_valid
     preserve, preserve_dropped = _preserve_rows(plan, held)
-    train.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
-    held.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
+    for part in (train, valid, held):
+        part.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
 
+    # eval.jsonl holds the held-out (test) rows, validation.jsonl the rows training evaluates on.
     files: dict[str, list[dict[str, Any]]] = {
         "train": [_sft_row(ex, ws) for ex in train],
+        "validation": [_sft_row(ex, ws) for ex in valid],
         "eval": [_sft_row(ex, ws) for ex in held],
     }
     if preserve:
@@ -497,9 +533,10 @@ def build(
         files["preserve"] = [_sft_row(ex, ws) for ex in preserve]
     if "prompt-completion" in formats:
         files["train_pc"] = [_pc_row(ex, ws) for ex in train]
+        files["validation_pc"] = [_pc_row(ex, ws) for ex in valid]
         files["eval_pc"] = [_pc_row(ex, ws) for ex in held]
     dpo_dropped: list[dict[str, Any]] = []
-    for name, part in (("dpo_train", train), ("dpo_eval", held)):
+    for name, part in (("dpo_train", train), ("dpo_validation", valid), ("dpo_eval", held)):
         rows = []
         for ex in part:
             if ex.kind != "correction":
@@ -516,11 +553,15 @@ def build(
     for ex in held:
         if ex.kind == "correction":
             plan.per_cluster[ex.cluster]["eval"] += 1
+    for ex in valid:
+        if ex.kind == "correction":
+            plan.per_cluster[ex.cluster]["validation"] += 1
 
     options = {
         "clusters": targets,
         "anchor_ratio": opts.anchor_ratio,
         "heldout": opts.heldout,
+        "validation": opts.validation,
         "split_by_evidence": opts.split_by_evidence,
         "preserve": opts.preserve,
         "seed": opts.seed,
@@ -541,8 +582,9 @@ def build(
 
     n_train_corr = sum(ex.kind == "correction" for ex in train)
     n_eval_corr = sum(ex.kind == "correction" for ex in held)
+    n_valid_corr = sum(ex.kind == "correction" for ex in valid)
     counts = {
-        "corrections": n_train_corr + n_eval_corr,
+        "corrections": n_train_corr + n_valid_corr + n_eval_corr,
         "anchors": sum(ex.kind == "anchor" for ex in plan.examples),
         "train": len(train),
         "eval": len(held),
@@ -552,7 +594,11 @@ def build(
         "preserve_dropped_shared_evidence": len(preserve_dropped),
         "eval_corrections": n_eval_corr,
         "eval_anchors": len(held) - n_eval_corr,
+        "validation": len(valid),
+        "validation_corrections": n_valid_corr,
+        "validation_anchors": len(valid) - n_valid_corr,
         "dpo_train": len(files["dpo_train"]),
+        "dpo_validation": len(files["dpo_validation"]),
         "dpo_eval": len(files["dpo_eval"]),
         "dpo_dropped_identical": len(dpo_dropped),
         "discarded": len(plan.discarded),
@@ -574,9 +620,14 @@ def build(
         # preserve.jsonl: trained on only by an SFT run with train.anchor_kl > 0.
         "preserve_ids": sorted(ex.item.id for ex in preserve),
         "preserve_dropped_ids": preserve_dropped,
+        # Roles: eval_ids are held out to judge the run (the comparison grades them); validation_ids
+        # choose its checkpoint (eval loss, early stopping, probes) and are never graded.
         "eval_ids": [ex.item.id for ex in held],
+        "validation_ids": [ex.item.id for ex in valid],
         "anchor_ids": sorted(ex.item.id for ex in plan.examples if ex.kind == "anchor"),
-        "dpo_ids": [r["id"] for r in files["dpo_train"]] + [r["id"] for r in files["dpo_eval"]],
+        "dpo_ids": [r["id"] for r in files["dpo_train"]]
+        + [r["id"] for r in files["dpo_validation"]]
+        + [r["id"] for r in files["dpo_eval"]],
         "dpo_dropped": dpo_dropped,
         "discarded": plan.discarded,
         "benchmark_excluded_ids": sorted(set(plan.benchmark_excluded)),

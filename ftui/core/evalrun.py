@@ -16,7 +16,7 @@ from typing import Any
 
 from ftui.core import clusters as clusters_mod
 from ftui.core import events as _events
-from ftui.core import hosted, runs
+from ftui.core import fewshot, hosted, runs
 from ftui.core.compare import load_report
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
@@ -79,14 +79,37 @@ def preserves(run_cfg: dict[str, Any] | None) -> bool:
 
 
 def training_ids(manifest: dict[str, Any], run_cfg: dict[str, Any] | None = None) -> set[str]:
-    """Every id the run trained on; held-out `eval_ids` are not in it (they are fair to grade)."""
+    """Every id the run trained on or chose its checkpoint by (validation); held-out `eval_ids`
+    are not in it (they are fair to grade)."""
     out: set[str] = set(str(i) for i in manifest.get("preserve_ids") or []) if preserves(run_cfg) else set()
     for key in ("train_ids", "anchor_ids", "dpo_ids"):
         out.update(str(i) for i in manifest.get(key) or [])
     held = {str(i) for i in manifest.get("eval_ids") or []}
     # An anchor or DPO pair that landed in the held-out split was never trained on either.
     train = {str(i) for i in manifest.get("train_ids") or []}
-    return (out - held) | train
+    return (out - held) | train | validation_ids(manifest)
+
+
+def validation_ids(manifest: dict[str, Any]) -> set[str]:
+    """The ids that chose the checkpoint: eval loss, early stopping, probes. Never graded."""
+    return {str(i) for i in manifest.get("validation_ids") or []}
+
+
+def roles(manifest: dict[str, Any], run_cfg: dict[str, Any] | None, graded_ids: list[str]) -> dict[str, Any]:
+    """Which items each role saw, for the report and the postmortem."""
+    has_validation = "validation_ids" in manifest
+    held = [str(i) for i in manifest.get("eval_ids") or []]
+    valid = sorted(validation_ids(manifest)) if has_validation else sorted(held)
+    graded = set(graded_ids)
+    return {
+        "train": len(training_ids(manifest, run_cfg) - validation_ids(manifest)),
+        # Builds from before the validation split chose the checkpoint on their held-out items.
+        "selection": "validation" if has_validation else "held-out (build without a validation split)",
+        "validation_ids": valid,
+        "test_ids": sorted(i for i in held if i in graded),
+        "graded": len(graded),
+        "graded_and_selected": sorted(graded & set(valid)),
+    }
 
 
 def cluster_of(ws: Workspace, item: Item, has_retrieval: bool, overlay: Overlay | None = None) -> str:
@@ -147,28 +170,30 @@ def plan_eval(
     bench = load_benchmark(ws)
     overlay = clusters_mod.load_overlay(ws)
     excluded = training_ids(manifest, run_cfg)
+    shots = _fewshot_pool(ws, build_dir, target) if ws.eval.fewshot_k > 0 and build_dir else []
     items, dropped = [], []
     for it in bench.items:
         if it.id in excluded:
             dropped.append(it.id)
             continue
-        items.append(
-            {
-                "id": it.id,
-                "cluster": cluster_of(ws, it, bench.has_retrieval, overlay),
-                "label": it.label,
-                "task": it.task,
-                "question": it.question,
-                "expected": it.expected,
-                "logged_grade": it.grade,
-                "messages": messages_for(it, ws.prompt),
-                "grader": spec_for(ws, it),
-            }
-        )
+        row = {
+            "id": it.id,
+            "cluster": cluster_of(ws, it, bench.has_retrieval, overlay),
+            "label": it.label,
+            "task": it.task,
+            "question": it.question,
+            "expected": it.expected,
+            "logged_grade": it.grade,
+            "messages": messages_for(it, ws.prompt),
+            "grader": spec_for(ws, it),
+        }
+        if shots:
+            chosen = fewshot.choose(it, row["messages"], shots, ws.eval.fewshot_k)
+            row["fewshot_ids"] = [ex["id"] for ex in chosen]
+            row["fewshot_messages"] = fewshot.with_examples(row["messages"], chosen)
+        items.append(row)
     if limit is not None:
-        # Keep every targeted item when trimming: they are the point of the evaluation.
-        items.sort(key=lambda r: r["cluster"] != target)
-        items = items[: max(0, limit)]
+        items = stratified_sample(items, limit, seed=int(manifest.get("options", {}).get("seed", 0)))
     if not items:
         raise EvalError(f"{bench.path}: no benchmark items left after excluding {len(dropped)} training ids")
 
@@ -188,7 +213,12 @@ def plan_eval(
         "benchmark": str(bench.path),
         "benchmark_size": len(bench.items),
         "excluded_ids": dropped,
+        "roles": roles(manifest, run_cfg, [it["id"] for it in items]),
         "max_new_tokens": ev.max_new_tokens,
+        "flaky_k": ev.flaky_k,
+        "flaky_temperature": ev.flaky_temperature,
+        "gate_ignores_flaky": ev.gate_ignores_flaky,
+        "fewshot_k": ev.fewshot_k if shots else 0,
         "batch_size": ev.batch_size,
         "device": run_cfg.get("device") or ws.train.device,
         "base_endpoint": base_ep,
@@ -198,6 +228,45 @@ def plan_eval(
         "reports_dir": str(ws.state.reports) if dir_name == EVAL_DIR else None,
     }
     return EvalPlan(run_dir=run_dir, config=config, items=items, excluded_ids=dropped, dir_name=dir_name)
+
+
+def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) -> list[dict[str, Any]]:
+    """`limit` items spread over strata (cluster × question-length bucket) in proportion to their
+    size, every stratum first getting one while the limit allows; a seeded order inside each.
+
+    The first N of a benchmark is whatever its file happens to list first (often one cluster or
+    one question type), so a trimmed evaluation would judge a different population.
+    """
+    from ftui.core.datasets import _largest_remainder, _rank, length_bucket
+
+    limit = max(0, limit)
+    if limit >= len(items):
+        return list(items)
+    strata: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(items):
+        strata.setdefault((r["cluster"], length_bucket(r.get("question") or "")), []).append(i)
+    for key in strata:
+        strata[key].sort(key=lambda i: _rank(seed, "eval-limit", items[i]["id"]))
+    keys = sorted(strata, key=lambda k: (-len(strata[k]), k))
+    if limit < len(keys):
+        alloc = {k: int(n < limit) for n, k in enumerate(keys)}
+    else:
+        spare = {k: len(strata[k]) - 1 for k in keys}
+        pool = sum(spare.values())
+        rest = limit - len(keys)
+        extra = _largest_remainder({k: rest * spare[k] / pool if pool else 0.0 for k in keys}, rest, spare)
+        alloc = {k: 1 + extra[k] for k in keys}
+    chosen = sorted(i for k in keys for i in strata[k][: alloc[k]])
+    return [items[i] for i in chosen]
+
+
+def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dict[str, Any]]:
+    from ftui.core.fsutil import read_jsonl
+    from ftui.core.runlog import load_run_log
+
+    path = Path(build_dir) / "train.jsonl"
+    rows = read_jsonl(path) if path.exists() else []
+    return fewshot.pool(rows, target, load_run_log(ws))
 
 
 def write_plan(plan: EvalPlan) -> Path:

@@ -68,6 +68,21 @@ class EvalEvent(_Event):
     token_accuracy: NotRequired[float]
 
 
+class ProbeEvent(_Event):
+    """Graded probes at an eval step: validation items of the targeted cluster and anchors."""
+
+    step: int
+    cluster_passed: int
+    cluster_total: int
+    anchors_passed: int
+    anchors_total: int
+    fixed: NotRequired[int]
+    broken: NotRequired[int]
+    fixed_ids: NotRequired[list[str]]
+    broken_ids: NotRequired[list[str]]
+    seconds: NotRequired[float]
+
+
 class CheckpointEvent(_Event):
     step: int
     path: str
@@ -77,6 +92,10 @@ class EarlyStopEvent(_Event):
     step: int
     best_eval_loss: float | None
     best_step: int | None
+    patience: NotRequired[int]
+    # "broken_anchors" when probes stopped the run rather than eval loss
+    reason: NotRequired[str]
+    broken_ids: NotRequired[list[str]]
 
 
 class CancelledEvent(_Event):
@@ -122,6 +141,7 @@ EVENT_TYPES: dict[str, Any] = {  # TypedDict classes have no common static type
     "status": StatusEvent,
     "log": LogEvent,
     "eval": EvalEvent,
+    "probe": ProbeEvent,
     "checkpoint": CheckpointEvent,
     "early_stop": EarlyStopEvent,
     "cancelled": CancelledEvent,

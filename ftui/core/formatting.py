@@ -19,7 +19,11 @@ def pct(x: float | None, digits: int = 1) -> str:
 
 def pts(x: float | None, digits: int = 1) -> str:
     """A change between two rates, in percentage points with its sign: 0.5 -> "+50.0 pts"."""
-    return MISSING if x is None else f"{100 * x:+.{digits}f} pts"
+    if x is None:
+        return MISSING
+    text = f"{100 * x:+.{digits}f}"
+    # A change that rounds to nothing reads "+0.0", never "-0.0".
+    return f"+{text[1:]} pts" if float(text) == 0 else f"{text} pts"
 
 
 def num(x: Any, spec: str = ".4f") -> str:

@@ -142,7 +142,10 @@ def upload_rows(build: Any, method: str) -> tuple[list[dict[str, Any]], list[dic
     train = build.rows(train_name)
     if not train:
         raise HostedError(f"{build.dir / (train_name + '.jsonl')}: no training rows for {method.upper()} in this build")
-    return train, build.rows(eval_name)
+    # The service's validation file is the build's validation split: the held-out rows judge the job later.
+    validation = f"{eval_name.replace('eval', 'validation')}"
+    has_validation = (build.dir / f"{validation}.jsonl").exists()
+    return train, build.rows(validation if has_validation else eval_name)
 
 
 def write_upload_files(

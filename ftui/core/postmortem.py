@@ -37,6 +37,7 @@ TRAIN_KEYS = (
     "target_modules",
     "qlora",
     "beta",
+    "rpo_alpha",
     "anchor_kl",
     "max_length",
     "seed",
@@ -151,18 +152,29 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
         kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
         L.append(
             f"Used {plural(n_train, 'training example')} ({plural(counts.get('train_corrections', 0), 'correction')}, "
-            f"{plural(counts.get('train_anchors', 0), 'anchor')}{kept}) and held out {counts.get('eval', 0)} for the eval loss "
-            f"({plural(counts.get('eval_corrections', 0), 'correction')}, {plural(counts.get('eval_anchors', 0), 'anchor')})."
+            f"{plural(counts.get('train_anchors', 0), 'anchor')}{kept}) and "
+            + (
+                f"kept {counts['validation']} apart to choose the checkpoint "
+                f"({plural(counts.get('validation_corrections', 0), 'correction')}, "
+                f"{plural(counts.get('validation_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} to judge it "
+                if "validation" in counts
+                else f"held out {counts.get('eval', 0)} for the eval loss "
+            )
+            + f"({plural(counts.get('eval_corrections', 0), 'correction')}, {plural(counts.get('eval_anchors', 0), 'anchor')})."
         )
         if per:
+            valid = f"{per['validation']} validation, " if "validation" in per else ""
             L.append(
                 f"From `{target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "
-                f"({per.get('train', 0)} train, {per.get('eval', 0)} held out)."
+                f"({per.get('train', 0)} train, {valid}{per.get('eval', 0)} held out)."
             )
+        L.extend(_roles_lines(report.get("roles")))
         if ws is not None:
             from ftui.core.drafts import provenance
 
-            p = provenance(ws, [*manifest.get("train_ids", []), *manifest.get("eval_ids", [])])
+            p = provenance(
+                ws, [*manifest.get("train_ids", []), *manifest.get("validation_ids", []), *manifest.get("eval_ids", [])]
+            )
             if p["drafted"]:
                 who = ", ".join(f"`{name}` ({n})" for name, n in sorted(p["teachers"].items()))
                 L.append(
@@ -205,8 +217,16 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
     else:
         L.append(
             f"Yes: {len(regs)} of the {overall['base_passed']} items the base model passed now fail: "
-            f"{', '.join(it['id'] for it in regs)}."
+            f"{', '.join(it['id'] + (' (flaky)' if it.get('flaky') else '') for it in regs)}."
         )
+        n_flaky = sum(bool(it.get("flaky")) for it in regs)
+        if n_flaky:
+            fl = report.get("flaky") or {}
+            L.append(
+                f"{n_flaky} of them {'is' if n_flaky == 1 else 'are'} flaky: the base's pass did not hold every time "
+                f"it was re-asked with sampling ({(report.get('flaky_check') or {}).get('k', '?')} times). "
+                + ("The ship gate ignores them." if fl.get("ignored_by_gate") else "They still count against the gate.")
+            )
         tr = shared_traits(regs)
         bench_words = sum(len((it["question"] or "").split()) for it in items) / max(1, len(items))
         L.append("")
@@ -271,6 +291,33 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
             f"- {still} `{target}` {'item still fails' if still == 1 else 'items still fail'} after fine-tuning; "
             "read their answers before adding more data."
         )
+    fs = report.get("fewshot")
+    if fs and fs["targeted"]["total"]:
+        ft = fs["targeted"]
+        L.append(
+            f"- The prompt rung, tried: the base model given {fs.get('k')} of the cluster's corrections as examples "
+            f"passed {ft['tuned_passed']}/{ft['total']} `{target}` items (fine-tuned: {t['tuned_passed']}/{t['total']}) "
+            f"and broke {len(fs['regressions'])} item{'s' if len(fs['regressions']) != 1 else ''} the base passed"
+            + (f" ({', '.join(fs['regressions'][:8])})" if fs["regressions"] else "")
+            + (
+                ": fine-tuning was not needed."
+                if v["verdict"] == "not_needed"
+                else ": the fine-tune does better."
+                if ft["tuned_passed"] < t["tuned_passed"] or fs["regressions"]
+                else "."
+            )
+        )
+    else:
+        L.append(
+            "- The prompt rung was not tried (set `eval.fewshot_k` to evaluate few-shot examples beside the fine-tune)."
+        )
+    if t["total"] and "ci" in t:
+        lo, hi = t["ci"]
+        L.append(
+            f"- Cluster change {pts(t['change'])}, 95% CI {pts(lo)} to {pts(hi)} (Newcombe, paired), mid-p McNemar "
+            f"p = {t['mid_p']:.3g}; with {t['total']} items the smallest change that could show is "
+            + (f"{100 * t['detectable_change']:.0f} points." if t.get("detectable_change") else "none (too few items).")
+        )
     L.append(f"- Verdict from the decision table: {v['headline']}")
     for a in v.get("advice") or []:
         L.append(f"  - {a}")
@@ -303,6 +350,31 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
         f"({passing} items were passing in the run log)."
     )
     return "\n".join(L) + "\n"
+
+
+def _roles_lines(roles: dict[str, Any] | None) -> list[str]:
+    """Which items chose the checkpoint and which judged it: the two sets must not meet."""
+    if not roles:
+        return []
+    valid, test = roles.get("validation_ids") or [], roles.get("test_ids") or []
+    out = [
+        f"Roles: {roles.get('train', 0)} items trained on; the checkpoint was chosen on {roles.get('selection')} items"
+        f" ({len(valid)}: {_ids(valid)}); {roles.get('graded', 0)} items were graded, {len(test)} of them the build's"
+        f" held-out items ({_ids(test)})."
+    ]
+    both = roles.get("graded_and_selected") or []
+    if both:
+        out.append(
+            f"Caution: {len(both)} graded items also chose the checkpoint ({_ids(both)}); rebuild to get a"
+            " validation split."
+        )
+    return out
+
+
+def _ids(ids: list[str], n: int = 8) -> str:
+    if not ids:
+        return "none"
+    return ", ".join(f"`{i}`" for i in ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
 def _cell(text: str) -> str:

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftui.core.events import FINAL_TYPES
+from ftui.core.probes import rates as probe_rates
 from ftui.core.run_text import event_message
 
 Point = tuple[int, float]
+# (step, targeted cluster's pass rate, anchors' pass rate) of one graded probe
+ProbePoint = tuple[int, float | None, float | None]
 
 
 def _num(value: Any) -> float | None:
@@ -22,10 +25,11 @@ def _num(value: Any) -> float | None:
 
 @dataclass
 class FoldDelta:
-    """What one `apply` added: the loss points a live chart draws next."""
+    """What one `apply` added: the loss points and probe pass rates a live chart draws next."""
 
     train: list[Point] = field(default_factory=list)
     eval: list[Point] = field(default_factory=list)
+    probes: list[ProbePoint] = field(default_factory=list)
 
 
 @dataclass
@@ -44,6 +48,10 @@ class RunFold:
     best_step: int | None = None
     # evaluations since the best one that did not beat it: early stopping's patience counter
     evals_since_best: int = 0
+    # every evaluation's (step, eval loss) and every `probe` event, in order: a resume choosing the
+    # best checkpoint by probes replays them
+    evals: list[Point] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
     last_checkpoint: str | None = None
     adapter: str | None = None
     error: str | None = None
@@ -76,6 +84,9 @@ class RunFold:
             self._log(ev, delta)
         elif kind == "eval":
             self._eval(ev, delta)
+        elif kind == "probe":
+            self.probes.append(ev)
+            delta.probes.append((int(ev.get("step") or 0), *probe_rates(ev)))
         elif kind == "checkpoint":
             self.last_checkpoint = ev.get("path") or self.last_checkpoint
         elif kind == "finished":
@@ -115,10 +126,19 @@ class RunFold:
             return
         step = int(ev.get("step") or 0)
         delta.eval.append((step, loss))
+        self.evals.append((step, loss))
         if self.best_eval is None or loss < self.best_eval:
             self.best_eval, self.best_step, self.evals_since_best = loss, step, 0
         else:
             self.evals_since_best += 1
+
+    @property
+    def last_probe(self) -> dict[str, Any] | None:
+        return self.probes[-1] if self.probes else None
+
+    def probe_at(self, step: int) -> dict[str, Any] | None:
+        """The last probe event graded at `step` (a resume may have probed the same step again)."""
+        return next((p for p in reversed(self.probes) if int(p.get("step") or 0) == step), None)
 
     @property
     def eta_s(self) -> float | None:

@@ -21,6 +21,14 @@ def started_text(ev: dict[str, Any]) -> str:
     )
 
 
+def probe_text(ev: dict[str, Any]) -> str:
+    """ "probes @8: cluster 3/5, anchors 4/4": the pass counts of one `probe` event."""
+    return (
+        f"probes @{ev.get('step')}: cluster {ev.get('cluster_passed')}/{ev.get('cluster_total')}"
+        f", anchors {ev.get('anchors_passed')}/{ev.get('anchors_total')}"
+    )
+
+
 def finished_text(ev: dict[str, Any]) -> str:
     """ "finished in 4m24s"; for a resumed run, the whole run's time and the last process's."""
     total, last = ev.get("total_runtime_s"), ev.get("runtime_s")

@@ -123,6 +123,11 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
         **cfg,
     }
     atomic_write_json(run_dir / "config.json", config)
+    from ftui.core import probes
+
+    probe_set = probes.plan(ws, manifest, int(cfg.get("probes") or 0))
+    if probe_set is not None:
+        probes.write(run_dir, probe_set)
     return run_dir
 
 
@@ -184,6 +189,8 @@ class RunInfo:
     last_checkpoint: str | None = None
     last_event_t: float | None = None
     message: str | None = None
+    # the run's last `probe` event (graded validation items), when it probes
+    last_probe: dict[str, Any] | None = None
     config: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,6 +212,7 @@ def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any]
     info.last_checkpoint, info.adapter = f.last_checkpoint, f.adapter
     info.error, info.hint, info.message = f.error, f.hint, f.message
     info.last_event_t = f.last_event_t
+    info.last_probe = f.last_probe
     return f.final
 
 

@@ -56,6 +56,9 @@ class PromptConfig:
 class BuildConfig:
     anchor_ratio: float = 0.5
     heldout: float = 0.15
+    # Share of all examples kept apart to choose the checkpoint (eval loss, early stopping, probes),
+    # taken from the training side, so the held-out items that judge the run never took part in choosing it.
+    validation: float = 0.1
     # Held-out items share no evidence snippet with training ones (whole groups go to one side).
     split_by_evidence: bool = True
     # The other clusters' failures join training as KL-only rows (used when train.anchor_kl > 0).
@@ -83,10 +86,19 @@ class TrainConfig:
     patience: int = 3
     max_length: int = 1024
     beta: float = 0.1
+    # DPO: weight of a negative log-likelihood term on the chosen answers (RPO), which keeps the
+    # preferred answers likely instead of only further from the rejected ones (0: plain DPO).
+    rpo_alpha: float = 0.0
     anchor_kl: float = 0.0
     seed: int = 0
     device: str = "auto"
     log_steps: int = 1
+    # Graded probes at each eval step: at most this many validation items (0: none).
+    probes: int = 16
+    # What picks the best checkpoint: "eval_loss", or "probes" (cluster items fixed net of anchors broken).
+    select_by: str = "eval_loss"
+    # Stop early when a probe finds this many anchors broken (0: never).
+    stop_broken_anchors: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,15 @@ class EvalConfig:
     judge: JudgeConfig | None = None
     base_endpoint: EndpointConfig | None = None
     tuned_endpoint: EndpointConfig | None = None
+    # Re-ask each item the base passes this many times with sampling: a pass that does not hold
+    # every time is unstable, and a regression on it shows as flaky (0: off).
+    flaky_k: int = 0
+    flaky_temperature: float = 0.7
+    # The ship gate (and the verdict's "any regressions?") leave flaky regressions out.
+    gate_ignores_flaky: bool = False
+    # The prompt rung: the base model given this many of the cluster's corrections as in-context
+    # examples, graded like the other sides (0: off).
+    fewshot_k: int = 0
 
 
 @dataclass(frozen=True)
@@ -300,11 +321,21 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node:
         raise ConfigError(cfg_path, lines.get("candidate_threshold"), "candidate_threshold must be >= 1")
     if not 0 <= ws.build.heldout < 1:
         raise ConfigError(cfg_path, line_of("build", "heldout"), "build.heldout must be in [0, 1)")
+    if not 0 <= ws.build.validation < 1 or ws.build.heldout + ws.build.validation >= 1:
+        raise ConfigError(
+            cfg_path, line_of("build", "validation"), "build.validation must be in [0, 1) and leave room for training"
+        )
     if ws.build.anchor_ratio < 0:
         raise ConfigError(cfg_path, line_of("build", "anchor_ratio"), "build.anchor_ratio must be >= 0")
     if ws.train.method not in ("sft", "dpo"):
         raise ConfigError(
             cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}"
+        )
+    if ws.train.select_by not in ("eval_loss", "probes"):
+        raise ConfigError(
+            cfg_path,
+            line_of("train", "select_by"),
+            f"train.select_by must be eval_loss or probes, not {ws.train.select_by!r}",
         )
     if ws.train.anchor_kl < 0:
         raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")

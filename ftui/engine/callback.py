@@ -15,6 +15,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ftui.core.events import EventWriter
+from ftui.core.probes import net_fixed
 from ftui.core.run_fold import fold
 from ftui.engine.device import memory_mb
 
@@ -29,17 +30,43 @@ _LOG_EXTRAS = {
 
 
 class BestTracker:
-    """Best eval loss so far and how many evaluations have failed to beat it."""
+    """The best evaluation so far and how many evaluations have failed to beat it.
 
-    def __init__(self, patience: int, best_loss: float | None = None, best_step: int | None = None, bad: int = 0):
+    By default the best is the lowest eval loss. With `select_by="probes"` it is the most probe
+    items fixed net of anchors broken (what the comparison will count), lower eval loss breaking
+    ties; an evaluation without a probe result falls back to eval loss alone.
+    """
+
+    def __init__(
+        self,
+        patience: int,
+        best_loss: float | None = None,
+        best_step: int | None = None,
+        bad: int = 0,
+        select_by: str = "eval_loss",
+    ):
         self.patience = patience
         self.best_loss = best_loss
         self.best_step = best_step
         self.bad = bad
+        self.select_by = select_by
+        self.best_key: tuple | None = None if best_loss is None else (-best_loss,)
+        self.best_probe: dict | None = None
 
-    def update(self, step: int, loss: float) -> bool:
-        if self.best_loss is None or loss < self.best_loss:
-            self.best_loss, self.best_step, self.bad = loss, step, 0
+    def _key(self, loss: float, probe: dict | None) -> tuple:
+        if self.select_by == "probes" and probe is not None:
+            return (net_fixed(probe), -loss)
+        return (-loss,)
+
+    def update(self, step: int, loss: float, probe: dict | None = None) -> bool:
+        key = self._key(loss, probe)
+        # Keys of different kinds (an evaluation without its probe) compare on eval loss alone.
+        better = key > self.best_key if self.best_key and len(key) == len(self.best_key) else None
+        if better is None:
+            better = self.best_key is None or key[-1] > self.best_key[-1]
+        if better:
+            self.best_key, self.best_loss, self.best_step, self.bad = key, loss, step, 0
+            self.best_probe = probe
             return True
         self.bad += 1
         return False
@@ -49,10 +76,16 @@ class BestTracker:
         return self.patience > 0 and self.bad >= self.patience
 
     @classmethod
-    def from_events(cls, events: list[dict[str, Any]], patience: int) -> BestTracker:
+    def from_events(cls, events: list[dict[str, Any]], patience: int, select_by: str = "eval_loss") -> BestTracker:
         """Rebuild the tracker from an earlier session's events, so a resumed run keeps its best."""
         f = fold(events)
-        return cls(patience, f.best_eval, f.best_step, f.evals_since_best)
+        if select_by == "eval_loss":
+            return cls(patience, f.best_eval, f.best_step, f.evals_since_best)
+        # By probes: replay each evaluation with the probe graded at its step, as the run saw them.
+        tracker = cls(patience, select_by=select_by)
+        for step, loss in f.evals:
+            tracker.update(step, loss, f.probe_at(step))
+        return tracker
 
 
 def save_adapter(model, dest: Path) -> None:
@@ -79,6 +112,8 @@ class EventsCallback(TrainerCallback):
         tracker: BestTracker,
         adapter_dir: Path,
         tokenizer=None,
+        probes=None,
+        stop_broken_anchors: int = 0,
     ):
         self.events_path = Path(events_path)
         self.run_dir = Path(run_dir)
@@ -87,6 +122,9 @@ class EventsCallback(TrainerCallback):
         self.tracker = tracker
         self.adapter_dir = Path(adapter_dir)
         self.tokenizer = tokenizer
+        # A ProbeRunner (ftui.engine.probes) answering the validation probe set at each evaluation.
+        self.probes = probes
+        self.stop_broken_anchors = int(stop_broken_anchors or 0)
         self.writer: EventWriter | None = None
         self.cancelled = False
         self.early_stopped = False
@@ -171,10 +209,29 @@ class EventsCallback(TrainerCallback):
             if isinstance(metrics.get("eval_" + key), (int, float))
         }
         self._emit(state, "eval", step=step, eval_loss=loss, **extras)
-        if self.tracker.update(step, loss):
-            model = kwargs.get("model")
-            if state.is_world_process_zero and model is not None:
-                save_adapter(model, self.adapter_dir)
+        model = kwargs.get("model")
+        probe = None
+        if self.probes is not None and model is not None:
+            probe = self.probes.run(model)
+            self._emit(state, "probe", step=step, **probe)
+        broken = probe is not None and self.stop_broken_anchors > 0 and probe["broken"] >= self.stop_broken_anchors
+        if self.tracker.update(step, loss, probe) and state.is_world_process_zero and model is not None:
+            save_adapter(model, self.adapter_dir)
+        if broken and not self.early_stopped:
+            # Anchors the base passes are failing: more steps of the same will not bring them back.
+            self.early_stopped = True
+            control.should_training_stop = True
+            control.should_save = True
+            self._emit(
+                state,
+                "early_stop",
+                step=step,
+                best_eval_loss=self.tracker.best_loss,
+                best_step=self.tracker.best_step,
+                patience=self.tracker.patience,
+                reason="broken_anchors",
+                broken_ids=probe["broken_ids"] if probe is not None else [],
+            )
         elif self.tracker.exhausted and not self.early_stopped:
             self.early_stopped = True
             control.should_training_stop = True

@@ -16,6 +16,7 @@ from ftui.core.errors import InputError
 SFT_FILES = ("train.jsonl", "eval.jsonl")
 PRESERVE_FILE = "preserve.jsonl"
 DPO_FILES = ("dpo_train.jsonl", "dpo_eval.jsonl")
+VALIDATION_FILES = {"sft": "validation.jsonl", "dpo": "dpo_validation.jsonl"}
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
@@ -68,11 +69,23 @@ def dpo_row(path: Path, lineno: int, row: dict) -> dict:
     return out
 
 
+def eval_file(build_dir: Path, method: str) -> Path:
+    """The file training evaluates on (eval loss, early stopping, the best checkpoint)."""
+    build_dir = Path(build_dir)
+    validation = build_dir / VALIDATION_FILES[method]
+    return validation if validation.exists() else build_dir / (SFT_FILES if method == "sft" else DPO_FILES)[1]
+
+
 def read_split(build_dir: Path, method: str, split: str) -> list[dict]:
-    """Rows of one split ("train" | "eval") converted for the method; a missing eval file is an empty split."""
+    """Rows of one split ("train" | "eval") converted for the method; a missing eval file is an empty split.
+
+    Training evaluates on the build's validation rows: the held-out rows (eval.jsonl) judge the run
+    afterwards and must not choose its checkpoint. A build from before the validation split has no
+    validation file and evaluates on its held-out rows, as it always did.
+    """
     build_dir = Path(build_dir)
     names = SFT_FILES if method == "sft" else DPO_FILES
-    path = build_dir / names[0 if split == "train" else 1]
+    path = build_dir / names[0] if split == "train" else eval_file(build_dir, method)
     if not path.exists():
         if split == "eval":
             return []

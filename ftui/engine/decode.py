@@ -203,8 +203,12 @@ def common_prefix(seqs: list[list[int]]) -> int:
 class ContinuousDecoder:
     """Greedy answers for many tokenized prompts, `batch_size` rows decoded at a time."""
 
-    def __init__(self, model, tokenizer, *, device: str, pad_id: int):
+    def __init__(self, model, tokenizer, *, device: str, pad_id: int, temperature: float = 0.0, seed: int = 0):
         self.model = model
+        # temperature > 0 samples instead of taking the argmax (re-asking an item to see whether a
+        # pass holds); a seeded generator makes a sampled run repeatable.
+        self.temperature = float(temperature)
+        self._gen = torch.Generator(device="cpu").manual_seed(int(seed)) if self.temperature > 0 else None
         self.eos = end_ids(model, tokenizer)
         self.pad_id = pad_id
         self.device = model.device
@@ -216,6 +220,12 @@ class ContinuousDecoder:
         # prompts share thousands of tokens, and prompts are seated a few at a time: without this,
         # every prefill group would compute them again.
         self._prefix: tuple[int, list[int], list] | None = None
+
+    def _pick(self, logits: torch.Tensor) -> torch.Tensor:
+        if self._gen is None:
+            return logits.argmax(-1)
+        probs = torch.softmax(logits.float().cpu() / self.temperature, dim=-1)
+        return torch.multinomial(probs, 1, generator=self._gen)[:, 0].to(logits.device)
 
     def _forward(self, ids, mask, pos, cache):
         out = self.model(
@@ -263,7 +273,7 @@ class ContinuousDecoder:
         mask = torch.cat([head_mask, tail_mask.to(self.device)], dim=1)
         pos = (mask.cumsum(1) - 1).clamp(min=0)[:, shared:]
         logits, cache = self._forward(ids.to(self.device), mask, pos, cache)
-        first = logits.argmax(-1)
+        first = self._pick(logits)
         # The cache as the forward pass left it: seating the rows in the batch (`_merge`) copies it once.
         return _Batch(cache, mask, pos[:, -1] + 1, first, list(rows), [[int(t)] for t in first.tolist()])
 
@@ -307,7 +317,7 @@ class ContinuousDecoder:
                 step = torch.ones((len(batch), 1), dtype=batch.mask.dtype, device=batch.mask.device)
                 mask = torch.cat([batch.mask, step], dim=1)
                 logits, cache = self._forward(batch.last[:, None], mask, batch.pos[:, None], batch.cache)
-                nxt = logits.argmax(-1)
+                nxt = self._pick(logits)
                 batch.cache, batch.mask, batch.pos, batch.last = cache, mask, batch.pos + 1, nxt
                 for j, t in enumerate(nxt.tolist()):
                     batch.out[j].append(int(t))

@@ -115,6 +115,8 @@ class Evaluation:
         return self._local
 
     def _side(self, side: str):
+        # The few-shot arm is the base model (adapter off) with examples in the prompt.
+        side = "base" if side == "fewshot" else side
         ep = self.cfg.get(f"{side}_endpoint")
         if ep:
             from ftui.engine.generate import EndpointGenerator
@@ -123,15 +125,16 @@ class Evaluation:
         return self._local_generator(), {"adapter": side == "tuned", "batch_size": int(self.cfg.get("batch_size") or 8)}
 
     # --- the two passes -------------------------------------------------------------------
-    def answer_side(self, side: str, cache: AnswerCache | None = None) -> list[str]:
+    def answer_side(self, side: str, cache: AnswerCache | None = None, field: str = "messages") -> list[str]:
         n = len(self.items)
+        self.generated.setdefault(side, 0)
         answers: list[str | None] = [None] * n
         identity = ""
         max_new = int(self.cfg.get("max_new_tokens") or 128)
         if cache is not None:
             ep = self.cfg.get("base_endpoint")
             identity = endpoint_identity(ep) if ep else model_identity(self.cfg["model"])
-            keys = [answer_key(identity, it["messages"], max_new) for it in self.items]
+            keys = [answer_key(identity, it[field], max_new) for it in self.items]
             for i, k in enumerate(keys):
                 answers[i] = cache.get(k)
         todo = [i for i in range(n) if answers[i] is None]
@@ -152,8 +155,46 @@ class Evaluation:
             self.emit("progress", side=side, done=cached + self.generated[side], total=n, cached=cached)
             self._check_stop()
 
-        gen.generate([self.items[i]["messages"] for i in todo], max_new_tokens=max_new, on_batch=on_batch, **kwargs)
+        gen.generate([self.items[i][field] for i in todo], max_new_tokens=max_new, on_batch=on_batch, **kwargs)
         return [a or "" for a in answers]
+
+    def stability(self, passing: list[int]) -> dict[int, dict]:
+        """Re-ask each base-passing item k times with sampling; how many of the k passes held."""
+        k = int(self.cfg.get("flaky_k") or 0)
+        if k <= 0 or not passing:
+            return {}
+        if self.cfg.get("base_endpoint"):
+            self.emit("status", message="flaky check skipped: the base side is an endpoint")
+            return {}
+        gen, kwargs = self._side("base")
+        prompts = [self.items[i]["messages"] for i in passing for _ in range(k)]
+        total = len(prompts)
+        done = 0
+
+        def on_batch(idx: list[int], outs: list[str]) -> None:
+            nonlocal done
+            done += len(idx)
+            self.emit("progress", side="flaky", done=done, total=total, cached=0)
+            self._check_stop()
+
+        self.emit("progress", side="flaky", done=0, total=total, cached=0)
+        answers = gen.generate(
+            prompts,
+            max_new_tokens=int(self.cfg.get("max_new_tokens") or 128),
+            on_batch=on_batch,
+            temperature=float(self.cfg.get("flaky_temperature") or 0.7),
+            seed=0,
+            **kwargs,
+        )
+        out = {}
+        for j, i in enumerate(passing):
+            it = self.items[i]
+            held = sum(
+                grade(a, it.get("expected"), it["grader"], question=it.get("question") or "").passed
+                for a in answers[j * k : (j + 1) * k]
+            )
+            out[i] = {"asked": k, "held": int(held)}
+        return out
 
     def run(self) -> Path:
         cache_dir = Path(self.cfg["cache_dir"])
@@ -166,9 +207,17 @@ class Evaluation:
             adapter=self.cfg.get("adapter"),
             targeted_cluster=self.cfg.get("targeted_cluster"),
         )
-        base = self.answer_side("base", AnswerCache(cache_dir / BASE_CACHE))
+        base_cache = AnswerCache(cache_dir / BASE_CACHE)
+        base = self.answer_side("base", base_cache)
         self._check_stop()
         tuned = self.answer_side("tuned")
+        self._check_stop()
+        shots = None
+        if any("fewshot_messages" in it for it in self.items):
+            for it in self.items:
+                it.setdefault("fewshot_messages", it["messages"])
+            # Keyed by its own prompts, the few-shot arm shares the base cache: a re-evaluation is free.
+            shots = self.answer_side("fewshot", base_cache, field="fewshot_messages")
         atomic_write_jsonl(
             self.dir / ANSWERS,
             [
@@ -181,19 +230,24 @@ class Evaluation:
         if any(it["grader"].get("kind") == "judge" for it in self.items) and self.cfg.get("judge"):
             judge = Judge.from_config(self.cfg["judge"], cache_dir / JUDGE_CACHE)
         records = []
-        for it, b, t in zip(self.items, base, tuned, strict=False):
+        for i, (it, b, t) in enumerate(zip(self.items, base, tuned, strict=True)):
             q = it.get("question") or ""
-            records.append(
-                {
-                    **{
-                        k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected", "logged_grade")
-                    },
-                    "base_answer": b,
-                    "tuned_answer": t,
-                    "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),
-                    "tuned_grade": grade(t, it.get("expected"), it["grader"], question=q, judge=judge),
-                }
-            )
+            rec = {
+                **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected", "logged_grade")},
+                "base_answer": b,
+                "tuned_answer": t,
+                "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),
+                "tuned_grade": grade(t, it.get("expected"), it["grader"], question=q, judge=judge),
+            }
+            if shots is not None:
+                rec["fewshot_answer"] = shots[i]
+                rec["fewshot_grade"] = grade(shots[i], it.get("expected"), it["grader"], question=q, judge=judge)
+                rec["fewshot_ids"] = it.get("fewshot_ids")
+            records.append(rec)
+        stable = self.stability([i for i, r in enumerate(records) if r["base_grade"].passed])
+        for i, st in stable.items():
+            records[i]["base_stability"] = st
+            records[i]["flaky"] = st["held"] < st["asked"]
         meta = {
             k: self.cfg.get(k)
             for k in (
@@ -206,6 +260,7 @@ class Evaluation:
                 "benchmark",
                 "benchmark_size",
                 "excluded_ids",
+                "roles",
             )
         }
         meta["generation"] = {
@@ -222,7 +277,14 @@ class Evaluation:
             else "model + adapter",
         }
         meta["base_cache_hits"] = self.cache_hits
-        report = build_report(records, targeted_cluster=self.cfg.get("targeted_cluster"), meta=meta)
+        meta["flaky_check"] = {"k": self.cfg.get("flaky_k") or 0, "temperature": self.cfg.get("flaky_temperature")}
+        report = build_report(
+            records,
+            targeted_cluster=self.cfg.get("targeted_cluster"),
+            meta=meta,
+            ignore_flaky=bool(self.cfg.get("gate_ignores_flaky")),
+            fewshot_k=self.cfg.get("fewshot_k") if shots is not None else None,
+        )
         path = self.dir / REPORT
         atomic_write_json(path, report)
         if self.cfg.get("reports_dir"):

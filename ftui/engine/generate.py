@@ -104,6 +104,8 @@ class Generator:
         batch_size: int = 8,
         progress: Progress | None = None,
         on_batch: Callable[[list[int], list[str]], None] | None = None,
+        temperature: float = 0.0,
+        seed: int = 0,
     ) -> list[str]:
         """Greedy answers in input order, `batch_size` rows decoded at a time.
 
@@ -133,7 +135,9 @@ class Generator:
 
         with self._adapter_ctx(adapter):
             if self.continuous:
-                decoder = ContinuousDecoder(self.model, tok, device=self.device, pad_id=tok.pad_token_id)
+                decoder = ContinuousDecoder(
+                    self.model, tok, device=self.device, pad_id=tok.pad_token_id, temperature=temperature, seed=seed
+                )
                 decoder.run(
                     prompts,
                     max_new_tokens=max_new_tokens,
@@ -144,13 +148,13 @@ class Generator:
             else:
                 for start in range(0, len(order), batch_size):
                     idx = order[start : start + batch_size]
-                    finished(idx, self._generate_batch([texts[i] for i in idx], max_new_tokens))
+                    finished(idx, self._generate_batch([texts[i] for i in idx], max_new_tokens, temperature))
         return [a or "" for a in out]
 
     def _text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
 
-    def _generate_batch(self, texts: list[str], max_new_tokens: int) -> list[str]:
+    def _generate_batch(self, texts: list[str], max_new_tokens: int, temperature: float = 0.0) -> list[str]:
         """One padded batch through `model.generate`, for models whose cache the decoder cannot re-pad."""
         tok = self.tokenizer
         # The chat template already holds any BOS the model wants; adding it again shifts answers.
@@ -158,8 +162,8 @@ class Generator:
         gen = self.model.generate(
             **enc,
             max_new_tokens=max_new_tokens,
-            do_sample=False,
-            temperature=None,
+            do_sample=temperature > 0,
+            temperature=temperature if temperature > 0 else None,
             top_p=None,
             top_k=None,
             pad_token_id=tok.pad_token_id,

@@ -191,8 +191,28 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     prior: list[dict] = []
     if resume:
         prior, _ = read_events(events_path)
-    tracker = BestTracker.from_events(prior, int(cfg.get("patience", 3)))
-    callback = EventsCallback(events_path, run_dir, plan.device, stop_requested, tracker, adapter_dir)
+    select_by = str(cfg.get("select_by") or "eval_loss")
+    tracker = BestTracker.from_events(prior, int(cfg.get("patience", 3)), select_by=select_by)
+    probe_runner = None
+    if eval_ds is not None:
+        from ftui.core import probes as core_probes
+
+        probe_set = core_probes.read(run_dir)
+        if probe_set and probe_set.get("items"):
+            from ftui.engine.probes import ProbeRunner
+
+            probe_runner = ProbeRunner(probe_set, tok, plan.device)
+            status(f"probes: {len(probe_runner)} validation items answered and graded at each eval step")
+    callback = EventsCallback(
+        events_path,
+        run_dir,
+        plan.device,
+        stop_requested,
+        tracker,
+        adapter_dir,
+        probes=probe_runner,
+        stop_broken_anchors=int(cfg.get("stop_broken_anchors") or 0),
+    )
     trainer = make_trainer(cfg, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback])
 
     resume_from = None
@@ -242,6 +262,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
             "adapter": str(adapter_dir),
             "best_eval_loss": tracker.best_loss,
             "best_step": tracker.best_step,
+            "select_by": select_by,
             "runtime_s": round(time.time() - t0, 1),
             "step": step,
             "early_stopped": callback.early_stopped,
@@ -332,4 +353,9 @@ def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
         return SFTConfig(completion_only_loss=True, **common)
     from trl import DPOConfig
 
+    rpo = float(cfg.get("rpo_alpha") or 0.0)
+    if rpo > 0:
+        # TRL 1.16 has no rpo_alpha: the same objective is its "sft" loss (mean NLL of the chosen
+        # completion tokens) added to the sigmoid DPO loss with this weight.
+        common.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, rpo])
     return DPOConfig(beta=float(cfg.get("beta", 0.1)), **common)

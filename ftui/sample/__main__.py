@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")
     d.add_argument("--max-steps", type=int, default=None)
     d.add_argument(
-        "--eval-limit", type=int, default=None, help="evaluate at most N benchmark items (targeted cluster first)"
+        "--eval-limit",
+        type=int,
+        default=None,
+        help="evaluate at most N benchmark items, sampled across clusters and question lengths",
     )
     d.set_defaults(fn=_demo)
     q = sub.add_parser("questions", help="print the benchmark questions (without answers) as JSONL")

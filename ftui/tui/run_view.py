@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftui.core.formatting import duration
-from ftui.core.run_fold import FoldDelta, Point, RunFold
+from ftui.core.run_fold import FoldDelta, Point, ProbePoint, RunFold
+from ftui.core.run_text import probe_text
 
 
 @dataclass
@@ -17,12 +18,14 @@ class RunView(RunFold):
     run_id: str = ""
     train_points: list[Point] = field(default_factory=list)
     eval_points: list[Point] = field(default_factory=list)
+    probe_points: list[ProbePoint] = field(default_factory=list)
 
     def apply(self, events: Iterable[dict[str, Any]]) -> FoldDelta:
-        """Fold new events in; returns the new (train, eval) loss points for the chart."""
+        """Fold new events in; returns the new loss points and probe rates for the chart."""
         delta = super().apply(events)
         self.train_points.extend(delta.train)
         self.eval_points.extend(delta.eval)
+        self.probe_points.extend(delta.probes)
         return delta
 
     def stats_line(self) -> str:
@@ -37,6 +40,8 @@ class RunView(RunFold):
             parts.append(f"{self.tokens_per_s:,.0f} tok/s")
         if self.best_eval is not None:
             parts.append(f"best eval {self.best_eval:.4f} @ {self.best_step}")
+        if self.last_probe:
+            parts.append(probe_text(self.last_probe))
         if self.lr is not None:
             parts.append(f"lr {self.lr:.2e}")
         return " · ".join(parts)

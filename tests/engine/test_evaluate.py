@@ -149,3 +149,45 @@ def test_cli_eval_follow_runs_a_detached_child(tiny_model_dir, adapter, tmp_path
     assert evalrun.read_report(run_dir)["run_id"] == run_dir.name
     assert "started" in (run_dir / "eval" / "events.jsonl").read_text()
     assert pid > 0
+
+
+def test_flaky_check_and_fewshot_arm(tiny_model_dir, adapter, tmp_path):
+    from tests.fixtures.eval_run import MANIFEST, TRAIN_IDS
+
+    ws, run_dir = make_eval_workspace(
+        tmp_path / "ws", tiny_model_dir, adapter, extra_config="  flaky_k: 2\n  fewshot_k: 1\n"
+    )
+    # The build's training corrections are the few-shot pool.
+    from ftui.core.runlog import load_run_log
+
+    log = load_run_log(ws)
+    rows = []
+    for i in TRAIN_IDS:
+        it = log.by_id[i]
+        kind = "anchor" if i.startswith("ok") else "correction"
+        msgs = [*messages_for(it, ws.prompt), {"role": "assistant", "content": f"fixed answer for {i}"}]
+        rows.append({"id": i, "cluster": "wrong_symbol", "kind": kind, "messages": msgs})
+    build_dir = ws.state.builds / MANIFEST["build_id"]
+    (build_dir / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    plan = evalrun.plan_eval(ws, run_dir)
+    by = {it["id"]: it for it in plan.items}
+    for it in plan.items:
+        assert len(it["fewshot_ids"]) == 1 and it["fewshot_ids"][0] in TRAIN_IDS[:3]
+        assert it["fewshot_messages"][1]["role"] == "user" and it["fewshot_messages"][2]["role"] == "assistant"
+        assert it["fewshot_messages"][-1] == it["messages"][-1]
+    # hallucination-1 shows the same code as wrong_symbol-1: that correction is never its example.
+    assert by["hallucination-1"]["fewshot_ids"] != ["wrong_symbol-1"]
+    evalrun.write_plan(plan)
+    assert eval_main(run_dir) == 0
+    rep = load_report(run_dir / "eval" / "report.json")
+    passing = [it for it in rep["items"] if it["base_grade"]["passed"]]
+    assert rep["flaky"]["checked"] == len(passing)
+    for it in passing:
+        assert it["base_stability"]["asked"] == 2 and 0 <= it["base_stability"]["held"] <= 2
+        assert it["flaky"] == (it["base_stability"]["held"] < 2)
+    fs = rep["fewshot"]
+    assert fs["k"] == 1 and fs["targeted"]["total"] == rep["targeted"]["total"]
+    assert all(it["fewshot_grade"] is not None for it in rep["items"])
+    evs = events_of(run_dir)
+    assert {e["side"] for e in evs if e["type"] == "progress"} >= {"base", "tuned", "fewshot"}

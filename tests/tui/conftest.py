@@ -14,6 +14,7 @@ from tests.tui.workspace_factory import make_workspace
 
 HERE = Path(__file__).resolve().parent
 EVENTS = HERE / "fixtures" / "events.jsonl"
+EVENTS_PROBES = HERE / "fixtures" / "events_probes.jsonl"
 REPORT = HERE.parent / "fixtures" / "reports" / "report.json"
 
 
@@ -51,12 +52,14 @@ def make_run(ws: Workspace, run_id: str, events: list[dict] | None = None, metho
     return run_dir
 
 
-def recorded() -> list[dict]:
-    return [json.loads(line) for line in EVENTS.read_text().splitlines() if line.strip()]
+def recorded(path: Path = EVENTS) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def start_fake_child(run_dir: Path, delay: float, pause_after: int | None = None) -> subprocess.Popen:
-    args = [sys.executable, str(HERE / "fake_child.py"), str(run_dir), str(EVENTS), str(delay)]
+def start_fake_child(
+    run_dir: Path, delay: float, pause_after: int | None = None, events: Path = EVENTS
+) -> subprocess.Popen:
+    args = [sys.executable, str(HERE / "fake_child.py"), str(run_dir), str(events), str(delay)]
     if pause_after is not None:
         args.append(str(pause_after))
     proc = subprocess.Popen(

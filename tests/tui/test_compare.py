@@ -14,12 +14,16 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
         pane = app.screen
-        assert "INVESTIGATE" in str(pane.query_one("#cmp-banner").render())
+        banner = str(pane.query_one("#cmp-banner").render())
+        assert "INCONCLUSIVE" in banner and "cluster +60 pts (95% CI +0 to +83) · mid-p 0.12" in banner
         items = pane.query_one("#cmp-items")
         assert len(items.rows) == 12
         await pilot.press("r")
         await pilot.pause()
         assert [it["id"] for it in items.rows] == ["q09"]
+        assert "✘ regr. ~flaky" in items.render_line(1).text
+        metrics = [name for name, _ in pane.query_one("#metric-table").rows]
+        assert metrics[1] == "  ↳ few-shot ×4 (base)"
         diff = pane.query_one("#cmp-diff")
         assert "pass" in str(diff.query_one("#wd-base").border_title)
         assert "fail" in str(diff.query_one("#wd-tuned").border_title)
@@ -51,8 +55,9 @@ def test_metric_rows_have_targeted_rest_and_clusters():
     report = json.loads(REPORT.read_text())
     rows = metric_rows(report)
     assert rows[0][0].endswith(report["targeted_cluster"]) and rows[0][1]["mcnemar_p"] == 0.25
-    assert rows[1][0] == "rest of benchmark"
-    assert len(rows) > 2
+    assert rows[1][0] == "  ↳ few-shot ×4 (base)" and rows[1][1]["tuned_passed"] == 2
+    assert rows[2][0] == "rest of benchmark"
+    assert len(rows) > 3
 
 
 def test_word_diff_marks_only_changed_words():
@@ -99,7 +104,7 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
             await app.workers.wait_for_complete()
             if pane.report is not None:
                 break
-        assert pane.report is not None and "INVESTIGATE" in str(pane.query_one("#cmp-banner").render())
+        assert pane.report is not None and "INCONCLUSIVE" in str(pane.query_one("#cmp-banner").render())
 
 
 async def test_postmortem_is_written_when_missing(ws):
@@ -119,3 +124,31 @@ def test_p_values_fit_their_column_and_keep_the_exponent():
 
     assert [p_text(p) for p in (1.0, 0.289, 0.0386, 2.98e-08, 9.54e-07)] == ["1", "0.29", "0.039", "3e-8", "1e-6"]
     assert all(len(p_text(p)) <= 6 for p in (0.00012, 1e-12, 0.5))
+
+
+async def test_versus_sets_another_runs_report_beside_this_one(ws):
+    import json
+
+    add_report(ws)
+    other = add_report(ws, run_id="other-run")
+    rep = json.loads((other / "eval" / "report.json").read_text())
+    rep["run_id"] = "other-run"
+    for it in rep["items"]:
+        if it["id"] == "q01":
+            it["bucket"] = "still_failing"  # the other run did not fix q01
+    (other / "eval" / "report.json").write_text(json.dumps(rep))
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        shown = pane.report["run_id"]
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.vs is not None and pane.vs["other_run_id"] != shown
+        line = str(pane.query_one("#cmp-filter").render())
+        assert line.startswith(f"vs {pane.vs['other_run_id']}: 12 items graded by both, 11 alike")
+        cell = pane._bucket_cell(next(it for it in pane.report["items"] if it["id"] == "q01"))
+        assert cell in ("✔ this · · other", "· this · ✔ other")
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.vs is None and str(pane.query_one("#cmp-filter").render()).startswith("filter: all")

@@ -8,7 +8,7 @@ from ftui.core.corrections import CorrectionStore
 from ftui.core.runlog import load_run_log
 from ftui.core.workspace import Workspace
 from ftui.tui.app import FtuiApp
-from tests.tui.conftest import add_report, make_run, recorded
+from tests.tui.conftest import EVENTS_PROBES, add_report, make_run, recorded
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -61,6 +61,13 @@ def test_data_pane(snap_compare, ws, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_train_pane(snap_compare, ws, size):
     make_run(ws, "20260101-000000-sft", recorded())
+    assert snap_compare(FtuiApp(ws, start_pane="train"), terminal_size=size, run_before=_pressing("enter"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_train_pane_probe_curves(snap_compare, ws, size):
+    # A replayed events file with graded probes: cluster and anchors pass rates beside the loss.
+    make_run(ws, "20260101-000000-sft", recorded(EVENTS_PROBES))
     assert snap_compare(FtuiApp(ws, start_pane="train"), terminal_size=size, run_before=_pressing("enter"))
 
 

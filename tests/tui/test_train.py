@@ -15,7 +15,7 @@ from ftui.tui.app import FtuiApp
 from ftui.tui.run_view import RunView
 from ftui.tui.screens.run_form import parse_form
 from ftui.tui.widgets.loss_chart import MAX_FPS, TRAIN_COLOR, ema
-from tests.tui.conftest import make_run, recorded, settle, start_fake_child
+from tests.tui.conftest import EVENTS_PROBES, make_run, recorded, settle, start_fake_child
 
 
 def _stop(proc) -> None:
@@ -31,6 +31,38 @@ async def _attach_first(pilot, app) -> None:
     await settle(pilot, app)
     await pilot.press("enter")
     await pilot.pause()
+
+
+async def test_live_probe_curves_follow_the_child(ws):
+    run_dir = make_run(ws, "live-probes")
+    proc = None
+    try:
+        app = FtuiApp(ws, watch_interval=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _attach_first(pilot, app)
+            pane = app.screen
+            proc = start_fake_child(run_dir, delay=0.03, events=EVENTS_PROBES)
+            chart = pane.query_one("#tr-chart")
+            seen = []
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 15 and pane.view.state != "finished":
+                await pilot.pause(0.2)
+                seen.append(len(chart.probes))
+            await pilot.pause(0.4)
+            assert pane.view.state == "finished"
+            # Probe points arrived one eval step at a time, as the child wrote them.
+            assert len(set(seen)) >= 3, seen
+            assert [p[0] for p in chart.probes] == [5, 10, 15, 20, 25, 30]
+            assert chart.probes[0][1] == 0.25 and chart.probes[3] == (20, 1.0, 0.75)
+            stats = str(pane.query_one("#tr-stats").render())
+            assert "probes @30: cluster 8/8, anchors 4/4" in stats
+            # Reattaching reads the same points back from the file.
+            await pilot.press("a")
+            await pilot.pause(0.3)
+            assert [p[0] for p in pane.query_one("#tr-chart").probes] == [5, 10, 15, 20, 25, 30]
+    finally:
+        if proc is not None:
+            _stop(proc)
 
 
 async def test_live_replay_updates_chart_and_progress(ws):

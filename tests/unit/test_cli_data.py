@@ -33,7 +33,7 @@ def test_build_json_and_same_id_on_rebuild(ws, capsys):
     assert code == 0
     data = json.loads(out)
     assert data["build_id"] == data["hash"][:12] and Path(data["dir"]).is_dir()
-    assert data["counts"]["train"] + data["counts"]["eval"] == 23
+    assert data["counts"]["train"] + data["counts"]["validation"] + data["counts"]["eval"] == 23
     code, out, _ = run(capsys, "build", "-w", ws.root, "--json")
     assert json.loads(out)["build_id"] == data["build_id"]
     code, out, _ = run(
@@ -122,7 +122,7 @@ def test_check_errors_exit_1(capsys):
 
 
 def test_check_latest_build_finds_benchmark_leak(ws, capsys, tiny_model_dir):
-    run(capsys, "build", ws.root)
+    run(capsys, "build", ws.root, "--validation", "0")
     code, out, _ = run(capsys, "check", "-w", ws.root, "--model", tiny_model_dir, "--json")
     data = json.loads(out)
     leaks = [f for f in data["findings"] if f["kind"] == "leak_exact"]

@@ -21,7 +21,8 @@ def test_report_prints_tables_and_json(fixture_run, capsys):
     assert main(["report", "latest", "-w", str(ws.root)]) == 0
     out = capsys.readouterr().out
     assert "Targeted cluster: wrong_symbol (3 items)" in out
-    assert "Regressions: ok-2" in out and "Verdict: INVESTIGATE" in out and "Ship gate: BLOCKED" in out
+    assert "Regressions: ok-2" in out and "Verdict: INCONCLUSIVE" in out and "Ship gate: BLOCKED" in out
+    assert "95% CI" in out and "mid-p=" in out and "smallest detectable change" in out
     assert "ok-2" in out.split("reason (tuned)")[1]
     assert main(["report", run_dir.name[:8], "-w", str(ws.root), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -48,3 +49,16 @@ def test_eval_of_unfinished_run_is_refused(tmp_path, capsys):
     ws, _run_dir = make_eval_workspace(tmp_path / "ws", tmp_path / "model")
     assert main(["eval", "-w", str(ws.root)]) == 2
     assert "has no adapter yet" in capsys.readouterr().err
+
+
+def test_report_vs_another_run(fixture_run, capsys):
+    import shutil
+
+    ws, run_dir = fixture_run
+    other = run_dir.with_name("20260102-000000-sft")
+    shutil.copytree(run_dir, other)
+    assert main(["report", run_dir.name, "-w", str(ws.root), "--vs", other.name]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("vs ") and "9 items graded by both, 9 alike" in out
+    assert main(["report", run_dir.name, "-w", str(ws.root), "--vs", other.name, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"same": 9}

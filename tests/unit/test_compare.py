@@ -83,8 +83,11 @@ def test_buckets_and_rates_on_hand_made_report():
 @pytest.mark.parametrize(
     "cluster_outcomes,rest_outcomes,verdict,ship",
     [
-        ([(False, True), (False, False)], [(True, True)], "ship", True),
-        ([(False, True), (False, False)], [(True, False)], "investigate", False),
+        ([(False, True)] * 8 + [(False, False)], [(True, True)], "ship", True),
+        ([(False, True)] * 8 + [(False, False)], [(True, False)], "investigate", False),
+        # One fixed item out of two: better, but the interval of the change still holds zero.
+        ([(False, True), (False, False)], [(True, True)], "inconclusive", False),
+        ([(False, True), (False, False)], [(True, False)], "inconclusive", False),
         ([(False, False), (True, True)], [(True, True)], "data_quality", False),
         ([(False, False)], [(True, False)], "stop", False),
         # Fixed one and broke one inside the cluster: the pass rate is flat -> not improved, regressed.
@@ -100,7 +103,8 @@ def test_verdict_quadrants(cluster_outcomes, rest_outcomes, verdict, ship):
 
 
 def test_ship_gate_names_the_regressed_anchors_and_advice():
-    recs = [rec("c1", "target", False, True), rec("p1", "passing", True, False), rec("p2", "passing", True, True)]
+    recs = [rec(f"c{i}", "target", False, True) for i in range(8)]
+    recs += [rec("p1", "passing", True, False), rec("p2", "passing", True, True)]
     v = build_report(recs, targeted_cluster="target")["verdict"]
     assert v["ship_gate"] == {"open": False, "blocking_ids": ["p1"], "reason": v["ship_gate"]["reason"]}
     assert "p1" in v["ship_gate"]["reason"]
@@ -138,3 +142,40 @@ def test_shared_traits():
     regs = [it for it in rep["items"] if it["bucket"] == "regressed"]
     tr = shared_traits(regs)
     assert tr["count"] == 1 and tr["clusters"][0][0] == "passing" and tr["graders"][0][0] == "contains"
+
+
+def test_flaky_regressions_are_counted_shown_and_optionally_ignored_by_the_gate():
+    recs = [rec(f"c{i}", "target", False, True) for i in range(8)]
+    recs += [
+        {**rec("p1", "passing", True, False), "flaky": True, "base_stability": {"asked": 3, "held": 1}},
+        {**rec("p2", "passing", True, True), "base_stability": {"asked": 3, "held": 3}},
+    ]
+    strict = build_report(recs, targeted_cluster="target")
+    assert strict["regressions"] == ["p1"] and strict["flaky"]["unstable_ids"] == ["p1"]
+    assert strict["verdict"]["verdict"] == "investigate" and not strict["verdict"]["ship_gate"]["open"]
+    assert strict["verdict"]["flaky_regressions"] == 1
+    assert "p1 (flaky)" in render_text(strict) and "regressed~flaky" in render_text(strict)
+    lenient = build_report(recs, targeted_cluster="target", ignore_flaky=True)
+    # Still counted and listed; it no longer blocks.
+    assert lenient["regressions"] == ["p1"] and lenient["verdict"]["regressions"] == 1
+    assert lenient["verdict"]["verdict"] == "ship" and lenient["verdict"]["ship"]
+    # A regression on a stable pass still blocks with the same setting.
+    recs[-1] = rec("p2", "passing", True, False)
+    assert not build_report(recs, targeted_cluster="target", ignore_flaky=True)["verdict"]["ship_gate"]["open"]
+
+
+def test_fewshot_arm_that_fixes_the_cluster_says_fine_tuning_was_not_needed():
+    def with_shots(r, shot_ok):
+        return {**r, "fewshot_answer": "s", "fewshot_grade": {"passed": shot_ok, "reason": "", "grader": "contains"}}
+
+    recs = [with_shots(rec(f"c{i}", "target", False, True), True) for i in range(8)]
+    recs += [with_shots(rec("p1", "passing", True, True), True)]
+    rep = build_report(recs, targeted_cluster="target", fewshot_k=4)
+    assert rep["fewshot"]["targeted"]["tuned_passed"] == 8 and rep["fewshot"]["regressions"] == []
+    assert rep["verdict"]["verdict"] == "not_needed" and not rep["verdict"]["ship"]
+    assert "Few-shot prompting with 4" in " ".join(rep["verdict"]["advice"])
+    # The examples break a passing item: the fine-tune stays the answer.
+    recs[-1] = with_shots(rec("p1", "passing", True, True), False)
+    rep = build_report(recs, targeted_cluster="target", fewshot_k=4)
+    assert rep["fewshot"]["regressions"] == ["p1"] and rep["verdict"]["verdict"] == "ship"
+    assert "Few-shot (4 corrections in the prompt, base model): cluster 0/8 → 8/8, 1 regressions" in render_text(rep)

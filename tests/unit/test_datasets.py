@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ftui.core import datasets
@@ -34,7 +36,8 @@ def test_only_corrected_items_are_targets_and_discards_have_reasons(ws):
         "hallucination-7": "uncorrected",
     }
     assert m["counts"]["discarded_by_reason"] == {"needs_review": 1, "skipped": 1, "stale": 1, "uncorrected": 2}
-    corrections = {r["id"] for r in b.rows("train") + b.rows("eval") if r["kind"] == "correction"}
+    rows = b.rows("train") + b.rows("validation") + b.rows("eval")
+    corrections = {r["id"] for r in rows if r["kind"] == "correction"}
     assert corrections == {f"wrong_symbol-{i}" for i in range(10)} | {f"hallucination-{i}" for i in range(5)}
     assert "miss-1" not in corrections  # retrieval miss: not the model's failure
     assert m["per_cluster"]["wrong_symbol"]["corrected"] == 10
@@ -43,11 +46,12 @@ def test_only_corrected_items_are_targets_and_discards_have_reasons(ws):
         "items": 8,
         "corrected": 5,
         "train": m["per_cluster"]["hallucination"]["train"],
+        "validation": m["per_cluster"]["hallucination"]["validation"],
         "eval": m["per_cluster"]["hallucination"]["eval"],
         "discarded": 3,
     }
     for _label, s in m["per_cluster"].items():
-        assert s["train"] + s["eval"] == s["corrected"]
+        assert s["train"] + s["validation"] + s["eval"] == s["corrected"]
 
 
 def test_targets_use_the_same_prompt_as_evaluation(ws):
@@ -138,14 +142,14 @@ def test_heldout_applies_to_anchors_and_keeps_a_training_example_per_stratum(ws)
     assert set(m["eval_ids"]) & set(m["anchor_ids"])
     assert set(m["train_ids"]) & set(m["anchor_ids"])
     assert m["per_cluster"]["hallucination"]["train"] >= 1
-    m0 = datasets.build(ws, heldout=0).manifest
+    m0 = datasets.build(ws, heldout=0, validation=0).manifest
     assert m0["eval_ids"] == [] and len(m0["train_ids"]) == 23
 
 
 def test_dpo_pairs_chosen_correction_rejected_original_identical_dropped(ws):
     b = datasets.build(ws)
     m = b.manifest
-    pairs = b.rows("dpo_train") + b.rows("dpo_eval")
+    pairs = b.rows("dpo_train") + b.rows("dpo_validation") + b.rows("dpo_eval")
     assert "wrong_symbol-0" not in m["dpo_ids"]
     assert m["dpo_dropped"] == [{"id": "wrong_symbol-0", "reason": "chosen_equals_rejected"}]
     assert m["counts"]["dpo_dropped_identical"] == 1
@@ -160,6 +164,7 @@ def test_dpo_pairs_chosen_correction_rejected_original_identical_dropped(ws):
     # DPO follows the SFT split: a held-out correction's pair is held out too.
     assert {p["id"] for p in b.rows("dpo_eval")} <= set(m["eval_ids"])
     assert {p["id"] for p in b.rows("dpo_train")} <= set(m["train_ids"])
+    assert {p["id"] for p in b.rows("dpo_validation")} <= set(m["validation_ids"])
 
 
 def test_same_inputs_same_hash_and_folder_changed_input_new_build(ws):
@@ -170,9 +175,11 @@ def test_same_inputs_same_hash_and_folder_changed_input_new_build(ws):
     assert sorted(p.name for p in b1.dir.iterdir()) == [
         "dpo_eval.jsonl",
         "dpo_train.jsonl",
+        "dpo_validation.jsonl",
         "eval.jsonl",
         "manifest.json",
         "train.jsonl",
+        "validation.jsonl",
     ]
     assert not [p for p in ws.state.builds.iterdir() if p.name.startswith(".")]  # no temp folder left
     row = next(r for r in default_rows() if r["question_id"] == "wrong_symbol-1")
@@ -345,3 +352,33 @@ def test_check_build_uses_heldout_and_benchmark(ws, tiny_model_dir):
     assert r.examples == len(b.manifest["train_ids"]) and r.tokens["count"] == r.examples
     assert r.tokens["max_length"] == 1024
     assert r.errors == []
+
+
+def test_three_roles_are_disjoint_and_validation_comes_from_the_training_side(ws):
+    m = datasets.build(ws, validation=0.2).manifest
+    train, valid, test = set(m["train_ids"]), set(m["validation_ids"]), set(m["eval_ids"])
+    assert valid and not (train & valid) and not (train & test) and not (valid & test)
+    # The test split is the one a build without validation makes: adding validation never changes what judges.
+    assert test == set(datasets.build(ws, validation=0).manifest["eval_ids"])
+    assert (
+        m["counts"]["validation"]
+        == len(valid)
+        == m["counts"]["validation_corrections"] + m["counts"]["validation_anchors"]
+    )
+    b = datasets.load_build(ws, m["build_id"])
+    assert {r["id"] for r in b.rows("validation")} == valid
+    # Small strata: each keeps a training item, and test is filled before validation.
+    for s in m["per_cluster"].values():
+        assert s["train"] >= 1
+
+
+def test_split_roles_rule_for_small_strata():
+    from ftui.core.runlog import Item
+
+    def ex(i, stratum):
+        it = Item(f"{stratum}-{i}", f"q {i}", "a", "e", "ok", True, None, None, None, (), None, None, i, Path("x"))
+        return datasets._Example(it, "correction", stratum, "t", stratum)
+
+    for n, want in ((1, (1, 0, 0)), (2, (1, 0, 1)), (3, (1, 1, 1))):
+        train, valid, test = datasets.split_roles([ex(i, "s") for i in range(n)], 0.4, 0.3, seed=0)
+        assert (len(train), len(valid), len(test)) == want, n

@@ -59,10 +59,39 @@ def test_plan_excludes_training_ids_and_labels_clusters(eval_ws):
     assert len((d / "items.jsonl").read_text().splitlines()) == len(plan.items) == 9
 
 
-def test_limit_keeps_targeted_items_first(eval_ws):
+def test_limit_samples_every_cluster_in_proportion(eval_ws):
     ws, run_dir = eval_ws
-    plan = plan_eval(ws, run_dir, limit=3)
-    assert [it["cluster"] for it in plan.items] == ["wrong_symbol"] * 3
+    full = plan_eval(ws, run_dir).items
+    clusters = {it["cluster"] for it in full}
+    plan = plan_eval(ws, run_dir, limit=len(clusters))
+    # Not the first N (the log lists the targeted cluster first): one item of each cluster.
+    assert sorted(it["cluster"] for it in plan.items) == sorted(clusters)
+    again = plan_eval(ws, run_dir, limit=len(clusters))
+    assert [it["id"] for it in again.items] == [it["id"] for it in plan.items]
+
+
+def test_stratified_sample_proportions_and_order():
+    items = [{"id": f"a{i}", "cluster": "a", "question": "q"} for i in range(30)]
+    items += [{"id": f"b{i}", "cluster": "b", "question": "q"} for i in range(10)]
+    items += [{"id": "c0", "cluster": "c", "question": "q " * 50}]
+    got = evalrun.stratified_sample(items, 9)
+    by = {c: sum(it["cluster"] == c for it in got) for c in "abc"}
+    # One each first, then the 6 left in proportion to the 29 and 9 spare items: 4.6 -> 5, 1.4 -> 1.
+    assert by == {"a": 6, "b": 2, "c": 1}
+    assert [it["id"] for it in got] == [it["id"] for it in items if it in got]  # benchmark order kept
+    assert evalrun.stratified_sample(items, 100) == items
+    assert len(evalrun.stratified_sample(items, 2)) == 2
+
+
+def test_validation_ids_are_never_graded():
+    manifest = {**MANIFEST, "validation_ids": ["wrong_symbol-4", "ok-2"]}
+    assert {"wrong_symbol-4", "ok-2"} <= training_ids(manifest)
+    roles = evalrun.roles(manifest, None, ["wrong_symbol-3", "ok-1"])
+    assert roles["selection"] == "validation" and roles["graded_and_selected"] == []
+    assert roles["validation_ids"] == ["ok-2", "wrong_symbol-4"]
+    # A build from before the split chose its checkpoint on the held-out items: the report says so.
+    legacy = evalrun.roles(MANIFEST, None, list(MANIFEST["eval_ids"]))
+    assert legacy["graded_and_selected"] == sorted(MANIFEST["eval_ids"])
 
 
 def test_run_without_adapter_is_refused(tmp_path):

@@ -66,7 +66,9 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "2 fixed vs 0 broken, exact McNemar p = 0.5 (not significant at 0.05 on 3 items)" in q5
     assert "3 fixed vs 1 regressed, p = 0.625" in q5
     assert "1 evaluated item was a retrieval miss" in q5
-    assert "Investigate the regressions" in q5
+    # 2 of 3 fixed: better, but the interval of the change holds zero, and the verdict says so.
+    assert "Inconclusive: the cluster's gain could still be zero" in q5 and "more held-out item" in q5
+    assert "The cluster's change is +66.7 pts, but its 95% interval" in q5
 
     details = text[text.index("## Run details") :]
     assert "b0b0b0b0b0b0ffff" in details
@@ -112,6 +114,34 @@ def test_postmortem_counts_preserved_rows_only_when_the_run_used_them(fixture_ru
         q2 = section(build_postmortem(run_dir), 2)
         assert want in q2
     assert "anchor_kl=0.0" in build_postmortem(run_dir)
+
+
+def test_postmortem_marks_flaky_regressions_and_answers_the_rung_with_few_shot(fixture_run):
+    import json
+
+    from ftui.core.compare import build_report
+
+    _ws, run_dir, report = fixture_run
+    path = run_dir / "eval" / "report.json"
+    records = []
+    for it in report["items"]:
+        r = dict(it)
+        # The few-shot arm fixes nothing; ok-2's base pass did not hold when re-asked.
+        r["fewshot_answer"], r["fewshot_grade"] = it["base_answer"], it["base_grade"]
+        if it["id"] == "ok-2":
+            r["flaky"], r["base_stability"] = True, {"asked": 3, "held": 2}
+        records.append(r)
+    rep = build_report(
+        records, targeted_cluster=report["targeted_cluster"], meta={"flaky_check": {"k": 3}}, fewshot_k=4
+    )
+    path.write_text(json.dumps(rep))
+    text = build_postmortem(run_dir)
+    q4, q5 = section(text, 4), section(text, 5)
+    assert "now fail: ok-2 (flaky)." in q4 and "re-asked with sampling (3 times)" in q4
+    assert "They still count against the gate." in q4
+    assert "given 4 of the cluster's corrections as examples passed 0/3 `wrong_symbol` items (fine-tuned: 2/3)" in q5
+    assert "the fine-tune does better." in q5
+    assert "95% CI" in q5 and "mid-p McNemar" in q5
 
 
 def test_postmortem_counts_drafted_and_edited_corrections(fixture_run):

@@ -55,3 +55,35 @@ def test_every_reader_agrees_on_a_recorded_run(tmp_path):
     assert info.message == view.message == f.message
     assert len(delta.train) == sum(1 for e in evs if e["type"] == "log" and e.get("loss") is not None)
     assert view.train_points == delta.train
+
+
+def test_probe_history_is_read_from_the_one_fold(tmp_path):
+    src = Path(__file__).resolve().parents[1] / "tui" / "fixtures" / "events_probes.jsonl"
+    evs, _ = events.read_events(src)
+    probe_evs = [e for e in evs if e["type"] == "probe"]
+    assert probe_evs
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    shutil.copy(src, run_dir / "events.jsonl")
+    info = runs.read_state(run_dir)
+    view = RunView(run_id="run")
+    delta = view.apply(evs)
+    f = fold(evs)
+    assert f.probes == probe_evs and info.last_probe == view.last_probe == f.last_probe == probe_evs[-1]
+    last = probe_evs[-1]
+    assert delta.probes[-1] == (
+        last["step"],
+        last["cluster_passed"] / last["cluster_total"],
+        last["anchors_passed"] / last["anchors_total"],
+    )
+    assert view.probe_points == delta.probes and len(delta.probes) == len(probe_evs)
+    assert f.probe_at(last["step"]) == last and f.probe_at(-1) is None
+    assert [s for s, _ in f.evals] == [e["step"] for e in evs if e["type"] == "eval"]
+
+
+def test_a_resumed_probe_at_the_same_step_replaces_the_earlier_one():
+    first = _ev("probe", step=8, cluster_passed=1, cluster_total=4, anchors_passed=2, anchors_total=2)
+    again = _ev("probe", step=8, cluster_passed=3, cluster_total=4, anchors_passed=2, anchors_total=2)
+    f = fold([_ev("eval", step=8, eval_loss=1.0), first, _ev("eval", step=8, eval_loss=0.9), again])
+    assert f.probe_at(8) is again and f.probes == [first, again]

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ftui.core import compare, evalrun, runs
+from ftui.core import compare, evalrun, runs, side_by_side
 from ftui.core.formatting import MISSING, pct, pts
 from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.row_table import Column, RowTable
@@ -23,7 +23,14 @@ BUCKET_MARK = {
     "still_failing": "· still failing",
     "still_passing": "= still passing",
 }
-VERDICT_WORD = {"ship": "SHIP", "investigate": "INVESTIGATE", "data_quality": "DATA QUALITY", "stop": "STOP"}
+VERDICT_WORD = {
+    "ship": "SHIP",
+    "investigate": "INVESTIGATE",
+    "data_quality": "DATA QUALITY",
+    "stop": "STOP",
+    "inconclusive": "INCONCLUSIVE",
+    "not_needed": "FINE-TUNING NOT NEEDED",
+}
 
 
 def metric_rows(report: dict) -> list[tuple[str, dict]]:
@@ -32,6 +39,10 @@ def metric_rows(report: dict) -> list[tuple[str, dict]]:
     target = report.get("targeted_cluster")
     if report.get("targeted"):
         rows.append((f"▶ {target or 'targeted'}", report["targeted"]))
+    fewshot = report.get("fewshot")
+    if fewshot and fewshot.get("targeted", {}).get("total"):
+        # The prompt rung on the same items: base → base with the cluster's corrections in the prompt.
+        rows.append((f"  ↳ few-shot ×{fewshot.get('k')} (base)", fewshot["targeted"]))
     if report.get("rest"):
         rows.append(("rest of benchmark", report["rest"]))
     by_cluster: dict[str, list] = {}
@@ -58,6 +69,16 @@ def metric_cells(row: tuple[str, dict]) -> list[str]:
     ]
 
 
+def interval_cell(m: dict) -> str:
+    """The cluster's change with its 95% interval, in one short line for the banner."""
+    if "ci" not in m or not m.get("total"):
+        return ""
+    lo, hi = (round(100 * x) + 0 for x in m["ci"])
+    mdc = m.get("detectable_change")
+    text = f"cluster {pts(m['change'], 0)} (95% CI {lo:+d} to {hi:+d}) · mid-p {p_text(m['mid_p'])}"
+    return text + (f" · {m['total']} items detect ≥{mdc * 100:.0f} pts" if mdc is not None else " · too few items")
+
+
 def p_text(p: float) -> str:
     # Six cells wide: small p-values keep their exponent, which is what a reader compares.
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}".replace("e-0", "e-")
@@ -74,15 +95,26 @@ way. Each item falls in a bucket: **fixed** (base failed, tuned passes), **regre
 tuned fails), **still failing**, **still passing**.
 
 * The banner is the verdict: *ship* (improved, nothing broke), *investigate* (improved, some
-  regressions), *data quality* (no improvement, nothing broke), *stop*.
+  regressions), *data quality* (no improvement, nothing broke), *stop*, or *inconclusive* (improved,
+  but the 95% interval of the cluster's change still holds zero). Below it: that interval
+  (Newcombe's paired method), the mid-p McNemar p-value and the smallest change the cluster's
+  number of items could show.
 * The table gives pass rates base → fine-tuned for the targeted cluster, the rest of the benchmark
   and each cluster, with fixed/regressed counts and the exact McNemar p-value.
+* A regression marked *~flaky* is an item whose base pass did not hold when re-asked with
+  sampling (`eval.flaky_k`); it counts, and `eval.gate_ignores_flaky` lets the gate pass it.
+* With `eval.fewshot_k`, the row under the cluster is the prompt rung: the base model given that
+  many of the cluster's corrections as examples. When it fixes the cluster as well and breaks
+  nothing, the verdict is *fine-tuning not needed*.
 * Filters: **a** all, **f** fixed, **r** regressed, **s** still failing, **p** still passing;
   **c** cycles through clusters.
 * The two boxes show the selected item's answers with the words that differ highlighted, and each
   side's grade with its reason.
 * **x** ships the run: export it (merged, adapter, GGUF, Ollama) and see, item by item, whether
   the export answers like the model judged here.
+* **v** sets another evaluated run's report beside this one: each item's bucket here and there
+  (✔ fixed, ✘ regressed, · still failing, = still passing) and which run fixed or broke what;
+  **v** again moves to the next run, then back to this run alone (`ftui report RUN --vs OTHER`).
 * **w** opens the postmortem (Markdown). **o** switches to another run's report; **e** starts
   the evaluation of the selected run when it has none.
 """
@@ -96,6 +128,14 @@ tuned fails), **still failing**, **still passing**.
         ),
         Binding("c", "next_cluster", "Cluster", id="compare.cluster", tooltip="Cycle the cluster filter"),
         Binding("w", "postmortem", "Postmortem", id="compare.postmortem", tooltip="Read the postmortem"),
+        Binding(
+            "v",
+            "versus",
+            "Versus",
+            id="compare.versus",
+            tooltip="Set the next evaluated run beside this one, item by item (again: the one after; then off)",
+            show=False,
+        ),
         Binding(
             "o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False
         ),
@@ -120,6 +160,9 @@ tuned fails), **still failing**, **still passing**.
         self.bucket = "all"
         self.cluster: str | None = None
         self._eval_watch = None
+        # Another run's report set beside this one (`v`): item id -> its row in side_by_side.pair.
+        self.vs: dict | None = None
+        self.vs_dir: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -144,7 +187,7 @@ tuned fails), **still failing**, **still passing**.
                 [Column("id", 6, fit=24), Column("bucket", 16), Column("cluster", 16), Column("question", 0)],
                 lambda it: [
                     it.get("id", ""),
-                    BUCKET_MARK.get(it.get("bucket"), it.get("bucket", "")),
+                    self._bucket_cell(it),
                     it.get("cluster") or "—",
                     it.get("question", ""),
                 ],
@@ -201,11 +244,15 @@ tuned fails), **still failing**, **still passing**.
 
     def show_report(self, report: dict, run_dir: Path | None = None) -> None:
         self.report = report
+        self.vs, self.vs_dir = None, None
         self.run_dir = run_dir or self.run_dir
         v = report.get("verdict") or {}
         word = VERDICT_WORD.get(v.get("verdict", ""), str(v.get("verdict", "?")).upper())
         run = report.get("run_id") or (self.run_dir.name if self.run_dir else "")
         text = f"{word} — {v.get('headline', '')}  [{run}]"
+        interval = interval_cell(report.get("targeted") or {})
+        if interval:
+            text += f"\n{interval}"
         gate = v.get("ship_gate") or {}
         if gate and not gate.get("open", True) and gate.get("reason"):
             text += f"\nship gate closed: {gate['reason']}"
@@ -229,10 +276,13 @@ tuned fails), **still failing**, **still passing**.
             if (self.bucket == "all" or it.get("bucket") == self.bucket)
             and (self.cluster is None or (it.get("cluster") or "—") == self.cluster)
         ]
-        self.query_one("#cmp-filter", Static).update(
+        line = (
             f"filter: {self.bucket.replace('_', ' ')} · cluster: {self.cluster or 'all'} · {len(shown)} of {len(items)} items"
             "   (a f r s p: bucket · c: cluster)"
         )
+        if self.vs is not None:
+            line = side_by_side.summary_line(self.vs) + "  (v: next run / off)"
+        self.query_one("#cmp-filter", Static).update(line)
         table = self.query_one("#cmp-items", RowTable)
         table.set_rows(shown)
         if not shown:
@@ -259,6 +309,34 @@ tuned fails), **still failing**, **still passing**.
         self.query_one("#cmp-diff", WordDiff).show(
             it.get("base_answer", ""), it.get("tuned_answer", ""), it.get("base_grade"), it.get("tuned_grade")
         )
+
+    def _bucket_cell(self, it: dict) -> str:
+        mine = (
+            "✘ regr. ~flaky"
+            if it.get("flaky") and it.get("bucket") == "regressed"
+            else BUCKET_MARK.get(it.get("bucket"), it.get("bucket", ""))
+        )
+        if self.vs is None:
+            return mine
+        other = self.vs["by_id"].get(it.get("id"))
+        theirs = side_by_side.MARK.get(other["other_bucket"], "?") if other else "—"
+        return f"{side_by_side.MARK.get(it.get('bucket'), '?')} this · {theirs} other"
+
+    def action_versus(self) -> None:
+        """Cycle the other run set beside this one: each evaluated run in turn, then none."""
+        others = [d for d in self.run_dirs if d != self.run_dir and (evalrun.eval_dir(d) / evalrun.REPORT).exists()]
+        if not others or self.report is None:
+            self.notify("No other evaluated run to set beside this one", severity="warning")
+            return
+        i = others.index(self.vs_dir) + 1 if self.vs_dir in others else 0
+        if i >= len(others):
+            self.vs, self.vs_dir = None, None
+        else:
+            self.vs_dir = others[i]
+            paired = side_by_side.pair(self.report, evalrun.read_report(self.vs_dir))
+            paired["by_id"] = {r["id"]: r for r in paired["items"]}
+            self.vs = paired
+        self._apply_filter()
 
     # -- runs, evaluation, postmortem ------------------------------------------------------
     def action_next_run(self) -> None:

@@ -44,8 +44,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 * The list shows every run of the workspace: running, finished, failed, cancelled, or dead
   (its process is gone without a final event). **enter** on a run reattaches: the whole loss
   curve is read back from its event file and then follows it live.
-* The chart shows train loss and eval loss (held-out split) by step. Below the list: progress,
-  time left, tokens/s, learning rate and the best eval loss with its step.
+* The chart shows train loss and eval loss (validation split) by step, and, when the run probes,
+  the targeted cluster's and the anchors' pass rates on the validation probe set (right axis,
+  0–1). Below the list: progress, time left, tokens/s, the best eval loss with its step, the
+  last probe's pass counts and the learning rate.
 * The train loss is drawn smoothed (an exponential moving average, TensorBoard's 0.6) over the
   raw per-step curve in a faint colour; **s** switches the smoothing off and on.
 * **x** cancels the attached run after a confirmation; it stops at the next step, saves a
@@ -174,7 +176,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             return
         before = self.view.state
         delta = self.view.apply(events)
-        self.query_one("#tr-chart", LossChart).add(delta.train, delta.eval)
+        self.query_one("#tr-chart", LossChart).add(delta.train, delta.eval, delta.probes)
         self._render_stats()
         if self.view.state != before and not quiet:
             self.load_runs()

@@ -1,8 +1,11 @@
 """Train and eval loss on one plot, redrawn a few times a second however fast points arrive.
 
+Graded probes, when the run has them, share the plot on a right-hand axis: the targeted cluster's
+pass rate and the anchors' pass rate (0 to 1) at each eval step.
+
 The per-step train loss of small batches jumps too much to read a trend from, so by default the
 chart draws its moving average over the raw curve, which stays behind it in a faint colour, as
-training dashboards do.
+training dashboards do. Probe rates are drawn as they are: one point per evaluation.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ SMOOTHING = 0.6
 # Plotext's first two series colours, kept for train and eval whatever else is drawn.
 TRAIN_COLOR = (0, 130, 200)
 EVAL_COLOR = (60, 180, 75)
+# Probe pass rates (right axis), fixed too so they never take the train or eval colour.
+CLUSTER_COLOR = (245, 130, 48)
+ANCHORS_COLOR = (145, 30, 180)
 # How much of the train colour the faint raw curve keeps over the background.
 RAW_ALPHA = 0.35
 
@@ -44,6 +50,7 @@ class LossChart(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self.train: list[tuple[float, float]] = []
         self.eval: list[tuple[float, float]] = []
+        self.probes: list[tuple[int, float | None, float | None]] = []
         self.title = "loss"
         self.smooth = True
         self._dirty = True
@@ -60,14 +67,16 @@ class LossChart(PlotextPlot):
     def clear(self, title: str = "loss") -> None:
         self.train.clear()
         self.eval.clear()
+        self.probes.clear()
         self.title = title
         self._dirty = True
 
-    def add(self, train=(), eval=()) -> None:
+    def add(self, train=(), eval=(), probes=()) -> None:
         """Buffer points; the next tick of the throttle draws them."""
         self.train.extend(train)
         self.eval.extend(eval)
-        if train or eval:
+        self.probes.extend(probes)
+        if train or eval or probes:
             self._dirty = True
 
     def toggle_smoothing(self) -> bool:
@@ -101,6 +110,16 @@ class LossChart(PlotextPlot):
         if self.eval:
             xs, ys = zip(*self.eval, strict=False)
             plt.plot(list(xs), list(ys), label="eval", marker="dot", color=EVAL_COLOR)
+        for col, label, marker, color in (
+            (1, "cluster pass", "+", CLUSTER_COLOR),
+            (2, "anchors pass", "x", ANCHORS_COLOR),
+        ):
+            pts = [(p[0], p[col]) for p in self.probes if p[col] is not None]
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                plt.plot(list(xs), list(ys), label=label, marker=marker, color=color, yside="right")
+        if self.probes:
+            plt.ylim(0, 1, yside="right")
         if not self.train and not self.eval:
             # An empty canvas with a note, rather than axes around nothing.
             plt.title(f"{self.title} · waiting for the first step")
