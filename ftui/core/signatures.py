@@ -96,7 +96,10 @@ _ENGLISH = frozenset(
 _END_OK = (*".!?)]}`\"'*:;", "```")
 
 
-def _is_json_value(text: str) -> bool:
+def looks_like_json(text: str | None) -> bool:
+    """A JSON object or array, whole (the answer format a grader and the Correct pane both check)."""
+    if not text:
+        return False
     t = text.strip()
     if not t or t[0] not in "{[":
         return False
@@ -134,10 +137,10 @@ def signatures(question: str, answer: str, expected: str | None) -> dict[str, bo
         return out
     head = a[:4000]
     if e:
-        if _is_json_value(e):
+        if looks_like_json(e):
             want = json.loads(e)
             got, _ = extract_json(head)
-            if got is None and not _is_json_value(head):
+            if got is None and not looks_like_json(head):
                 out["prose_for_json"] = True
             elif isinstance(want, dict) and isinstance(got, dict) and set(want) - set(got):
                 out["json_missing_keys"] = True
@@ -149,7 +152,7 @@ def signatures(question: str, answer: str, expected: str | None) -> dict[str, bo
         if "```" in a and "```" not in e:
             out["code_fence"] = True
         want_n = _numbers(e)
-        if want_n and not _is_json_value(e):
+        if want_n and not looks_like_json(e):
             got_n = _numbers(head)
             if got_n and not want_n <= got_n:
                 out["wrong_number"] = True

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftui.core.progress import Progress, count_progress
+from ftui.core.signatures import looks_like_json
 from ftui.core.workspace import Workspace
 
 # Status names as the corrections store spells them; "pending" means no correction yet.
@@ -29,19 +30,6 @@ def normalize_status(status: str | None) -> str:
     if s in ("review", "needs_review", "needsreview"):
         return REVIEW
     return s
-
-
-def looks_like_json(text: str | None) -> bool:
-    if not text:
-        return False
-    t = text.strip()
-    if not t or t[0] not in "{[":
-        return False
-    try:
-        json.loads(t)
-    except ValueError:
-        return False
-    return True
 
 
 def json_error(text: str) -> str | None:
