@@ -217,11 +217,12 @@ class EventsCallback(TrainerCallback):
         broken = probe is not None and self.stop_broken_anchors > 0 and probe["broken"] >= self.stop_broken_anchors
         if self.tracker.update(step, loss, probe) and state.is_world_process_zero and model is not None:
             save_adapter(model, self.adapter_dir)
-        if broken and not self.early_stopped:
+        if (broken or self.tracker.exhausted) and not self.early_stopped:
+            self.early_stopped = True
+            control.should_training_stop = True
+            control.should_save = True
             # Anchors the base passes are failing: more steps of the same will not bring them back.
-            self.early_stopped = True
-            control.should_training_stop = True
-            control.should_save = True
+            why = {"reason": "broken_anchors", "broken_ids": probe["broken_ids"]} if broken and probe else {}
             self._emit(
                 state,
                 "early_stop",
@@ -229,20 +230,7 @@ class EventsCallback(TrainerCallback):
                 best_eval_loss=self.tracker.best_loss,
                 best_step=self.tracker.best_step,
                 patience=self.tracker.patience,
-                reason="broken_anchors",
-                broken_ids=probe["broken_ids"] if probe is not None else [],
-            )
-        elif self.tracker.exhausted and not self.early_stopped:
-            self.early_stopped = True
-            control.should_training_stop = True
-            control.should_save = True
-            self._emit(
-                state,
-                "early_stop",
-                step=step,
-                best_eval_loss=self.tracker.best_loss,
-                best_step=self.tracker.best_step,
-                patience=self.tracker.patience,
+                **why,
             )
         # The evaluation pass must not count as training time in the next tokens/s figure.
         self._last_log_time = time.monotonic()
