@@ -39,6 +39,19 @@ class ServeError(FtuiError):
     pass
 
 
+# vLLM takes `--max-lora-rank` only from this set (vllm/config/lora.py, MaxLoRARanks).
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def vllm_lora_rank(ranks: list[int]) -> int:
+    """The smallest rank vLLM accepts that holds every adapter's."""
+    need = max(ranks, default=1)
+    for r in VLLM_LORA_RANKS:
+        if need <= r:
+            return r
+    raise ValueError(f"LoRA rank {need} is above vLLM's largest, {VLLM_LORA_RANKS[-1]}")
+
+
 def serve_dir(ws: Workspace) -> Path:
     return Path(ws.state.root) / SERVE_DIR
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from ftui.core import exports
 from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json
-from ftui.core.serving import BASE_NAME
+from ftui.core.serving import BASE_NAME, vllm_lora_rank
 from ftui.engine.child import failure_fields
 
 
@@ -101,20 +101,22 @@ def serve_llama_cpp(cfg: dict, sd: Path, emit) -> None:
     uvicorn.run(app, host=cfg["host"], port=cfg["port"], log_level="info")
 
 
-def vllm_command(cfg: dict) -> list[str]:
-    from ftui.engine.export import base_model_dir
+def vllm_command(cfg: dict, base: Path | None = None) -> list[str]:
+    """`vllm serve BASE --enable-lora --lora-modules ...`, run with this interpreter (the `vllm` script's module)."""
+    if base is None:
+        from ftui.engine.export import base_model_dir
 
-    base = base_model_dir(cfg["model"])
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(base)]
+        base = base_model_dir(cfg["model"])
+    cmd = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(base)]
     cmd += ["--served-model-name", BASE_NAME, "--host", cfg["host"], "--port", str(cfg["port"])]
-    loras = [f"{e['name']}={e['adapter']}" for e in cfg["models"] if e["adapter"]]
-    if loras:
-        ranks = [
-            json.loads((Path(e["adapter"]) / "adapter_config.json").read_text())["r"]
-            for e in cfg["models"]
-            if e["adapter"]
-        ]
-        cmd += ["--enable-lora", "--max-lora-rank", str(max(8, *ranks)), "--lora-modules", *loras]
+    tuned = [e for e in cfg["models"] if e["adapter"]]
+    if tuned:
+        ranks = [int(json.loads((Path(e["adapter"]) / "adapter_config.json").read_text())["r"]) for e in tuned]
+        # The JSON form, not name=path: vLLM splits name=path at every "=" and reads any "," as JSON,
+        # and only the JSON form names the base, which /v1/models then gives as each adapter's parent.
+        modules = [json.dumps({"name": e["name"], "path": e["adapter"], "base_model_name": BASE_NAME}) for e in tuned]
+        cmd += ["--enable-lora", "--max-lora-rank", str(vllm_lora_rank(ranks)), "--max-loras", str(len(tuned))]
+        cmd += ["--lora-modules", *modules]
     return cmd
 
 

@@ -115,3 +115,49 @@ def test_serve_plan_names_base_and_runs_and_refuses_other_architectures(ws_run, 
     (tmp_path / "model" / "config.json").write_text(json.dumps({"model_type": "gemma3"}))
     with pytest.raises(exports.ExportError, match="architecture 'gemma3' has no GGUF export"):
         serving.plan(ws, [run_dir], port=8999, quant="f16", engine="llama.cpp")
+
+
+def test_vllm_command_serves_the_base_and_each_adapter_as_a_lora_module(tmp_path):
+    from ftui.engine.serve import vllm_command
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "qwen2"}))  # vLLM is not limited to llama
+    # A folder name with "=" and ",": vLLM's name=path form would split or misread it.
+    ws, run_dir = make_eval_workspace(tmp_path / "w=s,1", model)
+    other = run_dir.with_name("20260102-000000-dpo")
+    other.mkdir()
+    (other / "config.json").write_text((run_dir / "config.json").read_text())
+    for rd, r in ((run_dir, 16), (other, 24)):
+        (rd / "adapter").mkdir()
+        (rd / "adapter" / "adapter_config.json").write_text(json.dumps({"r": r, "peft_type": "LORA"}))
+    cfg = serving.plan(ws, [run_dir, other], port=8999, quant="f16", engine="vllm")
+    cmd = vllm_command(cfg, base=model)
+    assert cmd[1:5] == ["-m", "vllm.entrypoints.cli.main", "serve", str(model)]
+
+    def value(flag: str) -> str:
+        return cmd[cmd.index(flag) + 1]
+
+    assert value("--served-model-name") == "base" and value("--port") == "8999" and value("--host") == "127.0.0.1"
+    assert "--enable-lora" in cmd
+    assert value("--max-lora-rank") == "32"  # ranks 16 and 24: the next value vLLM accepts
+    assert value("--max-loras") == "2"
+    modules = [json.loads(m) for m in cmd[cmd.index("--lora-modules") + 1 :]]
+    assert modules == [
+        {"name": rd.name, "path": str((rd / "adapter").resolve()), "base_model_name": "base"} for rd in (run_dir, other)
+    ]
+    assert "=" in modules[0]["path"] and "," in modules[0]["path"]
+
+
+def test_vllm_lora_rank_is_one_vllm_accepts():
+    assert [serving.vllm_lora_rank([r]) for r in (1, 2, 8, 9, 16, 300, 512)] == [1, 8, 8, 16, 16, 320, 512]
+    with pytest.raises(ValueError, match="above vLLM's largest"):
+        serving.vllm_lora_rank([1024])
+
+
+def test_vllm_command_for_the_base_alone_has_no_lora_flags(ws_run):
+    from ftui.engine.serve import vllm_command
+
+    ws, _ = ws_run
+    cmd = vllm_command(serving.plan(ws, [], port=8999, quant="f16", engine="vllm"), base=ws.root)
+    assert "--enable-lora" not in cmd and "--lora-modules" not in cmd
