@@ -106,6 +106,10 @@ def cmd_export(args) -> int:
     par = st.result.get("parity") or {}
     data = {"state": "finished", "out": st.result.get("out"), "name": cfg["name"], "parity": par}
     text = f"Exported {cfg['run_id']} as {cfg['name']}: {st.result.get('out')}"
+    mem = exports.memory_text(st.result.get("memory"))
+    if mem:
+        data["memory"] = st.result.get("memory")
+        text += f"\n{mem[0].upper()}{mem[1:]}"
     code = EXIT_OK
     if par.get("items"):
         n = par["items"]

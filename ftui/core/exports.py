@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ftui.core import events as _events
 from ftui.core import runs
 from ftui.core.errors import FtuiError
+from ftui.core.formatting import plural, size
 from ftui.core.fsutil import atomic_write_json
 from ftui.core.models import local_model_dir
 
@@ -247,3 +248,18 @@ def find_export(run_dir: Path, ref: str) -> Path:
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip("-").lower() or "model"
+
+
+def memory_text(mem: dict[str, Any] | None) -> str | None:
+    """The export's peak memory beside the base weights it read, e.g. for `ftui export-model`."""
+    if not mem or not mem.get("peak_rss_bytes"):
+        return None
+    peak, start = mem["peak_rss_bytes"], mem.get("start_rss_bytes")
+    text = f"peak memory {size(peak)}"
+    if start:
+        text += f" ({size(peak - start)} above the {size(start)} held before writing)"
+    if mem.get("model_bytes"):
+        text += f"; base weights {size(mem['model_bytes'])} in {plural(mem.get('shards') or 1, 'shard')}"
+        if (mem.get("shards") or 1) > 1:
+            text += f", largest {size(mem.get('largest_shard_bytes'))}"
+    return text

@@ -52,3 +52,14 @@ def duration(seconds: float | None) -> str:
 def plural(count: int, word: str) -> str:
     """ "1 item", "2 items"."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def size(n_bytes: int | None) -> str:
+    """A size in decimal units, as `ls -h --si` and model hubs give it: 538123456 -> "538 MB"."""
+    if n_bytes is None:
+        return MISSING
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            v = n_bytes / scale
+            return f"{v:.1f} {unit}" if v < 10 else f"{v:.0f} {unit}"
+    return f"{n_bytes} B"

@@ -19,6 +19,7 @@ from pathlib import Path
 from ftui.core.events import EventWriter
 from ftui.core.exports import CONFIG, EVENTS, MANIFEST
 from ftui.core.fsutil import atomic_write_json, atomic_write_text, fsync_dir
+from ftui.core.serving import vllm_lora_rank
 from ftui.engine.child import failure_fields
 
 GGUF_FILE = "model.gguf"
@@ -87,7 +88,7 @@ def export_adapter(cfg: dict, model_dir: Path, tmp: Path, say) -> dict:
         model_path=model_dir,
         lora_name=lora_name,
         path=final,
-        rank=max(8, int(acfg.get("r", 8))),
+        rank=vllm_lora_rank([int(acfg.get("r", 8))]),
     )
     atomic_write_text(tmp / "README.md", text)
     say("adapter folder written")
@@ -146,6 +147,7 @@ def run_export(cfg: dict, emit, check_stop=lambda: None) -> Path:
             check_stop()
 
         fmt = cfg["format"]
+        start_rss = _start_memory_watch(fmt)
         emit("status", message=f"writing {cfg['name']} into {tmp}")
         if fmt == "adapter":
             info = export_adapter(cfg, model_dir, tmp, lambda m: emit("status", message=m))
@@ -156,6 +158,7 @@ def run_export(cfg: dict, emit, check_stop=lambda: None) -> Path:
         else:
             raise ValueError(f"unknown export format {fmt!r}")
         check_stop()
+        info["memory"] = _memory_report(model_dir, start_rss)
         manifest = {
             "schema": 1,
             **{k: cfg.get(k) for k in ("name", "format", "quant", "run_id", "model", "adapter", "created")},
@@ -175,6 +178,34 @@ def run_export(cfg: dict, emit, check_stop=lambda: None) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _start_memory_watch(fmt: str) -> int | None:
+    """The writer's libraries loaded, the RSS high-water mark restarted: the peak is the export's."""
+    from ftui.engine import memory
+
+    if fmt != "adapter":
+        import ftui.engine.export_gguf  # noqa: F401 - imports torch, safetensors, numpy
+    memory.reset_peak()
+    return memory.rss_bytes()
+
+
+def _memory_report(model_dir: Path, start_rss: int | None) -> dict:
+    """The export's peak resident memory beside the base weights' size on disk."""
+    from ftui.engine import memory
+    from ftui.engine.export_merge import MergeError, weight_shards
+
+    try:
+        shards = weight_shards(model_dir)
+    except MergeError:
+        shards = []
+    return {
+        "peak_rss_bytes": memory.peak_rss_bytes(),
+        "start_rss_bytes": start_rss,
+        "model_bytes": sum(s.stat().st_size for s in shards),
+        "largest_shard_bytes": max((s.stat().st_size for s in shards), default=0),
+        "shards": len(shards),
+    }
 
 
 def _hint(exc: BaseException) -> str | None:
@@ -211,7 +242,8 @@ def main(job_dir: str | Path) -> int:
         parity = None
         if cfg.get("parity"):
             parity = _parity_after(cfg, out, writer.emit)
-        writer.emit("finished", out=str(out), runtime_s=round(time.monotonic() - t0, 1), parity=parity)
+        memory = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("memory")
+        writer.emit("finished", out=str(out), runtime_s=round(time.monotonic() - t0, 1), parity=parity, memory=memory)
         return 0
     except Cancelled:
         writer.emit("cancelled", step=0)

@@ -193,7 +193,9 @@ def write_gguf(
     deltas = load_lora(adapter) if adapter is not None else None
     order = iter(plan)
     counts: dict[str, int] = {}
-    for _shard, tensors, _meta in merged_shards(model_dir, deltas, progress):
+
+    def write_shard(tensors: dict) -> None:
+        # Its own call, so no tensor or array of this shard is still referenced when the next is read.
         for key, t in tensors.items():
             new = gguf_name(key)
             if new is None:
@@ -208,5 +210,9 @@ def write_gguf(
             data = gguf.quants.quantize(data, qt)
             writer.write_tensor_data(data)
             counts[qt.name] = counts.get(qt.name, 0) + 1
+
+    for _shard, tensors, _meta in merged_shards(model_dir, deltas, progress):
+        write_shard(tensors)
+        del tensors
     writer.close()
     return {"tensors": counts, "tokenizer": tok, "file": Path(dest_file).name}

@@ -90,27 +90,35 @@ def weight_shards(model_dir: Path) -> list[Path]:
     return shards
 
 
+def _merge_shard(shard: Path, pending: dict[str, LoraDelta]) -> tuple[dict[str, torch.Tensor], dict]:
+    """One shard's tensors with the deltas that land in it (popped from `pending`) added."""
+    tensors: dict[str, torch.Tensor] = {}
+    with safe_open(str(shard), framework="pt") as fh:
+        meta = fh.metadata() or {}
+        for key in fh.keys():  # noqa: SIM118
+            t = fh.get_tensor(key)
+            d = pending.pop(key, None)
+            if d is not None:
+                delta = d.delta()
+                if delta.shape != t.shape:
+                    raise MergeError(f"{shard}: {key} is {tuple(t.shape)}, the adapter's delta {tuple(delta.shape)}")
+                t = (t.float() + delta).to(t.dtype)
+            tensors[key] = t
+    return tensors, meta
+
+
 def merged_shards(
     model_dir: Path, deltas: dict[str, LoraDelta] | None, progress: Callable[[int, int, str], None] | None = None
 ) -> Iterator[tuple[Path, dict[str, torch.Tensor], dict]]:
-    """(shard path, merged tensors, shard metadata) one shard at a time; every delta must land."""
+    """(shard path, merged tensors, shard metadata) one shard at a time; every delta must land.
+
+    Each shard is merged in its own call, so no tensor of it stays referenced here while the next
+    one is read; the consumer drops its reference before asking for the next.
+    """
     shards = weight_shards(model_dir)
     pending = dict(deltas or {})
     for i, shard in enumerate(shards, start=1):
-        tensors: dict[str, torch.Tensor] = {}
-        with safe_open(str(shard), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            for key in fh.keys():  # noqa: SIM118
-                t = fh.get_tensor(key)
-                d = pending.pop(key, None)
-                if d is not None:
-                    delta = d.delta()
-                    if delta.shape != t.shape:
-                        raise MergeError(
-                            f"{shard}: {key} is {tuple(t.shape)}, the adapter's delta {tuple(delta.shape)}"
-                        )
-                    t = (t.float() + delta).to(t.dtype)
-                tensors[key] = t
+        tensors, meta = _merge_shard(shard, pending)
         if progress is not None:
             progress(i, len(shards), shard.name)
         yield shard, tensors, meta
@@ -144,8 +152,9 @@ def write_merged(
     copy_model_files(model_dir, dest)
     index = model_dir / INDEX
     for shard, tensors, meta in merged_shards(model_dir, deltas, progress):
-        # Tied weights share storage; safetensors refuses shared tensors, so each gets its own copy.
-        save_file({k: v.contiguous().clone() for k, v in tensors.items()}, str(dest / shard.name), metadata=meta)
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(dest / shard.name), metadata=meta)
+        # Dropped before the next shard is read: the loop variable would keep this one alive meanwhile.
+        del tensors
     if index.is_file():
         (dest / INDEX).write_text(index.read_text(encoding="utf-8"), encoding="utf-8")
     return {"merged_modules": len(deltas or {}), "shards": len(weight_shards(model_dir))}

@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,6 +68,95 @@ def test_merged_export_loads_in_transformers_and_equals_the_peft_merge(ws_run, t
         want = _peft_merged(tiny_model_dir, adapter)(**ids).logits
     assert torch.allclose(got, want, atol=1e-5)
     assert tok.chat_template == AutoTokenizer.from_pretrained(tiny_model_dir).chat_template
+
+
+def test_merge_of_a_sharded_model_reads_one_shard_at_a_time(tiny_model_dir, adapter, tmp_path, monkeypatch):
+    import weakref
+
+    import safetensors.torch
+    from transformers import AutoModelForCausalLM
+
+    from ftui.engine import export_merge
+
+    sharded = tmp_path / "sharded"
+    AutoModelForCausalLM.from_pretrained(tiny_model_dir).save_pretrained(sharded, max_shard_size="40KB")
+    for f in tiny_model_dir.glob("tok*"):
+        shutil.copy2(f, sharded / f.name)
+    shards = export_merge.weight_shards(sharded)
+    assert len(shards) >= 3
+    dest = tmp_path / "merged"
+    dest.mkdir()
+
+    refs: list[weakref.ref] = []  # every tensor read from a shard or written to one
+
+    def held() -> int:
+        return sum(r() is not None for r in refs)
+
+    opened: list[str] = []
+    real_open, real_save = export_merge.safe_open, safetensors.torch.save_file
+
+    class WatchedShard:
+        def __init__(self, path, framework):
+            self.is_shard = Path(path) in shards
+            if self.is_shard:
+                # Before a shard is read, the earlier ones are written and none of their tensors is held.
+                assert [n for n in opened if not (dest / n).is_file()] == []
+                assert held() == 0, f"{held()} tensors of earlier shards still held when opening {path}"
+                opened.append(Path(path).name)
+            self.fh = real_open(path, framework=framework)
+
+        def __enter__(self):
+            self.fh.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.fh.__exit__(*exc)
+
+        def keys(self):
+            return self.fh.keys()
+
+        def metadata(self):
+            return self.fh.metadata()
+
+        def get_tensor(self, key):
+            t = self.fh.get_tensor(key)
+            if self.is_shard:
+                refs.append(weakref.ref(t))
+            return t
+
+    def watched_save(tensors, filename, metadata=None):
+        refs.extend(weakref.ref(t) for t in tensors.values())
+        return real_save(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(export_merge, "safe_open", WatchedShard)
+    monkeypatch.setattr(safetensors.torch, "save_file", watched_save)
+    done = []
+    info = export_merge.write_merged(sharded, adapter, dest, lambda i, n, name: done.append((i, n, name)))
+    monkeypatch.undo()
+    assert opened == [s.name for s in shards]
+    assert done == [(i, len(shards), s.name) for i, s in enumerate(shards, start=1)]
+    assert info == {"merged_modules": 14, "shards": len(shards)}
+    assert (dest / export_merge.INDEX).is_file()
+
+    # What PEFT's in-memory merge of the whole model gives, weight for weight.
+    got = AutoModelForCausalLM.from_pretrained(dest, dtype=torch.float32).state_dict()
+    want = _peft_merged(sharded, adapter).state_dict()
+    assert sorted(got) == sorted(want)
+    for k in want:
+        assert torch.allclose(got[k], want[k], atol=1e-6), k
+
+
+def test_export_reports_its_peak_memory_beside_the_model_size(ws_run, tiny_model_dir):
+    ws, run_dir = ws_run
+    rc, _jd, evs = _export(ws, run_dir, "merged")
+    assert rc == 0, evs[-1]
+    mem = evs[-1]["memory"]
+    weights = sum(f.stat().st_size for f in tiny_model_dir.glob("*.safetensors"))
+    assert mem["model_bytes"] == weights and mem["shards"] == 1
+    assert mem["peak_rss_bytes"] >= mem["start_rss_bytes"] > 0
+    manifest = json.loads((run_dir / "exports" / "merged" / exports.MANIFEST).read_text())
+    assert manifest["memory"] == mem
+    assert exports.memory_text(mem).startswith("peak memory ")
 
 
 def test_adapter_export_loads_with_peft_and_says_how_to_serve_it_on_vllm(ws_run, tiny_model_dir, adapter):

@@ -32,3 +32,16 @@ def test_progress_counts_review_as_remaining_but_not_to_do():
     p = count_progress(["a", "b", "c", "d", "e"], status.get)
     assert (p.total, p.corrected, p.skipped, p.needs_review, p.to_do, p.remaining) == (5, 1, 1, 1, 2, 3)
     assert p.to_dict() == {"corrected": 1, "skipped": 1, "needs_review": 1, "remaining": 3}
+
+
+def test_size_reads_in_decimal_units():
+    from ftui.core.formatting import size
+
+    assert [size(n) for n in (None, 512, 1_500, 145_000_000, 538_090_408, 2_400_000_000)] == [
+        "n/a",
+        "512 B",
+        "1.5 kB",
+        "145 MB",
+        "538 MB",
+        "2.4 GB",
+    ]
