@@ -250,16 +250,21 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip("-").lower() or "model"
 
 
-def memory_text(mem: dict[str, Any] | None) -> str | None:
+def memory_text(mem: dict[str, Any] | None, short: bool = False) -> str | None:
     """The export's peak memory beside the base weights it read, e.g. for `ftui export-model`."""
     if not mem or not mem.get("peak_rss_bytes"):
         return None
-    peak, start = mem["peak_rss_bytes"], mem.get("start_rss_bytes")
+    peak, start, weights = mem["peak_rss_bytes"], mem.get("start_rss_bytes"), mem.get("model_bytes")
+    if short:
+        extra = [f"+{size(peak - start)} writing"] if start else []
+        extra += [f"weights {size(weights)}"] if weights else []
+        return f"peak memory {size(peak)}" + (f" ({', '.join(extra)})" if extra else "")
     text = f"peak memory {size(peak)}"
     if start:
         text += f" ({size(peak - start)} above the {size(start)} held before writing)"
-    if mem.get("model_bytes"):
-        text += f"; base weights {size(mem['model_bytes'])} in {plural(mem.get('shards') or 1, 'shard')}"
-        if (mem.get("shards") or 1) > 1:
+    if weights:
+        shards = mem.get("shards") or 1
+        text += f"; base weights {size(weights)} in {plural(shards, 'shard')}"
+        if shards > 1:
             text += f", largest {size(mem.get('largest_shard_bytes'))}"
     return text

@@ -14,7 +14,11 @@ from tests.tui.conftest import add_report, settle
 def _fake_export(run_dir, name="gguf-q8_0"):
     out = run_dir / "exports" / name
     out.mkdir(parents=True)
-    atomic_write_json(out / exports.MANIFEST, {"name": name, "format": "gguf", "quant": "q8_0"})
+    memory = {"peak_rss_bytes": 774_000_000, "start_rss_bytes": 231_000_000, "model_bytes": 538_000_000, "shards": 1}
+    atomic_write_json(
+        out / exports.MANIFEST,
+        {"name": name, "format": "gguf", "quant": "q8_0", "bytes": 145_000_000, "seconds": 46.2, "memory": memory},
+    )
     jd = exports.job_dir(run_dir, name)
     jd.mkdir(parents=True)
     atomic_write_json(jd / exports.CONFIG, {"name": name, "format": "gguf", "out": str(out)})
@@ -59,10 +63,14 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
         table = screen.query_one("#ship-exports")
         assert [r["name"] for r in table.rows] == ["gguf-q8_0"]
         assert table.rows[0]["parity"]["flips"] == 1 and table.rows[0]["parity"]["identical"] == 1
+        assert table.rows[0]["note"] == "145 MB · 46s"
+        status = str(screen.query_one("#ship-status").render())
+        assert status.startswith(str(run_dir / "exports" / "gguf-q8_0"))
+        assert "peak memory 774 MB (+543 MB writing, weights 538 MB) · parity through llama.cpp" in status
         items = screen.query_one("#ship-items")
-        assert [r["id"] for r in items.rows] == ["q01", "q02"]
+        assert [r["id"] for r in items.rows] == ["q02", "q01"]  # the lost grade first
         items.focus()
-        await pilot.press("down")
+        await pilot.press("down", "up")
         await pilot.pause()
         diff = screen.query_one("#ship-diff")
         assert str(diff.query_one("#wd-base").border_title) == "Judged ✔ pass"

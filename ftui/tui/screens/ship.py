@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from ftui.core import exports, parity
+from ftui.core.formatting import duration, size
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
 
@@ -34,6 +35,32 @@ def export_cells(row: dict) -> list[str]:
 
 def item_cells(r: dict) -> list[str]:
     return [r["id"], str(r.get("cluster") or "—"), "same" if r["identical"] else "differs", FLIP_MARK[r["flip"]]]
+
+
+def items_in_order(rows: list[dict]) -> list[dict]:
+    """What needs a look first: lost grades, gained grades, other answers that differ, then the identical."""
+    rank = {"lost": 0, "gained": 1}
+    return sorted(rows, key=lambda r: (rank.get(r["flip"], 2), bool(r["identical"])))
+
+
+def artifact_note(manifest: dict | None) -> str:
+    """Size and export time of a finished export, as the table's last column reads them."""
+    if not manifest:
+        return ""
+    return f"{size(manifest.get('bytes'))} · {duration(manifest.get('seconds'))}"
+
+
+def export_detail(row: dict | None) -> str:
+    """The highlighted export: where it is, then the peak memory writing it and what checked it."""
+    if not row:
+        return "m merged · a adapter · g GGUF q8_0 · G GGUF f16 · o Ollama · p parity again"
+    m = row.get("manifest")
+    if not m:
+        return f"{row['name']}: {row['state']}"
+    facts = [exports.memory_text(m.get("memory"), short=True) or ""]
+    if row.get("consumer"):
+        facts.append(f"parity through {row['consumer'].split(' (')[0]}")
+    return f"{m.get('out') or row['name']}\n" + " · ".join(f for f in facts if f)
 
 
 class ShipScreen(ModalScreen[None]):
@@ -64,7 +91,7 @@ class ShipScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as v:
             v.border_title = f"Ship · {self.run_dir.name}"
-            yield Static("m merged · a adapter · g GGUF q8_0 · G GGUF f16 · o Ollama · p parity", id="ship-status")
+            yield Static(export_detail(None), id="ship-status", markup=False)
             yield RowTable(
                 [
                     Column("export", 12),
@@ -72,7 +99,7 @@ class ShipScreen(ModalScreen[None]):
                     Column("identical", 9, "right"),
                     Column("same", 7, "right"),
                     Column("flips", 5, "right"),
-                    Column("", 0),
+                    Column("size · time", 0),
                 ],
                 export_cells,
                 empty="no exports yet: m, a, g, G or o writes one",
@@ -101,7 +128,11 @@ class ShipScreen(ModalScreen[None]):
             pst = exports.job_state(pd)
             result = parity.read_result(pd) if pst.state in ("finished", "none") else None
             state = st.state
-            note = st.error or ""
+            out = Path(st.config.get("out", ""))
+            manifest = exports.read_manifest(out) if st.state == "finished" and exports.is_export(out) else None
+            if manifest is not None:
+                manifest = {**manifest, "out": str(out)}
+            note = st.error or artifact_note(manifest)
             if st.state == "running":
                 pr = st.progress
                 note = st.message or ""
@@ -111,9 +142,16 @@ class ShipScreen(ModalScreen[None]):
                 state, note = "checking", pst.message or ""
             elif pst.state == "failed":
                 note = f"parity failed: {pst.error}"
-            elif result:
-                note = f"{result.get('consumer', '')} · {st.config.get('out', '')}"
-            rows.append({"name": name, "state": state, "note": note, "parity": result and result["summary"]})
+            rows.append(
+                {
+                    "name": name,
+                    "state": state,
+                    "note": note,
+                    "parity": result and result["summary"],
+                    "manifest": manifest,
+                    "consumer": result and result.get("consumer"),
+                }
+            )
             if result:
                 self.results[name] = result
         self.app.call_from_thread(self._show_rows, rows)
@@ -130,7 +168,8 @@ class ShipScreen(ModalScreen[None]):
     @on(RowTable.Highlighted, "#ship-exports")
     def _export_row(self, event: RowTable.Highlighted) -> None:
         p = (event.row or {}).get("parity")
-        self.query_one("#ship-items", RowTable).set_rows(p["rows"] if p else [])
+        self.query_one("#ship-status", Static).update(export_detail(event.row))
+        self.query_one("#ship-items", RowTable).set_rows(items_in_order(p["rows"]) if p else [])
         if not p:
             self.query_one("#ship-diff", WordDiff).clear()
 
