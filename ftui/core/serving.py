@@ -33,6 +33,10 @@ DEFAULT_QUANT = "f16"
 HOST = "127.0.0.1"
 ENGINES = ("auto", "llama.cpp", "vllm")
 BASE_NAME = "base"
+# Seconds one request to the local server may take: llama-cpp-python's server holds one model at a
+# time and loads the asked-for one on the first request after a switch, which on a busy CPU has
+# taken more than the two minutes a hosted endpoint is given.
+SERVED_TIMEOUT_S = 900.0
 
 
 class ServeError(FtuiError):
@@ -238,4 +242,4 @@ def served_endpoint(ws: Workspace, run_dir: Path) -> dict[str, Any]:
         raise ServeError(f"{serve_dir(ws)}: no healthy server for this workspace; `ftui serve {name}` first")
     if name not in (st.get("listed") or []):
         raise ServeError(f"{st['base_url']}: the server does not serve {name}; `ftui serve {name}` serves it")
-    return {"base_url": st["base_url"], "model": name, "api_key_env": "OPENAI_API_KEY"}
+    return {"base_url": st["base_url"], "model": name, "api_key_env": "OPENAI_API_KEY", "timeout_s": SERVED_TIMEOUT_S}

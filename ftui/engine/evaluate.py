@@ -121,7 +121,13 @@ class Evaluation:
         if ep:
             from ftui.engine.generate import EndpointGenerator
 
-            return EndpointGenerator(ep["base_url"], ep["model"], ep.get("api_key_env") or "OPENAI_API_KEY"), {}
+            gen = EndpointGenerator(
+                ep["base_url"],
+                ep["model"],
+                ep.get("api_key_env") or "OPENAI_API_KEY",
+                timeout=float(ep.get("timeout_s") or 120.0),
+            )
+            return gen, {}
         return self._local_generator(), {"adapter": side == "tuned", "batch_size": int(self.cfg.get("batch_size") or 8)}
 
     # --- the two passes -------------------------------------------------------------------

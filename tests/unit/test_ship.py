@@ -161,3 +161,14 @@ def test_vllm_command_for_the_base_alone_has_no_lora_flags(ws_run):
     ws, _ = ws_run
     cmd = vllm_command(serving.plan(ws, [], port=8999, quant="f16", engine="vllm"), base=ws.root)
     assert "--enable-lora" not in cmd and "--lora-modules" not in cmd
+
+
+def test_the_served_side_waits_for_a_model_the_server_loads_on_first_request(ws_run):
+    from ftui.core import evalrun
+    from ftui.engine.evaluate import Evaluation
+
+    ws, run_dir = ws_run
+    ep = {"base_url": "http://127.0.0.1:8999/v1", "model": run_dir.name, "timeout_s": serving.SERVED_TIMEOUT_S}
+    evalrun.write_plan(evalrun.plan_eval(ws, run_dir, tuned_endpoint=ep))
+    gen, _ = Evaluation(run_dir, emit=lambda *a, **k: None)._side("tuned")
+    assert gen.model_name == run_dir.name and gen.client.timeout == serving.SERVED_TIMEOUT_S > 120
