@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=serving.DEFAULT_PORT)
     p.add_argument("--quant", choices=exports.QUANTS, default=serving.DEFAULT_QUANT, help="GGUF type served on CPU")
     p.add_argument("--engine", choices=serving.ENGINES, default="auto")
+    p.add_argument("--threads", type=int, metavar="N", help="llama.cpp threads (default: one per core, up to 4)")
     p.add_argument("--stop", action="store_true", help="stop the workspace's server")
     p.add_argument("--status", action="store_true", help="is it up, and what does it serve")
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for the server to answer")
@@ -173,7 +174,7 @@ def cmd_serve(args) -> int:
         emit(args, st, serving.render_status(st))
         return EXIT_OK if st.get("healthy") else EXIT_FOUND
     run_dirs = [runs.find_run(ws, r) for r in args.runs]
-    sd, pid = serving.start(ws, run_dirs, port=args.port, quant=args.quant, engine=args.engine)
+    sd, pid = serving.start(ws, run_dirs, port=args.port, quant=args.quant, engine=args.engine, threads=args.threads)
     if not args.json:
         print(f"Starting the server (pid {pid}); log: {sd / serving.LOG}", file=sys.stderr, flush=True)
     try:

@@ -80,7 +80,9 @@ def port_free(port: int) -> bool:
     return True
 
 
-def plan(ws: Workspace, run_dirs: list[Path], *, port: int, quant: str, engine: str) -> dict[str, Any]:
+def plan(
+    ws: Workspace, run_dirs: list[Path], *, port: int, quant: str, engine: str, threads: int | None = None
+) -> dict[str, Any]:
     if engine not in ENGINES:
         raise ServeError(f"unknown serving engine {engine!r} (one of: {', '.join(ENGINES)})")
     if quant not in exports.QUANTS:
@@ -112,6 +114,9 @@ def plan(ws: Workspace, run_dirs: list[Path], *, port: int, quant: str, engine: 
         "port": int(port),
         "base_url": base_url(port),
         "quant": quant,
+        # llama.cpp's threads per request; None: one per core, up to 4. On a CPU shared with other
+        # jobs fewer threads answer faster (llama.cpp's threads wait on each other at every layer).
+        "threads": threads,
         "engine": engine,
         "model": ws.model,
         "system_prompt": ws.prompt.default_system,
@@ -121,7 +126,13 @@ def plan(ws: Workspace, run_dirs: list[Path], *, port: int, quant: str, engine: 
 
 
 def start(
-    ws: Workspace, run_dirs: list[Path], *, port: int = DEFAULT_PORT, quant: str = DEFAULT_QUANT, engine: str = "auto"
+    ws: Workspace,
+    run_dirs: list[Path],
+    *,
+    port: int = DEFAULT_PORT,
+    quant: str = DEFAULT_QUANT,
+    engine: str = "auto",
+    threads: int | None = None,
 ) -> tuple[Path, int]:
     sd = serve_dir(ws)
     st = exports.job_state(sd)
@@ -133,7 +144,9 @@ def start(
         )
     if not port_free(port):
         raise ServeError(f"port {port} on {HOST} is busy; pick another with --port")
-    cfg = plan(ws, run_dirs, port=port, quant=quant, engine=engine)
+    if threads is not None and threads < 1:
+        raise ServeError(f"--threads {threads}: give 1 or more")
+    cfg = plan(ws, run_dirs, port=port, quant=quant, engine=engine, threads=threads)
     sd.mkdir(parents=True, exist_ok=True)
     for stale in (exports.EVENTS, "stop"):
         (sd / stale).unlink(missing_ok=True)

@@ -87,7 +87,7 @@ def serve_llama_cpp(cfg: dict, sd: Path, emit) -> None:
                 "model": str(path),
                 "model_alias": entry["name"],
                 "n_ctx": 4096,
-                "n_threads": max(1, min(os.cpu_count() or 1, 4)),
+                "n_threads": int(cfg.get("threads") or max(1, min(os.cpu_count() or 1, 4))),
                 "seed": 0,
                 "verbose": False,
             }

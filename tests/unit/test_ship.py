@@ -172,3 +172,12 @@ def test_the_served_side_waits_for_a_model_the_server_loads_on_first_request(ws_
     evalrun.write_plan(evalrun.plan_eval(ws, run_dir, tuned_endpoint=ep))
     gen, _ = Evaluation(run_dir, emit=lambda *a, **k: None)._side("tuned")
     assert gen.model_name == run_dir.name and gen.client.timeout == serving.SERVED_TIMEOUT_S > 120
+
+
+def test_serve_threads_go_into_the_plan_and_zero_is_refused(ws_run, capsys):
+    ws, run_dir = ws_run
+    assert serving.plan(ws, [], port=8999, quant="f16", engine="auto", threads=1)["threads"] == 1
+    assert serving.plan(ws, [], port=8999, quant="f16", engine="auto")["threads"] is None
+    rc = cli_main(["serve", "-w", str(ws.root), "--threads", "0", "--port", "8999"])
+    assert rc == 2 and capsys.readouterr().err.strip() == "ftui: --threads 0: give 1 or more"
+    assert not serving.serve_dir(ws).exists()

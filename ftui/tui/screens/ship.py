@@ -142,6 +142,9 @@ class ShipScreen(ModalScreen[None]):
                 state, note = "checking", pst.message or ""
             elif pst.state == "failed":
                 note = f"parity failed: {pst.error}"
+            elif pst.state in ("dead", "cancelled"):
+                # A check that ended without a result: say so rather than leave the row looking unchecked.
+                note = f"{note} · parity {'stopped' if pst.state == 'cancelled' else 'died'}: p to check again"
             rows.append(
                 {
                     "name": name,
