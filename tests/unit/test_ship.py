@@ -175,7 +175,7 @@ def test_the_served_side_waits_for_a_model_the_server_loads_on_first_request(ws_
 
 
 def test_serve_threads_go_into_the_plan_and_zero_is_refused(ws_run, capsys):
-    ws, run_dir = ws_run
+    ws, _run_dir = ws_run
     assert serving.plan(ws, [], port=8999, quant="f16", engine="auto", threads=1)["threads"] == 1
     assert serving.plan(ws, [], port=8999, quant="f16", engine="auto")["threads"] is None
     rc = cli_main(["serve", "-w", str(ws.root), "--threads", "0", "--port", "8999"])
