@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("export", metavar="EXPORT", help="an export's name (merged, gguf-q8_0, ...) or folder")
     p.add_argument("--no-anchors", action="store_true", help="only the evaluated items")
     p.add_argument("--summary", action="store_true", help="leave out the per-item table")
+    p.add_argument("--threads", type=int, metavar="N", help="llama.cpp threads for a GGUF export (default: per core)")
     p.add_argument(
         "--max-flip-rate",
         type=float,
@@ -152,7 +153,7 @@ def cmd_parity(args) -> int:
     ws = load_ws(args)
     run_dir = runs.find_run(ws, args.run)
     export_dir = exports.find_export(run_dir, args.export)
-    pd, pid = parity.start(ws, run_dir, export_dir, anchors=not args.no_anchors)
+    pd, pid = parity.start(ws, run_dir, export_dir, anchors=not args.no_anchors, threads=args.threads)
     if not args.json:
         print(f"Checking {export_dir} against the evaluated model (pid {pid})...", file=sys.stderr, flush=True)
     st = follow_job(pd, args.json, "parity")

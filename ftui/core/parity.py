@@ -103,7 +103,7 @@ def plan_items(ws: Workspace, run_dir: Path, anchors: bool = True) -> list[dict[
     return items
 
 
-def prepare(ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True) -> Path:
+def prepare(ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True, threads: int | None = None) -> Path:
     """Write the parity job's plan; returns its folder (the child takes it as its argument)."""
     run_dir, export_dir = Path(run_dir), Path(export_dir)
     manifest = read_manifest(export_dir)
@@ -131,17 +131,21 @@ def prepare(ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True
             "batch_size": ecfg.get("batch_size"),
             "judge": ecfg.get("judge"),
             "cache_dir": ecfg.get("cache_dir"),
+            # llama.cpp threads for a GGUF export (None: one per core, up to 4), as `ftui serve --threads`.
+            "threads": threads,
         },
     )
     return pd
 
 
-def start(ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True) -> tuple[Path, int]:
+def start(
+    ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True, threads: int | None = None
+) -> tuple[Path, int]:
     pd = parity_dir(run_dir, export_dir)
     st = job_state(pd)
     if st.state == "running":
         raise ParityError(f"{pd}: a parity check of this export is already running (pid {st.pid})")
-    pd = prepare(ws, run_dir, export_dir, anchors=anchors)
+    pd = prepare(ws, run_dir, export_dir, anchors=anchors, threads=threads)
     return pd, runs.start_child(["parity", str(pd.resolve())], pd, LOG)
 
 

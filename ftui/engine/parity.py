@@ -33,13 +33,13 @@ class Cancelled(Exception):
 class LlamaCppGenerator:
     """A GGUF file answered through llama.cpp's own chat path (the chat template in the file's metadata)."""
 
-    def __init__(self, gguf_path: Path, n_ctx: int = 4096):
+    def __init__(self, gguf_path: Path, n_ctx: int = 4096, threads: int | None = None):
         from llama_cpp import Llama
 
         self.llm = Llama(
             model_path=str(gguf_path),
             n_ctx=n_ctx,
-            n_threads=max(1, min(os.cpu_count() or 1, 4)),
+            n_threads=threads or max(1, min(os.cpu_count() or 1, 4)),
             seed=0,
             verbose=False,
         )
@@ -69,7 +69,7 @@ def export_generator(cfg: dict, manifest: dict, progress):
     export = Path(cfg["export"])
     fmt = manifest["format"]
     if fmt in ("gguf", "ollama"):
-        return LlamaCppGenerator(export / "model.gguf"), {}
+        return LlamaCppGenerator(export / "model.gguf", threads=cfg.get("threads")), {}
     from ftui.engine.generate import load_for_generation
 
     kwargs = {"batch_size": int(cfg.get("batch_size") or 8)}
