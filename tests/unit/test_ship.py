@@ -181,3 +181,18 @@ def test_serve_threads_go_into_the_plan_and_zero_is_refused(ws_run, capsys):
     rc = cli_main(["serve", "-w", str(ws.root), "--threads", "0", "--port", "8999"])
     assert rc == 2 and capsys.readouterr().err.strip() == "ftui: --threads 0: give 1 or more"
     assert not serving.serve_dir(ws).exists()
+
+
+def test_parity_threads_go_into_the_check_s_plan(ws_run):
+    from tests.fixtures.eval_run import write_fixture_run
+
+    ws, run_dir = ws_run
+    (run_dir / "adapter").mkdir()
+    (run_dir / "adapter" / "adapter_config.json").write_text("{}")
+    write_fixture_run(ws, run_dir)
+    out = run_dir / "exports" / "gguf-f16"
+    out.mkdir(parents=True)
+    (out / exports.MANIFEST).write_text(json.dumps({"name": "gguf-f16", "format": "gguf", "quant": "f16"}))
+    pd = parity.prepare(ws, run_dir, out, threads=1)
+    assert json.loads((pd / "config.json").read_text())["threads"] == 1
+    assert json.loads((parity.prepare(ws, run_dir, out) / "config.json").read_text())["threads"] is None
