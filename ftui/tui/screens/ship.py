@@ -106,7 +106,7 @@ class ShipScreen(ModalScreen[None]):
                 id="ship-exports",
             )
             yield RowTable(
-                [Column("item", 0), Column("cluster", 16), Column("answer", 8), Column("grade", 11)],
+                [Column("item", 0), Column("cluster", 22), Column("answer", 8), Column("grade", 11)],
                 item_cells,
                 empty="no parity check for this export yet",
                 id="ship-items",
@@ -139,7 +139,10 @@ class ShipScreen(ModalScreen[None]):
                 if pr:
                     note = f"{pr.get('done')}/{pr.get('total')} {pr.get('unit', '')} · {note}"
             elif pst.state == "running":
+                pr = pst.progress
                 state, note = "checking", pst.message or ""
+                if pr.get("unit") == "items":
+                    note = f"{pr.get('done')}/{pr.get('total')} items answered"
             elif pst.state == "failed":
                 note = f"parity failed: {pst.error}"
             elif pst.state in ("dead", "cancelled"):
