@@ -37,6 +37,10 @@ BASE_NAME = "base"
 # time and loads the asked-for one on the first request after a switch, which on a busy CPU has
 # taken more than the two minutes a hosted endpoint is given.
 SERVED_TIMEOUT_S = 900.0
+# What makes llama-cpp-python's server decode as the judged model did: asked only for temperature 0
+# it still applies its defaults (repeat penalty 1.1, top-k 40, min-p 0.05), and on the sample that
+# changed 27 of 64 answers and 7 grades. vLLM's defaults apply no penalty.
+LLAMA_CPP_GREEDY = {"repeat_penalty": 1.0, "top_k": 1, "min_p": 0.0}
 
 
 class ServeError(FtuiError):
@@ -255,4 +259,12 @@ def served_endpoint(ws: Workspace, run_dir: Path) -> dict[str, Any]:
         raise ServeError(f"{serve_dir(ws)}: no healthy server for this workspace; `ftui serve {name}` first")
     if name not in (st.get("listed") or []):
         raise ServeError(f"{st['base_url']}: the server does not serve {name}; `ftui serve {name}` serves it")
-    return {"base_url": st["base_url"], "model": name, "api_key_env": "OPENAI_API_KEY", "timeout_s": SERVED_TIMEOUT_S}
+    ep: dict[str, Any] = {
+        "base_url": st["base_url"],
+        "model": name,
+        "api_key_env": "OPENAI_API_KEY",
+        "timeout_s": SERVED_TIMEOUT_S,
+    }
+    if st.get("engine") != "vllm":
+        ep["extra_body"] = LLAMA_CPP_GREEDY
+    return ep

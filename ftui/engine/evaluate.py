@@ -37,7 +37,9 @@ def model_identity(model: str) -> str:
 
 
 def endpoint_identity(ep: dict) -> str:
-    return f"endpoint:{ep['base_url'].rstrip('/')}:{ep['model']}"
+    ident = f"endpoint:{ep['base_url'].rstrip('/')}:{ep['model']}"
+    # Other decoding fields give other answers: they must not share cached ones.
+    return ident + (f":{json.dumps(ep['extra_body'], sort_keys=True)}" if ep.get("extra_body") else "")
 
 
 def answer_key(identity: str, messages: list[dict], max_new_tokens: int) -> str:
@@ -126,6 +128,7 @@ class Evaluation:
                 ep["model"],
                 ep.get("api_key_env") or "OPENAI_API_KEY",
                 timeout=float(ep.get("timeout_s") or 120.0),
+                extra_body=ep.get("extra_body"),
             )
             return gen, {}
         return self._local_generator(), {"adapter": side == "tuned", "batch_size": int(self.cfg.get("batch_size") or 8)}

@@ -220,8 +220,16 @@ class EndpointGenerator:
     """Either side of the comparison served by an OpenAI-compatible chat endpoint."""
 
     def __init__(
-        self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", client=None, timeout: float = 120.0
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        client=None,
+        timeout: float = 120.0,
+        extra_body: dict | None = None,
     ):
+        # Server-specific decoding fields sent with every request (a hosted API would refuse them).
+        self.extra_body = dict(extra_body) if extra_body else None
         self.base_url = base_url
         self.model_name = model
         self.api_key_env = api_key_env
@@ -258,7 +266,11 @@ class EndpointGenerator:
         for attempt in range(3):
             try:
                 resp = self.client.chat.completions.create(
-                    model=self.model_name, messages=messages, temperature=0, max_tokens=max_new_tokens
+                    model=self.model_name,
+                    messages=messages,
+                    temperature=0,
+                    max_tokens=max_new_tokens,
+                    extra_body=self.extra_body,
                 )
                 return (resp.choices[0].message.content or "").strip()
             except APIStatusError as exc:

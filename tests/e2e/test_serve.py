@@ -66,10 +66,14 @@ def test_openai_client_reaches_base_and_fine_tune_and_served_eval_matches(served
     evalrun.write_plan(plan)
     assert eval_main(run_dir, ["--dir", evalrun.SERVED_DIR]) == 0
     served_report = evalrun.read_report(run_dir, evalrun.SERVED_DIR)
-    assert served_report["sides"]["tuned"] == f"endpoint:{serving.base_url(port)}:{run_dir.name}"
+    # Asked greedy without llama.cpp's repeat penalty, as the judged model decoded.
+    tuned_side = served_report["sides"]["tuned"]
+    assert tuned_side.startswith(f"endpoint:{serving.base_url(port)}:{run_dir.name}:")
+    assert '"repeat_penalty": 1.0' in tuned_side
     assert evalrun.read_report(run_dir)["sides"]["tuned"] == "model + adapter"  # the judged report stays
     cmp = served_vs_judged(run_dir)
     assert cmp["items"] == len(served_report["items"]) and cmp["flips"] == 0
+    assert cmp["identical"] == cmp["items"]
     by = {r["id"]: r for r in cmp["rows"]}
     assert by["wrong_symbol-3"]["export_grade"]["passed"]
 

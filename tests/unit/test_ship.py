@@ -165,13 +165,21 @@ def test_vllm_command_for_the_base_alone_has_no_lora_flags(ws_run):
 
 def test_the_served_side_waits_for_a_model_the_server_loads_on_first_request(ws_run):
     from ftui.core import evalrun
-    from ftui.engine.evaluate import Evaluation
+    from ftui.engine.evaluate import Evaluation, endpoint_identity
 
     ws, run_dir = ws_run
-    ep = {"base_url": "http://127.0.0.1:8999/v1", "model": run_dir.name, "timeout_s": serving.SERVED_TIMEOUT_S}
+    ep = {
+        "base_url": "http://127.0.0.1:8999/v1",
+        "model": run_dir.name,
+        "timeout_s": serving.SERVED_TIMEOUT_S,
+        "extra_body": serving.LLAMA_CPP_GREEDY,
+    }
     evalrun.write_plan(evalrun.plan_eval(ws, run_dir, tuned_endpoint=ep))
     gen, _ = Evaluation(run_dir, emit=lambda *a, **k: None)._side("tuned")
     assert gen.model_name == run_dir.name and gen.client.timeout == serving.SERVED_TIMEOUT_S > 120
+    # Greedy without llama.cpp's repeat penalty, as the judged model decoded; cached apart from penalised answers.
+    assert gen.extra_body == {"repeat_penalty": 1.0, "top_k": 1, "min_p": 0.0}
+    assert endpoint_identity(ep) != endpoint_identity({**ep, "extra_body": None})
 
 
 def test_serve_threads_go_into_the_plan_and_zero_is_refused(ws_run, capsys):
