@@ -132,6 +132,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o", "--output", metavar="PATH", help="write the normalised rows here (TRL messages or preference JSONL)"
     )
+    p.add_argument(
+        "--as",
+        dest="as_fmt",
+        choices=list(formats.FORMATS),
+        help="with -o: write the rows in this format instead (tools and tool calls kept)",
+    )
     p.set_defaults(func=cmd_import)
 
 
@@ -368,7 +374,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         rows = [{k: v for k, v in r.items() if k != "line"} for r in res.rows]
         from ftui.core import fsutil
 
-        fsutil.atomic_write_jsonl(args.output, rows)
+        if getattr(args, "as_fmt", None):
+            try:
+                formats.write(rows, args.output, args.as_fmt)
+            except formats.FormatError as exc:
+                fail(str(exc))
+        else:
+            fsutil.atomic_write_jsonl(args.output, rows)
         written = args.output
     data = {
         "file": str(res.path),

@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 
 from ftui.core import fsutil
 from ftui.core.errors import FtuiError
-from ftui.core.prompts import messages_for, user_text, with_answer
+from ftui.core.prompts import messages_for, tools_of, user_text, with_answer
 from ftui.core.runlog import Item, load_run_log, read_items
+from ftui.core.toolrows import with_tools
 from ftui.core.workspace import BuildConfig, Workspace
 
 SCHEMA = 1
@@ -445,33 +446,45 @@ def _preserve_rows(plan: _Plan, held: list[_Example]) -> tuple[list[_Example], l
 
 
 def _sft_row(ex: _Example, ws: Workspace) -> dict[str, Any]:
-    return {
-        "id": ex.item.id,
-        "cluster": ex.cluster,
-        "kind": ex.kind,
-        "messages": with_answer(messages_for(ex.item, ws.prompt), ex.target),
-    }
+    tools = tools_of(ex.item)
+    return with_tools(
+        {
+            "id": ex.item.id,
+            "cluster": ex.cluster,
+            "kind": ex.kind,
+            "messages": with_answer(messages_for(ex.item, ws.prompt), ex.target, tools),
+        },
+        tools,
+    )
 
 
 def _pc_row(ex: _Example, ws: Workspace) -> dict[str, Any]:
     # TRL's conversational prompt/completion: the loss covers only the completion.
-    return {
-        "id": ex.item.id,
-        "cluster": ex.cluster,
-        "kind": ex.kind,
-        "prompt": messages_for(ex.item, ws.prompt),
-        "completion": [{"role": "assistant", "content": ex.target}],
-    }
+    tools = tools_of(ex.item)
+    return with_tools(
+        {
+            "id": ex.item.id,
+            "cluster": ex.cluster,
+            "kind": ex.kind,
+            "prompt": messages_for(ex.item, ws.prompt),
+            "completion": with_answer([], ex.target, tools),
+        },
+        tools,
+    )
 
 
 def _dpo_row(ex: _Example, ws: Workspace) -> dict[str, Any]:
-    return {
-        "id": ex.item.id,
-        "cluster": ex.cluster,
-        "prompt": messages_for(ex.item, ws.prompt),
-        "chosen": [{"role": "assistant", "content": ex.target}],
-        "rejected": [{"role": "assistant", "content": ex.rejected or ""}],
-    }
+    tools = tools_of(ex.item)
+    return with_tools(
+        {
+            "id": ex.item.id,
+            "cluster": ex.cluster,
+            "prompt": messages_for(ex.item, ws.prompt),
+            "chosen": with_answer([], ex.target, tools),
+            "rejected": with_answer([], ex.rejected or "", tools),
+        },
+        tools,
+    )
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:

@@ -22,7 +22,7 @@ from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
 from ftui.core.grading import spec_for
 from ftui.core.overlay import Overlay
-from ftui.core.prompts import messages_for
+from ftui.core.prompts import messages_for, tools_of
 from ftui.core.runlog import Item, load_benchmark
 from ftui.core.workspace import Workspace
 
@@ -187,6 +187,8 @@ def plan_eval(
             "messages": messages_for(it, ws.prompt),
             "grader": spec_for(ws, it),
         }
+        if it.tools:
+            row["tools"] = tools_of(it)
         if shots:
             chosen = fewshot.choose(it, row["messages"], shots, ws.eval.fewshot_k)
             row["fewshot_ids"] = [ex["id"] for ex in chosen]

@@ -24,7 +24,7 @@ from ftui.core.state import StatePaths
 
 CONFIG_NAME = "ftui.yaml"
 
-GRADER_KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge")
+GRADER_KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge", "tool_call")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class Fields:
     prompt: str = "prompt"
     task: str = "task"
     grade_reason: str = "grade_reason"
+    # The tool definitions the request declared (OpenAI's `tools`, or their JSON text).
+    tools: str = "tools"
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,10 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node:
                 cfg_path,
                 line_of("eval", key),
                 f"eval.{where}: unknown grader {kind!r}{hint}; one of {', '.join(GRADER_KINDS)}",
+            )
+        if spec["kind"] == "tool_call" and spec.get("arguments", "equal") not in ("equal", "keys", "schema"):
+            raise ConfigError(
+                cfg_path, line_of("eval", key), f"eval.{where}: tool_call arguments must be equal, keys or schema"
             )
         if spec["kind"] == "judge" and ws.eval.judge is None:
             raise ConfigError(

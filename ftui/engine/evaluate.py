@@ -134,7 +134,7 @@ class Evaluation:
         if cache is not None:
             ep = self.cfg.get("base_endpoint")
             identity = endpoint_identity(ep) if ep else model_identity(self.cfg["model"])
-            keys = [answer_key(identity, it[field], max_new) for it in self.items]
+            keys = [answer_key(identity, it[field] + _tools_key(it), max_new) for it in self.items]
             for i, k in enumerate(keys):
                 answers[i] = cache.get(k)
         todo = [i for i in range(n) if answers[i] is None]
@@ -155,6 +155,9 @@ class Evaluation:
             self.emit("progress", side=side, done=cached + self.generated[side], total=n, cached=cached)
             self._check_stop()
 
+        tools = [self.items[i].get("tools") for i in todo]
+        if any(tools):
+            kwargs["tools_list"] = tools
         gen.generate([self.items[i][field] for i in todo], max_new_tokens=max_new, on_batch=on_batch, **kwargs)
         return [a or "" for a in answers]
 
@@ -168,6 +171,9 @@ class Evaluation:
             return {}
         gen, kwargs = self._side("base")
         prompts = [self.items[i]["messages"] for i in passing for _ in range(k)]
+        tools = [self.items[i].get("tools") for i in passing for _ in range(k)]
+        if any(tools):
+            kwargs = {**kwargs, "tools_list": tools}
         total = len(prompts)
         done = 0
 
@@ -190,7 +196,9 @@ class Evaluation:
         for j, i in enumerate(passing):
             it = self.items[i]
             held = sum(
-                grade(a, it.get("expected"), it["grader"], question=it.get("question") or "").passed
+                grade(
+                    a, it.get("expected"), it["grader"], question=it.get("question") or "", tools=it.get("tools")
+                ).passed
                 for a in answers[j * k : (j + 1) * k]
             )
             out[i] = {"asked": k, "held": int(held)}
@@ -236,12 +244,18 @@ class Evaluation:
                 **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected", "logged_grade")},
                 "base_answer": b,
                 "tuned_answer": t,
-                "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),
-                "tuned_grade": grade(t, it.get("expected"), it["grader"], question=q, judge=judge),
+                "base_grade": grade(
+                    b, it.get("expected"), it["grader"], question=q, judge=judge, tools=it.get("tools")
+                ),
+                "tuned_grade": grade(
+                    t, it.get("expected"), it["grader"], question=q, judge=judge, tools=it.get("tools")
+                ),
             }
             if shots is not None:
                 rec["fewshot_answer"] = shots[i]
-                rec["fewshot_grade"] = grade(shots[i], it.get("expected"), it["grader"], question=q, judge=judge)
+                rec["fewshot_grade"] = grade(
+                    shots[i], it.get("expected"), it["grader"], question=q, judge=judge, tools=it.get("tools")
+                )
                 rec["fewshot_ids"] = it.get("fewshot_ids")
             records.append(rec)
         stable = self.stability([i for i, r in enumerate(records) if r["base_grade"].passed])
@@ -290,6 +304,11 @@ class Evaluation:
         if self.cfg.get("reports_dir"):
             copy_to_reports(self.cfg["reports_dir"], str(self.cfg.get("run_id")), path)
         return path
+
+
+def _tools_key(item: dict) -> list[dict]:
+    # The tools are part of what the model is asked: the same messages with other tools are another prompt.
+    return [{"tools": item["tools"]}] if item.get("tools") else []
 
 
 def _hint(exc: BaseException) -> str | None:

@@ -63,10 +63,16 @@ class Generator:
             and getattr(getattr(model, "config", None), "quantization_config", None) is None
         )
 
-    def prompt_text(self, messages: list[dict]) -> str:
+    def prompt_text(self, messages: list[dict], tools: Any = None) -> str:
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
-            return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            from ftui.engine.toolrender import prompt_text
+
+            return prompt_text(tok, messages, tools)
+        if tools:
+            from ftui.core.toolcalls import fallback_messages, load_tools
+
+            messages = fallback_messages(messages, load_tools(tools))
         # A base model without a chat template: a plain transcript still ends where the answer starts.
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n\n".join(lines) + "\n\nassistant: "
@@ -106,13 +112,15 @@ class Generator:
         on_batch: Callable[[list[int], list[str]], None] | None = None,
         temperature: float = 0.0,
         seed: int = 0,
+        tools_list: list[Any] | None = None,
     ) -> list[str]:
         """Greedy answers in input order, `batch_size` rows decoded at a time.
 
         `on_batch(indices, answers)` sees answers as they complete, so a caller can persist them
-        before a long run ends (or dies).
+        before a long run ends (or dies). `tools_list` holds each prompt's tool definitions.
         """
-        texts = [self.prompt_text(m) for m in messages_list]
+        tools_list = tools_list or [None] * len(messages_list)
+        texts = [self.prompt_text(m, t) for m, t in zip(messages_list, tools_list, strict=True)]
         tok = self.tokenizer
         prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
         # Items sharing a system prompt are usually the same task: neighbours share a prefix computed
@@ -240,27 +248,39 @@ class EndpointGenerator:
         max_new_tokens: int = 128,
         progress: Progress | None = None,
         on_batch: Callable[[list[int], list[str]], None] | None = None,
+        tools_list: list[Any] | None = None,
         **_: object,
     ) -> list[str]:
         messages_list = list(messages_list)
+        tools_list = tools_list or [None] * len(messages_list)
         out = []
         for i, messages in enumerate(messages_list, start=1):
-            out.append(self._one(messages, max_new_tokens))
+            out.append(self._one(messages, max_new_tokens, tools_list[i - 1]))
             if on_batch is not None:
                 on_batch([i - 1], [out[-1]])
             if progress is not None:
                 progress(i, len(messages_list))
         return out
 
-    def _one(self, messages: list[dict], max_new_tokens: int) -> str:
+    def _one(self, messages: list[dict], max_new_tokens: int, tools: Any = None) -> str:
         from openai import APIStatusError
 
+        from ftui.core import toolcalls
+
+        extra = {"tools": toolcalls.load_tools(tools)} if tools else {}
         for attempt in range(3):
             try:
                 resp = self.client.chat.completions.create(
-                    model=self.model_name, messages=messages, temperature=0, max_tokens=max_new_tokens
+                    model=self.model_name, messages=messages, temperature=0, max_tokens=max_new_tokens, **extra
                 )
-                return (resp.choices[0].message.content or "").strip()
+                msg = resp.choices[0].message
+                # A call comes back as tool_calls: kept as its canonical text, as the log reader keeps one.
+                calls = toolcalls.calls_from_openai(
+                    [c.model_dump() if hasattr(c, "model_dump") else c for c in getattr(msg, "tool_calls", None) or []]
+                )
+                if calls:
+                    return toolcalls.call_text(calls)
+                return (msg.content or "").strip()
             except APIStatusError as exc:
                 if exc.status_code in (401, 403):
                     raise RuntimeError(

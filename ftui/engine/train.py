@@ -185,6 +185,11 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         )
     except Exception as exc:
         raise ModelLoadError(f"could not load model {cfg['model']!r}: {type(exc).__name__}: {exc}") from exc
+    from ftui.engine.data import has_tools
+
+    if has_tools(build_dir):
+        # Rows with tools are rendered as this model's template renders them (or by the fallback).
+        train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(cfg), tok=tok)
 
     ckpt_dir = run_dir / "checkpoints"
     adapter_dir = run_dir / "adapter"
