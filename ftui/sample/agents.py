@@ -152,36 +152,70 @@ def messages(req: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": req["user"]}]
 
 
+def record(req: dict[str, Any], answer: str, model: str) -> dict[str, Any]:
+    """One run-log line: the request, the model's answer, its grade and, for a failure, its label."""
+    g = grade(answer, toolcalls.call_text([req["call"]]), {"kind": "tool_call"}, tools=TOOLS)
+    rec = {
+        "question_id": req["id"],
+        "task": req["task"],
+        "messages": messages(req),
+        "tools": TOOLS,
+        "answer": answer,
+        "expected_answer": req["call"],
+        "grade": "correct" if g.passed else "incorrect",
+        "grade_reason": g.reason,
+        "model": model,
+    }
+    if not g.passed:
+        rec["failure_label"] = label_of(g.reason)
+    return rec
+
+
 def regenerate(out_dir: Path = AGENTS_DIR, model: str = "smollm2-135m-instruct") -> dict[str, int]:
+    """Answer every request (lines written as batches finish), grade, label, and write the reviewed
+    corrections: each failure's expected call."""
     from ftui.engine.generate import load_for_generation
 
     reqs = requests()
     gen = load_for_generation(model)
-    answers = gen.generate(
-        [messages(r) for r in reqs], adapter=False, max_new_tokens=64, batch_size=8, tools_list=[TOOLS] * len(reqs)
+    done: dict[int, dict[str, Any]] = {}
+
+    def write() -> None:
+        recs = [done[i] for i in sorted(done)]
+        atomic_write_text(out_dir / "run_log.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
+        review = [
+            {
+                "question_id": r["question_id"],
+                "question": r["messages"][-1]["content"],
+                "original_answer": r["answer"],
+                "failure_label": r["failure_label"],
+                "corrected_output": toolcalls.call_text([r["expected_answer"]]),
+            }
+            for r in recs
+            if "failure_label" in r
+        ]
+        atomic_write_text(
+            out_dir / "reviewed_corrections.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in review)
+        )
+
+    def on_batch(idx: list[int], outs: list[str]) -> None:
+        for i, a in zip(idx, outs, strict=True):
+            done[i] = record(reqs[i], a, model)
+        write()
+        print(f"{len(done)}/{len(reqs)} answered", flush=True)
+
+    gen.generate(
+        [messages(r) for r in reqs],
+        adapter=False,
+        max_new_tokens=48,
+        batch_size=4,
+        tools_list=[TOOLS] * len(reqs),
+        on_batch=on_batch,
     )
-    lines, counts = [], {"passed": 0}
-    for r, a in zip(reqs, answers, strict=True):
-        expected = toolcalls.call_text([r["call"]])
-        g = grade(a, expected, {"kind": "tool_call"}, tools=TOOLS)
-        rec = {
-            "question_id": r["id"],
-            "task": r["task"],
-            "messages": messages(r),
-            "tools": TOOLS,
-            "answer": a,
-            "expected_answer": r["call"],
-            "grade": "correct" if g.passed else "incorrect",
-            "grade_reason": g.reason,
-            "model": model,
-        }
-        if g.passed:
-            counts["passed"] += 1
-        else:
-            rec["failure_label"] = label_of(g.reason)
-            counts[rec["failure_label"]] = counts.get(rec["failure_label"], 0) + 1
-        lines.append(json.dumps(rec, ensure_ascii=False))
-    atomic_write_text(out_dir / "run_log.jsonl", "\n".join(lines) + "\n")
+    counts: dict[str, int] = {}
+    for r in done.values():
+        key = r.get("failure_label", "passed")
+        counts[key] = counts.get(key, 0) + 1
     return counts
 
 
