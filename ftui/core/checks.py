@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ftui.core import formats
+from ftui.core import formats, toolcalls
 from ftui.core.toolrows import call_findings
 from ftui.core.workspace import PromptConfig
 
@@ -303,6 +303,8 @@ def _norm(text: str) -> str:
 
 def _content(m: dict[str, Any]) -> str:
     c = m.get("content")
+    if not isinstance(c, str) and m.get("tool_calls"):
+        return toolcalls.message_text(m) or ""  # a call is checked as its canonical text
     return c if isinstance(c, str) else ""
 
 

@@ -83,6 +83,18 @@ def tool_names(tools: Iterable[dict[str, Any]]) -> list[str]:
     return [t["function"]["name"] for t in tools]
 
 
+def tool_summary(value: Any) -> str:
+    """One line a tool: name(required arguments) — description."""
+    lines = []
+    for t in load_tools(value):
+        fn = t["function"]
+        params = fn.get("parameters") if isinstance(fn.get("parameters"), dict) else {}
+        args = ", ".join(map(str, params.get("required") or []))
+        desc = f" — {fn['description']}" if fn.get("description") else ""
+        lines.append(f"{fn['name']}({args}){desc}")
+    return "\n".join(lines)
+
+
 def schema_of(tools: Iterable[dict[str, Any]], name: str) -> dict[str, Any] | None:
     for t in tools:
         if t["function"]["name"] == name:

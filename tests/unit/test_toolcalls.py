@@ -244,3 +244,13 @@ def test_tool_call_grader(answer, spec, passed, reason):
     expected = '{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}'
     g = grade(answer, expected, {"kind": "tool_call", **spec}, tools=TOOLS)
     assert g.passed is passed and reason in g.reason and g.grader == "tool_call"
+
+
+def test_show_lists_the_tools_and_check_reads_calls_as_answers(tmp_path, capsys):
+    ws = agents_ws.make(tmp_path)
+    code, out, _ = run(capsys, "show", "w-paris", "-w", ws.root)
+    assert code == 0 and "get_weather(city, unit) — Current weather in a city" in out
+    _correct(ws, ["w-paris", "w-tokyo"])
+    b = datasets.build(ws)
+    rep = run_checks(b.train_path)
+    assert not [f for f in rep.findings if f.kind in ("output_too_short", "bad_tool_call", "missing_content")]
