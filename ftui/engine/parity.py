@@ -52,8 +52,9 @@ class LlamaCppGenerator:
         for i, messages in enumerate(messages_list):
             # llama.cpp is given the fallback's messages for a request with tools (see toolrender).
             tools = load_tools(tools_list[i])
+            asked: Any = fallback_messages(messages, tools) if tools else messages
             resp: Any = self.llm.create_chat_completion(  # not streamed: one response object
-                messages=fallback_messages(messages, tools) if tools else messages,
+                messages=asked,
                 max_tokens=max_new_tokens,
                 # Greedy, and none of llama.cpp's sampling defaults (repeat penalty 1.1, min_p) that
                 # transformers' greedy decoding does not apply.
