@@ -28,7 +28,7 @@ def register(sub) -> None:
         "--anchor-kl",
         type=float,
         metavar="W",
-        help="SFT: weight of KL(base || tuned) on anchor answers; 0 turns it off (default: train.anchor_kl)",
+        help="weight of KL(base || tuned) on anchor answers (SFT and DPO); 0 turns it off (default: train.anchor_kl)",
     )
     p.add_argument(
         "--probes", type=int, metavar="N", help="graded validation probes per eval step, 0 off (default: train.probes)"

@@ -34,7 +34,7 @@ VERDICTS: dict[tuple[bool, bool] | str, dict[str, Any]] = {
         "headline": "Investigate the regressions before shipping: the cluster improved but some items broke.",
         "advice": [
             "Anchor more passing examples (raise build.anchor_ratio) so existing behaviour is kept.",
-            "Hold the anchors to the base model (train.anchor_kl, e.g. 10; SFT only), and with it the other "
+            "Hold the anchors to the base model (train.anchor_kl, e.g. 10; SFT and DPO), and with it the other "
             "clusters' failures (build.preserve).",
             "Lower the learning rate (train.learning_rate) or train fewer steps.",
         ],

@@ -617,7 +617,7 @@ def build(
         "counts": counts,
         "per_cluster": plan.per_cluster,
         "train_ids": [ex.item.id for ex in train],
-        # preserve.jsonl: trained on only by an SFT run with train.anchor_kl > 0.
+        # preserve.jsonl: trained on only by a run with train.anchor_kl > 0 (SFT or DPO).
         "preserve_ids": sorted(ex.item.id for ex in preserve),
         "preserve_dropped_ids": preserve_dropped,
         # Roles: eval_ids are held out to judge the run (the comparison grades them); validation_ids

@@ -73,9 +73,8 @@ def targeted_cluster(manifest: dict[str, Any]) -> str | None:
 
 
 def preserves(run_cfg: dict[str, Any] | None) -> bool:
-    """Whether a run trains on the build's preserved items (an SFT run holding anchors to the base)."""
-    cfg = run_cfg or {}
-    return cfg.get("method", "sft") == "sft" and float(cfg.get("anchor_kl") or 0) > 0
+    """Whether a run trains on the build's preserved items (a run holding anchors to the base, SFT or DPO)."""
+    return float((run_cfg or {}).get("anchor_kl") or 0) > 0
 
 
 def training_ids(manifest: dict[str, Any], run_cfg: dict[str, Any] | None = None) -> set[str]:

@@ -214,6 +214,9 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         stop_broken_anchors=int(cfg.get("stop_broken_anchors") or 0),
     )
     trainer = make_trainer(cfg, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback])
+    anchors = getattr(trainer, "anchors", None)
+    if anchors is not None:
+        status(f"anchor KL: {len(anchors)} anchor answers held to the base, {anchors.batch_size} per step")
 
     resume_from = None
     if resume:
@@ -311,10 +314,17 @@ def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Pat
 
         return sft_trainer_class(plan.device)(anchor_kl=float(cfg.get("anchor_kl", 0.0)), **common)
     if cfg["method"] == "dpo":
-        from trl import DPOTrainer
+        from ftui.core.evalrun import preserves
+        from ftui.engine.data import anchor_rows
+        from ftui.engine.dpo_loss import AnchorBatches, dpo_trainer_class
 
+        anchor_kl = float(cfg.get("anchor_kl") or 0.0)
+        anchors = None
+        if anchor_kl > 0:
+            rows = anchor_rows(Path(cfg["build_dir"]), kl_rows=preserves(cfg)) if cfg.get("build_dir") else []
+            anchors = AnchorBatches(rows, tok, args.max_length, args.per_device_train_batch_size, args.seed)
         # ref_model=None with a PEFT adapter: the reference is the same base with the adapter disabled.
-        return DPOTrainer(ref_model=None, **common)
+        return dpo_trainer_class()(ref_model=None, anchor_kl=anchor_kl, anchors=anchors, **common)
     raise ValueError(f"unknown training method {cfg['method']!r} (sft or dpo)")
 
 
