@@ -89,8 +89,11 @@ def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> di
         if key not in cfg and key not in ("model",):
             raise ValueError(f"unknown training setting {key!r}")
         cfg[key] = value
-    if cfg["method"] not in ("sft", "dpo"):
-        raise ValueError(f"method must be sft or dpo, not {cfg['method']!r}")
+    from ftui.core.workspace import TrainConfig
+
+    known = {k: v for k, v in cfg.items() if k != "model"}
+    for key, what in TrainConfig(**known).problems()[:1]:
+        raise ValueError(f"{key} {what}")
     return cfg
 
 

@@ -100,6 +100,34 @@ class TrainConfig:
     # Stop early when a probe finds this many anchors broken (0: never).
     stop_broken_anchors: int = 0
 
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, what is wrong with it) for each value out of range, in field order.
+
+        The one place for these rules: the workspace loader, `runs.train_settings` (the CLI's
+        overrides) and the Train pane's run form all ask here.
+        """
+        rules = (
+            ("method", self.method in ("sft", "dpo"), f"must be sft or dpo, not {self.method!r}"),
+            ("lora_r", self.lora_r >= 1, "must be >= 1"),
+            ("lora_alpha", self.lora_alpha >= 1, "must be >= 1"),
+            ("learning_rate", self.learning_rate > 0, "must be > 0"),
+            ("max_steps", self.max_steps >= 1, "must be >= 1"),
+            ("epochs", self.epochs is None or self.epochs > 0, "must be > 0 (or unset: train max_steps)"),
+            ("eval_steps", self.eval_steps >= 1, "must be >= 1"),
+            ("patience", self.patience >= 0, "must be >= 0"),
+            ("rpo_alpha", self.rpo_alpha >= 0, "must be >= 0"),
+            ("anchor_kl", self.anchor_kl >= 0, "must be >= 0"),
+            ("device", self.device in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
+            ("probes", self.probes >= 0, "must be >= 0"),
+            (
+                "select_by",
+                self.select_by in ("eval_loss", "probes"),
+                f"must be eval_loss or probes, not {self.select_by!r}",
+            ),
+            ("stop_broken_anchors", self.stop_broken_anchors >= 0, "must be >= 0"),
+        )
+        return [(key, what) for key, ok, what in rules if not ok]
+
 
 @dataclass(frozen=True)
 class EndpointConfig:
@@ -327,20 +355,8 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node:
         )
     if ws.build.anchor_ratio < 0:
         raise ConfigError(cfg_path, line_of("build", "anchor_ratio"), "build.anchor_ratio must be >= 0")
-    if ws.train.method not in ("sft", "dpo"):
-        raise ConfigError(
-            cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}"
-        )
-    if ws.train.select_by not in ("eval_loss", "probes"):
-        raise ConfigError(
-            cfg_path,
-            line_of("train", "select_by"),
-            f"train.select_by must be eval_loss or probes, not {ws.train.select_by!r}",
-        )
-    if ws.train.anchor_kl < 0:
-        raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
-    if ws.train.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(cfg_path, line_of("train", "device"), "train.device must be auto, cpu or cuda")
+    for key, what in ws.train.problems()[:1]:
+        raise ConfigError(cfg_path, line_of("train", key), f"train.{key} {what}")
     specs = [("grader", ws.eval.grader)] + [(f"by_label.{k}", v) for k, v in ws.eval.by_label.items()]
     specs += [(f"by_task.{k}", v) for k, v in ws.eval.by_task.items()]
     for where, spec in specs:

@@ -81,3 +81,16 @@ def test_help_screen(snap_compare, ws):
     assert snap_compare(
         FtuiApp(ws, start_pane="correct"), terminal_size=(80, 24), run_before=_pressing("question_mark")
     )
+
+
+def test_run_form(snap_compare, ws):
+    # Every training setting the form offers at 80x24, the trust settings (probes, select_by,
+    # stop_broken_anchors, rpo_alpha, anchor_kl) among them, and a bad value's message.
+    async def before(pilot) -> None:
+        await _pressing("n")(pilot)
+        form = pilot.app.screen
+        form.query_one("#f-select_by").value = "loss"
+        await pilot.press("ctrl+r")
+        await _settle(pilot)
+
+    assert snap_compare(FtuiApp(ws, start_pane="train"), terminal_size=(80, 24), run_before=before)

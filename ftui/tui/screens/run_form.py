@@ -9,9 +9,10 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace import TrainConfig, Workspace
 
-# (field, label, kind) — kind: text | int | float | optfloat | nonneg (a float, 0 allowed)
+# (field, label, kind) — kind: text | int | float | optfloat (blank: unset). The ranges are the
+# workspace's own rules (TrainConfig.problems); the form only reads the text as a number.
 FIELDS = (
     ("model", "Model", "text"),
     ("lora_r", "LoRA rank", "int"),
@@ -21,53 +22,40 @@ FIELDS = (
     ("epochs", "Epochs (blank: steps)", "optfloat"),
     ("eval_steps", "Eval every (steps)", "int"),
     ("patience", "Early-stop patience", "int"),
-    ("anchor_kl", "Anchor KL (SFT; 0 off)", "nonneg"),
+    ("anchor_kl", "Anchor KL (0 off)", "float"),
+    ("rpo_alpha", "RPO alpha (DPO; 0 off)", "float"),
+    ("probes", "Probes (items; 0 off)", "int"),
+    ("select_by", "Best by eval_loss/probes", "text"),
+    ("stop_broken_anchors", "Stop at N broken (0 off)", "int"),
 )
+SELECT_BY = ["eval_loss", "probes"]
 
 
 def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, list[str]]:
-    """Form text -> overrides for `runs.create_run`, and one message per bad field."""
+    """Form text -> overrides for `runs.create_run`, and one message per bad field, in the form's order."""
     out: dict = {"method": method, "qlora": qlora}
-    errors: list[str] = []
-    if method not in ("sft", "dpo"):
-        errors.append(f"Method: sft or dpo ({method!r})")
+    errors: dict[str, str] = {}
     for key, label, kind in FIELDS:
         raw = values.get(key, "").strip()
         try:
             if kind == "text":
                 if not raw:
-                    raise ValueError("required")
+                    errors[key] = f"{label}: required"
+                    continue
                 out[key] = raw
             elif kind == "int":
-                v = int(raw)
-                if v < 1 and key != "patience":
-                    raise ValueError("must be at least 1")
-                if v < 0:
-                    raise ValueError("must be 0 or more")
-                out[key] = v
-            elif kind == "float":
-                v = float(raw)
-                if not v > 0:
-                    raise ValueError("must be above 0")
-                out[key] = v
-            elif kind == "nonneg":
-                v = float(raw)
-                if not v >= 0:
-                    raise ValueError("must be 0 or more")
-                out[key] = v
-            elif kind == "optfloat" and raw:
-                v = float(raw)
-                if not v > 0:
-                    raise ValueError("must be above 0")
-                out[key] = v
-        except ValueError as exc:
-            reason = (
-                str(exc)
-                if str(exc) in ("required", "must be at least 1", "must be 0 or more", "must be above 0")
-                else "not a number"
-            )
-            errors.append(f"{label}: {reason} ({raw!r})")
-    return out, errors
+                out[key] = int(raw)
+            elif kind == "float" or (kind == "optfloat" and raw):
+                out[key] = float(raw)
+        except ValueError:
+            errors[key] = f"{label}: not a number ({raw!r})"
+    # A field that did not read as a number keeps its default here: it already has its message.
+    labels = {key: label for key, label, _ in FIELDS}
+    for key, what in TrainConfig(**{k: v for k, v in out.items() if k != "model"}).problems():
+        raw = "" if " not " in what else f" ({values.get(key, '').strip()!r})"  # some rules quote the value already
+        errors.setdefault(key, f"{labels.get(key, 'Method')}: {what}{raw}")
+    order = ["method", *labels]
+    return out, [errors[k] for k in order if k in errors]
 
 
 class RunFormScreen(ModalScreen[dict | None]):
@@ -104,6 +92,10 @@ class RunFormScreen(ModalScreen[dict | None]):
             "eval_steps": str(t.eval_steps),
             "patience": str(t.patience),
             "anchor_kl": f"{t.anchor_kl:g}",
+            "rpo_alpha": f"{t.rpo_alpha:g}",
+            "probes": str(t.probes),
+            "select_by": t.select_by,
+            "stop_broken_anchors": str(t.stop_broken_anchors),
         }
         with Vertical() as v:
             v.border_title = "New training run"
@@ -113,7 +105,8 @@ class RunFormScreen(ModalScreen[dict | None]):
                 yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(["sft", "dpo"]))
                 for key, label, _ in FIELDS:
                     yield Label(label)
-                    yield Input(defaults[key], compact=True, id=f"f-{key}")
+                    suggest = SuggestFromList(SELECT_BY) if key == "select_by" else None
+                    yield Input(defaults[key], compact=True, id=f"f-{key}", suggester=suggest)
                 yield Label("QLoRA (4-bit base)")
                 yield Checkbox("on", t.qlora, compact=True, id="f-qlora")
             yield Static("", id="rf-errors")
