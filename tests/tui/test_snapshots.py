@@ -89,6 +89,8 @@ def test_run_form(snap_compare, ws):
     async def before(pilot) -> None:
         await _pressing("n")(pilot)
         form = pilot.app.screen
+        for field in form.query("Input"):
+            field.cursor_blink = False  # a blinking cursor would make the frame depend on timing
         form.query_one("#f-select_by").value = "loss"
         await pilot.press("ctrl+r")
         await _settle(pilot)
