@@ -353,6 +353,8 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
     head = f"Evaluation of {report.get('run_id', 'run')}"
     if report.get("model"):
         head += f" · model {report['model']}"
+    if report.get("dtype"):
+        head += f" · {report['dtype']} weights"
     lines += [head, ""]
 
     def block(title: str, x: dict[str, Any]) -> None:

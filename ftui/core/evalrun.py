@@ -221,6 +221,7 @@ def plan_eval(
         "fewshot_k": ev.fewshot_k if shots else 0,
         "batch_size": ev.batch_size,
         "device": run_cfg.get("device") or ws.train.device,
+        "dtype": ws.eval.dtype,
         "base_endpoint": base_ep,
         "tuned_endpoint": tuned_ep,
         "judge": endpoint(ev.judge),

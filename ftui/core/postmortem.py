@@ -42,6 +42,7 @@ TRAIN_KEYS = (
     "max_length",
     "seed",
     "device",
+    "dtype",
 )
 
 

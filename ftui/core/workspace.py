@@ -92,6 +92,9 @@ class TrainConfig:
     anchor_kl: float = 0.0
     seed: int = 0
     device: str = "auto"
+    # Precision of the frozen base weights: auto (bf16 where the CPU or GPU has native bf16), fp32 or
+    # bf16; the LoRA weights and the optimizer stay fp32.
+    dtype: str = "auto"
     log_steps: int = 1
     # Graded probes at each eval step: at most this many validation items (0: none).
     probes: int = 16
@@ -150,6 +153,8 @@ class EvalConfig:
     # The prompt rung: the base model given this many of the cluster's corrections as in-context
     # examples, graded like the other sides (0: off).
     fewshot_k: int = 0
+    # Precision of the local model's weights while answering: auto (bf16 on native bf16 hardware), fp32, bf16.
+    dtype: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -341,6 +346,9 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node:
         raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
     if ws.train.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(cfg_path, line_of("train", "device"), "train.device must be auto, cpu or cuda")
+    for section, value in (("train", ws.train.dtype), ("eval", ws.eval.dtype)):
+        if value not in ("auto", "fp32", "bf16"):
+            raise ConfigError(cfg_path, line_of(section, "dtype"), f"{section}.dtype must be auto, fp32 or bf16")
     specs = [("grader", ws.eval.grader)] + [(f"by_label.{k}", v) for k, v in ws.eval.by_label.items()]
     specs += [(f"by_task.{k}", v) for k, v in ws.eval.by_task.items()]
     for where, spec in specs:

@@ -110,7 +110,11 @@ class Evaluation:
                     self.emit("status", message=message)
 
                 self._local = load_for_generation(
-                    self.cfg["model"], adapter, self.cfg.get("device") or "auto", progress=progress
+                    self.cfg["model"],
+                    adapter,
+                    self.cfg.get("device") or "auto",
+                    progress=progress,
+                    dtype=self.cfg.get("dtype") or "auto",
                 )
         return self._local
 
@@ -124,6 +128,14 @@ class Evaluation:
             return EndpointGenerator(ep["base_url"], ep["model"], ep.get("api_key_env") or "OPENAI_API_KEY"), {}
         return self._local_generator(), {"adapter": side == "tuned", "batch_size": int(self.cfg.get("batch_size") or 8)}
 
+    def _precision_tag(self) -> str:
+        """bf16 answers are cached apart from fp32 ones: they may differ in the last bits."""
+        from ftui.engine.device import weights_dtype
+        from ftui.engine.generate import pick_device
+
+        weights = weights_dtype(self.cfg.get("dtype") or "auto", pick_device(self.cfg.get("device") or "auto"))
+        return ":bf16" if weights == "bf16" else ""
+
     # --- the two passes -------------------------------------------------------------------
     def answer_side(self, side: str, cache: AnswerCache | None = None, field: str = "messages") -> list[str]:
         n = len(self.items)
@@ -133,7 +145,7 @@ class Evaluation:
         max_new = int(self.cfg.get("max_new_tokens") or 128)
         if cache is not None:
             ep = self.cfg.get("base_endpoint")
-            identity = endpoint_identity(ep) if ep else model_identity(self.cfg["model"])
+            identity = endpoint_identity(ep) if ep else model_identity(self.cfg["model"]) + self._precision_tag()
             keys = [answer_key(identity, it[field], max_new) for it in self.items]
             for i, k in enumerate(keys):
                 answers[i] = cache.get(k)
@@ -276,6 +288,8 @@ class Evaluation:
             if self.cfg.get("tuned_endpoint")
             else "model + adapter",
         }
+        # The precision the local model answered in (bf16 answers may differ from fp32 in the last bits).
+        meta["dtype"] = getattr(self._local, "dtype", None) if self._local is not None else None
         meta["base_cache_hits"] = self.cache_hits
         meta["flaky_check"] = {"k": self.cfg.get("flaky_k") or 0, "temperature": self.cfg.get("flaky_temperature")}
         report = build_report(

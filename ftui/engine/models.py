@@ -128,9 +128,14 @@ def load_model_and_tokenizer(
     qlora: bool = False,
     bf16: bool = False,
     progress: Callable[[str], None] | None = None,
+    weights: str | None = None,
 ):
+    """`weights` ("bf16" | "fp32") is the frozen weights' precision; None keeps the device's own
+    default (bf16 on a CUDA GPU that trains in bf16, fp32 elsewhere)."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    from ftui.engine.device import cast_frozen_weights
 
     path = resolve_model(name, progress=progress)
     tok = load_tokenizer(path)
@@ -147,8 +152,12 @@ def load_model_and_tokenizer(
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
         kwargs["dtype"] = torch.bfloat16 if bf16 else torch.float16
     else:
-        kwargs["dtype"] = torch.bfloat16 if (device == "cuda" and bf16) else torch.float32
+        if weights is None:
+            weights = "bf16" if (device == "cuda" and bf16) else "fp32"
+        kwargs["dtype"] = torch.bfloat16 if weights == "bf16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    if not qlora:
+        cast_frozen_weights(model, weights or "fp32")
     if qlora:
         from peft import prepare_model_for_kbit_training
 

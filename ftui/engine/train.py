@@ -162,7 +162,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
 
     from ftui.engine.device import apply_cpu_speedups, plan_device
 
-    plan = plan_device(cfg.get("device", "auto"), bool(cfg.get("qlora")))
+    plan = plan_device(cfg.get("device", "auto"), bool(cfg.get("qlora")), dtype=str(cfg.get("dtype") or "auto"))
     _maybe_relaunch_distributed(run_dir, resume, plan, status, heartbeat, writer)
     if plan.device == "cpu":
         apply_cpu_speedups()
@@ -181,7 +181,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     status(f"loading model {cfg['model']}...")
     try:
         model, tok, model_path = load_model_and_tokenizer(
-            cfg["model"], plan.device, qlora=plan.qlora, bf16=plan.bf16, progress=status
+            cfg["model"], plan.device, qlora=plan.qlora, bf16=plan.bf16, progress=status, weights=plan.weights
         )
     except Exception as exc:
         raise ModelLoadError(f"could not load model {cfg['model']!r}: {type(exc).__name__}: {exc}") from exc
@@ -238,6 +238,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
             config=cfg,
             pid=os.getpid(),
             device=plan.describe(),
+            dtype=plan.weights,
             resumed_from=resume_from,
         )
     trainer.train(resume_from_checkpoint=resume_from)
