@@ -109,6 +109,12 @@ class Evaluation:
                 def progress(message: str) -> None:
                     self.emit("status", message=message)
 
+                from ftui.engine.device import emulated_bf16_warning, weights_dtype
+                from ftui.engine.generate import pick_device
+
+                device = pick_device(self.cfg.get("device") or "auto")
+                if warning := emulated_bf16_warning(weights_dtype(self.cfg.get("dtype") or "auto", device), device):
+                    progress(warning)
                 self._local = load_for_generation(
                     self.cfg["model"],
                     adapter,

@@ -178,6 +178,10 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
 
     train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(cfg))
     status(f"device: {plan.describe()}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval examples")
+    from ftui.engine.device import emulated_bf16_warning
+
+    if warning := emulated_bf16_warning(plan.weights, plan.device):
+        status(warning)
     status(f"loading model {cfg['model']}...")
     try:
         model, tok, model_path = load_model_and_tokenizer(

@@ -27,21 +27,31 @@ def test_missing_cpuinfo_means_no_native_bf16(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("native", "requested", "weights"),
+    ("native", "auto_bf16", "requested", "weights"),
     [
-        (True, "auto", "bf16"),
-        (False, "auto", "fp32"),  # emulated bf16 is slower than fp32: auto never picks it
-        (True, "fp32", "fp32"),
-        (False, "bf16", "bf16"),  # asked for explicitly: honoured, even if emulated
+        (True, True, "auto", "bf16"),
+        (True, False, "auto", "fp32"),  # the default until the demo's verdict holds in bf16 there
+        (False, True, "auto", "fp32"),  # emulated bf16 is slower than fp32: auto never picks it
+        (True, True, "fp32", "fp32"),
+        (False, False, "bf16", "bf16"),  # asked for by name: honoured, even if emulated
     ],
 )
-def test_cpu_plan_keeps_lora_in_fp32_and_never_autocasts(monkeypatch, native, requested, weights):
+def test_cpu_plan_keeps_lora_in_fp32_and_never_autocasts(monkeypatch, native, auto_bf16, requested, weights):
     monkeypatch.setattr(D, "cpu_native_bf16", lambda *a, **k: native)
+    monkeypatch.setattr(D, "CPU_AUTO_BF16", auto_bf16)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     plan = D.plan_device("auto", dtype=requested)
     assert plan.device == "cpu" and plan.weights == weights
     assert not plan.bf16 and not plan.fp16  # no autocast on CPU: only the stored weights change
     assert ("bf16 frozen weights, fp32 LoRA" in plan.describe()) is (weights == "bf16")
+
+
+def test_emulated_bf16_is_said(monkeypatch):
+    monkeypatch.setattr(D, "cpu_native_bf16", lambda *a, **k: False)
+    assert "emulated" in (D.emulated_bf16_warning("bf16", "cpu") or "")
+    assert D.emulated_bf16_warning("fp32", "cpu") is None
+    monkeypatch.setattr(D, "cpu_native_bf16", lambda *a, **k: True)
+    assert D.emulated_bf16_warning("bf16", "cpu") is None
 
 
 def test_unknown_dtype_is_refused():
@@ -50,6 +60,8 @@ def test_unknown_dtype_is_refused():
 
 
 def test_cuda_without_bf16_refuses_bf16(monkeypatch):
+    monkeypatch.setattr(D, "cuda_bf16", lambda: True)
+    assert D.weights_dtype("auto", "cuda") == "bf16"
     monkeypatch.setattr(D, "cuda_bf16", lambda: False)
     assert D.weights_dtype("auto", "cuda") == "fp32"
     with pytest.raises(D.DeviceError, match="does not support bf16"):
