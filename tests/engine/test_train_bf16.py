@@ -22,6 +22,10 @@ def test_bf16_run_saves_an_fp32_adapter_that_evaluates_in_fp32(tmp_path, tiny_mo
     started = next(e for e in all_events(run_dir) if e["type"] == "started")
     assert started["dtype"] == "bf16" and "bf16 frozen weights, fp32 LoRA" in started["device"]
     assert started["config"]["dtype"] == "bf16"
+    from ftui.engine.device import cpu_native_bf16
+
+    said = any("emulated" in e.get("message", "") for e in all_events(run_dir) if e["type"] == "status")
+    assert said is not cpu_native_bf16()  # a CPU without bf16 units is named as such
     weights = load_file(f"{final['adapter']}/adapter_model.safetensors")
     assert weights and {t.dtype for t in weights.values()} == {torch.float32}
 
