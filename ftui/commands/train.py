@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ftui.commands import train_dryrun
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core import hosted, runs
 from ftui.core.errors import InputError
@@ -52,9 +53,17 @@ def register(sub) -> None:
     )
     p.add_argument("--qlora", action="store_true", default=None, help="load the base model in 4-bit (CUDA only)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="data-parallel processes through accelerate (default: train.processes)",
+    )
+    p.add_argument("--accelerate-config", metavar="FILE", help="accelerate config: DeepSpeed, FSDP, several machines")
     p.add_argument("--model", help="model: embedded default, a local folder or a hub id (default: workspace model)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
     p.add_argument("--follow", action="store_true", help="print progress until the run ends")
+    train_dryrun.add_arguments(p)
     add_json(p)
     p.set_defaults(func=cmd_train)
 
@@ -90,6 +99,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         "stop_broken_anchors": args.stop_broken_anchors,
         "rpo_alpha": args.rpo_alpha,
         "device": args.device,
+        "processes": args.processes,
+        "accelerate_config": str(Path(args.accelerate_config).resolve()) if args.accelerate_config else None,
         "model": args.model,
     }
 
@@ -177,6 +188,8 @@ def _follow(args, run_dir: Path, offset: int = 0) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     ws = load_ws(args)
     try:
+        if args.dry_run:
+            return train_dryrun.dry_run(ws, runs.build_dir_for(ws, args.build), _overrides(args), args.json)
         if args.resume:
             run_dir = runs.find_run(ws, args.resume)
             offset = (run_dir / "events.jsonl").stat().st_size if (run_dir / "events.jsonl").exists() else 0

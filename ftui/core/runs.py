@@ -94,10 +94,11 @@ def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> di
     return cfg
 
 
-def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None) -> Path:
+def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None, parent: Path | None = None) -> Path:
     """A new run directory holding config.json; `build` is a Build (with .dir) or a build folder path.
 
-    Returns the run directory; start it with `start_training(run_dir)`.
+    Returns the run directory (under `parent`, default the workspace's runs); start it with
+    `start_training(run_dir)`.
     """
     build_dir = Path(getattr(build, "dir", build)).resolve()
     manifest = read_json_file(build_dir / "manifest.json", "not a dataset build folder (no manifest.json)")
@@ -112,7 +113,12 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
                 None,
                 f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
             )
-    run_dir = new_run_dir(ws.state.runs, cfg["method"])
+    if cfg.get("accelerate_config"):
+        from ftui.core.accelerate_checks import check_launch
+
+        cfg["accelerate_config"] = str((Path(ws.root) / cfg["accelerate_config"]).resolve())
+        check_launch(cfg)
+    run_dir = new_run_dir(parent or ws.state.runs, cfg["method"])
     config = {
         "run_id": run_dir.name,
         "created": _now_iso(),

@@ -99,6 +99,11 @@ class TrainConfig:
     select_by: str = "eval_loss"
     # Stop early when a probe finds this many anchors broken (0: never).
     stop_broken_anchors: int = 0
+    # Data-parallel processes on this machine through `accelerate launch` (gloo on CPU, one per GPU
+    # on CUDA); 0: one per visible GPU, or one on the CPU.
+    processes: int = 0
+    # An accelerate config file (DeepSpeed, FSDP, several machines), relative to the workspace.
+    accelerate_config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +346,14 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node:
         raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
     if ws.train.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(cfg_path, line_of("train", "device"), "train.device must be auto, cpu or cuda")
+    if ws.train.processes < 0:
+        raise ConfigError(cfg_path, line_of("train", "processes"), "train.processes must be >= 0 (0: automatic)")
+    if ws.train.accelerate_config is not None and not (ws.root / ws.train.accelerate_config).is_file():
+        raise ConfigError(
+            cfg_path,
+            line_of("train", "accelerate_config"),
+            f"train.accelerate_config: file not found: {ws.train.accelerate_config}",
+        )
     specs = [("grader", ws.eval.grader)] + [(f"by_label.{k}", v) for k, v in ws.eval.by_label.items()]
     specs += [(f"by_task.{k}", v) for k, v in ws.eval.by_task.items()]
     for where, spec in specs:

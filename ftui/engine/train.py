@@ -8,24 +8,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
 from ftui.core.events import EventWriter, read_events
+from ftui.core.fsutil import atomic_write_json
+from ftui.engine import ranks
 from ftui.engine.child import failure_fields
+from ftui.engine.ranks import is_main_process
 
 HEARTBEAT_S = 5.0
 
 
 class ModelLoadError(RuntimeError):
     """The configured model could not be resolved or loaded."""
-
-
-def is_main_process() -> bool:
-    # Under `accelerate launch` every rank runs this file; only rank 0 may write events.
-    return os.environ.get("RANK", "0") == "0"
 
 
 class Heartbeat:
@@ -114,45 +111,24 @@ def run(run_dir: Path | str, resume: bool = False) -> int:
         if writer is not None:
             writer.emit("status", message=message)
 
-    final: tuple[str, dict] | None = None
+    final: tuple[str, dict | None] | None = None
+    # A rank of a data-parallel run reports to the supervisor (ftui.engine.launcher), which writes
+    # the failure of whichever rank failed first; rank 0 still writes every other event.
+    is_rank = ranks.world_size() > 1
     try:
         final = _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0)
     except BaseException as exc:
-        final = (
-            "failed",
-            failure_fields(exc, failure_hint(exc)),
-        )
+        final = ("failed", failure_fields(exc, failure_hint(exc)))
+        if is_rank:
+            ranks.write_record(run_dir, **final[1])
+            final = ("failed", None)
     finally:
         heartbeat.stop()
-        if final is not None and writer is not None:
+        if final is not None and final[1] is not None and writer is not None:
             writer.emit(final[0], **final[1])
         if writer is not None:
             writer.close()
     return 1 if final is None or final[0] == "failed" else 0
-
-
-def _maybe_relaunch_distributed(run_dir: Path, resume: bool, plan, status, heartbeat, writer) -> None:
-    """On a multi-GPU box, replace this process with `accelerate launch` (same pid, same session)."""
-    if plan.device != "cuda" or plan.gpu_count < 2 or "LOCAL_RANK" in os.environ:
-        return
-    status(f"launching {plan.gpu_count} data-parallel processes with accelerate")
-    heartbeat.stop()
-    if writer is not None:
-        writer.close()
-    args = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--num_processes",
-        str(plan.gpu_count),
-        "--module",
-        "ftui.engine",
-        "train",
-        str(run_dir),
-    ] + (["--resume"] if resume else [])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, args)
 
 
 def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0):
@@ -163,7 +139,19 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     from ftui.engine.device import apply_cpu_speedups, plan_device
 
     plan = plan_device(cfg.get("device", "auto"), bool(cfg.get("qlora")))
-    _maybe_relaunch_distributed(run_dir, resume, plan, status, heartbeat, writer)
+    if "LOCAL_RANK" not in os.environ:
+        from ftui.core.launch import plan_launch
+
+        launch = plan_launch(cfg, run_dir, resume, plan.device, plan.gpu_count)
+        # What ran, exactly (`ftui train --dry-run` prints it).
+        atomic_write_json(run_dir / "launch.json", {"device": plan.describe(), **launch.to_dict()})
+        if launch.via_accelerate:
+            from ftui.core.accelerate_checks import check_launch
+            from ftui.engine.launcher import supervise
+
+            check_launch(cfg, plan.device)
+            assert writer is not None  # the supervisor is never a rank
+            return supervise(run_dir, launch, writer) or ("finished", None)
     if plan.device == "cpu":
         apply_cpu_speedups()
 
@@ -194,7 +182,8 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     select_by = str(cfg.get("select_by") or "eval_loss")
     tracker = BestTracker.from_events(prior, int(cfg.get("patience", 3)), select_by=select_by)
     probe_runner = None
-    if eval_ds is not None:
+    # Only rank 0 runs the probes; the early-stop decision they feed is broadcast to the others.
+    if eval_ds is not None and is_main_process():
         from ftui.core import probes as core_probes
 
         probe_set = core_probes.read(run_dir)
@@ -220,7 +209,8 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         resume_from = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
         status(f"resuming from {resume_from}" if resume_from else "no checkpoint to resume from: starting at step 0")
 
-    if stop_requested.is_set() or (run_dir / "stop").exists():
+    # Every rank must agree, or one would wait in the first gradient all-reduce for a peer that left.
+    if ranks.any_rank(stop_requested.is_set() or (run_dir / "stop").exists()):
         step = int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
         return ("cancelled", {"step": step, "checkpoint": resume_from})
 
@@ -239,9 +229,11 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
             pid=os.getpid(),
             device=plan.describe(),
             resumed_from=resume_from,
+            processes=ranks.world_size(),
         )
     trainer.train(resume_from_checkpoint=resume_from)
     step = trainer.state.global_step
+    ranks.write_record(run_dir, step=step, peak_memory_mb=ranks.peak_memory_mb(plan.device))
 
     if callback.cancelled:
         return ("cancelled", {"step": step, "checkpoint": callback.last_checkpoint})
@@ -345,6 +337,9 @@ def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
+        # Data-parallel LoRA: every trainable parameter takes part in each forward pass, so DDP's
+        # search for unused ones is only overhead.
+        ddp_find_unused_parameters=False,
     )
     if method == "sft":
         from trl import SFTConfig
