@@ -12,6 +12,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from ftui.core.workspace import Workspace
 
 # (field, label, kind) — kind: text | int | float | optfloat | nonneg (a float, 0 allowed)
+# | count (an int, 0 allowed, blank: the workspace's)
 FIELDS = (
     ("model", "Model", "text"),
     ("lora_r", "LoRA rank", "int"),
@@ -22,6 +23,7 @@ FIELDS = (
     ("eval_steps", "Eval every (steps)", "int"),
     ("patience", "Early-stop patience", "int"),
     ("anchor_kl", "Anchor KL (SFT; 0 off)", "nonneg"),
+    ("processes", "Processes (0: auto)", "count"),
 )
 
 
@@ -53,6 +55,11 @@ def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, 
             elif kind == "nonneg":
                 v = float(raw)
                 if not v >= 0:
+                    raise ValueError("must be 0 or more")
+                out[key] = v
+            elif kind == "count" and raw:
+                v = int(raw)
+                if v < 0:
                     raise ValueError("must be 0 or more")
                 out[key] = v
             elif kind == "optfloat" and raw:
@@ -104,6 +111,7 @@ class RunFormScreen(ModalScreen[dict | None]):
             "eval_steps": str(t.eval_steps),
             "patience": str(t.patience),
             "anchor_kl": f"{t.anchor_kl:g}",
+            "processes": str(t.processes),
         }
         with Vertical() as v:
             v.border_title = "New training run"
