@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.ftui-installed
 WORKSPACE ?= sample_data
 
-.PHONY: run test test-fast lint setup model demo demo-dpo bench clean
+.PHONY: run test test-fast lint setup model demo demo-dpo bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -65,3 +65,7 @@ bench: model
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The CUDA paths (QLoRA, bf16 LoRA, DPO, evaluation) for real, beside a plain PyTorch loop; on a GPU box.
+gpu-check: model
+	$(PY) benchmarks/gpu_check.py
