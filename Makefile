@@ -62,6 +62,7 @@ bench: model
 	$(PY) benchmarks/eval_throughput.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/probe_cost.py
+	$(PY) benchmarks/parallel_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

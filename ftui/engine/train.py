@@ -227,7 +227,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
             eval_size=len(eval_ds) if eval_ds is not None else 0,
             config=cfg,
             pid=os.getpid(),
-            device=plan.describe(),
+            device=plan.describe() + (f", {ranks.world_size()} processes" if ranks.world_size() > 1 else ""),
             resumed_from=resume_from,
             processes=ranks.world_size(),
         )
