@@ -27,6 +27,17 @@ def _final_after(events_path: Path, offset: int) -> dict | None:
     return finals[-1] if finals else None
 
 
+def _term_with_parent() -> None:
+    """In the launcher's child before exec: SIGTERM it if the supervisor dies (even by SIGKILL), so
+    no ranks train on, orphaned, under a run that reads as dead. torchrun passes SIGTERM to the
+    ranks, which stop at their next step (Linux only; elsewhere nothing is set)."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def supervise(run_dir: Path, launch: Launch, writer: EventWriter) -> tuple[str, dict] | None:
     """Run the launch to its end; returns the final event to write, or None when rank 0 wrote it."""
     events_path = run_dir / "events.jsonl"
@@ -42,6 +53,7 @@ def supervise(run_dir: Path, launch: Launch, writer: EventWriter) -> tuple[str, 
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         cwd=str(run_dir),
+        preexec_fn=_term_with_parent,
     )
 
     def on_stop(signum, frame):

@@ -157,3 +157,32 @@ def test_dry_run_prints_the_launch_and_reports_each_process(tmp_path, tiny_model
     assert "rank 0: peak memory" in text and "rank 1: peak memory" in text
     # The smoke run does not join the runs list.
     assert runs.list_runs(ws) == []
+
+
+def _processes_of(run_dir: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            continue
+        if str(run_dir) in cmd and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_ranks_do_not_outlive_a_killed_launcher(tmp_path, tiny_model_dir):
+    import signal
+
+    ws = tiny_workspace(tmp_path, tiny_model_dir, max_steps=2000, eval_steps=1000, save_steps=1000, batch_size=2)
+    run_dir = start(ws, processes=2)
+    wait_step(run_dir, 1, timeout=240)
+    assert len(_processes_of(run_dir)) >= 3  # the launcher, accelerate/torchrun, two ranks
+    os.kill(runs.read_pid(run_dir), signal.SIGKILL)  # like an OOM kill of the run's own process
+    from tests.engine.train_support import wait_for
+
+    wait_for(lambda: not _processes_of(run_dir), timeout=120, run_dir=run_dir)
+    assert runs.read_state(run_dir).state in ("dead", "cancelled")
