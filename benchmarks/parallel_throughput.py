@@ -64,15 +64,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         ws = _workspace(Path(tmp) / "ws", args.steps)
         one = _run(ws, 1, 4, args.warmup)
+        loads.append(os.getloadavg()[0])
         two = _run(ws, 2, 2, args.warmup)
-    load = os.getloadavg()[0]
+        loads.append(os.getloadavg()[0])
+    load = "/".join(f"{x:.1f}" for x in loads)
     print(f"embedded model, global batch 4, median tokens/s over steps {args.warmup + 1}-{args.steps}")
     print(f"  1 process ({os.cpu_count()} intra-op threads):     {one:8.0f} tokens/s")
     print(f"  2 processes (gloo, {max(1, (os.cpu_count() or 1) // 2)} thread(s) each): {two:8.0f} tokens/s")
-    print(f"  ratio 2/1: {two / one:.2f}x  (expected on 2 cores: about 1x or below)  load average {load:.1f}")
+    print(f"  ratio 2/1: {two / one:.2f}x  (expected on 2 cores: about 1x or below)")
+    print(f"  load average before/between/after: {load} (a loaded CPU starves 2-thread processes the most)")
 
 
 if __name__ == "__main__":
