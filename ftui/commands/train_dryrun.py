@@ -27,13 +27,14 @@ def dry_run(ws, build_dir: Path, overrides: dict[str, Any], as_json: bool, keep:
     run_dir = runs.create_run(ws, build_dir, {**overrides, **SMOKE}, parent=parent)
     say = (lambda s: None) if as_json else (lambda s: print(s, flush=True))
     say(f"smoke run: 2 steps of the configured training in {run_dir}")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ftui.engine", "train", str(run_dir)],
-        stdin=subprocess.DEVNULL,
-        stdout=open(run_dir / "train.log", "ab"),  # noqa: SIM115 (the child holds it)
-        stderr=subprocess.STDOUT,
-        cwd=str(run_dir),
-    )
+    with open(run_dir / "train.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ftui.engine", "train", str(run_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(run_dir),
+        )
     tail = runs.Tail(run_dir / "events.jsonl")
     shown_launch = False
     while True:
