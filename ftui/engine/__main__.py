@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("parity_dir")
     p = sub.add_parser("serve", help="serve the models described by SERVE_DIR/config.json")
     p.add_argument("serve_dir")
+    p = sub.add_parser("service", help="the fine-tuning API described by SERVICE_DIR/config.json")
+    p.add_argument("service_dir")
     return parser
 
 
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("export", "parity", "serve"):
         mod = importlib.import_module(f"ftui.engine.{args.command}")
         return int(mod.main(getattr(args, f"{args.command if args.command != 'export' else 'job'}_dir")) or 0)
+    if args.command == "service":
+        from ftui.engine.service import main as service_main
+
+        return service_main(args.service_dir)
     build_parser().print_help()
     return 2
 
