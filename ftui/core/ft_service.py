@@ -336,9 +336,10 @@ class Service:
         cfg = runs.read_run_config(run_dir)
         cfg["service_job"] = rec["id"]  # the workbench and `ftui runs` name the job a run serves
         atomic_write_json(run_dir / "config.json", cfg)
+        # Started before the record names it: a reader never sees a run without its process as dead.
+        runs.start_training(run_dir)
         rec["run_id"] = run_dir.name
         self._save(rec)
-        runs.start_training(run_dir)
         return run_dir.name
 
     # --- jobs: read -------------------------------------------------------------------------------
@@ -502,8 +503,10 @@ class Service:
         status, error = self.status_of(rec)
         if status == "cancelled" and not any(e.get("type") == "cancelled" for e in evs) and not evs:
             out.append((float(rec["cancelled_at"]), "info", "Fine-tuning job cancelled", None))
-        if status == "failed" and evs and error and not any(e.get("type") == "failed" for e in evs):
-            out.append((evs[-1]["t"], "error", f"Fine-tuning job failed: {error['message']}", None))
+        if status == "failed" and rec.get("run_id") and error and not any(e.get("type") == "failed" for e in evs):
+            # A run that died without its final event (a process killed before or while it trained).
+            when = evs[-1]["t"] if evs else float(rec["created_at"])
+            out.append((when, "error", f"Fine-tuning job failed: {error['message']}", None))
         short = rec["id"].split("-", 1)[1]
         return [
             {

@@ -25,12 +25,25 @@ FIELDS = (
 )
 
 
-def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, list[str]]:
-    """Form text -> overrides for `runs.create_run`, and one message per bad field."""
+TARGETS = ("local", "hosted")
+
+
+def parse_form(values: dict[str, str], method: str, qlora: bool, target: str = "local") -> tuple[dict, list[str]]:
+    """Form text -> overrides for `runs.create_run`, and one message per bad field.
+
+    `target: hosted` sends the build to the workspace's `hosted:` service instead; of the settings
+    only the method and the epochs (a whole number) mean anything there."""
     out: dict = {"method": method, "qlora": qlora}
     errors: list[str] = []
     if method not in ("sft", "dpo"):
         errors.append(f"Method: sft or dpo ({method!r})")
+    if target not in TARGETS:
+        errors.append(f"Target: local or hosted ({target!r})")
+    elif target == "hosted":
+        out["target"] = "hosted"
+        raw = values.get("epochs", "").strip()
+        if raw and not (raw.isdigit() and int(raw) >= 1):
+            errors.append(f"Epochs: a whole number of at least 1 for a hosted job ({raw!r})")
     for key, label, kind in FIELDS:
         raw = values.get(key, "").strip()
         try:
@@ -108,7 +121,12 @@ class RunFormScreen(ModalScreen[dict | None]):
         with Vertical() as v:
             v.border_title = "New training run"
             v.border_subtitle = "ctrl+r start · esc cancel"
+            if self.ws.hosted is not None:
+                v.border_subtitle = f"hosted: {self.ws.hosted.base_url} · " + v.border_subtitle
             with Grid():
+                if self.ws.hosted is not None:
+                    yield Label("Target (local/hosted)")
+                    yield Input("local", compact=True, id="f-target", suggester=SuggestFromList(list(TARGETS)))
                 yield Label("Method (sft / dpo)")
                 yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(["sft", "dpo"]))
                 for key, label, _ in FIELDS:
@@ -137,7 +155,9 @@ class RunFormScreen(ModalScreen[dict | None]):
         values = {key: self.query_one(f"#f-{key}", Input).value for key, _, _ in FIELDS}
         method = self.query_one("#f-method", Input).value.strip().lower()
         qlora = self.query_one("#f-qlora", Checkbox).value
-        overrides, errors = parse_form(values, method, qlora)
+        targets = self.query("#f-target")
+        target = targets.first(Input).value.strip().lower() if targets else "local"
+        overrides, errors = parse_form(values, method, qlora, target)
         if errors:
             self.query_one("#rf-errors", Static).update("\n".join(errors))
             return
