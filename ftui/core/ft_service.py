@@ -215,6 +215,7 @@ class Service:
             "id": jid,
             "owner": owner,
             "created_at": _now(),
+            "created_t": time.time(),  # orders jobs made within one second
             "model": model,
             "training_file": training_file,
             "validation_file": validation_file,
@@ -367,7 +368,7 @@ class Service:
                 out.append(json.loads(p.read_text(encoding="utf-8")))
             except (OSError, ValueError):
                 continue
-        return sorted(out, key=lambda r: (r["created_at"], r["id"]))
+        return sorted(out, key=lambda r: (r.get("created_t") or r["created_at"], r["id"]))
 
     def list_jobs(self, owner: str) -> list[dict[str, Any]]:
         mine = [r for r in self.records() if r.get("owner") == owner]

@@ -191,6 +191,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         # One poll at a time: a slow service must not pile requests up.
         try:
             hosted.sync(run_dir)
+        except hosted.HostedError as exc:  # the service is down or refused: say so where the run's state is
+            self.app.call_from_thread(self.query_one("#tr-detail", Static).update, f"✘ polling the job: {exc}")
         finally:
             self._syncing = False
 
