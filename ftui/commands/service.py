@@ -97,5 +97,9 @@ def cmd_service(args: argparse.Namespace) -> int:
     print(line, flush=True)
     (root / "pid").write_text(f"{os.getpid()}\n")
     # In the foreground the child is this terminal's: Ctrl-C reaches it, and its log is the screen.
-    proc = subprocess.run([sys.executable, "-m", "ftui.engine", "service", str(root.resolve())], check=False)
-    return 0 if proc.returncode in (0, -2, 130) else EXIT_FOUND
+    proc = subprocess.Popen([sys.executable, "-m", "ftui.engine", "service", str(root.resolve())])
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C and shuts down on its own
+        code = proc.wait()
+    return 0 if code in (0, -2, 130) else EXIT_FOUND

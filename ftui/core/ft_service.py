@@ -426,7 +426,7 @@ class Service:
             "result_files": [],
             "seed": rec["seed"],
             "status": status,
-            "trained_tokens": _trained_tokens(evs) if status == "succeeded" else None,
+            "trained_tokens": None,  # the run's events do not count tokens
             "training_file": rec["training_file"],
             "validation_file": rec.get("validation_file"),
             "estimated_finish": None,
@@ -593,12 +593,6 @@ class Service:
             if rec.get("run_id") and self.status_of(rec)[0] == "succeeded":
                 out[self.fine_tuned_name(rec)] = (str(rec["owner"]), Path(self.ws.state.runs) / rec["run_id"])
         return out
-
-
-def _trained_tokens(evs: list[dict[str, Any]]) -> int | None:
-    seen = [e.get("num_input_tokens_seen") for e in evs if e.get("type") == "log"]
-    last = [s for s in seen if isinstance(s, (int, float))]
-    return int(last[-1]) if last else None
 
 
 def public_file(rec: dict[str, Any]) -> dict[str, Any]:

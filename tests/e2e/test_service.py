@@ -189,6 +189,9 @@ def test_supervised_job_succeeds_and_its_model_answers(service):
     base = a.chat.completions.create(model=service.base, messages=msgs, max_tokens=4, temperature=0)
     assert tuned.model == job.fine_tuned_model and base.model == service.base
     assert tuned.choices[0].message.role == "assistant" and tuned.usage.completion_tokens >= 1
+    stream = a.chat.completions.create(model=job.fine_tuned_model, messages=msgs, max_tokens=4, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == tuned.choices[0].message.content  # greedy both times: the same answer, streamed
 
 
 def test_cancel_a_running_job(service):
