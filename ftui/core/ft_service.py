@@ -449,6 +449,12 @@ class Service:
         evs = self._run_events(job)
         total = None
         pending: dict[str, Any] | None = None
+        # A step with an evaluation waits for its eval loss (one event, as OpenAI reports it); the
+        # others are listed at once. The trainer evaluates every eval_steps and after the last step.
+        every = int((rec.get("train") or {}).get("eval_steps") or 0) if rec.get("validation_file") else 0
+
+        def evaluates(step: int) -> bool:
+            return every > 0 and (step % every == 0 or step == total)
 
         def flush() -> None:
             nonlocal pending
@@ -472,6 +478,8 @@ class Service:
                     f"Step {ev['step']}/{total}: training loss={loss:.2f}" if loss is not None else f"Step {ev['step']}"
                 )
                 pending = {"step": ev["step"], "row": (ev["t"], "info", msg, data)}
+                if not evaluates(int(ev["step"])):
+                    flush()
             elif kind == "eval":
                 vloss = _num(ev.get("eval_loss"))
                 if pending is not None and pending["step"] == ev.get("step") and vloss is not None:

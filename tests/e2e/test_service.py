@@ -189,7 +189,9 @@ def test_supervised_job_succeeds_and_its_model_answers(service):
     base = a.chat.completions.create(model=service.base, messages=msgs, max_tokens=4, temperature=0)
     assert tuned.model == job.fine_tuned_model and base.model == service.base
     assert tuned.choices[0].message.role == "assistant" and tuned.usage.completion_tokens >= 1
-    stream = a.chat.completions.create(model=job.fine_tuned_model, messages=msgs, max_tokens=4, stream=True)
+    stream = a.chat.completions.create(
+        model=job.fine_tuned_model, messages=msgs, max_tokens=4, temperature=0, stream=True
+    )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == tuned.choices[0].message.content  # greedy both times: the same answer, streamed
 
@@ -302,3 +304,22 @@ def test_hosted_submit_runs_a_build_through_the_service(service, monkeypatch, ca
     assert [e["step"] for e in evs if e["type"] == "eval"]  # the build's validation rows give an eval loss
     assert [e["type"] for e in evs].count("checkpoint") >= 1
     assert hosted.tuned_endpoint(run.dir)["model"] == run.adapter
+
+    # Judged as the CLI and the Compare pane do: both sides are the service's models, by name.
+    pytest.importorskip("llama_cpp")
+    from ftui.core import evalrun
+    from ftui.engine.evaluate import main as eval_main
+
+    with open(service.ws_dir / "runs.jsonl", "a") as fh:
+        for i in range(2):  # benchmark items the build did not train on
+            item = {"question_id": f"b{i}", "question": f"q{i}?", "answer": "a", "grade": "correct"}
+            fh.write(json.dumps(item | {"expected_answer": "a"}) + "\n")
+    ws = Workspace.load(service.ws_dir)
+    evalrun.write_plan(evalrun.plan_eval(ws, run.dir))
+    assert eval_main(run.dir) == 0
+    report = evalrun.read_report(run.dir)
+    assert report["sides"] == {
+        "base": f"endpoint:{service.url}:{service.base}",
+        "tuned": f"endpoint:{service.url}:{run.adapter}",
+    }
+    assert len(report["items"]) == 2

@@ -130,7 +130,7 @@ def _attach_run(svc: Service, job: dict, lines: list[dict], alive: bool = True) 
 
 
 def test_events_and_checkpoints_as_openai_reports_them(svc):
-    job = _job(svc, suffix="s")
+    job = _job(svc, suffix="s", validation_file=svc.add_file(A, "valid.jsonl", GOOD, "fine-tune")["id"])
     _attach_run(
         svc,
         job,
@@ -141,7 +141,7 @@ def test_events_and_checkpoints_as_openai_reports_them(svc):
         ],
     )
     first = svc.events(A, job["id"])
-    # Step 2's eval may still come: the step waits, so an event never changes once listed.
+    # Step 2 (the last) is evaluated: it waits for its eval loss, so an event never changes once listed.
     assert [e["data"].get("step") for e in first if e["type"] == "metrics"] == [1]
     assert first[-1]["message"].startswith("Step 1/2: training loss=2.50")
     assert first[-1]["data"] == {"step": 1, "total_steps": 2, "train_loss": 2.5, "train_mean_token_accuracy": 0.5}
