@@ -149,6 +149,17 @@ class Service:
             raise ServiceError(404, f"No such File object: {file_id}", param)
         return rec
 
+    def file_content(self, owner: str, file_id: str) -> bytes:
+        self.get_file(owner, file_id)
+        return (self.files_dir / f"{file_id}.jsonl").read_bytes()
+
+    def delete_file(self, owner: str, file_id: str) -> dict[str, Any]:
+        """A job keeps its own copy of the rows (its build), so deleting an upload never breaks one."""
+        self.get_file(owner, file_id)
+        (self.files_dir / f"{file_id}.jsonl").unlink(missing_ok=True)
+        (self.files_dir / f"{file_id}.json").unlink(missing_ok=True)
+        return {"id": file_id, "object": "file", "deleted": True}
+
     def list_files(self, owner: str) -> list[dict[str, Any]]:
         out = []
         for p in self.files_dir.glob("file-*.json"):

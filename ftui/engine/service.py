@@ -25,7 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -174,6 +174,14 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
     def get_file(request: Request, file_id: str) -> dict[str, Any]:
         rec = svc.get_file(owner(request), file_id)
         return {k: v for k, v in rec.items() if k != "owner"}
+
+    @app.delete("/v1/files/{file_id}")
+    def delete_file(request: Request, file_id: str) -> dict[str, Any]:
+        return svc.delete_file(owner(request), file_id)
+
+    @app.get("/v1/files/{file_id}/content")
+    def file_content(request: Request, file_id: str) -> Response:
+        return Response(svc.file_content(owner(request), file_id), media_type="application/octet-stream")
 
     @app.post("/v1/fine_tuning/jobs")
     async def create_job(request: Request) -> dict[str, Any]:

@@ -119,6 +119,10 @@ def test_keys_are_required_and_kept_apart(service):
     assert fid not in [f.id for f in b.files.list()]
     with pytest.raises(openai.NotFoundError):
         b.fine_tuning.jobs.retrieve("ftjob-0123456789abcdef01234567")
+    with pytest.raises(openai.NotFoundError):
+        b.files.delete(fid)
+    assert a.files.content(fid).read() == _rows(service.ws_dir, "train.jsonl", ("messages",))
+    assert a.files.delete(fid).deleted and fid not in [f.id for f in a.files.list()]
     # Keys never reach the disk; only their hashes do.
     for p in (service.ws_dir / ".ftui" / ft_service.SERVICE_DIR).rglob("*.json"):
         text = p.read_text()

@@ -101,6 +101,12 @@ def test_keys_see_only_their_own(svc):
     assert svc.list_files(B) == [] and "owner" not in svc.list_files(A)[0]
     with pytest.raises(ServiceError, match="purpose"):
         svc.add_file(A, "x.jsonl", GOOD, "batch")
+    with pytest.raises(ServiceError, match="No such File"):
+        svc.delete_file(B, fid)
+    assert svc.file_content(A, fid) == GOOD
+    assert svc.delete_file(A, fid)["deleted"] and svc.list_files(A) == []
+    assert svc.job(A, job["id"]).record["training_file"] == fid  # the job keeps its build
+    assert (svc.builds_dir / job["id"] / "train.jsonl").is_file()
 
 
 def test_cancel_a_queued_job(svc):
