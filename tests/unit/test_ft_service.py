@@ -190,3 +190,23 @@ def test_listen_line_says_who_can_reach_it(tmp_path):
     local = ft_service.listen_line("127.0.0.1", 8800, 2, "m", tmp_path)
     assert "http://127.0.0.1:8800/v1" in local and "this machine only" in local and "2 key(s)" in local
     assert "EVERY machine" in ft_service.listen_line("0.0.0.0", 8800, 1, "m", tmp_path)
+
+
+def test_the_command_needs_keys_and_a_free_port(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from ftui.cli import main
+
+    ws_dir = write_workspace(tmp_path / "ws", model="base-model")
+    monkeypatch.delenv(ft_service.KEYS_ENV, raising=False)
+    assert main(["service", str(ws_dir)]) == 2
+    assert f"no keys: set {ft_service.KEYS_ENV}" in capsys.readouterr().err
+    monkeypatch.setenv(ft_service.KEYS_ENV, "k1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["service", str(ws_dir), "--port", str(port)]) == 2
+    assert f"port {port} on 127.0.0.1 is busy" in capsys.readouterr().err
+    assert main(["service", "-w", str(ws_dir), "--status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "none"
