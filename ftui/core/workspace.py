@@ -131,6 +131,22 @@ class HostedConfig:
 
 
 @dataclass(frozen=True)
+class ForgettingConfig:
+    """General tasks through lm-evaluation-harness, base vs fine-tuned: what the benchmark cannot see."""
+
+    # lm-eval task names (their data must be in the datasets cache: nothing is downloaded) or the
+    # names of local tasks in include_path.
+    tasks: list[Any] = field(default_factory=list)
+    # A folder of lm-eval task YAMLs (local JSON/JSONL data, relative to each YAML), from the workspace.
+    include_path: str | None = None
+    # Documents per task: a check on every run has to stay a fraction of the training time.
+    limit: int | None = 50
+    # A task whose score drops by more than this (0.05 = 5 points) is flagged and the verdict says so.
+    max_drop: float = 0.05
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     grader: str | dict[str, Any] = "contains"
     by_label: dict[str, Any] = field(default_factory=dict)
@@ -150,6 +166,8 @@ class EvalConfig:
     # The prompt rung: the base model given this many of the cluster's corrections as in-context
     # examples, graded like the other sides (0: off).
     fewshot_k: int = 0
+    # The forgetting check (`ftui forgetting RUN`); off without it.
+    forgetting: ForgettingConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +359,24 @@ def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node:
         raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
     if ws.train.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(cfg_path, line_of("train", "device"), "train.device must be auto, cpu or cuda")
+    fg = ws.eval.forgetting
+    if fg is not None:
+        if not all(isinstance(t, str) and t.strip() for t in fg.tasks):
+            raise ConfigError(
+                cfg_path, line_of("eval", "forgetting"), "eval.forgetting.tasks must be a list of task names"
+            )
+        if fg.include_path is not None and not (ws.root / fg.include_path).is_dir():
+            raise ConfigError(
+                cfg_path,
+                line_of("eval", "forgetting"),
+                f"eval.forgetting.include_path: no such folder: {fg.include_path}",
+            )
+        if not 0 <= fg.max_drop <= 1 or (fg.limit is not None and fg.limit < 1) or fg.batch_size < 1:
+            raise ConfigError(
+                cfg_path,
+                line_of("eval", "forgetting"),
+                "eval.forgetting: max_drop in [0, 1], limit and batch_size >= 1",
+            )
     specs = [("grader", ws.eval.grader)] + [(f"by_label.{k}", v) for k, v in ws.eval.by_label.items()]
     specs += [(f"by_task.{k}", v) for k, v in ws.eval.by_task.items()]
     for where, spec in specs:

@@ -287,6 +287,11 @@ class Evaluation:
         )
         path = self.dir / REPORT
         atomic_write_json(path, report)
+        if self.dir.name == EVAL_DIR:
+            # A forgetting check measured on this adapter stays part of the judgment.
+            from ftui.core.forgetting import attach
+
+            attach(self.run_dir)
         if self.cfg.get("reports_dir"):
             copy_to_reports(self.cfg["reports_dir"], str(self.cfg.get("run_id")), path)
         return path
