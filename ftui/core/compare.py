@@ -145,7 +145,8 @@ def decide(
             f"General tasks dropped beyond eval.forgetting.max_drop ({f'{100 * limit:.0f} pts' if limit is not None else '?'}): "
             f"{drops}. Lower the learning rate or the steps, or hold more to the base (train.anchor_kl).",
         )
-    out["forgetting_flagged"] = [r["task"] for r in forgot]
+    if forgetting is not None:
+        out["forgetting_flagged"] = [r["task"] for r in forgot]
     if inconclusive:
         lo, hi = targeted["ci"]
         more = targeted.get("more_items_to_settle")

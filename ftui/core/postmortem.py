@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.compare import shared_traits
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.events import read_events
+from ftui.core.forgetting import drop_text
 from ftui.core.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.fsutil import atomic_write_text
 from ftui.core.passrule import show_grade
@@ -247,6 +248,7 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
                 f"| {it['id']} | {it['cluster']} |{lg} {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
             )
     L.append("")
+    L += _forgetting_lines(report.get("forgetting"))
 
     # 5 -----------------------------------------------------------------------------------
     L.append("## 5. Was fine-tuning the right rung?")
@@ -350,6 +352,42 @@ def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
         f"({passing} items were passing in the run log)."
     )
     return "\n".join(L) + "\n"
+
+
+def _forgetting_lines(fg: dict[str, Any] | None) -> list[str]:
+    """Question 4 beyond the benchmark: the general tasks of the forgetting check."""
+    if not fg:
+        return [
+            "Beyond the benchmark: not checked (set `eval.forgetting` and run `ftui forgetting RUN` to measure "
+            "general tasks base vs fine-tuned).",
+            "",
+        ]
+    rows = fg.get("tasks") or []
+    flagged = [r for r in rows if r.get("flagged")]
+    limit = f", at most {fg['limit']} documents each" if fg.get("limit") else ""
+    head = f"Beyond the benchmark: {len(rows)} general task(s) through lm-evaluation-harness{limit}; "
+    if flagged:
+        head += f"{len(flagged)} dropped by more than {100 * float(fg.get('max_drop') or 0):.0f} points: " + ", ".join(
+            drop_text(r) for r in flagged
+        )
+    else:
+        head += f"none dropped by more than {100 * float(fg.get('max_drop') or 0):.0f} points"
+    out = [
+        head + ".",
+        "",
+        "| task | metric | n | base | fine-tuned | change | 95% CI |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["ci"] if r.get("ci") else (None, None)
+        out.append(
+            f"| {r['task']}{' ✘' if r.get('flagged') else ''} | {r['metric']} | {r['n']} | {pct(r['base'])} | "
+            f"{pct(r['tuned'])} | {pts(r['change'])} | {pts(lo)} to {pts(hi)} |"
+        )
+    out += [f"- {e}" for e in fg.get("errors") or []]
+    if not fg.get("complete"):
+        out.append("- The check did not finish; `ftui forgetting RUN` measures the rest.")
+    return [*out, ""]
 
 
 def _roles_lines(roles: dict[str, Any] | None) -> list[str]:

@@ -196,6 +196,7 @@ class Check:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 self.measured[f"{side}_cached"] += 1
                 return dict(data["leaves"])
+        self.lm()
         self.emit("status", message=f"{name}: {side}")
         with self.side(tuned):
             leaves = self.run_task(tm, name, folder)

@@ -38,6 +38,7 @@ def _demo(args) -> int:
             quick=args.quick,
             max_steps=args.max_steps,
             eval_limit=args.eval_limit,
+            check_forgetting=args.forgetting,
             log=log,
         )
     except (DemoError, FtuiError, ValueError) as exc:
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--method", choices=("sft", "dpo"), default="sft")
     d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")
     d.add_argument("--max-steps", type=int, default=None)
+    d.add_argument(
+        "--forgetting",
+        action="store_true",
+        help="also check general tasks base vs fine-tuned (eval.forgetting, lm-evaluation-harness)",
+    )
     d.add_argument(
         "--eval-limit",
         type=int,
