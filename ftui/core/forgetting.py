@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ LOG = "forgetting.log"
 BASE_CACHE = "forgetting"
 # The tuned side's finished tasks, kept per adapter so a re-run only measures what is missing.
 TUNED_CACHE = "tuned"
+# Without an eval.forgetting section (tasks given on the command line): a 5-point drop is flagged.
+DEFAULT_MAX_DROP = 0.05
 
 
 class ForgettingError(FtuiError):
@@ -92,9 +93,6 @@ def plan(
         "device": run_cfg.get("device") or ws.train.device,
         "base_cache_dir": str(ws.state.cache / BASE_CACHE),
     }
-
-
-DEFAULT_MAX_DROP = 0.05
 
 
 def start(
@@ -225,7 +223,3 @@ def attach(run_dir: Path | str) -> dict[str, Any] | None:
     report = with_forgetting(report, summary(result))
     atomic_write_json(path, report)
     return report
-
-
-def state_dict(st: EvalState) -> dict[str, Any]:
-    return asdict(st)
