@@ -33,6 +33,20 @@ VERDICT_WORD = {
 }
 
 
+METRIC_COLUMNS = (
+    Column("cluster", 0),
+    Column("n", 4, "right"),
+    Column("base → tuned", 13, "right"),
+    Column("change", 8, "right"),
+    Column("fix", 4, "right"),
+    Column("reg", 4, "right"),
+    Column("p", 6, "right"),
+)
+# Under 120 columns, with the forgetting table beside it, the benchmark's table keeps its first four
+# (the fix/reg counts are the bucket filters' and the cluster's p is in the banner).
+WIDE = 120
+
+
 def metric_rows(report: dict) -> list[tuple[str, dict]]:
     """Targeted cluster, the rest, then each cluster of the benchmark (from the per-item grades)."""
     rows = []
@@ -206,15 +220,7 @@ tuned fails), **still failing**, **still passing**.
         with Vertical(id="cmp-top"):
             with Horizontal(id="cmp-tables"):
                 yield RowTable(
-                    [
-                        Column("cluster", 0),
-                        Column("n", 4, "right"),
-                        Column("base → tuned", 13, "right"),
-                        Column("change", 8, "right"),
-                        Column("fix", 4, "right"),
-                        Column("reg", 4, "right"),
-                        Column("p", 6, "right"),
-                    ],
+                    list(METRIC_COLUMNS),
                     metric_cells,
                     empty="no report",
                     id="metric-table",
@@ -317,6 +323,10 @@ tuned fails), **still failing**, **still passing**.
         """The forgetting table beside the benchmark's; hidden for a run never checked."""
         table = self.query_one("#fg-table", RowTable)
         table.display = fg is not None
+        metrics = self.query_one("#metric-table", RowTable)
+        narrow = fg is not None and self.app.size.width < WIDE
+        metrics.columns = list(METRIC_COLUMNS[:4] if narrow else METRIC_COLUMNS)
+        metrics.refresh()
         if fg is not None:
             table.empty = "; ".join(fg.get("errors") or []) or "no task measured"
             table.set_rows(fg.get("tasks") or [])
