@@ -6,7 +6,7 @@ import argparse
 
 from ftui.commands.common import EXIT_FOUND, EXIT_USAGE, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core import hosted, runs
-from ftui.core.datasets import BuildError, load_build, resolve_build_path
+from ftui.core.build_store import BuildError, load_build, resolve_build_path
 from ftui.core.errors import InputError
 
 

@@ -865,7 +865,7 @@ def check_build(
 ) -> CheckReport:
     """Check a build's training rows against its own held-out rows and, with a workspace, the benchmark.
 
-    `build` is a `ftui.core.datasets.Build`; the TUI and `ftui check BUILD` both come through here.
+    `build` is a `ftui.core.build_store.Build`; the TUI and `ftui check BUILD` both come through here.
     """
     refs = references_from_rows(build.rows("eval"), "held-out")
     refs += references_from_rows(build.rows("validation"), "validation")

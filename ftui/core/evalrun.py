@@ -237,7 +237,8 @@ def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) ->
     The first N of a benchmark is whatever its file happens to list first (often one cluster or
     one question type), so a trimmed evaluation would judge a different population.
     """
-    from ftui.core.datasets import _largest_remainder, _rank, length_bucket
+    from ftui.core.anchors import length_bucket
+    from ftui.core.seeded_order import largest_remainder, rank
 
     limit = max(0, limit)
     if limit >= len(items):
@@ -246,7 +247,7 @@ def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) ->
     for i, r in enumerate(items):
         strata.setdefault((r["cluster"], length_bucket(r.get("question") or "")), []).append(i)
     for key in strata:
-        strata[key].sort(key=lambda i: _rank(seed, "eval-limit", items[i]["id"]))
+        strata[key].sort(key=lambda i: rank(seed, "eval-limit", items[i]["id"]))
     keys = sorted(strata, key=lambda k: (-len(strata[k]), k))
     if limit < len(keys):
         alloc = {k: int(n < limit) for n, k in enumerate(keys)}
@@ -254,7 +255,7 @@ def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) ->
         spare = {k: len(strata[k]) - 1 for k in keys}
         pool = sum(spare.values())
         rest = limit - len(keys)
-        extra = _largest_remainder({k: rest * spare[k] / pool if pool else 0.0 for k in keys}, rest, spare)
+        extra = largest_remainder({k: rest * spare[k] / pool if pool else 0.0 for k in keys}, rest, spare)
         alloc = {k: 1 + extra[k] for k in keys}
     chosen = sorted(i for k in keys for i in strata[k][: alloc[k]])
     return [items[i] for i in chosen]

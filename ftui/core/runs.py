@@ -354,7 +354,7 @@ def latest_build_dir(ws: Workspace) -> Path:
 
 def build_dir_for(ws: Workspace, build_id: str | None) -> Path:
     """A build folder by id, unique id prefix or path; None = the latest build."""
-    from ftui.core.datasets import load_build
+    from ftui.core.build_store import load_build
 
     if build_id is not None:
         p = Path(build_id).expanduser()
