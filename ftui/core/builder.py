@@ -8,6 +8,7 @@ each live in their own module; this one puts them together and writes the manife
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -18,7 +19,7 @@ from ftui.core.build_plan import normalise_ws, plan_build
 from ftui.core.build_rows import dpo_row, jsonl, pc_row, sft_row
 from ftui.core.build_store import SCHEMA, Build, BuildError, write_build
 from ftui.core.heldout_split import keep_prompts_on_one_side, preserve_rows, split_roles
-from ftui.core.workspace import BuildConfig, Workspace
+from ftui.core.workspace import BuildConfig, SettingError, Workspace
 
 # Formats a build can emit beside the chat files; "chat" is always written.
 FORMATS = ("chat", "prompt-completion")
@@ -41,13 +42,10 @@ def build(
     bad = [k for k in overrides if k not in known]
     if bad:
         raise BuildError(f"unknown build option {', '.join(bad)}; options: {', '.join(sorted(known))}")
-    values = {k: getattr(ws.build, k) for k in known}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    opts = BuildConfig(**values)
-    if not 0 <= opts.heldout < 1:
-        raise BuildError(f"heldout must be in [0, 1), not {opts.heldout}")
-    if opts.anchor_ratio < 0:
-        raise BuildError(f"anchor_ratio must be >= 0, not {opts.anchor_ratio}")
+    try:
+        opts = dataclasses.replace(ws.build, **{k: v for k, v in overrides.items() if v is not None})
+    except SettingError as exc:
+        raise BuildError(str(exc)) from None
     formats = sorted(set(formats) | {"chat"})
     for f in formats:
         if f not in FORMATS:

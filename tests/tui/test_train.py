@@ -283,7 +283,7 @@ def test_form_refuses_an_unknown_method():
         "anchor_kl": "0",
     }
     _, errors = parse_form(good, "ppo", False)
-    assert errors == ["Method: sft or dpo ('ppo')"]
+    assert errors == ["Method: must be sft or dpo ('ppo')"]
 
 
 async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
