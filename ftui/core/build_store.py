@@ -41,16 +41,8 @@ class Build:
         return self.dir / "eval.jsonl"
 
     @property
-    def validation_path(self) -> Path:
-        return self.dir / "validation.jsonl"
-
-    @property
     def dpo_train_path(self) -> Path:
         return self.dir / "dpo_train.jsonl"
-
-    @property
-    def dpo_eval_path(self) -> Path:
-        return self.dir / "dpo_eval.jsonl"
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         """Rows of one file of the build: "train", "eval", "dpo_train", "dpo_eval", "train_pc", ..."""

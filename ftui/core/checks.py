@@ -22,7 +22,7 @@ from ftui.core.workspace import PromptConfig
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+ERROR, WARNING = "error", "warning"
 
 # OpenAI's data-prep rules (roles and message keys it accepts), widened to today's tool messages.
 KNOWN_ROLES = {"system", "developer", "user", "assistant", "function", "tool"}

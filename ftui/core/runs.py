@@ -72,7 +72,6 @@ def pid_alive(pid: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Training runs: create, start, list, read state, tail, stop.
 
-RUN_STATES = ("running", "finished", "failed", "cancelled", "dead")
 # A run with no heartbeat for this long is dead even if a process with its pid exists (pid reuse,
 # a hung child); the child beats every ~5 s.
 DEAD_AFTER_S = 30.0
