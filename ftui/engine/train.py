@@ -324,12 +324,11 @@ def make_trainer(cfg: TrainConfig, plan, model, tok, train_ds, eval_ds, output_d
         from ftui.engine.sft_loss import sft_trainer_class
 
         return sft_trainer_class(plan.device)(anchor_kl=cfg.anchor_kl, **common)
-    if cfg.method == "dpo":
-        from trl import DPOTrainer
+    from trl import DPOTrainer
 
-        # ref_model=None with a PEFT adapter: the reference is the same base with the adapter disabled.
-        return DPOTrainer(ref_model=None, **common)
-    raise ValueError(f"unknown training method {cfg.method!r} (sft or dpo)")
+    # TrainConfig allows sft or dpo only. ref_model=None with a PEFT adapter: the reference is the
+    # same base with the adapter disabled.
+    return DPOTrainer(ref_model=None, **common)
 
 
 # Checkpoints kept on disk: the best one and the latest are what resuming and choosing need.

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from ftui.core.workspace import SettingError, TrainConfig, Workspace
+from ftui.core.workspace import TRAIN_METHODS, SettingError, TrainConfig, Workspace
 
 # (field, label, kind) — kind: text | int | float | optfloat (blank: unset). The form only reads
 # the text; what a value may be is the train section's rule (TrainConfig), checked through it.
@@ -104,8 +104,8 @@ class RunFormScreen(ModalScreen[dict | None]):
             v.border_title = "New training run"
             v.border_subtitle = "ctrl+r start · esc cancel"
             with Grid():
-                yield Label("Method (sft / dpo)")
-                yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(["sft", "dpo"]))
+                yield Label(f"Method ({' / '.join(TRAIN_METHODS)})")
+                yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(TRAIN_METHODS))
                 for key, label, _ in FIELDS:
                     yield Label(label)
                     yield Input(defaults[key], compact=True, id=f"f-{key}")
