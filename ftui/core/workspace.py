@@ -226,6 +226,13 @@ class HostedConfig:
     n_epochs: int | None = None
     suffix: str | None = None
 
+    SECTION: ClassVar[str] = "hosted"
+
+    def __post_init__(self) -> None:
+        problems = _Problems(self.SECTION)
+        problems.require(self.n_epochs is None or self.n_epochs >= 1, "n_epochs", "must be at least 1")
+        problems.raise_any()
+
 
 @dataclass(frozen=True)
 class EvalConfig:

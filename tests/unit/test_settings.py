@@ -86,3 +86,15 @@ def test_the_engine_rebuilds_a_run_s_sections_and_refuses_unknown_keys(tmp_path)
     plan = {"run_id": "r", "max_new_tokens": 32, "flaky_k": 2}
     settings = eval_settings(plan)
     assert (settings.max_new_tokens, settings.flaky_k, settings.batch_size) == (32, 2, EvalConfig().batch_size)
+
+
+def test_the_hosted_section_and_its_epochs_flag_share_one_rule(tmp_path):
+    from ftui.core.hosted import HostedError, target_for
+    from ftui.core.workspace import HostedConfig
+
+    with pytest.raises(SettingError, match=r"^hosted\.n_epochs must be at least 1$"):
+        HostedConfig(base_url="http://x/v1", model="m", n_epochs=0)
+    ws = make_workspace(tmp_path / "ws")
+    with pytest.raises(HostedError, match=r"^--epochs must be at least 1, not 0$"):
+        target_for(ws, base_url="http://x/v1", model="m", epochs=0)
+    assert target_for(ws, base_url="http://x/v1/", model="m", epochs=2) == HostedConfig("http://x/v1", "m", n_epochs=2)
