@@ -3,12 +3,15 @@
 Every error names the file, the line and (for an unknown key) the nearest valid key, because the
 people who write these files fix them from a terminal, not a debugger.
 
-Where a section's rules go: each section (Workspace, BuildConfig, TrainConfig, EvalConfig, ...)
-checks its own values in its `__post_init__`, one `problems.require(ok, key, reason)` per rule,
-beside its fields. A broken rule raises SettingError naming the key; the loader adds the file and
-line, the run form the field's label, `ftui train` and the builder the option. Overrides go through
-`dataclasses.replace(section, **overrides)`, which runs the same rules, and the engine rebuilds a
-run's sections with `TrainConfig.from_dict`. So a new field's rule is written once, in its section.
+Where a section's rules go: each section (Workspace, BuildConfig, TrainConfig, EvalConfig,
+HostedConfig) checks its own values in its `__post_init__`, one `problems.require(ok, key, reason)`
+per rule, beside its fields; a new field `dtype` of TrainConfig gets its line there, e.g.
+`problems.require(self.dtype in DTYPES, "dtype", "must be auto, bf16 or fp16")`, and nowhere else.
+A broken rule raises SettingError naming the key: the loader adds the file and line, the run form
+the field's label, `ftui train` the flag. Overrides go through `dataclasses.replace(section, ...)`,
+which runs the same rules, and the engine rebuilds a run's settings with `TrainConfig.from_dict`
+(runs.train_config), which refuses a key the section does not have. Only what needs the file
+itself (which keys were written) is checked by the loader.
 """
 
 from __future__ import annotations
