@@ -27,7 +27,7 @@ NOT_A_MODEL_FAILURE = "not_a_model_failure"
 @dataclass
 class Example:
     item: Item
-    kind: str  # "correction" | "anchor"
+    kind: str  # "correction" | "anchor" | "preserve"
     cluster: str  # failure label for corrections; the stratum for anchors
     target: str
     stratum: str  # the split's stratification key
