@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ftui.core.workspace import TRAIN_METHODS
 from ftui.sample.regenerate import SAMPLE_DIR
 
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(fn=_regenerate)
     d = sub.add_parser("demo", help="corrections → build → train → evaluate → postmortem on the sample workspace")
     d.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))
-    d.add_argument("--method", choices=("sft", "dpo"), default="sft")
+    d.add_argument("--method", choices=TRAIN_METHODS, default="sft")
     d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")
     d.add_argument("--max-steps", type=int, default=None)
     d.add_argument(

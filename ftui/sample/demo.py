@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftui.core import datasets, evalrun, forgetting, runs
+from ftui.core import builder, evalrun, forgetting, runs
 from ftui.core.clusters import cluster_failures
 from ftui.core.compare import forgetting_lines, interval_text
 from ftui.core.corrections import CorrectionStore
@@ -236,7 +236,7 @@ def run_demo(
     )
 
     # 2. Dataset build for the largest cluster.
-    build = datasets.build(ws, [cluster])
+    build = builder.build(ws, [cluster])
     c = build.manifest["counts"]
     kept = f" + {c['preserve']} preserved (KL only)" if c.get("preserve") else ""
     log(
