@@ -27,6 +27,7 @@ from ftui.core import formats
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json
 from ftui.core.run_dirs import new_run_dir
+from ftui.core.workspace import HostedConfig, SettingError
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -57,13 +58,8 @@ class HostedError(FtuiError):
         self.unreachable = unreachable
 
 
-@dataclass(frozen=True)
-class Target:
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    n_epochs: int | None = None
-    suffix: str | None = None
+# Where a job goes: the workspace's `hosted:` section with the command line's overrides applied.
+Target = HostedConfig
 
 
 def target_for(
@@ -84,15 +80,16 @@ def target_for(
         )
     if not model:
         raise HostedError(f"{where}: no base model for the hosted job: set `hosted.model` or give --model")
-    if epochs is not None and epochs < 1:
-        raise HostedError(f"--epochs must be >= 1, not {epochs}")
-    return Target(
-        base_url=base_url.rstrip("/"),
-        model=model,
-        api_key_env=cfg.api_key_env if cfg else "OPENAI_API_KEY",
-        n_epochs=epochs if epochs is not None else (cfg.n_epochs if cfg else None),
-        suffix=suffix if suffix is not None else (cfg.suffix if cfg else None),
-    )
+    try:
+        return Target(
+            base_url=base_url.rstrip("/"),
+            model=model,
+            api_key_env=cfg.api_key_env if cfg else "OPENAI_API_KEY",
+            n_epochs=epochs if epochs is not None else (cfg.n_epochs if cfg else None),
+            suffix=suffix if suffix is not None else (cfg.suffix if cfg else None),
+        )
+    except SettingError as exc:  # only --epochs can break it: the workspace's own value was checked on load
+        raise HostedError(f"--epochs {exc.problems[0][1]}, not {epochs}") from None
 
 
 def api_key(api_key_env: str) -> str:

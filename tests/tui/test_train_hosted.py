@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftui.core import datasets, evalrun, runs
+from ftui.core import builder, evalrun, runs
 from ftui.core.corrections import CorrectionStore
 from ftui.core.runlog import load_run_log
 from ftui.core.workspace import Workspace
@@ -40,7 +40,7 @@ def hosted_ws(ws_dir: Path, server, monkeypatch) -> Workspace:
     for item in load_run_log(ws).items:
         if item.label and item.retrieval_hit:
             store.save(item, f"corrected answer for {item.id}")
-    datasets.build(ws)
+    builder.build(ws)
     return ws
 
 
@@ -129,11 +129,13 @@ def test_form_target_is_checked():
         "patience": "0",
         "anchor_kl": "0",
     }
-    out, errors = parse_form(good, "sft", False, "hosted")
-    assert out["target"] == "hosted" and errors == ["Epochs: a whole number of at least 1 for a hosted job ('1.5')"]
-    _, errors = parse_form(dict(good, epochs="3"), "sft", False, "cloud")
+    out, errors = parse_form(good, "sft", False, target="hosted")
+    assert out["target"] == "hosted" and errors == [
+        "Epochs (blank: steps): a whole number of at least 1 for a hosted job ('1.5')"
+    ]
+    _, errors = parse_form(dict(good, epochs="3"), "sft", False, target="cloud")
     assert errors == ["Target: local or hosted ('cloud')"]
-    out, errors = parse_form(dict(good, epochs=""), "dpo", False, "hosted")
+    out, errors = parse_form(dict(good, epochs=""), "dpo", False, target="hosted")
     assert not errors and out["target"] == "hosted"
     out, errors = parse_form(good, "sft", False)
     assert not errors and "target" not in out

@@ -289,7 +289,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
     @work(thread=True, exit_on_error=False, group="start", description="Starting training")
     def start_run(self, overrides: dict) -> None:
-        from ftui.core.datasets import load_build
+        from ftui.core.build_store import load_build
 
         build = load_build(self.ftui.ws, None)
         if overrides.pop("target", "local") == "hosted":
