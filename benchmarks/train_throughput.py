@@ -90,6 +90,7 @@ def main() -> None:
     import torch
 
     from ftui.core.events import FINAL_TYPES  # noqa: F401  (the engine's own imports, as in a run)
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.callback import BestTracker, EventsCallback
     from ftui.engine.data import load_datasets
     from ftui.engine.device import apply_cpu_speedups, plan_device
@@ -123,7 +124,16 @@ def main() -> None:
     events_cb = EventsCallback(
         tmp / "events.jsonl", tmp, plan.device, threading.Event(), BestTracker(0), tmp / "adapter"
     )
-    trainer = make_trainer(cfg, plan, model, tok, train_ds, None, tmp / "ckpt", callbacks=[events_cb, clock.callback])
+    trainer = make_trainer(
+        TrainConfig.from_dict(cfg),
+        plan,
+        model,
+        tok,
+        train_ds,
+        None,
+        tmp / "ckpt",
+        callbacks=[events_cb, clock.callback],
+    )
     trainer.args.save_strategy = "no"
 
     recorded: list[dict] = []

@@ -5,6 +5,7 @@ Everything the user sees of it goes through RUN_DIR/events.jsonl; stdout/stderr 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ftui.core.events import EventWriter, read_events
 from ftui.core.fsutil import atomic_write_json
+from ftui.core.workspace import TrainConfig
 from ftui.engine import ranks
 from ftui.engine.child import failure_fields
 from ftui.engine.ranks import is_main_process
@@ -76,12 +78,17 @@ def failure_hint(exc: BaseException) -> str | None:
     return None
 
 
-def read_config(run_dir: Path) -> dict:
+def read_config(run_dir: Path) -> tuple[dict, TrainConfig]:
+    """A run's config.json, and its train settings rebuilt as the workspace's TrainConfig (so its
+    rules and defaults hold here too); a bad or unknown setting is an error naming its line."""
     from ftui.core.errors import InputError
+    from ftui.core.runs import train_config
+    from ftui.core.workspace import SettingError
 
     path = run_dir / "config.json"
     try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        cfg = json.loads(text)
     except FileNotFoundError:
         raise InputError(path, None, "run has no config.json") from None
     except json.JSONDecodeError as exc:
@@ -89,7 +96,14 @@ def read_config(run_dir: Path) -> dict:
     for key in ("model", "method", "build_dir"):
         if key not in cfg:
             raise InputError(path, None, f"missing key `{key}`")
-    return cfg
+    try:
+        return cfg, train_config(cfg)
+    except SettingError as exc:
+        key = exc.problems[0][0]
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if f'"{key}":' in row), None)
+        raise InputError(path, line, exc.first) from None
+    except TypeError as exc:  # a value of the wrong type (text where a number goes)
+        raise InputError(path, None, f"a train setting has the wrong type: {exc}") from None
 
 
 def run(run_dir: Path | str, resume: bool = False) -> int:
@@ -132,13 +146,13 @@ def run(run_dir: Path | str, resume: bool = False) -> int:
 
 
 def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0):
-    cfg = read_config(run_dir)
-    method = cfg["method"]
+    cfg, train = read_config(run_dir)
+    method = train.method
     status(("resuming" if resume else "starting") + f" {method.upper()} run: loading the training stack...")
 
     from ftui.engine.device import apply_cpu_speedups, plan_device
 
-    plan = plan_device(cfg.get("device", "auto"), bool(cfg.get("qlora")))
+    plan = plan_device(train.device, train.qlora)
     if "LOCAL_RANK" not in os.environ:
         from ftui.core.launch import plan_launch
 
@@ -164,7 +178,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     build_dir = Path(cfg["build_dir"])
     from ftui.core.evalrun import preserves
 
-    train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(cfg))
+    train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(dataclasses.asdict(train)))
     status(f"device: {plan.describe()}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval examples")
     status(f"loading model {cfg['model']}...")
     try:
@@ -179,8 +193,8 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     prior: list[dict] = []
     if resume:
         prior, _ = read_events(events_path)
-    select_by = str(cfg.get("select_by") or "eval_loss")
-    tracker = BestTracker.from_events(prior, int(cfg.get("patience", 3)), select_by=select_by)
+    select_by = train.select_by
+    tracker = BestTracker.from_events(prior, train.patience, select_by=select_by)
     probe_runner = None
     # Only rank 0 runs the probes; the early-stop decision they feed is broadcast to the others.
     if eval_ds is not None and is_main_process():
@@ -200,9 +214,9 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         tracker,
         adapter_dir,
         probes=probe_runner,
-        stop_broken_anchors=int(cfg.get("stop_broken_anchors") or 0),
+        stop_broken_anchors=train.stop_broken_anchors,
     )
-    trainer = make_trainer(cfg, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback])
+    trainer = make_trainer(train, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback])
 
     resume_from = None
     if resume:
@@ -273,20 +287,20 @@ def _total_runtime(events_path: Path, resume: bool) -> dict:
     return {"total_runtime_s": round(worked_seconds(events, until=time.time()), 1)}
 
 
-def lora_config(cfg: dict):
+def lora_config(cfg: TrainConfig):
     from peft import LoraConfig
 
-    target = cfg.get("target_modules", "all-linear")
+    target = cfg.target_modules
     return LoraConfig(
-        r=int(cfg.get("lora_r", 16)),
-        lora_alpha=int(cfg.get("lora_alpha", 32)),
-        lora_dropout=float(cfg.get("lora_dropout", 0.05)),
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
         target_modules=target if isinstance(target, str) else list(target),
         task_type="CAUSAL_LM",
     )
 
 
-def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Path, callbacks=()):
+def make_trainer(cfg: TrainConfig, plan, model, tok, train_ds, eval_ds, output_dir: Path, callbacks=()):
     """The TRL trainer for the run's method, with the LoRA adapter attached by TRL."""
     args = training_args(cfg, plan, output_dir, has_eval=eval_ds is not None)
     common = dict(
@@ -298,42 +312,45 @@ def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Pat
         peft_config=lora_config(cfg),
         callbacks=list(callbacks),
     )
-    if cfg["method"] == "sft":
+    if cfg.method == "sft":
         from ftui.engine.sft_loss import sft_trainer_class
 
-        return sft_trainer_class(plan.device)(anchor_kl=float(cfg.get("anchor_kl", 0.0)), **common)
-    if cfg["method"] == "dpo":
-        from trl import DPOTrainer
+        return sft_trainer_class(plan.device)(anchor_kl=cfg.anchor_kl, **common)
+    from trl import DPOTrainer
 
-        # ref_model=None with a PEFT adapter: the reference is the same base with the adapter disabled.
-        return DPOTrainer(ref_model=None, **common)
-    raise ValueError(f"unknown training method {cfg['method']!r} (sft or dpo)")
+    # TrainConfig allows sft or dpo only. ref_model=None with a PEFT adapter: the reference is the
+    # same base with the adapter disabled.
+    return DPOTrainer(ref_model=None, **common)
 
 
-def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
-    method = cfg["method"]
-    epochs = cfg.get("epochs")
+# Checkpoints kept on disk: the best one and the latest are what resuming and choosing need.
+SAVE_TOTAL_LIMIT = 3
+
+
+def training_args(cfg: TrainConfig, plan, output_dir: Path, has_eval: bool):
+    method = cfg.method
+    epochs = cfg.epochs
     common = dict(
         output_dir=str(output_dir),
-        max_steps=-1 if epochs else int(cfg.get("max_steps", 60)),
+        max_steps=-1 if epochs else cfg.max_steps,
         num_train_epochs=float(epochs) if epochs else 1.0,
-        per_device_train_batch_size=int(cfg.get("batch_size", 4)),
-        per_device_eval_batch_size=int(cfg.get("batch_size", 4)),
-        gradient_accumulation_steps=int(cfg.get("grad_accum", 1)),
-        learning_rate=float(cfg.get("learning_rate", 2e-4)),
-        logging_steps=int(cfg.get("log_steps", 1)),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        logging_steps=cfg.log_steps,
         eval_strategy="steps" if has_eval else "no",
-        eval_steps=int(cfg.get("eval_steps", 10)),
+        eval_steps=cfg.eval_steps,
         save_strategy="steps",
-        save_steps=int(cfg.get("save_steps", 20)),
-        save_total_limit=int(cfg.get("save_total_limit", 3)),
+        save_steps=cfg.save_steps,
+        save_total_limit=SAVE_TOTAL_LIMIT,
         report_to="none",
-        seed=int(cfg.get("seed", 0)),
+        seed=cfg.seed,
         bf16=plan.bf16,
         fp16=plan.fp16,
         activation_checkpointing=plan.gradient_checkpointing,
         use_cpu=plan.device == "cpu",
-        max_length=int(cfg.get("max_length", 1024)),
+        max_length=cfg.max_length,
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
@@ -348,9 +365,9 @@ def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
         return SFTConfig(completion_only_loss=True, **common)
     from trl import DPOConfig
 
-    rpo = float(cfg.get("rpo_alpha") or 0.0)
+    rpo = cfg.rpo_alpha
     if rpo > 0:
         # TRL 1.16 has no rpo_alpha: the same objective is its "sft" loss (mean NLL of the chosen
         # completion tokens) added to the sigmoid DPO loss with this weight.
         common.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, rpo])
-    return DPOConfig(beta=float(cfg.get("beta", 0.1)), **common)
+    return DPOConfig(beta=cfg.beta, **common)

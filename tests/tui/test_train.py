@@ -201,7 +201,7 @@ def test_form_parsing_reports_each_bad_field():
 
 
 async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
-    from ftui.core import datasets, runs
+    from ftui.core import builder, runs
     from ftui.core.corrections import CorrectionStore
     from ftui.core.runlog import load_run_log
 
@@ -210,7 +210,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
     for item in log.items[:8]:
         if item.label and item.retrieval_hit:
             store.save(item, f"corrected answer for {item.id}")
-    build = datasets.build(ws)
+    build = builder.build(ws)
     started = []
 
     def fake_start(run_dir, resume=False):
@@ -287,7 +287,7 @@ def test_form_refuses_an_unknown_method():
         "anchor_kl": "0",
     }
     _, errors = parse_form(good, "ppo", False)
-    assert errors == ["Method: sft or dpo ('ppo')"]
+    assert errors == ["Method: must be sft or dpo ('ppo')"]
 
 
 async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
