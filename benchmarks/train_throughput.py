@@ -92,6 +92,7 @@ class Side:
     def __init__(self, dtype: str, opts, train_ds, tmp: Path):
         import torch
 
+        from ftui.core.workspace import TrainConfig
         from ftui.engine.callback import BestTracker, EventsCallback
         from ftui.engine.device import plan_device
         from ftui.engine.models import load_model_and_tokenizer
@@ -125,7 +126,14 @@ class Side:
             out / "events.jsonl", out, self.plan.device, threading.Event(), BestTracker(0), out / "adapter"
         )
         self.trainer = make_trainer(
-            cfg, self.plan, model, tok, train_ds, None, out / "ckpt", callbacks=[events_cb, self.clock.callback]
+            TrainConfig.from_dict(cfg),
+            self.plan,
+            model,
+            tok,
+            train_ds,
+            None,
+            out / "ckpt",
+            callbacks=[events_cb, self.clock.callback],
         )
         self.trainer.args.save_strategy = "no"
         self.recorded: list[dict] = []

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DTYPES = ("auto", "fp32", "bf16")
+from ftui.core.workspace import DTYPES
+
 # /proc/cpuinfo flags of the CPUs that do bf16 arithmetic in hardware.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # `auto` picks bf16 on a CPU (with native bf16) only once the sample demo has kept its verdict with

@@ -189,16 +189,19 @@ def test_form_parsing_reports_each_bad_field():
     out, errors = parse_form(good, "dpo", True)
     assert errors == [] and out["method"] == "dpo" and out["qlora"] is True and "epochs" not in out
     assert out["anchor_kl"] == 0.0
-    out, errors = parse_form(dict(good, lora_r="x", learning_rate="0", anchor_kl="-1"), "sft", False)
+    assert "processes" not in out  # blank: the workspace's train.processes
+    assert parse_form(dict(good, processes="2"), "sft", False)[0]["processes"] == 2
+    out, errors = parse_form(dict(good, lora_r="x", learning_rate="0", anchor_kl="-1", processes="-1"), "sft", False)
     assert errors == [
         "LoRA rank: not a number ('x')",
         "Learning rate: must be above 0 ('0')",
         "Anchor KL (SFT; 0 off): must be 0 or more ('-1')",
+        "Processes (0: auto): must be 0 or more ('-1')",
     ]
 
 
 async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
-    from ftui.core import datasets, runs
+    from ftui.core import builder, runs
     from ftui.core.corrections import CorrectionStore
     from ftui.core.runlog import load_run_log
 
@@ -207,7 +210,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
     for item in log.items[:8]:
         if item.label and item.retrieval_hit:
             store.save(item, f"corrected answer for {item.id}")
-    build = datasets.build(ws)
+    build = builder.build(ws)
     started = []
 
     def fake_start(run_dir, resume=False):
@@ -229,6 +232,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
             assert form.query_one("#f-max_steps").value == "30"  # from the workspace's ftui.yaml
             form.query_one("#f-lora_r").value = "8"
             form.query_one("#f-anchor_kl").value = "5"
+            form.query_one("#f-processes").value = "2"
             await pilot.press("ctrl+r")
             await settle(pilot, app)
             assert len(started) == 1
@@ -236,7 +240,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
 
             cfg = json.loads((started[0] / "config.json").read_text())
             assert cfg["lora_r"] == 8 and cfg["build_id"] == build.id and cfg["method"] == "sft"
-            assert cfg["anchor_kl"] == 5.0
+            assert cfg["anchor_kl"] == 5.0 and cfg["processes"] == 2
             pane = app.screen
             t0 = time.monotonic()
             while pane.view.state != "finished" and time.monotonic() - t0 < 15:
@@ -283,7 +287,7 @@ def test_form_refuses_an_unknown_method():
         "anchor_kl": "0",
     }
     _, errors = parse_form(good, "ppo", False)
-    assert errors == ["Method: sft or dpo ('ppo')"]
+    assert errors == ["Method: must be sft or dpo ('ppo')"]
 
 
 async def test_a_run_whose_process_is_gone_reads_as_dead(ws):

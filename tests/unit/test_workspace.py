@@ -116,7 +116,7 @@ def test_semantic_checks(tmp_path):
         ":3: build.heldout must be in [0, 1)"
     )
     assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  anchor_kl: -1\n").endswith(
-        ":3: train.anchor_kl must be >= 0"
+        ":3: train.anchor_kl must be 0 or more"
     )
 
 
