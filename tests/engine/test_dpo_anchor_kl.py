@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,7 @@ def test_anchor_labels_cover_the_answer_only(tiny_model_dir):
 def _trainer(tmp_path, tiny_model_dir, build, anchor_kl: float, max_steps: int = 6):
     import torch
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.device import plan_device
     from ftui.engine.models import load_model_and_tokenizer
     from ftui.engine.train import make_trainer
@@ -65,7 +67,6 @@ def _trainer(tmp_path, tiny_model_dir, build, anchor_kl: float, max_steps: int =
     train_ds, eval_ds = load_datasets(build, "dpo")
     cfg = {
         "method": "dpo",
-        "build_dir": str(build),
         "max_steps": max_steps,
         "batch_size": 2,
         "max_length": 128,
@@ -78,7 +79,16 @@ def _trainer(tmp_path, tiny_model_dir, build, anchor_kl: float, max_steps: int =
         "anchor_kl": anchor_kl,
     }
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
-    return make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / f"ckpt-{anchor_kl}")
+    return make_trainer(
+        TrainConfig.from_dict(cfg),
+        plan_device("cpu"),
+        model,
+        tok,
+        train_ds,
+        eval_ds,
+        tmp_path / f"ckpt-{anchor_kl}",
+        build_dir=Path(build),
+    )
 
 
 def test_dpo_loss_adds_the_anchor_kl_zero_at_start_positive_later(tmp_path, tiny_model_dir):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -9,10 +11,10 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from ftui.core.workspace import TrainConfig, Workspace
+from ftui.core.workspace import TRAIN_METHODS, SettingError, TrainConfig, Workspace
 
-# (field, label, kind) — kind: text | int | float | optfloat (blank: unset). The ranges are the
-# workspace's own rules (TrainConfig.problems); the form only reads the text as a number.
+# (field, label, kind) — kind: text | int | float | optfloat | optint (blank: unset). The form only
+# reads the text; what a value may be is the train section's rule (TrainConfig), checked through it.
 FIELDS = (
     ("model", "Model", "text"),
     ("lora_r", "LoRA rank", "int"),
@@ -27,35 +29,58 @@ FIELDS = (
     ("probes", "Probes (items; 0 off)", "int"),
     ("select_by", "Best by eval_loss/probes", "text"),
     ("stop_broken_anchors", "Stop at N broken (0 off)", "int"),
+    ("processes", "Processes (0: auto)", "optint"),
 )
 SELECT_BY = ["eval_loss", "probes"]
 
 
-def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, list[str]]:
-    """Form text -> overrides for `runs.create_run`, and one message per bad field, in the form's order."""
+TARGETS = ("local", "hosted")
+
+
+def parse_form(
+    values: dict[str, str], method: str, qlora: bool, base: TrainConfig | None = None, target: str = "local"
+) -> tuple[dict, list[str]]:
+    """Form text -> overrides for `runs.create_run`, and one message per bad field.
+
+    Each value is read as its type here, then the whole set goes through the train section
+    (`base`: the workspace's, default settings otherwise), so the form refuses what a workspace
+    file or `ftui train` would refuse, with the same reasons. `target: hosted` sends the build to
+    the workspace's `hosted:` service instead; of the settings only the method and the epochs (a
+    whole number) mean anything there.
+    """
     out: dict = {"method": method, "qlora": qlora}
-    errors: dict[str, str] = {}
-    for key, label, kind in FIELDS:
-        raw = values.get(key, "").strip()
-        try:
-            if kind == "text":
-                if not raw:
-                    errors[key] = f"{label}: required"
-                    continue
+    raws = {"method": method, "target": target}
+    bad: dict[str, str] = {}
+    if target not in TARGETS:
+        bad["target"] = "local or hosted"
+    elif target == "hosted":
+        out["target"] = "hosted"
+        raw = values.get("epochs", "").strip()
+        if raw and not (raw.isdigit() and int(raw) >= 1):
+            bad["epochs"] = "a whole number of at least 1 for a hosted job"
+    for key, _, kind in FIELDS:
+        raw = raws[key] = values.get(key, "").strip()
+        if kind == "text":
+            if raw:
                 out[key] = raw
-            elif kind == "int":
-                out[key] = int(raw)
-            elif kind == "float" or (kind == "optfloat" and raw):
-                out[key] = float(raw)
-        except ValueError:
-            errors[key] = f"{label}: not a number ({raw!r})"
-    # A field that did not read as a number keeps its default here: it already has its message.
-    labels = {key: label for key, label, _ in FIELDS}
-    for key, what in TrainConfig(**{k: v for k, v in out.items() if k != "model"}).problems():
-        raw = "" if " not " in what else f" ({values.get(key, '').strip()!r})"  # some rules quote the value already
-        errors.setdefault(key, f"{labels.get(key, 'Method')}: {what}{raw}")
-    order = ["method", *labels]
-    return out, [errors[k] for k in order if k in errors]
+            else:
+                bad[key] = "required"
+        elif kind in ("optfloat", "optint") and not raw:
+            continue
+        else:
+            try:
+                out[key] = int(raw) if kind in ("int", "optint") else float(raw)
+            except ValueError:
+                bad[key] = "not a number"
+    settings = {k: v for k, v in out.items() if k not in ("model", "target")}
+    try:
+        dataclasses.replace(base or TrainConfig(), **settings)
+    except SettingError as exc:
+        for key, reason in exc.problems:
+            bad.setdefault(key, reason)
+    labels = {"target": "Target", "method": "Method", **{key: label for key, label, _ in FIELDS}}
+    errors = [f"{labels[key]}: {bad[key]} ({raws[key]!r})" for key in labels if key in bad]
+    return out, errors
 
 
 class RunFormScreen(ModalScreen[dict | None]):
@@ -96,13 +121,19 @@ class RunFormScreen(ModalScreen[dict | None]):
             "probes": str(t.probes),
             "select_by": t.select_by,
             "stop_broken_anchors": str(t.stop_broken_anchors),
+            "processes": str(t.processes),
         }
         with Vertical() as v:
             v.border_title = "New training run"
             v.border_subtitle = "ctrl+r start · esc cancel"
+            if self.ws.hosted is not None:
+                v.border_subtitle = f"hosted: {self.ws.hosted.base_url} · " + v.border_subtitle
             with Grid():
-                yield Label("Method (sft / dpo)")
-                yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(["sft", "dpo"]))
+                if self.ws.hosted is not None:
+                    yield Label("Target (local/hosted)")
+                    yield Input("local", compact=True, id="f-target", suggester=SuggestFromList(list(TARGETS)))
+                yield Label(f"Method ({' / '.join(TRAIN_METHODS)})")
+                yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(TRAIN_METHODS))
                 for key, label, _ in FIELDS:
                     yield Label(label)
                     suggest = SuggestFromList(SELECT_BY) if key == "select_by" else None
@@ -130,7 +161,9 @@ class RunFormScreen(ModalScreen[dict | None]):
         values = {key: self.query_one(f"#f-{key}", Input).value for key, _, _ in FIELDS}
         method = self.query_one("#f-method", Input).value.strip().lower()
         qlora = self.query_one("#f-qlora", Checkbox).value
-        overrides, errors = parse_form(values, method, qlora)
+        targets = self.query("#f-target")
+        target = targets.first(Input).value.strip().lower() if targets else "local"
+        overrides, errors = parse_form(values, method, qlora, self.ws.train, target)
         if errors:
             self.query_one("#rf-errors", Static).update("\n".join(errors))
             return
