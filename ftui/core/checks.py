@@ -23,7 +23,7 @@ from ftui.core.workspace import PromptConfig
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+ERROR, WARNING = "error", "warning"
 
 # OpenAI's data-prep rules (roles and message keys it accepts), widened to today's tool messages.
 KNOWN_ROLES = {"system", "developer", "user", "assistant", "function", "tool"}
@@ -875,7 +875,7 @@ def check_build(
 ) -> CheckReport:
     """Check a build's training rows against its own held-out rows and, with a workspace, the benchmark.
 
-    `build` is a `ftui.core.datasets.Build`; the TUI and `ftui check BUILD` both come through here.
+    `build` is a `ftui.core.build_store.Build`; the TUI and `ftui check BUILD` both come through here.
     """
     refs = references_from_rows(build.rows("eval"), "held-out")
     refs += references_from_rows(build.rows("validation"), "validation")

@@ -198,13 +198,6 @@ def read_summary(pd: Path) -> dict[str, Any] | None:
     return {k: v for k, v in res["summary"].items() if k != "rows"} | {"name": res.get("name")}
 
 
-def list_results(run_dir: Path) -> list[dict[str, Any]]:
-    root = Path(run_dir) / PARITY_DIR
-    if not root.is_dir():
-        return []
-    return [r for r in (read_result(d) for d in sorted(root.iterdir()) if d.is_dir()) if r]
-
-
 def exceeds(summary: dict[str, Any], max_flip_rate: float = DEFAULT_MAX_FLIP_RATE) -> bool:
     return bool(summary["flips"] > max_flip_rate * summary["items"])
 

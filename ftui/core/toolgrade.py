@@ -13,8 +13,6 @@ from typing import Any
 from ftui.core import toolcalls
 from ftui.core.formatting import clip
 
-MODES = ("equal", "keys", "schema")
-
 
 def _j(value: Any) -> str:
     return clip(json.dumps(value, ensure_ascii=False), 60)

@@ -152,6 +152,26 @@ def has_tools(build_dir: Path) -> bool:
     return False
 
 
+def anchor_rows(build_dir: Path, kl_rows: bool = False) -> list[dict]:
+    """The build's training anchors (and, with `kl_rows`, its preserved rows) as prompt/completion rows.
+
+    Every build writes them into its SFT files whatever the method; a DPO run with train.anchor_kl
+    holds them to the base through the KL term alone (they have no rejected answer to pair with).
+    """
+    build_dir = Path(build_dir)
+    path = build_dir / SFT_FILES[0]
+    sources = [path] if path.exists() else []
+    preserve = build_dir / PRESERVE_FILE
+    if kl_rows and preserve.exists():
+        sources.append(preserve)
+    return [
+        {**sft_row(src, n, row), "id": row.get("id")}
+        for src in sources
+        for n, row in _read_rows(src)
+        if row.get("kind") in ("anchor", "preserve")
+    ]
+
+
 def load_datasets(build_dir: Path, method: str, kl_rows: bool = False, tok=None):
     """(train, eval|None) as datasets.Dataset objects.
 

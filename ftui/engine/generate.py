@@ -37,11 +37,15 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def _dtype_for(device: str):
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    # fp32 on CPU: half precision is slower there and changes greedy answers.
-    return torch.float32
+def _dtype_for(device: str, dtype: str = "auto"):
+    """The weights' precision: device.weights_dtype decides bf16 vs fp32 (bf16 on a CPU only with
+    native bf16 units); a CUDA GPU without bf16 keeps fp16 under `auto`."""
+    from ftui.engine.device import torch_dtype, weights_dtype
+
+    weights = weights_dtype(dtype, device)
+    if device.startswith("cuda") and dtype == "auto" and weights == "fp32":
+        return torch.float16
+    return torch_dtype(weights)
 
 
 class Generator:
@@ -53,6 +57,7 @@ class Generator:
         self.model_name = model_name
         self.adapter = adapter
         self.device = device
+        self.dtype = "bf16" if getattr(model, "dtype", None) == torch.bfloat16 else "fp32"
         self.has_adapter = adapter is not None
         # Continuous batching where the model's cache allows it; `model.generate` batches otherwise.
         self.continuous = supports_continuous(model)
@@ -92,13 +97,29 @@ class Generator:
 
         An unmerged LoRA on every linear layer adds two small matmuls per layer and token; on CPU
         that was about a fifth of a decoding step. Merging is exact up to float rounding, and it
-        is undone before the base side could run again.
+        is undone before the base side could run again. In bf16 an unmerge would not give the base
+        weights back (each add and subtract rounds to 8 bits of mantissa), so they are restored
+        from a copy instead.
         """
+        saved = None
+        if self.dtype == "bf16":
+            saved = {n: m.base_layer.weight.detach().clone() for n, m in self._lora_layers()}
         self.model.merge_adapter()
         try:
             yield
         finally:
-            self.model.unmerge_adapter()
+            if saved is None:
+                self.model.unmerge_adapter()
+            else:
+                with torch.no_grad():
+                    for n, m in self._lora_layers():
+                        m.base_layer.weight.copy_(saved[n])
+                        m.merged_adapters.clear()
+
+    def _lora_layers(self):
+        from peft.tuners.lora import LoraLayer
+
+        return [(n, m) for n, m in self.model.named_modules() if isinstance(m, LoraLayer)]
 
     @torch.inference_mode()
     def generate(
@@ -181,9 +202,13 @@ class Generator:
 
 
 def load_for_generation(
-    model: str, adapter: str | Path | None = None, device: str = "auto", progress: Callable[[str], None] | None = None
+    model: str,
+    adapter: str | Path | None = None,
+    device: str = "auto",
+    progress: Callable[[str], None] | None = None,
+    dtype: str = "auto",
 ) -> Generator:
-    """Load the model once (and the adapter on top of it when given)."""
+    """Load the model once (and the adapter on top of it when given); `dtype` is auto | fp32 | bf16."""
     global LOADS
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -197,7 +222,11 @@ def load_for_generation(
     tok.padding_side = "left"  # decoder-only batches must end where generation starts
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    base: Any = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device))
+    from ftui.engine.device import cast_frozen_weights
+
+    base: Any = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device, dtype))
+    if base.dtype == torch.bfloat16:
+        cast_frozen_weights(base, "bf16")  # zeroes the denormals the cast kept
     base.to(device)
     if getattr(base.generation_config, "pad_token_id", None) is None:
         base.generation_config.pad_token_id = tok.pad_token_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ftui.core import datasets, toolcalls
+from ftui.core import builder, toolcalls
 from ftui.core.corrections import CorrectionStore
 from ftui.core.runlog import load_run_log
 from ftui.engine.data import load_datasets
@@ -16,6 +16,7 @@ from tests.fixtures.toolcalls import workspace as agents_ws
 def test_sft_on_a_tool_call_learns_only_the_call(tmp_path, tiny_model_dir):
     import torch
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.device import plan_device
     from ftui.engine.models import load_model_and_tokenizer
     from ftui.engine.train import make_trainer
@@ -26,7 +27,7 @@ def test_sft_on_a_tool_call_learns_only_the_call(tmp_path, tiny_model_dir):
     for item in log.items:
         if item.label:
             store.save(item, json.dumps(agents_ws.weather(item.id.split("-")[1].capitalize()), indent=2))
-    build = datasets.build(ws)
+    build = builder.build(ws)
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
     assert renders_tools(tok) is False
     train_ds, _ = load_datasets(build.dir, "sft", tok=tok)
@@ -42,7 +43,9 @@ def test_sft_on_a_tool_call_learns_only_the_call(tmp_path, tiny_model_dir):
     assert asked == tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
 
     cfg = {"method": "sft", "max_steps": 1, "batch_size": 2, "max_length": 1024, "lora_r": 4, "lora_alpha": 8}
-    trainer = make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, None, tmp_path / "ckpt")
+    trainer = make_trainer(
+        TrainConfig.from_dict(cfg), plan_device("cpu"), model, tok, train_ds, None, tmp_path / "ckpt"
+    )
     i = next(i for i, r in enumerate(trainer.train_dataset) if r is not None)
     batch = trainer.data_collator([trainer.train_dataset[i]])
     labels, ids = batch["labels"][0], batch["input_ids"][0]

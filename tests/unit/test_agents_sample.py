@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftui.core import clusters, datasets, toolcalls
+from ftui.core import builder, clusters, toolcalls
 from ftui.core.corrections import CorrectionStore
 from ftui.core.review import import_review
 from ftui.core.runlog import load_run_log
@@ -27,6 +27,6 @@ def test_agents_sample_loads_with_tools_and_a_call_cluster(tmp_path):
     assert top.label in ("prose_instead_of_call", "wrong_tool", "wrong_arguments")
     imp = import_review(Path(ws_dir) / "reviewed_corrections.jsonl", log, CorrectionStore(ws))
     assert len(imp.applied) == report.failures
-    b = datasets.build(ws, [top.label])
+    b = builder.build(ws, [top.label])
     rows = b.rows("train") + b.rows("eval")
     assert rows and all(r["messages"][-1]["tool_calls"] for r in rows)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ftui.core import datasets, formats, toolcalls
+from ftui.core import builder, formats, toolcalls
 from ftui.core.checks import run_checks
 from ftui.core.corrections import CorrectionStore
 from ftui.core.grading import grade
@@ -100,7 +100,7 @@ def _correct(ws, ids):
 def test_build_rows_keep_tools_and_tool_calls_and_dpo_pairs(tmp_path):
     ws = agents_ws.make(tmp_path)
     _correct(ws, ["w-paris", "w-tokyo", "w-lima", "w-oslo", "w-cairo", "agent-1"])
-    b = datasets.build(ws)
+    b = builder.build(ws)
     rows = {r["id"]: r for r in b.rows("train")}
     paris = rows["w-paris"]
     assert paris["tools"] == TOOLS and paris["parallel_tool_calls"] is False
@@ -251,6 +251,6 @@ def test_show_lists_the_tools_and_check_reads_calls_as_answers(tmp_path, capsys)
     code, out, _ = run(capsys, "show", "w-paris", "-w", ws.root)
     assert code == 0 and "get_weather(city, unit) — Current weather in a city" in out
     _correct(ws, ["w-paris", "w-tokyo"])
-    b = datasets.build(ws)
+    b = builder.build(ws)
     rep = run_checks(b.train_path)
     assert not [f for f in rep.findings if f.kind in ("output_too_short", "bad_tool_call", "missing_content")]
