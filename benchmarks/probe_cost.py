@@ -45,7 +45,7 @@ def probe_share(run_dir: Path) -> dict:
 
 
 def run_sample(max_steps: int, eval_steps: int) -> Path:
-    from ftui.core import datasets, runs
+    from ftui.core import builder, runs
     from ftui.core.corrections import CorrectionStore
     from ftui.core.review import import_review
     from ftui.core.runlog import load_run_log
@@ -57,7 +57,7 @@ def run_sample(max_steps: int, eval_steps: int) -> Path:
     shutil.copytree(REPO / "sample_data", root, ignore=shutil.ignore_patterns(".ftui"))
     ws = Workspace.load(root)
     import_review(review_path(ws), load_run_log(ws), CorrectionStore(ws))
-    build = datasets.build(ws, ["prose_instead_of_json"])
+    build = builder.build(ws, ["prose_instead_of_json"])
     run_dir = runs.create_run(ws, build, {"max_steps": max_steps, "eval_steps": eval_steps, "save_steps": eval_steps})
     runs.start_training(run_dir)
     while runs.read_state(run_dir).state == "running":

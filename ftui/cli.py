@@ -11,7 +11,20 @@ from ftui.core.errors import FtuiError
 
 # Each module registers its own subcommands; they import only ftui.core at module level, so
 # `ftui --help` stays fast and the UI's start-up never loads the training stack.
-COMMAND_MODULES = ("curate", "discover", "data", "train", "judge", "hosted", "draft", "ship", "tui", "init")
+COMMAND_MODULES = (
+    "curate",
+    "discover",
+    "data",
+    "train",
+    "judge",
+    "forgetting",
+    "hosted",
+    "service",
+    "draft",
+    "ship",
+    "tui",
+    "init",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from ftui.core.passrule import show_grade
 from ftui.core.progress import count_progress
 from ftui.core.review import export_review, import_review, items_for_review, review_row
 from ftui.core.runlog import Item, RunLog, load_run_log
+from ftui.core.toolcalls import tool_summary
 from ftui.core.workspace import Workspace
 
 MAX_DIAGNOSTICS = 20
@@ -292,6 +293,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             lines += _block(f"  [{role}]", text)
     else:
         lines += _block("Question:", item.question)
+    if item.tools:
+        lines += _block("Tools:", tool_summary(item.tools))
     if item.grade_reason:
         lines += _block("Grader's reason:", item.grade_reason)
     if item.evidence_files:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws, warn
-from ftui.core import checks, datasets, formats
+from ftui.core import build_store, builder, checks, formats
 from ftui.core.errors import FtuiError
 from ftui.core.models import EMBEDDED
 from ftui.core.workspace import Workspace
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         action="append",
-        choices=[f for f in datasets.FORMATS if f != "chat"],
+        choices=[f for f in builder.FORMATS if f != "chat"],
         dest="formats",
         help="also write this form (prompt-completion: train_pc.jsonl, eval_pc.jsonl)",
     )
@@ -132,6 +132,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o", "--output", metavar="PATH", help="write the normalised rows here (TRL messages or preference JSONL)"
     )
+    p.add_argument(
+        "--as",
+        dest="as_fmt",
+        choices=list(formats.FORMATS),
+        help="with -o: write the rows in this format instead (tools and tool calls kept)",
+    )
     p.set_defaults(func=cmd_import)
 
 
@@ -163,21 +169,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     }
     exclude = _read_ids(args.exclude_ids) if args.exclude_ids else []
     try:
-        b = datasets.build(
+        b = builder.build(
             ws,
             args.cluster,
             formats=args.formats or ("chat",),
             exclude_ids=exclude,
             **{k: v for k, v in overrides.items() if v is not None},
         )
-    except datasets.BuildError as exc:
+    except build_store.BuildError as exc:
         fail(str(exc))
     m = b.manifest
     emit(args, {"build_id": b.id, "dir": str(b.dir), **m}, _build_text(b))
     return EXIT_OK
 
 
-def _build_text(b: datasets.Build) -> str:
+def _build_text(b: build_store.Build) -> str:
     m, c = b.manifest, b.manifest["counts"]
     lines = [b.summary_line(), f"  folder: {b.dir}"]
     lines.append(
@@ -222,7 +228,7 @@ def _build_text(b: datasets.Build) -> str:
 
 def cmd_builds(args: argparse.Namespace) -> int:
     ws = load_ws(args)
-    builds = datasets.list_builds(ws)
+    builds = build_store.list_builds(ws)
     data = [
         {
             "build_id": b.id,
@@ -260,14 +266,14 @@ def _optional_ws(args: argparse.Namespace, fallback: Path | None = None) -> Work
         return None
 
 
-def _resolve_build(args: argparse.Namespace, ref: str) -> datasets.Build | None:
+def _resolve_build(args: argparse.Namespace, ref: str) -> build_store.Build | None:
     p = Path(ref)
     if p.exists():
-        return datasets.resolve_build_path(p)
+        return build_store.resolve_build_path(p)
     ws = load_ws(args)
     try:
-        return datasets.load_build(ws, None if ref == "latest" else ref)
-    except datasets.BuildError as exc:
+        return build_store.load_build(ws, None if ref == "latest" else ref)
+    except build_store.BuildError as exc:
         fail(str(exc))
 
 
@@ -368,7 +374,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         rows = [{k: v for k, v in r.items() if k != "line"} for r in res.rows]
         from ftui.core import fsutil
 
-        fsutil.atomic_write_jsonl(args.output, rows)
+        if getattr(args, "as_fmt", None):
+            try:
+                formats.write(rows, args.output, args.as_fmt)
+            except formats.FormatError as exc:
+                fail(str(exc))
+        else:
+            fsutil.atomic_write_jsonl(args.output, rows)
         written = args.output
     data = {
         "file": str(res.path),

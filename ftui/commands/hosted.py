@@ -6,8 +6,9 @@ import argparse
 
 from ftui.commands.common import EXIT_FOUND, EXIT_USAGE, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core import hosted, runs
-from ftui.core.datasets import BuildError, load_build, resolve_build_path
+from ftui.core.build_store import BuildError, load_build, resolve_build_path
 from ftui.core.errors import InputError
+from ftui.core.workspace import TRAIN_METHODS
 
 
 def register(sub) -> None:
@@ -25,7 +26,7 @@ def register(sub) -> None:
     s.add_argument("--suffix", help="text added to the fine-tuned model's name (default: hosted.suffix)")
     s.add_argument(
         "--method",
-        choices=("sft", "dpo"),
+        choices=TRAIN_METHODS,
         help="sft uploads train/eval, dpo the preference pairs (default: train.method)",
     )
     s.add_argument("--follow", action="store_true", help="poll the job until it ends")

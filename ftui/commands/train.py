@@ -6,18 +6,20 @@ import argparse
 import time
 from pathlib import Path
 
+from ftui.commands import train_dryrun
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core import hosted, runs
 from ftui.core.errors import InputError
 from ftui.core.formatting import num
 from ftui.core.run_text import finished_text, probe_text
+from ftui.core.workspace import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="start a LoRA/QLoRA SFT or DPO run in the background")
     add_workspace(p)
     p.add_argument("--build", metavar="ID", help="dataset build id or folder (default: the latest build)")
-    p.add_argument("--method", choices=("sft", "dpo"), help="training method (default: train.method)")
+    p.add_argument("--method", choices=TRAIN_METHODS, help="training method (default: train.method)")
     p.add_argument("--steps", type=int, metavar="N", help="max training steps")
     p.add_argument("--epochs", type=float, metavar="E", help="train for E epochs instead of a step count")
     p.add_argument("--lr", type=float, metavar="X", help="learning rate")
@@ -28,14 +30,14 @@ def register(sub) -> None:
         "--anchor-kl",
         type=float,
         metavar="W",
-        help="SFT: weight of KL(base || tuned) on anchor answers; 0 turns it off (default: train.anchor_kl)",
+        help="weight of KL(base || tuned) on anchor answers (SFT and DPO); 0 turns it off (default: train.anchor_kl)",
     )
     p.add_argument(
         "--probes", type=int, metavar="N", help="graded validation probes per eval step, 0 off (default: train.probes)"
     )
     p.add_argument(
         "--select-by",
-        choices=("eval_loss", "probes"),
+        choices=SELECT_BY,
         help="what picks the best checkpoint (default: train.select_by)",
     )
     p.add_argument(
@@ -51,10 +53,18 @@ def register(sub) -> None:
         help="DPO: weight of an NLL term on the chosen answers, 0 off (default: train.rpo_alpha)",
     )
     p.add_argument("--qlora", action="store_true", default=None, help="load the base model in 4-bit (CUDA only)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="data-parallel processes through accelerate (default: train.processes)",
+    )
+    p.add_argument("--accelerate-config", metavar="FILE", help="accelerate config: DeepSpeed, FSDP, several machines")
     p.add_argument("--model", help="model: embedded default, a local folder or a hub id (default: workspace model)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
     p.add_argument("--follow", action="store_true", help="print progress until the run ends")
+    train_dryrun.add_arguments(p)
     add_json(p)
     p.set_defaults(func=cmd_train)
 
@@ -74,24 +84,42 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_logs)
 
 
+# The train setting each flag overrides (the section's own rules check the value; an error names the flag).
+FLAGS = {
+    "method": "--method",
+    "max_steps": "--steps",
+    "epochs": "--epochs",
+    "learning_rate": "--lr",
+    "lora_r": "--rank",
+    "batch_size": "--batch-size",
+    "max_length": "--max-length",
+    "qlora": "--qlora",
+    "anchor_kl": "--anchor-kl",
+    "probes": "--probes",
+    "select_by": "--select-by",
+    "stop_broken_anchors": "--stop-broken-anchors",
+    "rpo_alpha": "--rpo-alpha",
+    "device": "--device",
+    "processes": "--processes",
+    "accelerate_config": "--accelerate-config",
+    "model": "--model",
+}
+
+
 def _overrides(args: argparse.Namespace) -> dict:
-    return {
-        "method": args.method,
-        "max_steps": args.steps,
-        "epochs": args.epochs,
-        "learning_rate": args.lr,
-        "lora_r": args.rank,
-        "batch_size": args.batch_size,
-        "max_length": args.max_length,
-        "qlora": args.qlora,
-        "anchor_kl": args.anchor_kl,
-        "probes": args.probes,
-        "select_by": args.select_by,
-        "stop_broken_anchors": args.stop_broken_anchors,
-        "rpo_alpha": args.rpo_alpha,
-        "device": args.device,
-        "model": args.model,
-    }
+    given = {key: getattr(args, flag[2:].replace("-", "_")) for key, flag in FLAGS.items()}
+    if given["accelerate_config"]:
+        # A flag's path is the caller's (relative to where they stand); the run reads it from its own folder.
+        given["accelerate_config"] = str(Path(given["accelerate_config"]).resolve())
+    return given
+
+
+def _flag_error(exc: SettingError, given: dict) -> str:
+    """`--steps must be at least 1` for a flag's value; the workspace's own setting keeps its name."""
+    key, reason = exc.problems[0]
+    if given.get(key) is not None:
+        return f"{FLAGS[key]}{'' if reason[:1] in ':.' else ' '}{reason}"
+    return exc.first
 
 
 def format_event(ev: dict) -> str | None:
@@ -177,13 +205,19 @@ def _follow(args, run_dir: Path, offset: int = 0) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     ws = load_ws(args)
     try:
+        if args.dry_run:
+            return train_dryrun.dry_run(ws, runs.build_dir_for(ws, args.build), _overrides(args), args.json)
         if args.resume:
             run_dir = runs.find_run(ws, args.resume)
             offset = (run_dir / "events.jsonl").stat().st_size if (run_dir / "events.jsonl").exists() else 0
             pid = runs.start_training(run_dir, resume=True)
         else:
             build_dir = runs.build_dir_for(ws, args.build)
-            run_dir = runs.create_run(ws, build_dir, _overrides(args))
+            overrides = _overrides(args)
+            try:
+                run_dir = runs.create_run(ws, build_dir, overrides)
+            except SettingError as exc:
+                fail(_flag_error(exc, overrides))
             offset = 0
             pid = runs.start_training(run_dir)
     except ValueError as exc:

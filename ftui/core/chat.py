@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftui.core import toolcalls
+
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
 Conversation = tuple[tuple[str, str], ...]
@@ -45,9 +47,14 @@ def as_conversation(value: Any) -> Conversation | None:
         if type(m) is not dict:
             return None
         role = m.get("role")
+        if role == "function":  # the older name of a tool result
+            role = "tool"
         if role not in ROLES:
             return None
-        text = content_text(m.get("content"))
+        # A tool-call turn keeps its calls as their canonical text (ftui.core.toolcalls).
+        text = toolcalls.message_text(m) if role == "assistant" else None
+        if text is None:
+            text = content_text(m.get("content"))
         if text is None:
             return None
         out.append(("system" if role == "developer" else role, text))

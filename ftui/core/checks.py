@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ftui.core import formats
+from ftui.core import formats, toolcalls
+from ftui.core.toolrows import call_findings
 from ftui.core.workspace import PromptConfig
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+ERROR, WARNING = "error", "warning"
 
 # OpenAI's data-prep rules (roles and message keys it accepts), widened to today's tool messages.
 KNOWN_ROLES = {"system", "developer", "user", "assistant", "function", "tool"}
@@ -302,6 +303,8 @@ def _norm(text: str) -> str:
 
 def _content(m: dict[str, Any]) -> str:
     c = m.get("content")
+    if not isinstance(c, str) and m.get("tool_calls"):
+        return toolcalls.message_text(m) or ""  # a call is checked as its canonical text
     return c if isinstance(c, str) else ""
 
 
@@ -522,6 +525,7 @@ def _token_stats(
 ) -> tuple[dict[str, Any], dict[int, int]]:
     convs: list[list[dict[str, Any]]] = []
     owners: list[int] = []
+    tools: list[Any] = []
     for i in good:
         row = rows[i]
         if "messages" in row:
@@ -532,15 +536,17 @@ def _token_stats(
             owners.append(i)
             convs.append(list(row["prompt"]) + list(row["rejected"]))
             owners.append(i)
+        tools += [row.get("tools")] * (len(owners) - len(tools))
     per_row: dict[int, int] = {}
     try:
-        counts = tokenizer.count_many(convs)
+        # Tools are counted as the model's template renders them (or as the fallback writes them).
+        counts = tokenizer.count_many(convs, tools) if any(tools) else tokenizer.count_many(convs)
     except Exception:
         # One conversation the template refuses (e.g. roles that do not alternate): find which.
         counts = []
         for conv, i in zip(convs, owners, strict=False):
             try:
-                counts.append(tokenizer.count(conv))
+                counts.append(tokenizer.count(conv, tools=tools[len(counts)]) if any(tools) else tokenizer.count(conv))
             except Exception as exc:
                 counts.append(-1)
                 if i not in ctx.bad:
@@ -790,6 +796,10 @@ def run_checks(
     good = [i for i in range(len(rows)) if i not in ctx.bad]
     for i in good:
         _check_quality(ctx, rows[i], limits)
+        for kind, message in call_findings(rows[i]):
+            ctx.add(ERROR, kind, ctx.where(rows[i]), message, rows[i].get("id"))
+            ctx.bad.add(i)
+    good = [i for i in good if i not in ctx.bad]
     tokens = None
     per_row: dict[int, int] = {}
     if tokenizer is not None and good:
@@ -865,7 +875,7 @@ def check_build(
 ) -> CheckReport:
     """Check a build's training rows against its own held-out rows and, with a workspace, the benchmark.
 
-    `build` is a `ftui.core.datasets.Build`; the TUI and `ftui check BUILD` both come through here.
+    `build` is a `ftui.core.build_store.Build`; the TUI and `ftui check BUILD` both come through here.
     """
     refs = references_from_rows(build.rows("eval"), "held-out")
     refs += references_from_rows(build.rows("validation"), "validation")

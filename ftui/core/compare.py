@@ -34,7 +34,7 @@ VERDICTS: dict[tuple[bool, bool] | str, dict[str, Any]] = {
         "headline": "Investigate the regressions before shipping: the cluster improved but some items broke.",
         "advice": [
             "Anchor more passing examples (raise build.anchor_ratio) so existing behaviour is kept.",
-            "Hold the anchors to the base model (train.anchor_kl, e.g. 10; SFT only), and with it the other "
+            "Hold the anchors to the base model (train.anchor_kl, e.g. 10; SFT and DPO), and with it the other "
             "clusters' failures (build.preserve).",
             "Lower the learning rate (train.learning_rate) or train fewer steps.",
         ],
@@ -114,19 +114,39 @@ def decide(
     *,
     ignore_flaky: bool = False,
     fewshot: dict[str, Any] | None = None,
+    forgetting: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The verdict from the seed's table, plus the ship gate on anchor-like regressions.
 
     A regression on a flaky item (a base pass that did not hold when re-asked) is always counted
     and shown; with `ignore_flaky` it neither blocks the gate nor makes the verdict "investigate".
+    A general task whose score dropped by more than `eval.forgetting.max_drop` (the forgetting
+    check) counts as a regression the benchmark could not see.
     """
     improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
     regressed = [it["id"] for it in items if it["bucket"] == "regressed" and not (ignore_flaky and it.get("flaky"))]
+    forgot = [r for r in (forgetting or {}).get("tasks", []) if r.get("flagged")]
     inconclusive = improved and bool(targeted.get("spans_zero"))
     prompt_rung = fewshot is not None and improved and fewshot_suffices(targeted, fewshot)
-    key = "inconclusive" if inconclusive else (improved, bool(regressed))
+    key = "inconclusive" if inconclusive else (improved, bool(regressed) or bool(forgot))
     out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
     out["advice"] = list(out["advice"])
+    if forgot:
+        from ftui.core.forgetting import drop_text
+
+        drops = ", ".join(drop_text(r) for r in forgot)
+        if key == (True, True) and not regressed:
+            out["headline"] = (
+                f"Investigate before shipping: the cluster improved, no benchmark regressions, but {drops}."
+            )
+        limit = (forgetting or {}).get("max_drop")
+        out["advice"].insert(
+            0,
+            f"General tasks dropped beyond eval.forgetting.max_drop ({f'{100 * limit:.0f} pts' if limit is not None else '?'}): "
+            f"{drops}. Lower the learning rate or the steps, or hold more to the base (train.anchor_kl).",
+        )
+    if forgetting is not None:
+        out["forgetting_flagged"] = [r["task"] for r in forgot]
     if inconclusive:
         lo, hi = targeted["ci"]
         more = targeted.get("more_items_to_settle")
@@ -297,6 +317,20 @@ def build_report(
     return report
 
 
+def with_forgetting(report: dict[str, Any], forgetting: dict[str, Any]) -> dict[str, Any]:
+    """The report with the forgetting check's figures and the verdict decided again with them."""
+    out = dict(report)
+    out["forgetting"] = forgetting
+    out["verdict"] = decide(
+        report["targeted"],
+        report["items"],
+        ignore_flaky=bool((report.get("flaky") or {}).get("ignored_by_gate")),
+        fewshot=report.get("fewshot"),
+        forgetting=forgetting,
+    )
+    return out
+
+
 def load_report(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     data = read_json_file(path, "no report yet (run `ftui eval RUN` first)")
@@ -347,12 +381,33 @@ def interval_text(x: dict[str, Any]) -> str:
     return text
 
 
+def forgetting_lines(fg: dict[str, Any] | None) -> list[str]:
+    """The forgetting check's table under the benchmark's: per task base → tuned with its interval."""
+    if not fg:
+        return []
+    limit = f", at most {fg['limit']} documents a task" if fg.get("limit") else ""
+    lines = ["", f"General tasks (forgetting check, lm-evaluation-harness{limit}):"]
+    for r in fg.get("tasks", []):
+        lo, hi = r["ci"] if r.get("ci") else (None, None)
+        lines.append(
+            f"  {clip(r['task'], 24):<24} {r['metric']:<12} {r['n']:>4}  {pct(r['base'])} → {pct(r['tuned'])}  "
+            f"{pts(r['change'])}  (95% CI {pts(lo)} to {pts(hi)})" + ("  DROP" if r.get("flagged") else "")
+        )
+    for e in fg.get("errors", []):
+        lines.append(f"  {e}")
+    if not fg.get("complete"):
+        lines.append("  (incomplete: `ftui forgetting RUN` measures the rest)")
+    return lines
+
+
 def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = True) -> str:
     t, r, v = report["targeted"], report["rest"], report["verdict"]
     lines = []
     head = f"Evaluation of {report.get('run_id', 'run')}"
     if report.get("model"):
         head += f" · model {report['model']}"
+    if report.get("dtype"):
+        head += f" · {report['dtype']} weights"
     lines += [head, ""]
 
     def block(title: str, x: dict[str, Any]) -> None:
@@ -391,6 +446,7 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
             f"{ft['tuned_passed']}/{ft['total']}, {len(fs['regressions'])} regressions"
             + (f" ({', '.join(fs['regressions'][:8])})" if fs["regressions"] else "")
         )
+    lines += forgetting_lines(report.get("forgetting"))
     lines.append("")
     lines.append(f"Verdict: {v['verdict'].upper().replace('_', ' ')} — {v['headline']}")
     gate = v["ship_gate"]

@@ -213,12 +213,6 @@ class CorrectionStore:
                 del self._data[item_id]
                 self._maybe_compact()
 
-    def compact(self) -> None:
-        """Fold the journal into the snapshot (atomically) and start an empty journal."""
-        with self._mutex, self._locked(create=True):
-            self._refresh()
-            self._compact()
-
     # -- internals -----------------------------------------------------------------------------
 
     def _locked(self, create: bool = False) -> FileLock:

@@ -22,9 +22,9 @@ from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
 from ftui.core.grading import spec_for
 from ftui.core.overlay import Overlay
-from ftui.core.prompts import messages_for
+from ftui.core.prompts import messages_for, tools_of
 from ftui.core.runlog import Item, load_benchmark
-from ftui.core.workspace import Workspace
+from ftui.core.workspace import EvalConfig, Workspace
 
 EVAL_DIR = "eval"
 CONFIG = "config.json"
@@ -73,9 +73,8 @@ def targeted_cluster(manifest: dict[str, Any]) -> str | None:
 
 
 def preserves(run_cfg: dict[str, Any] | None) -> bool:
-    """Whether a run trains on the build's preserved items (an SFT run holding anchors to the base)."""
-    cfg = run_cfg or {}
-    return cfg.get("method", "sft") == "sft" and float(cfg.get("anchor_kl") or 0) > 0
+    """Whether a run trains on the build's preserved items (a run holding anchors to the base, SFT or DPO)."""
+    return float((run_cfg or {}).get("anchor_kl") or 0) > 0
 
 
 def training_ids(manifest: dict[str, Any], run_cfg: dict[str, Any] | None = None) -> set[str]:
@@ -118,6 +117,15 @@ def cluster_of(ws: Workspace, item: Item, has_retrieval: bool, overlay: Overlay 
     if item.grade is not None and not clusters_mod.is_model_failure(ws, item, has_retrieval):
         return RETRIEVAL_MISS
     return clusters_mod.label_of(item, overlay)
+
+
+# The eval section's settings a plan carries to the engine, which reads them back with `eval_settings`.
+EVAL_SETTINGS = ("max_new_tokens", "flaky_k", "flaky_temperature", "gate_ignores_flaky", "fewshot_k", "batch_size")
+
+
+def eval_settings(config: dict[str, Any]) -> EvalConfig:
+    """A plan's eval settings as the EvalConfig they were written from (its defaults and rules hold)."""
+    return EvalConfig.from_dict({key: config[key] for key in EVAL_SETTINGS if config.get(key) is not None})
 
 
 @dataclass
@@ -187,6 +195,8 @@ def plan_eval(
             "messages": messages_for(it, ws.prompt),
             "grader": spec_for(ws, it),
         }
+        if it.tools:
+            row["tools"] = tools_of(it)
         if shots:
             chosen = fewshot.choose(it, row["messages"], shots, ws.eval.fewshot_k)
             row["fewshot_ids"] = [ex["id"] for ex in chosen]
@@ -214,13 +224,10 @@ def plan_eval(
         "benchmark_size": len(bench.items),
         "excluded_ids": dropped,
         "roles": roles(manifest, run_cfg, [it["id"] for it in items]),
-        "max_new_tokens": ev.max_new_tokens,
-        "flaky_k": ev.flaky_k,
-        "flaky_temperature": ev.flaky_temperature,
-        "gate_ignores_flaky": ev.gate_ignores_flaky,
+        **{key: getattr(ev, key) for key in EVAL_SETTINGS},
         "fewshot_k": ev.fewshot_k if shots else 0,
-        "batch_size": ev.batch_size,
         "device": run_cfg.get("device") or ws.train.device,
+        "dtype": ws.eval.dtype,
         "base_endpoint": base_ep,
         "tuned_endpoint": tuned_ep,
         "judge": endpoint(ev.judge),
@@ -237,7 +244,8 @@ def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) ->
     The first N of a benchmark is whatever its file happens to list first (often one cluster or
     one question type), so a trimmed evaluation would judge a different population.
     """
-    from ftui.core.datasets import _largest_remainder, _rank, length_bucket
+    from ftui.core.anchors import length_bucket
+    from ftui.core.seeded_order import largest_remainder, rank
 
     limit = max(0, limit)
     if limit >= len(items):
@@ -246,7 +254,7 @@ def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) ->
     for i, r in enumerate(items):
         strata.setdefault((r["cluster"], length_bucket(r.get("question") or "")), []).append(i)
     for key in strata:
-        strata[key].sort(key=lambda i: _rank(seed, "eval-limit", items[i]["id"]))
+        strata[key].sort(key=lambda i: rank(seed, "eval-limit", items[i]["id"]))
     keys = sorted(strata, key=lambda k: (-len(strata[k]), k))
     if limit < len(keys):
         alloc = {k: int(n < limit) for n, k in enumerate(keys)}
@@ -254,7 +262,7 @@ def stratified_sample(items: list[dict[str, Any]], limit: int, seed: int = 0) ->
         spare = {k: len(strata[k]) - 1 for k in keys}
         pool = sum(spare.values())
         rest = limit - len(keys)
-        extra = _largest_remainder({k: rest * spare[k] / pool if pool else 0.0 for k in keys}, rest, spare)
+        extra = largest_remainder({k: rest * spare[k] / pool if pool else 0.0 for k in keys}, rest, spare)
         alloc = {k: 1 + extra[k] for k in keys}
     chosen = sorted(i for k in keys for i in strata[k][: alloc[k]])
     return [items[i] for i in chosen]

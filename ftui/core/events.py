@@ -35,6 +35,8 @@ class StartedEvent(_Event, total=False):
     total_params: int
     trainable_params: int
     resumed_from: str | None
+    # a data-parallel training run's process count (every machine's)
+    processes: int
     # an evaluation's or a drafting job's
     items: int
     # a drafting job's
@@ -116,12 +118,16 @@ class FinishedEvent(_Event, total=False):
     passed: int
     cached: int
     generated: int | dict[str, int]  # answers generated: a drafting job's count, an evaluation's per side
+    # a machine of a multi-machine run that holds no rank 0 (its events and adapter are machine 0's)
+    machine_rank: int
+    message: str
 
 
 class FailedEvent(_Event):
     error: str
     hint: NotRequired[str | None]
     traceback_tail: NotRequired[str]
+    rank: NotRequired[int]  # the data-parallel rank that failed first
 
 
 class HeartbeatEvent(_Event):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ftui.core.datasets import evidence_keys
+from ftui.core.heldout_split import evidence_keys
 
 if TYPE_CHECKING:
     from ftui.core.runlog import Item, RunLog

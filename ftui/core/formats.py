@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftui.core import fsutil
+from ftui.core import fsutil, toolcalls, toolrows_sharegpt
 from ftui.core.errors import FtuiError, InputError
 
 SFT = "sft"
@@ -297,7 +297,10 @@ def _sharegpt_msgs(obj: dict[str, Any]) -> list[dict[str, Any]]:
             raise _Bad("unrecognized_role", f"`conversations[{i}]`: unknown speaker {m['from']!r}")
         if not isinstance(m["value"], str):
             raise _Bad("wrong_type", f"`conversations[{i}].value` must be text")
-        msgs.append({"role": role, "content": m["value"]})
+        msg: dict[str, Any] = {"role": role, "content": m["value"]}
+        if m["from"] == "function_call":
+            msg["call"] = True  # read as a call by toolrows_sharegpt, whatever the tools column says
+        msgs.append(msg)
     return msgs
 
 
@@ -306,7 +309,8 @@ def _sharegpt_turn(v: Any, key: str) -> list[dict[str, Any]]:
         return [{"role": "assistant", "content": v}]
     if not isinstance(v, dict) or not isinstance(v.get("value"), str):
         raise _Bad("wrong_type", f"field `{key}` must be {{from, value}}")
-    return [{"role": SHAREGPT_ROLES.get(v.get("from", "gpt"), "assistant"), "content": v["value"]}]
+    call = {"call": True} if v.get("from") == "function_call" else {}
+    return [{"role": SHAREGPT_ROLES.get(v.get("from", "gpt"), "assistant"), "content": v["value"], **call}]
 
 
 def _split_implicit(
@@ -329,6 +333,13 @@ def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict[str, Any]:
     for extra in ("cluster", "kind"):
         if extra in obj:
             row[extra] = obj[extra]
+    if "tools" in obj:
+        try:
+            row["tools"] = toolcalls.normalise_tools(obj["tools"])
+        except toolcalls.ToolError as exc:
+            raise _Bad("bad_tools", f"field `tools`: {exc}") from None
+    if "parallel_tool_calls" in obj:
+        row["parallel_tool_calls"] = bool(obj["parallel_tool_calls"])
     if fmt in ("openai-chat", "trl-messages"):
         if "messages" not in obj:
             raise _Bad("missing_messages", "missing `messages`")
@@ -368,14 +379,15 @@ def _row(fmt: str, obj: Any, line: int, default_id: str) -> dict[str, Any]:
         row["chosen"] = [{"role": "assistant", "content": _text(obj, "chosen")}]
         row["rejected"] = [{"role": "assistant", "content": _text(obj, "rejected")}]
     elif fmt == "sharegpt":
-        row["messages"] = _sharegpt_msgs(obj)
+        row["messages"] = toolrows_sharegpt.structured_turns(_sharegpt_msgs(obj), row.get("tools") or [])
     elif fmt == "sharegpt-preference":
-        row["prompt"] = _sharegpt_msgs(obj)
+        tools = row.get("tools") or []
+        row["prompt"] = toolrows_sharegpt.structured_turns(_sharegpt_msgs(obj), tools)
         for key in ("chosen", "rejected"):
             if key not in obj:
                 raise _Bad("missing_field", f"missing `{key}`")
-        row["chosen"] = _sharegpt_turn(obj["chosen"], "chosen")
-        row["rejected"] = _sharegpt_turn(obj["rejected"], "rejected")
+        row["chosen"] = toolrows_sharegpt.structured_turns(_sharegpt_turn(obj["chosen"], "chosen"), tools)
+        row["rejected"] = toolrows_sharegpt.structured_turns(_sharegpt_turn(obj["rejected"], "rejected"), tools)
     else:
         raise FormatError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     return row
@@ -402,6 +414,8 @@ def normalise(
             rows.append(_row(fmt, obj, line, f"{name}:{line}"))
         except _Bad as bad:
             problems.append(Problem(line, bad.kind, bad.message))
+        except toolcalls.ToolError as exc:
+            problems.append(Problem(line, "bad_call", str(exc)))
     return rows, problems
 
 
@@ -426,7 +440,20 @@ def _split_last_assistant(row: dict[str, Any]) -> tuple[list[dict[str, Any]], di
 
 
 def _plain(m: dict[str, Any]) -> dict[str, Any]:
-    return {"role": m.get("role"), "content": m.get("content")}
+    # Tool calls and the results answering them keep their structure (OpenAI's chat format).
+    out = {"role": m.get("role"), "content": m.get("content")}
+    for key in ("tool_calls", "tool_call_id", "name"):
+        if key in m:
+            out[key] = m[key]
+    if "tool_calls" in m and out["content"] is None:
+        del out["content"]
+    return out
+
+
+def _tool_keys(row: dict[str, Any]) -> dict[str, Any]:
+    if not row.get("tools"):
+        return {}
+    return {"tools": row["tools"], "parallel_tool_calls": bool(row.get("parallel_tool_calls", False))}
 
 
 def _alpaca_fields(row_id: str, prompt: list[dict[str, Any]]) -> dict[str, Any]:
@@ -462,6 +489,10 @@ def _sharegpt_fields(row_id: str, msgs: list[dict[str, Any]]) -> dict[str, Any]:
         tag = ROLE_TO_SHAREGPT.get(str(m.get("role")))
         if tag is None or tag == "system":
             raise FormatError(f"{row_id}: sharegpt cannot hold a {m.get('role')!r} message here")
+        call = toolcalls.message_text(m) if tag == "gpt" else None
+        if call is not None:
+            conv.append({"from": "function_call", "value": call})
+            continue
         conv.append({"from": tag, "value": m.get("content") or ""})
     out = {"conversations": conv, **out}
     return out
@@ -479,17 +510,18 @@ def to_format(row: dict[str, Any], fmt: str) -> dict[str, Any]:
     if kind == SFT and _is_pref(row):
         raise FormatError(f"{rid}: {fmt} needs SFT examples (messages), this row is a preference pair")
     if fmt == "openai-chat":
-        return {"messages": [_plain(m) for m in row["messages"]]}
+        return {"messages": [_plain(m) for m in row["messages"]], **_tool_keys(row)}
     if fmt == "trl-messages":
         extra: dict[str, Any] = {k: row[k] for k in ("id", "cluster", "kind") if k in row}
-        return {**extra, "messages": [_plain(m) for m in row["messages"]]}
+        return {**extra, "messages": [_plain(m) for m in row["messages"]], **_tool_keys(row)}
     if fmt == "trl-prompt-completion":
         prompt, last = _split_last_assistant(row)
         extra = {k: row[k] for k in ("id", "cluster", "kind") if k in row}
-        return {**extra, "prompt": [_plain(m) for m in prompt], "completion": [_plain(last)]}
+        return {**extra, "prompt": [_plain(m) for m in prompt], "completion": [_plain(last)], **_tool_keys(row)}
     if fmt == "openai-preference":
+        inp: dict[str, Any] = {"messages": [_plain(m) for m in row["prompt"]], **_tool_keys(row)}
         return {
-            "input": {"messages": [_plain(m) for m in row["prompt"]]},
+            "input": inp,
             "preferred_output": [_plain(m) for m in row["chosen"]],
             "non_preferred_output": [_plain(m) for m in row["rejected"]],
         }
@@ -500,6 +532,7 @@ def to_format(row: dict[str, Any], fmt: str) -> dict[str, Any]:
             "prompt": [_plain(m) for m in row["prompt"]],
             "chosen": [_plain(m) for m in row["chosen"]],
             "rejected": [_plain(m) for m in row["rejected"]],
+            **_tool_keys(row),
         }
     if fmt == "alpaca":
         prompt, last = _split_last_assistant(row)
@@ -511,12 +544,12 @@ def to_format(row: dict[str, Any], fmt: str) -> dict[str, Any]:
             "rejected": _one(rid, row["rejected"]),
         }
     if fmt == "sharegpt":
-        return _sharegpt_fields(rid, row["messages"])
+        return {**_sharegpt_fields(rid, row["messages"]), **toolrows_sharegpt.tools_column(row)}
     if fmt == "sharegpt-preference":
         out = _sharegpt_fields(rid, row["prompt"])
-        out["chosen"] = {"from": "gpt", "value": _one(rid, row["chosen"])}
-        out["rejected"] = {"from": "gpt", "value": _one(rid, row["rejected"])}
-        return out
+        out["chosen"] = toolrows_sharegpt.answer_turn(rid, row["chosen"], _one)
+        out["rejected"] = toolrows_sharegpt.answer_turn(rid, row["rejected"], _one)
+        return {**out, **toolrows_sharegpt.tools_column(row)}
     raise FormatError(f"unknown format {fmt!r}")
 
 
@@ -556,13 +589,14 @@ def dataset_info_entry(fmt: str, file_name: str) -> dict[str, Any]:
         "user_tag": "human",
         "assistant_tag": "gpt",
         "observation_tag": "observation",
+        "function_tag": "function_call",
         "system_tag": "system",
     }
     if fmt == "sharegpt":
         return {
             "file_name": file_name,
             "formatting": "sharegpt",
-            "columns": {"messages": "conversations", "system": "system"},
+            "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
             "tags": tags,
         }
     if fmt == "sharegpt-preference":
@@ -570,7 +604,13 @@ def dataset_info_entry(fmt: str, file_name: str) -> dict[str, Any]:
             "file_name": file_name,
             "formatting": "sharegpt",
             "ranking": True,
-            "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system"},
+            "columns": {
+                "messages": "conversations",
+                "chosen": "chosen",
+                "rejected": "rejected",
+                "system": "system",
+                "tools": "tools",
+            },
             "tags": tags,
         }
     raise FormatError(f"{fmt} has no dataset_info.json entry")

@@ -18,7 +18,7 @@ from ftui.core.formatting import clip
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
 
-KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge")
+KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge", "tool_call")
 
 # Reasons quote answers; a few hundred characters is enough to recognise one in a table.
 _QUOTE = 60
@@ -175,9 +175,16 @@ def grade_json_fields(answer: str, expected: str | None, spec: dict[str, Any]) -
 
 
 def grade(
-    answer: str, expected: str | None, spec: dict[str, Any] | str, *, question: str = "", judge: JudgeLike | None = None
+    answer: str,
+    expected: str | None,
+    spec: dict[str, Any] | str,
+    *,
+    question: str = "",
+    judge: JudgeLike | None = None,
+    tools: Any = None,
 ) -> Grade:
-    """Grade one answer with the grader `spec` ({"kind": ..., "pattern"/"fields": ...})."""
+    """Grade one answer with the grader `spec` ({"kind": ..., "pattern"/"fields": ...}); `tools` are
+    the request's tool definitions, for the tool_call grader."""
     if isinstance(spec, str):
         spec = {"kind": spec}
     kind = spec.get("kind", "contains")
@@ -192,6 +199,12 @@ def grade(
         return grade_regex(answer, expected, spec)
     if kind == "json_fields":
         return grade_json_fields(answer, expected, spec)
+    if kind == "tool_call":
+        from ftui.core import toolcalls
+        from ftui.core.toolgrade import grade_tool_call
+
+        passed, reason = grade_tool_call(answer, expected, spec, toolcalls.load_tools(tools))
+        return Grade(passed, reason, "tool_call")
     if kind == "judge":
         if judge is None:
             raise GradingError("the judge grader needs an `eval.judge` section (base_url, model, api_key_env)")

@@ -27,6 +27,7 @@ from ftui.core import formats
 from ftui.core.errors import FtuiError
 from ftui.core.fsutil import atomic_write_json
 from ftui.core.run_dirs import new_run_dir
+from ftui.core.workspace import HostedConfig, SettingError
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -43,23 +44,22 @@ _CHARS_PER_TOKEN = 4.0
 _DONE = {"succeeded": "finished", "failed": "failed", "cancelled": "cancelled"}
 
 Say = Callable[[str], None]
+# How long a watch keeps polling a service that does not answer before it gives up.
+UNREACHABLE_S = 300.0
 
 
 class HostedError(FtuiError):
     """`service` errors came back from the fine-tuning service; the others are the user's input."""
 
-    def __init__(self, message: str, service: bool = False):
+    def __init__(self, message: str, service: bool = False, unreachable: bool = False):
         super().__init__(message)
         self.service = service
+        # No answer at all (a restart, a dropped tunnel): worth polling again, unlike a refusal.
+        self.unreachable = unreachable
 
 
-@dataclass(frozen=True)
-class Target:
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    n_epochs: int | None = None
-    suffix: str | None = None
+# Where a job goes: the workspace's `hosted:` section with the command line's overrides applied.
+Target = HostedConfig
 
 
 def target_for(
@@ -80,15 +80,16 @@ def target_for(
         )
     if not model:
         raise HostedError(f"{where}: no base model for the hosted job: set `hosted.model` or give --model")
-    if epochs is not None and epochs < 1:
-        raise HostedError(f"--epochs must be >= 1, not {epochs}")
-    return Target(
-        base_url=base_url.rstrip("/"),
-        model=model,
-        api_key_env=cfg.api_key_env if cfg else "OPENAI_API_KEY",
-        n_epochs=epochs if epochs is not None else (cfg.n_epochs if cfg else None),
-        suffix=suffix if suffix is not None else (cfg.suffix if cfg else None),
-    )
+    try:
+        return Target(
+            base_url=base_url.rstrip("/"),
+            model=model,
+            api_key_env=cfg.api_key_env if cfg else "OPENAI_API_KEY",
+            n_epochs=epochs if epochs is not None else (cfg.n_epochs if cfg else None),
+            suffix=suffix if suffix is not None else (cfg.suffix if cfg else None),
+        )
+    except SettingError as exc:  # only --epochs can break it: the workspace's own value was checked on load
+        raise HostedError(f"--epochs {exc.problems[0][1]}, not {epochs}") from None
 
 
 def api_key(api_key_env: str) -> str:
@@ -118,7 +119,7 @@ def service_error(exc: BaseException, base_url: str) -> HostedError:
         msg = msg or exc.message
         return HostedError(f"{base_url}: HTTP {exc.status_code}: {msg}", service=True)
     if isinstance(exc, APIConnectionError):
-        return HostedError(f"{base_url}: cannot reach the service ({exc.message})", service=True)
+        return HostedError(f"{base_url}: cannot reach the service ({exc.message})", service=True, unreachable=True)
     return HostedError(f"{base_url}: {exc}", service=True)
 
 
@@ -545,15 +546,30 @@ def follow(
     on_event: Callable[[dict[str, Any]], None] = lambda ev: None,
     timeout: float | None = None,
     client: Any = None,
+    unreachable_for: float = UNREACHABLE_S,
 ) -> str:
-    """Poll until the job ends (or `timeout` seconds pass); returns the run's state."""
+    """Poll until the job ends (or `timeout` seconds pass); returns the run's state.
+
+    A service that does not answer is polled again for up to `unreachable_for` seconds before
+    this gives up: a restarted service or a re-opened SSH tunnel should not end the watch."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if client is None:
         client = client_for(config["base_url"], config.get("api_key_env") or "OPENAI_API_KEY")
     deadline = None if timeout is None else time.monotonic() + timeout
+    down_since: float | None = None
     while True:
-        for ev in sync(run_dir, client):
+        try:
+            written = sync(run_dir, client)
+            down_since = None
+        except HostedError as exc:
+            if not exc.unreachable:
+                raise
+            down_since = down_since if down_since is not None else time.monotonic()
+            if time.monotonic() - down_since > unreachable_for:
+                raise
+            written = []
+        for ev in written:
             on_event(ev)
         state = run_state(run_dir)
         if state != "running" or (deadline is not None and time.monotonic() >= deadline):

@@ -20,7 +20,7 @@ from ftui.core.errors import FtuiError
 from ftui.core.exports import JobState, job_state, read_manifest
 from ftui.core.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file, read_jsonl
 from ftui.core.grading import spec_for
-from ftui.core.prompts import messages_for
+from ftui.core.prompts import messages_for, tools_of
 from ftui.core.runlog import load_benchmark
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def _anchor_items(
                     "question": it.question,
                     "expected": it.expected,
                     "messages": messages_for(it, ws.prompt),
+                    **({"tools": tools_of(it)} if it.tools else {}),
                     "grader": grader_of(it),
                     "reference_answer": None,
                     "reference_grade": None,
@@ -94,6 +95,7 @@ def plan_items(ws: Workspace, run_dir: Path, anchors: bool = True) -> list[dict[
         items.append(
             {
                 **{k: it.get(k) for k in ("id", "cluster", "task", "question", "expected", "messages", "grader")},
+                **({"tools": it["tools"]} if it.get("tools") else {}),
                 "reference_answer": ref["tuned_answer"],
                 "reference_grade": ref["tuned_grade"],
             }
@@ -198,13 +200,6 @@ def read_summary(pd: Path) -> dict[str, Any] | None:
     if res is None:
         return None
     return {k: v for k, v in res["summary"].items() if k != "rows"} | {"name": res.get("name")}
-
-
-def list_results(run_dir: Path) -> list[dict[str, Any]]:
-    root = Path(run_dir) / PARITY_DIR
-    if not root.is_dir():
-        return []
-    return [r for r in (read_result(d) for d in sorted(root.iterdir()) if d.is_dir()) if r]
 
 
 def exceeds(summary: dict[str, Any], max_flip_rate: float = DEFAULT_MAX_FLIP_RATE) -> bool:

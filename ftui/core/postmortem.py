@@ -8,12 +8,14 @@ evidence laid out next to them.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.compare import shared_traits
 from ftui.core.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
 from ftui.core.events import read_events
+from ftui.core.forgetting import drop_text
 from ftui.core.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.fsutil import atomic_write_text
 from ftui.core.passrule import show_grade
@@ -42,6 +44,7 @@ TRAIN_KEYS = (
     "max_length",
     "seed",
     "device",
+    "dtype",
 )
 
 
@@ -100,256 +103,383 @@ def _benchmark_counts(ws: Workspace | None, target: str | None) -> tuple[int | N
     return in_log, in_bench, len(bench.items)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the postmortem reads: the run's config, its build manifest, its loss curve and
+    its evaluation report, with the slices of the report each question looks at."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    report: dict[str, Any]
+    manifest: dict[str, Any]
+    loss: dict[str, Any]
+    ws: Workspace | None
+    # Size of the targeted cluster: failures in the run log, of them in the benchmark, benchmark size.
+    in_log: int | None
+    in_bench: int | None
+    bench_size: int | None
+
+    @classmethod
+    def read(cls, run_dir: Path, ws: Workspace | None) -> Evidence:
+        config = read_run_config(run_dir)
+        report = read_report(run_dir)
+        manifest = read_manifest(config["build_dir"]) if config.get("build_dir") else {}
+        in_log, in_bench, bench_size = _benchmark_counts(ws, report.get("targeted_cluster"))
+        if in_log is None:
+            in_log = ((manifest.get("per_cluster") or {}).get(report.get("targeted_cluster")) or {}).get("items")
+            bench_size = report.get("benchmark_size")
+        return cls(run_dir, config, report, manifest, loss_summary(run_dir), ws, in_log, in_bench, bench_size)
+
+    @property
+    def target(self) -> str | None:
+        return self.report.get("targeted_cluster")
+
+    @property
+    def targeted(self) -> dict[str, Any]:
+        return dict(self.report["targeted"])
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        return dict(self.report["verdict"])
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.report["items"])
+
+    @property
+    def per_cluster(self) -> dict[str, Any]:
+        """The build's figures for the targeted cluster."""
+        return dict((self.manifest.get("per_cluster") or {}).get(self.target) or {})
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return dict(self.manifest.get("counts") or {})
+
+
 def build_postmortem(run_dir: Path | str, ws: Workspace | None = None) -> str:
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    report = read_report(run_dir)
-    manifest = read_manifest(cfg["build_dir"]) if cfg.get("build_dir") else {}
-    loss = loss_summary(run_dir)
-    target = report.get("targeted_cluster")
-    t, rest, overall, v = report["targeted"], report["rest"], report["overall"], report["verdict"]
-    items = report["items"]
-    per = (manifest.get("per_cluster") or {}).get(target) or {}
-    counts = manifest.get("counts") or {}
-    in_log, in_bench, bench_size = _benchmark_counts(ws, target)
-    if in_log is None:
-        in_log = per.get("items")
-        bench_size = report.get("benchmark_size")
+    evidence = Evidence.read(Path(run_dir), ws)
+    sections = (
+        _header,
+        _targeted_cluster,
+        _training_data,
+        _improvement,
+        _regressions,
+        _right_rung,
+        _run_details,
+    )
+    lines: list[str] = []
+    for section in sections:
+        lines.extend(section(evidence))
+    return "\n".join(lines) + "\n"
 
-    L: list[str] = []
-    L.append(f"# Fine-tuning postmortem: {cfg.get('run_id', run_dir.name)}")
-    L.append("")
-    L.append(
+
+def _header(e: Evidence) -> list[str]:
+    cfg, verdict = e.config, e.verdict
+    return [
+        f"# Fine-tuning postmortem: {cfg.get('run_id', e.run_dir.name)}",
+        "",
         f"Model `{cfg.get('model')}` · method {str(cfg.get('method', '?')).upper()} · build `{cfg.get('build_id')}` · "
-        f"verdict **{v['verdict'].replace('_', ' ')}** (ship gate {'open' if v['ship_gate']['open'] else 'blocked'})"
-    )
-    L.append("")
+        f"verdict **{verdict['verdict'].replace('_', ' ')}** "
+        f"(ship gate {'open' if verdict['ship_gate']['open'] else 'blocked'})",
+        "",
+    ]
 
-    # 1 -----------------------------------------------------------------------------------
-    L.append("## 1. What failure cluster did we target?")
-    L.append("")
-    size = f"{in_log} failures" if in_log is not None else "size unknown"
-    if in_bench is not None and bench_size:
-        size += f", {in_bench} of {bench_size} benchmark questions"
-    elif bench_size:
-        size += f", benchmark of {bench_size} questions"
-    L.append(f"`{target}`: {size}.")
-    L.append(
-        f"After excluding the {len(report.get('excluded_ids') or [])} items used for training, "
-        f"{t['total']} items of the cluster were evaluated ({overall['total']} items in all)."
+
+def _targeted_cluster(e: Evidence) -> list[str]:
+    """1. What failure cluster did we target?"""
+    lines = ["## 1. What failure cluster did we target?", ""]
+    size = f"{e.in_log} failures" if e.in_log is not None else "size unknown"
+    if e.in_bench is not None and e.bench_size:
+        size += f", {e.in_bench} of {e.bench_size} benchmark questions"
+    elif e.bench_size:
+        size += f", benchmark of {e.bench_size} questions"
+    lines.append(f"`{e.target}`: {size}.")
+    lines.append(
+        f"After excluding the {len(e.report.get('excluded_ids') or [])} items used for training, "
+        f"{e.targeted['total']} items of the cluster were evaluated ({e.report['overall']['total']} items in all)."
     )
-    others = [c for c in (manifest.get("target_clusters") or []) if c != target]
+    others = [c for c in (e.manifest.get("target_clusters") or []) if c != e.target]
     if others:
-        L.append(f"The build also held corrections for: {', '.join(f'`{c}`' for c in others)}.")
-    L.append("")
+        lines.append(f"The build also held corrections for: {', '.join(f'`{c}`' for c in others)}.")
+    lines.append("")
+    return lines
 
-    # 2 -----------------------------------------------------------------------------------
-    L.append("## 2. How many training examples did we use, and how many did we discard?")
-    L.append("")
-    if counts:
-        n_pres = counts.get("preserve", 0) if preserves(cfg) else 0
-        n_train = counts.get("train", 0) + n_pres
-        kept = f", {n_pres} other clusters' failures kept as the base answers them (KL only)" if n_pres else ""
-        L.append(
-            f"Used {plural(n_train, 'training example')} ({plural(counts.get('train_corrections', 0), 'correction')}, "
-            f"{plural(counts.get('train_anchors', 0), 'anchor')}{kept}) and "
-            + (
-                f"kept {counts['validation']} apart to choose the checkpoint "
-                f"({plural(counts.get('validation_corrections', 0), 'correction')}, "
-                f"{plural(counts.get('validation_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} to judge it "
-                if "validation" in counts
-                else f"held out {counts.get('eval', 0)} for the eval loss "
-            )
-            + f"({plural(counts.get('eval_corrections', 0), 'correction')}, {plural(counts.get('eval_anchors', 0), 'anchor')})."
-        )
-        if per:
-            valid = f"{per['validation']} validation, " if "validation" in per else ""
-            L.append(
-                f"From `{target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "
-                f"({per.get('train', 0)} train, {valid}{per.get('eval', 0)} held out)."
-            )
-        L.extend(_roles_lines(report.get("roles")))
-        if ws is not None:
-            from ftui.core.drafts import provenance
 
-            p = provenance(
-                ws, [*manifest.get("train_ids", []), *manifest.get("validation_ids", []), *manifest.get("eval_ids", [])]
-            )
-            if p["drafted"]:
-                who = ", ".join(f"`{name}` ({n})" for name, n in sorted(p["teachers"].items()))
-                L.append(
-                    f"{plural(p['drafted'], 'correction')} drafted by a teacher ({who}): "
-                    f"{p['accepted_as_drafted']} accepted as drafted, {p['edited']} edited by a person."
-                )
-        n_disc = counts.get("discarded", len(manifest.get("discarded") or []))
-        reasons = counts.get("discarded_by_reason") or dict(
-            Counter(d["reason"] for d in manifest.get("discarded") or [])
+def _training_data(e: Evidence) -> list[str]:
+    """2. How many training examples did we use, and how many did we discard?"""
+    lines = ["## 2. How many training examples did we use, and how many did we discard?", ""]
+    counts, per = e.counts, e.per_cluster
+    if not counts:
+        return [*lines, "The build manifest is not available; training data counts are unknown.", ""]
+    n_preserved = counts.get("preserve", 0) if preserves(e.config) else 0
+    n_train = counts.get("train", 0) + n_preserved
+    kept = f", {n_preserved} other clusters' failures kept as the base answers them (KL only)" if n_preserved else ""
+    lines.append(
+        f"Used {plural(n_train, 'training example')} ({plural(counts.get('train_corrections', 0), 'correction')}, "
+        f"{plural(counts.get('train_anchors', 0), 'anchor')}{kept}) and "
+        + (
+            f"kept {counts['validation']} apart to choose the checkpoint "
+            f"({plural(counts.get('validation_corrections', 0), 'correction')}, "
+            f"{plural(counts.get('validation_anchors', 0), 'anchor')}) and held out {counts.get('eval', 0)} to judge it "
+            if "validation" in counts
+            else f"held out {counts.get('eval', 0)} for the eval loss "
         )
-        why = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        L.append(f"Discarded {n_disc}" + (f": {why}." if why else "."))
-        if counts.get("dpo_train"):
-            L.append(f"Preference pairs: {counts.get('dpo_train')} train, {counts.get('dpo_eval', 0)} eval.")
+        + f"({plural(counts.get('eval_corrections', 0), 'correction')}, {plural(counts.get('eval_anchors', 0), 'anchor')})."
+    )
+    if per:
+        valid = f"{per['validation']} validation, " if "validation" in per else ""
+        lines.append(
+            f"From `{e.target}`: {per.get('corrected', 0)} of {per.get('items', 0)} failures became examples "
+            f"({per.get('train', 0)} train, {valid}{per.get('eval', 0)} held out)."
+        )
+    lines.extend(_roles_lines(e.report.get("roles")))
+    lines.extend(_drafted_lines(e))
+    n_discarded = counts.get("discarded", len(e.manifest.get("discarded") or []))
+    reasons = counts.get("discarded_by_reason") or dict(Counter(d["reason"] for d in e.manifest.get("discarded") or []))
+    why = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    lines.append(f"Discarded {n_discarded}" + (f": {why}." if why else "."))
+    if counts.get("dpo_train"):
+        lines.append(f"Preference pairs: {counts.get('dpo_train')} train, {counts.get('dpo_eval', 0)} eval.")
+    lines.append("")
+    return lines
+
+
+def _drafted_lines(e: Evidence) -> list[str]:
+    """How many of the build's corrections a teacher drafted (only the workspace knows)."""
+    if e.ws is None:
+        return []
+    from ftui.core.drafts import provenance
+
+    manifest = e.manifest
+    ids = [*manifest.get("train_ids", []), *manifest.get("validation_ids", []), *manifest.get("eval_ids", [])]
+    origin = provenance(e.ws, ids)
+    if not origin["drafted"]:
+        return []
+    who = ", ".join(f"`{name}` ({n})" for name, n in sorted(origin["teachers"].items()))
+    return [
+        f"{plural(origin['drafted'], 'correction')} drafted by a teacher ({who}): "
+        f"{origin['accepted_as_drafted']} accepted as drafted, {origin['edited']} edited by a person."
+    ]
+
+
+def _improvement(e: Evidence) -> list[str]:
+    """3. Did the cluster improve? By how much?"""
+    lines = ["## 3. Did the cluster improve? By how much?", ""]
+    targeted = e.targeted
+    if targeted["total"]:
+        answer = "Yes" if e.verdict["improved"] else "No"
+        lines.append(
+            f"{answer}: `{e.target}` passed {targeted['base_passed']}/{targeted['total']} "
+            f"({pct(targeted['base_rate'])}) with the base model and "
+            f"{targeted['tuned_passed']}/{targeted['total']} ({pct(targeted['tuned_rate'])}) fine-tuned, "
+            f"{pts(targeted['change'])} "
+            f"({targeted['buckets']['fixed']} fixed, {targeted['buckets']['still_failing']} still failing; "
+            f"exact McNemar p = {targeted['mcnemar_p']:.3g})."
+        )
     else:
-        L.append("The build manifest is not available; training data counts are unknown.")
-    L.append("")
+        lines.append(f"Unknown: no item of `{e.target}` was left in the benchmark after excluding the training items.")
+    lines.append("")
+    return lines
 
-    # 3 -----------------------------------------------------------------------------------
-    L.append("## 3. Did the cluster improve? By how much?")
-    L.append("")
-    if t["total"]:
-        verb = "Yes" if v["improved"] else "No"
-        L.append(
-            f"{verb}: `{target}` passed {t['base_passed']}/{t['total']} ({pct(t['base_rate'])}) with the base model and "
-            f"{t['tuned_passed']}/{t['total']} ({pct(t['tuned_rate'])}) fine-tuned, {pts(t['change'])} "
-            f"({t['buckets']['fixed']} fixed, {t['buckets']['still_failing']} still failing; "
-            f"exact McNemar p = {t['mcnemar_p']:.3g})."
-        )
-    else:
-        L.append(f"Unknown: no item of `{target}` was left in the benchmark after excluding the training items.")
-    L.append("")
 
-    # 4 -----------------------------------------------------------------------------------
-    L.append("## 4. Did anything regress? What do the regressions share?")
-    L.append("")
-    regs = [it for it in items if it["bucket"] == "regressed"]
-    if not regs:
-        L.append(f"No: none of the {overall['base_passed']} items the base model passed failed after fine-tuning.")
-    else:
-        L.append(
-            f"Yes: {len(regs)} of the {overall['base_passed']} items the base model passed now fail: "
-            f"{', '.join(it['id'] + (' (flaky)' if it.get('flaky') else '') for it in regs)}."
+def _regressions(e: Evidence) -> list[str]:
+    """4. Did anything regress? What do the regressions share?"""
+    lines = ["## 4. Did anything regress? What do the regressions share?", ""]
+    items, report = e.items, e.report
+    base_passed = report["overall"]["base_passed"]
+    regressed = [it for it in items if it["bucket"] == "regressed"]
+    if not regressed:
+        return [
+            *lines,
+            f"No: none of the {base_passed} items the base model passed failed after fine-tuning.",
+            "",
+            *_forgetting_lines(report.get("forgetting")),
+        ]
+    lines.append(
+        f"Yes: {len(regressed)} of the {base_passed} items the base model passed now fail: "
+        f"{', '.join(it['id'] + (' (flaky)' if it.get('flaky') else '') for it in regressed)}."
+    )
+    n_flaky = sum(bool(it.get("flaky")) for it in regressed)
+    if n_flaky:
+        ignored = (report.get("flaky") or {}).get("ignored_by_gate")
+        lines.append(
+            f"{n_flaky} of them {'is' if n_flaky == 1 else 'are'} flaky: the base's pass did not hold every time "
+            f"it was re-asked with sampling ({(report.get('flaky_check') or {}).get('k', '?')} times). "
+            + ("The ship gate ignores them." if ignored else "They still count against the gate.")
         )
-        n_flaky = sum(bool(it.get("flaky")) for it in regs)
-        if n_flaky:
-            fl = report.get("flaky") or {}
-            L.append(
-                f"{n_flaky} of them {'is' if n_flaky == 1 else 'are'} flaky: the base's pass did not hold every time "
-                f"it was re-asked with sampling ({(report.get('flaky_check') or {}).get('k', '?')} times). "
-                + ("The ship gate ignores them." if fl.get("ignored_by_gate") else "They still count against the gate.")
-            )
-        tr = shared_traits(regs)
-        bench_words = sum(len((it["question"] or "").split()) for it in items) / max(1, len(items))
-        L.append("")
-        L.append(f"- Clusters: {', '.join(f'{c} ({n})' for c, n in tr['clusters'])}")
-        L.append(f"- Graders: {', '.join(f'{g} ({n})' for g, n in tr['graders'])}")
-        L.append(f"- Task types: {', '.join(f'{k} ({n})' for k, n in tr['tasks'])}")
-        L.append(f"- Question length: {tr['mean_question_words']:.0f} words on average (benchmark: {bench_words:.0f})")
-        L.append(
-            f"- Answer length: {tr['mean_base_answer_words']:.0f} words before, {tr['mean_tuned_answer_words']:.0f} after"
+    traits = shared_traits(regressed)
+    bench_words = sum(len((it["question"] or "").split()) for it in items) / max(1, len(items))
+    lines += [
+        "",
+        f"- Clusters: {', '.join(f'{c} ({n})' for c, n in traits['clusters'])}",
+        f"- Graders: {', '.join(f'{g} ({n})' for g, n in traits['graders'])}",
+        f"- Task types: {', '.join(f'{k} ({n})' for k, n in traits['tasks'])}",
+        f"- Question length: {traits['mean_question_words']:.0f} words on average (benchmark: {bench_words:.0f})",
+        f"- Answer length: {traits['mean_base_answer_words']:.0f} words before, "
+        f"{traits['mean_tuned_answer_words']:.0f} after",
+        "",
+    ]
+    logged = any(it.get("logged_grade") is not None for it in regressed)
+    lines.append("| id | cluster |" + (" logged grade |" if logged else "") + " base grade | fine-tuned grade |")
+    lines.append("|---|---|" + ("---|" if logged else "") + "---|---|")
+    for it in regressed[:20]:
+        logged_cell = f" {show_grade(it.get('logged_grade'))} |" if logged else ""
+        lines.append(
+            f"| {it['id']} | {it['cluster']} |{logged_cell} {_cell(it['base_grade']['reason'])} | "
+            f"{_cell(it['tuned_grade']['reason'])} |"
         )
-        L.append("")
-        logged = any(it.get("logged_grade") is not None for it in regs)
-        L.append("| id | cluster |" + (" logged grade |" if logged else "") + " base grade | fine-tuned grade |")
-        L.append("|---|---|" + ("---|" if logged else "") + "---|---|")
-        for it in regs[:20]:
-            lg = f" {show_grade(it.get('logged_grade'))} |" if logged else ""
-            L.append(
-                f"| {it['id']} | {it['cluster']} |{lg} {_cell(it['base_grade']['reason'])} | {_cell(it['tuned_grade']['reason'])} |"
-            )
-    L.append("")
+    lines.append("")
+    return lines + _forgetting_lines(report.get("forgetting"))
 
-    # 5 -----------------------------------------------------------------------------------
-    L.append("## 5. Was fine-tuning the right rung?")
-    L.append("")
-    L.append("Evidence:")
-    L.append("")
-    if t["total"]:
-        L.append(
-            f"- Under evaluation conditions the base model already passed {t['base_passed']} of {t['total']} "
-            f"`{target}` items"
+
+def _right_rung(e: Evidence) -> list[str]:
+    """5. Was fine-tuning the right rung? The evidence, laid out for the reader's judgement."""
+    lines = ["## 5. Was fine-tuning the right rung?", "", "Evidence:", ""]
+    targeted, report, target, verdict = e.targeted, e.report, e.target, e.verdict
+    if targeted["total"]:
+        lines.append(
+            f"- Under evaluation conditions the base model already passed {targeted['base_passed']} of "
+            f"{targeted['total']} `{target}` items"
             + (
                 " — those failures may depend on the logged context (prompt, retrieval) rather than the weights."
-                if t["base_passed"]
+                if targeted["base_passed"]
                 else "."
             )
         )
-    n_corr = per.get("corrected", counts.get("corrections"))
-    if n_corr is not None:
-        L.append(
-            f"- The fix was learned from {n_corr} corrected examples of the cluster"
-            + (" (a small set: gains may not generalise)." if n_corr < 20 else ".")
+    n_corrected = e.per_cluster.get("corrected", e.counts.get("corrections"))
+    if n_corrected is not None:
+        lines.append(
+            f"- The fix was learned from {n_corrected} corrected examples of the cluster"
+            + (" (a small set: gains may not generalise)." if n_corrected < 20 else ".")
         )
-    if t["total"]:
-        sig = "significant" if t["mcnemar_p"] < 0.05 else "not significant"
-        L.append(
-            f"- Cluster change: {t['buckets']['fixed']} fixed vs {t['buckets']['regressed']} broken, "
-            f"exact McNemar p = {t['mcnemar_p']:.3g} ({sig} at 0.05 on {t['total']} items)."
+    if targeted["total"]:
+        significance = "significant" if targeted["mcnemar_p"] < 0.05 else "not significant"
+        lines.append(
+            f"- Cluster change: {targeted['buckets']['fixed']} fixed vs {targeted['buckets']['regressed']} broken, "
+            f"exact McNemar p = {targeted['mcnemar_p']:.3g} ({significance} at 0.05 on {targeted['total']} items)."
         )
-    L.append(
+    lines.append(
         f"- Whole benchmark: {report['buckets']['fixed']} fixed vs {report['buckets']['regressed']} regressed, "
         f"p = {report['mcnemar']['p_value']:.3g}."
     )
-    misses = sum(1 for it in items if it["cluster"] == RETRIEVAL_MISS)
+    misses = sum(1 for it in e.items if it["cluster"] == RETRIEVAL_MISS)
     if misses:
-        L.append(
+        lines.append(
             f"- {plural(misses, 'evaluated item')} {'was a retrieval miss' if misses == 1 else 'were retrieval misses'} "
             "in the run log: weights cannot fix missing evidence."
         )
-    still = t["buckets"]["still_failing"] if t["total"] else 0
+    still = targeted["buckets"]["still_failing"] if targeted["total"] else 0
     if still:
-        L.append(
+        lines.append(
             f"- {still} `{target}` {'item still fails' if still == 1 else 'items still fail'} after fine-tuning; "
             "read their answers before adding more data."
         )
-    fs = report.get("fewshot")
-    if fs and fs["targeted"]["total"]:
-        ft = fs["targeted"]
-        L.append(
-            f"- The prompt rung, tried: the base model given {fs.get('k')} of the cluster's corrections as examples "
-            f"passed {ft['tuned_passed']}/{ft['total']} `{target}` items (fine-tuned: {t['tuned_passed']}/{t['total']}) "
-            f"and broke {len(fs['regressions'])} item{'s' if len(fs['regressions']) != 1 else ''} the base passed"
-            + (f" ({', '.join(fs['regressions'][:8])})" if fs["regressions"] else "")
-            + (
-                ": fine-tuning was not needed."
-                if v["verdict"] == "not_needed"
-                else ": the fine-tune does better."
-                if ft["tuned_passed"] < t["tuned_passed"] or fs["regressions"]
-                else "."
-            )
+    lines.append(_prompt_rung_line(e))
+    if targeted["total"] and "ci" in targeted:
+        low, high = targeted["ci"]
+        detectable = targeted.get("detectable_change")
+        lines.append(
+            f"- Cluster change {pts(targeted['change'])}, 95% CI {pts(low)} to {pts(high)} (Newcombe, paired), "
+            f"mid-p McNemar p = {targeted['mid_p']:.3g}; with {targeted['total']} items the smallest change that "
+            "could show is " + (f"{100 * detectable:.0f} points." if detectable else "none (too few items).")
         )
-    else:
-        L.append(
+    lines.append(f"- Verdict from the decision table: {verdict['headline']}")
+    lines.extend(f"  - {advice}" for advice in verdict.get("advice") or [])
+    lines.append("")
+    return lines
+
+
+def _prompt_rung_line(e: Evidence) -> str:
+    """The few-shot arm against the fine-tune, when the evaluation tried it."""
+    fewshot = e.report.get("fewshot")
+    if not (fewshot and fewshot["targeted"]["total"]):
+        return (
             "- The prompt rung was not tried (set `eval.fewshot_k` to evaluate few-shot examples beside the fine-tune)."
         )
-    if t["total"] and "ci" in t:
-        lo, hi = t["ci"]
-        L.append(
-            f"- Cluster change {pts(t['change'])}, 95% CI {pts(lo)} to {pts(hi)} (Newcombe, paired), mid-p McNemar "
-            f"p = {t['mid_p']:.3g}; with {t['total']} items the smallest change that could show is "
-            + (f"{100 * t['detectable_change']:.0f} points." if t.get("detectable_change") else "none (too few items).")
-        )
-    L.append(f"- Verdict from the decision table: {v['headline']}")
-    for a in v.get("advice") or []:
-        L.append(f"  - {a}")
-    L.append("")
+    shots, targeted, broken = fewshot["targeted"], e.targeted, fewshot["regressions"]
+    if e.verdict["verdict"] == "not_needed":
+        conclusion = ": fine-tuning was not needed."
+    elif shots["tuned_passed"] < targeted["tuned_passed"] or broken:
+        conclusion = ": the fine-tune does better."
+    else:
+        conclusion = "."
+    return (
+        f"- The prompt rung, tried: the base model given {fewshot.get('k')} of the cluster's corrections as examples "
+        f"passed {shots['tuned_passed']}/{shots['total']} `{e.target}` items "
+        f"(fine-tuned: {targeted['tuned_passed']}/{targeted['total']}) "
+        f"and broke {len(broken)} item{'s' if len(broken) != 1 else ''} the base passed"
+        + (f" ({', '.join(broken[:8])})" if broken else "")
+        + conclusion
+    )
 
-    # Appendix ----------------------------------------------------------------------------
-    L.append("## Run details")
-    L.append("")
-    L.append(f"- Dataset hash: `{manifest.get('hash') or report.get('dataset_hash') or 'unknown'}`")
-    L.append("- Training config: " + ", ".join(f"{k}={cfg[k]}" for k in TRAIN_KEYS if cfg.get(k) is not None))
-    L.append(
+
+def _run_details(e: Evidence) -> list[str]:
+    """The appendix: dataset hash, training settings, loss curve and the three slices."""
+    cfg, loss, report, target = e.config, e.loss, e.report, e.target
+    lines = [
+        "## Run details",
+        "",
+        f"- Dataset hash: `{e.manifest.get('hash') or report.get('dataset_hash') or 'unknown'}`",
+        "- Training config: " + ", ".join(f"{k}={cfg[k]}" for k in TRAIN_KEYS if cfg.get(k) is not None),
         f"- Loss: best eval loss {num(loss['best_eval_loss'])} at step {num(loss['best_step'], '')}; "
         f"train loss {num(loss['first_loss'])} → {num(loss['last_loss'])} over {num(loss['steps'], '')} steps"
         + (" (early stopped)" if loss["early_stopped"] else "")
-        + (f"; trained in {duration(loss['runtime_s'])}" if loss.get("runtime_s") else "")
-    )
-    L.append("")
-    L.append("| slice | items | base | fine-tuned | change |")
-    L.append("|---|---|---|---|---|")
-    for name, x in ((f"targeted ({target})", t), ("rest of benchmark", rest), ("all", overall)):
-        L.append(
-            f"| {name} | {x['total']} | {x['base_passed']} ({pct(x['base_rate'])}) | "
-            f"{x['tuned_passed']} ({pct(x['tuned_rate'])}) | {pts(x['change'])} |"
+        + (f"; trained in {duration(loss['runtime_s'])}" if loss.get("runtime_s") else ""),
+        "",
+        "| slice | items | base | fine-tuned | change |",
+        "|---|---|---|---|---|",
+    ]
+    slices = ((f"targeted ({target})", e.targeted), ("rest of benchmark", report["rest"]), ("all", report["overall"]))
+    for name, part in slices:
+        lines.append(
+            f"| {name} | {part['total']} | {part['base_passed']} ({pct(part['base_rate'])}) | "
+            f"{part['tuned_passed']} ({pct(part['tuned_rate'])}) | {pts(part['change'])} |"
         )
-    passing = sum(1 for it in items if it["cluster"] == PASSING)
-    L.append("")
-    L.append(
-        f"Buckets: {report['buckets']['fixed']} fixed, {report['buckets']['regressed']} regressed, "
-        f"{report['buckets']['still_failing']} still failing, {report['buckets']['still_passing']} still passing "
-        f"({passing} items were passing in the run log)."
-    )
-    return "\n".join(L) + "\n"
+    passing = sum(1 for it in e.items if it["cluster"] == PASSING)
+    buckets = report["buckets"]
+    lines += [
+        "",
+        f"Buckets: {buckets['fixed']} fixed, {buckets['regressed']} regressed, "
+        f"{buckets['still_failing']} still failing, {buckets['still_passing']} still passing "
+        f"({passing} items were passing in the run log).",
+    ]
+    return lines
+
+
+def _forgetting_lines(fg: dict[str, Any] | None) -> list[str]:
+    """Question 4 beyond the benchmark: the general tasks of the forgetting check."""
+    if not fg:
+        return [
+            "Beyond the benchmark: not checked (set `eval.forgetting` and run `ftui forgetting RUN` to measure "
+            "general tasks base vs fine-tuned).",
+            "",
+        ]
+    rows = fg.get("tasks") or []
+    flagged = [r for r in rows if r.get("flagged")]
+    limit = f", at most {fg['limit']} documents each" if fg.get("limit") else ""
+    head = f"Beyond the benchmark: {len(rows)} general task(s) through lm-evaluation-harness{limit}; "
+    if flagged:
+        head += f"{len(flagged)} dropped by more than {100 * float(fg.get('max_drop') or 0):.0f} points: " + ", ".join(
+            drop_text(r) for r in flagged
+        )
+    else:
+        head += f"none dropped by more than {100 * float(fg.get('max_drop') or 0):.0f} points"
+    out = [
+        head + ".",
+        "",
+        "| task | metric | n | base | fine-tuned | change | 95% CI |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["ci"] if r.get("ci") else (None, None)
+        out.append(
+            f"| {r['task']}{' ✘' if r.get('flagged') else ''} | {r['metric']} | {r['n']} | {pct(r['base'])} | "
+            f"{pct(r['tuned'])} | {pts(r['change'])} | {pts(lo)} to {pts(hi)} |"
+        )
+    out += [f"- {e}" for e in fg.get("errors") or []]
+    if not fg.get("complete"):
+        out.append("- The check did not finish; `ftui forgetting RUN` measures the rest.")
+    return [*out, ""]
 
 
 def _roles_lines(roles: dict[str, Any] | None) -> list[str]:

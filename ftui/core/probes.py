@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 FILE = "probes.json"
 CLUSTER = "cluster"
 ANCHOR = "anchor"
-SELECT_BY = ("eval_loss", "probes")
 
 
 def plan(ws: Workspace, manifest: dict[str, Any], cap: int) -> dict[str, Any] | None:

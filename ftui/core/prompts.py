@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftui.core import toolcalls
 from ftui.core.chat import last_user, to_messages
 from ftui.core.runlog import Item
 from ftui.core.workspace import PromptConfig
@@ -35,12 +36,22 @@ def messages_for(item: Item, cfg: PromptConfig) -> list[dict[str, Any]]:
     turn being the exact logged prompt when there is one, else the template."""
     conv = getattr(item, "messages", None)
     if conv:
-        return to_messages(conv)
+        return toolcalls.structured(to_messages(conv), tools_of(item))
     return [
         {"role": "system", "content": item.system_prompt or cfg.default_system},
         {"role": "user", "content": user_text(item, cfg)},
     ]
 
 
-def with_answer(messages: list[dict[str, Any]], answer: str) -> list[dict[str, Any]]:
+def tools_of(item: Any) -> list[dict[str, Any]]:
+    """The tools an item's request declared (OpenAI's shape); [] for a plain question."""
+    return toolcalls.load_tools(item.get("tools") if isinstance(item, dict) else getattr(item, "tools", None))
+
+
+def with_answer(
+    messages: list[dict[str, Any]], answer: str, tools: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The conversation with its answer; with tools, an answer that is a call is a tool_calls message."""
+    if tools:
+        return [*messages, toolcalls.answer_message(answer, tools, [f"call_answer_{i}" for i in range(8)])]
     return [*messages, {"role": "assistant", "content": answer}]

@@ -211,10 +211,6 @@ def find_value(text: str, keys: tuple[str, ...]) -> int | None:
     return pos if pos < len(text) else None
 
 
-def line_at(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
 def document_records(path: Path, diags: list[Diagnostic]) -> Iterator[tuple[int, Any]] | None:
     """The records of a pretty-printed JSON document: its first top-level array of objects.
 

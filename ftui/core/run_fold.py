@@ -59,6 +59,7 @@ class RunFold:
     message: str | None = None
     model: str | None = None
     method: str | None = None
+    dtype: str | None = None  # the frozen weights' precision, from the `started` event
     last_event_t: float | None = None
     first_log: tuple[float, int] | None = None  # (t, step) of the first log event
     last_log: tuple[float, int] | None = None
@@ -79,6 +80,7 @@ class RunFold:
         if kind == "started":
             self.model = str(ev.get("model") or self.model or "") or None
             self.method = str(ev.get("method") or self.method or "") or None
+            self.dtype = str(ev.get("dtype") or self.dtype or "") or None
             self.error = self.hint = None
         elif kind == "log":
             self._log(ev, delta)

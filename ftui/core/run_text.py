@@ -18,6 +18,7 @@ def started_text(ev: dict[str, Any]) -> str:
         f"{method.upper()} on {model}: "
         + (f"{params:,} trainable params, " if isinstance(params, int) else "")
         + f"{ev.get('train_size', '?')} train / {ev.get('eval_size', '?')} eval examples"
+        + (f", {ev['dtype']} weights" if ev.get("dtype") else "")
     )
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.core import toolcalls
 from ftui.core.chat import Conversation, as_conversation, last_user, split_final_answer, system_of
 from ftui.core.errors import InputError
 from ftui.core.fieldpath import MISS, PathMissing, compile_getter, compile_path, resolve
@@ -66,6 +67,9 @@ class Item:
     # from a log, so the pass rule decides from the grade alone).
     attempts: int = 1
     failures: int | None = None
+    # The tool definitions the request declared, as JSON text (ftui.core.toolcalls); a tool-call
+    # answer is then the canonical text of its calls.
+    tools: str | None = None
 
     @property
     def repeat(self) -> str:
@@ -167,6 +171,7 @@ _ORDER = (
     "prompt",
     "task",
     "grade_reason",
+    "tools",
 )
 
 
@@ -267,7 +272,9 @@ class _Reader:
         if answer is MISS:
             answer = val(obj, "answer", soft)
         if type(answer) is not str:
-            if answer is not None and (c := as_conversation(answer)) is not None:
+            if answer is not None and (calls := _calls_answer(answer)) is not None:
+                answer = calls
+            elif answer is not None and (c := as_conversation(answer)) is not None:
                 answer = split_final_answer(c)[1] or ""
             else:
                 answer = _text(obj, specs["answer"][0], json_ok=True, v=answer) or ""
@@ -309,6 +316,11 @@ class _Reader:
             note = val(obj, "grade_reason", soft)
         if note is not None and type(note) is not str:
             note = _text(obj, specs["grade_reason"][0], json_ok=True, v=note)
+        tools = vals[13]
+        if tools is MISS:
+            tools = val(obj, "tools", soft)
+        if tools is not None:
+            tools, answer = _tools(tools, answer, specs["tools"][0], soft)
         item = _new(Item)
         item.__dict__.update(
             id=rid,
@@ -329,8 +341,32 @@ class _Reader:
             grade_reason=note or None,
             attempts=1,
             failures=None,
+            tools=tools,
         )
         return item
+
+
+def _calls_answer(value: Any) -> str | None:
+    """An answer logged as calls: an assistant message with tool_calls, or the tool_calls list."""
+    if type(value) is dict:
+        return toolcalls.message_text(value)
+    if type(value) is list and value and all(type(x) is dict and "function" in x for x in value):
+        calls = toolcalls.calls_from_openai(value)
+        return toolcalls.call_text(calls) if calls else None
+    return None
+
+
+def _tools(value: Any, answer: str, spec: str, soft: list[str]) -> tuple[str | None, str]:
+    """(the tools as text, the answer): a text answer that is a JSON call becomes its canonical text."""
+    try:
+        tools = toolcalls.normalise_tools(value)
+    except toolcalls.ToolError as exc:
+        soft.append(f"field `{spec}`: {exc}")
+        return None, answer
+    if not tools:
+        return None, answer
+    calls = toolcalls.parse_calls(answer)
+    return toolcalls.tools_text(tools), (toolcalls.call_text(calls) if calls else answer)
 
 
 def generic_records(path: Path, diags: list[Diagnostic]) -> Iterator[tuple[Path, int, Any]]:

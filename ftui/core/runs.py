@@ -7,6 +7,7 @@ it outlives the UI, the CLI and the SSH connection, and never blocks on a pipe n
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from ftui.core.errors import InputError
 from ftui.core.fsutil import atomic_write_json, read_json_file
 from ftui.core.run_dirs import new_run_dir
 from ftui.core.run_fold import fold
+from ftui.core.workspace import TrainConfig
 
 if TYPE_CHECKING:
     from ftui.core.workspace import Workspace
@@ -70,7 +72,6 @@ def pid_alive(pid: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Training runs: create, start, list, read state, tail, stop.
 
-RUN_STATES = ("running", "finished", "failed", "cancelled", "dead")
 # A run with no heartbeat for this long is dead even if a process with its pid exists (pid reuse,
 # a hung child); the child beats every ~5 s.
 DEAD_AFTER_S = 30.0
@@ -81,23 +82,31 @@ def _now_iso() -> str:
 
 
 def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The workspace's train settings with `overrides` applied (unknown keys are refused)."""
-    cfg = asdict(ws.train)
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if key not in cfg and key not in ("model",):
-            raise ValueError(f"unknown training setting {key!r}")
-        cfg[key] = value
-    if cfg["method"] not in ("sft", "dpo"):
-        raise ValueError(f"method must be sft or dpo, not {cfg['method']!r}")
-    return cfg
+    """The workspace's train settings with `overrides` applied, checked by the train section's own
+    rules (a SettingError names the setting); unknown keys are refused."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise ValueError(f"unknown training setting {unknown[0]!r}")
+    return asdict(dataclasses.replace(ws.train, **given))
 
 
-def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None) -> Path:
+# What config.json holds beside the train settings: where the run comes from and what it trains.
+RUN_KEYS = ("run_id", "created", "workspace", "model", "build_dir", "build_id")
+
+
+def train_config(config: dict[str, Any]) -> TrainConfig:
+    """A run's train settings as the TrainConfig they were written from; SettingError names an
+    unknown or broken one."""
+    return TrainConfig.from_dict({k: v for k, v in config.items() if k not in RUN_KEYS})
+
+
+def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None, parent: Path | None = None) -> Path:
     """A new run directory holding config.json; `build` is a Build (with .dir) or a build folder path.
 
-    Returns the run directory; start it with `start_training(run_dir)`.
+    Returns the run directory (under `parent`, default the workspace's runs); start it with
+    `start_training(run_dir)`.
     """
     build_dir = Path(getattr(build, "dir", build)).resolve()
     manifest = read_json_file(build_dir / "manifest.json", "not a dataset build folder (no manifest.json)")
@@ -112,7 +121,12 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
                 None,
                 f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
             )
-    run_dir = new_run_dir(ws.state.runs, cfg["method"])
+    if cfg.get("accelerate_config"):
+        from ftui.core.accelerate_checks import check_launch
+
+        cfg["accelerate_config"] = str((Path(ws.root) / cfg["accelerate_config"]).resolve())
+        check_launch(cfg)
+    run_dir = new_run_dir(parent or ws.state.runs, cfg["method"])
     config = {
         "run_id": run_dir.name,
         "created": _now_iso(),
@@ -354,7 +368,7 @@ def latest_build_dir(ws: Workspace) -> Path:
 
 def build_dir_for(ws: Workspace, build_id: str | None) -> Path:
     """A build folder by id, unique id prefix or path; None = the latest build."""
-    from ftui.core.datasets import load_build
+    from ftui.core.build_store import load_build
 
     if build_id is not None:
         p = Path(build_id).expanduser()

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ftui.core import toolcalls
 from ftui.core.errors import FtuiError
 from ftui.core.models import is_embedded, local_model_dir
 
@@ -83,6 +84,7 @@ class ChatTokenizer:
         self.special = special
         self.source = source
         self._template = compile_template(chat_template)
+        self._renders_tools: bool | None = None
 
     @classmethod
     def from_dir(cls, model_dir: Path | str) -> ChatTokenizer:
@@ -118,21 +120,45 @@ class ChatTokenizer:
         special = {k: t for k in SPECIAL_KEYS if (t := _token_text(cfg.get(k))) is not None}
         return cls(tokenizer, template, special, d)
 
-    def render(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False) -> str:
+    def render(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False, tools: Any = None) -> str:
+        """The template's text; a conversation with tools as training renders it (the template's own
+        tool rendering, else the fallback of ftui.core.toolcalls)."""
+        msgs, tools = (
+            toolcalls.template_inputs(list(messages), tools, self.renders_tools()) if tools else (messages, None)
+        )
         text: str = self._template.render(
-            messages=list(messages),
+            messages=list(msgs),
             add_generation_prompt=add_generation_prompt,
-            tools=None,
+            tools=tools,
             documents=None,
             **self.special,
         )
         return text
 
-    def count(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False) -> int:
-        return len(self.tokenizer.encode(self.render(messages, add_generation_prompt), add_special_tokens=False).ids)
+    def renders_tools(self) -> bool:
+        if self._renders_tools is None:
+            try:
+                probe = self._template.render(
+                    messages=[{"role": "user", "content": "x"}],
+                    add_generation_prompt=True,
+                    tools=toolcalls.PROBE,
+                    documents=None,
+                    **self.special,
+                )
+                self._renders_tools = toolcalls.PROBE_TOOL in probe
+            except Exception:  # a template that raises on tools cannot render them
+                self._renders_tools = False
+        return self._renders_tools
 
-    def count_many(self, conversations: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
-        texts = [self.render(c) for c in conversations]
+    def count(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False, tools: Any = None) -> int:
+        text = self.render(messages, add_generation_prompt, tools)
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_many(
+        self, conversations: Sequence[Sequence[dict[str, Any]]], tools_list: Sequence[Any] | None = None
+    ) -> list[int]:
+        tools_list = tools_list or [None] * len(conversations)
+        texts = [self.render(c, tools=t) for c, t in zip(conversations, tools_list, strict=True)]
         # Batches run in Rust threads; the "fast" variant skips character offsets we never use
         # (about 40% less time on 10k examples).
         encode = getattr(self.tokenizer, "encode_batch_fast", None) or self.tokenizer.encode_batch

@@ -2,6 +2,16 @@
 
 Every error names the file, the line and (for an unknown key) the nearest valid key, because the
 people who write these files fix them from a terminal, not a debugger.
+
+Where a section's rules go: each section (Workspace, BuildConfig, TrainConfig, EvalConfig,
+HostedConfig) checks its own values in its `__post_init__`, one `problems.require(ok, key, reason)`
+per rule, beside its fields; a new field `dtype` of TrainConfig gets its line there, e.g.
+`problems.require(self.dtype in DTYPES, "dtype", "must be auto, fp32 or bf16")`, and nowhere else.
+A broken rule raises SettingError naming the key: the loader adds the file and line, the run form
+the field's label, `ftui train` the flag. Overrides go through `dataclasses.replace(section, ...)`,
+which runs the same rules, and the engine rebuilds a run's settings with `TrainConfig.from_dict`
+(runs.train_config), which refuses a key the section does not have. Only what needs the file
+itself (which keys were written) is checked by the loader.
 """
 
 from __future__ import annotations
@@ -13,18 +23,71 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 import yaml
 
-from ftui.core.errors import ConfigError
+from ftui.core.errors import ConfigError, FtuiError
 from ftui.core.models import EMBEDDED
 from ftui.core.passrule import PassRule, PassRuleConfig
 from ftui.core.state import StatePaths
 
 CONFIG_NAME = "ftui.yaml"
 
-GRADER_KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge")
+GRADER_KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge", "tool_call")
+TRAIN_METHODS = ("sft", "dpo")
+DEVICES = ("auto", "cpu", "cuda")
+SELECT_BY = ("eval_loss", "probes")
+DTYPES = ("auto", "fp32", "bf16")
+# How the tool_call grader compares arguments (ftui.core.toolgrade).
+TOOL_CALL_ARGUMENTS = ("equal", "keys", "schema")
+
+
+class SettingError(FtuiError, ValueError):
+    """Values that break their section's rules: `problems` holds (key, reason) pairs, in field order.
+
+    The message reads `section.key reason` for each; whoever knows where the value came from (a file
+    and line, a form field, a flag) says so around it.
+    """
+
+    def __init__(self, section: str, problems: list[tuple[str, str]]):
+        self.section = section
+        self.problems = problems
+        super().__init__("; ".join(self.describe(key, reason) for key, reason in problems))
+
+    def describe(self, key: str, reason: str) -> str:
+        """`build.heldout must be in [0, 1)`; a reason starting with `:` or `.` follows the key directly."""
+        prefix = f"{self.section}." if self.section else ""
+        return f"{prefix}{key}{'' if reason[:1] in ':.' else ' '}{reason}"
+
+    @property
+    def first(self) -> str:
+        return self.describe(*self.problems[0])
+
+
+class _Problems:
+    """The broken rules of one section, collected so that a form can show every bad field at once."""
+
+    def __init__(self, section: str) -> None:
+        self.section = section
+        self.found: list[tuple[str, str]] = []
+
+    def require(self, ok: bool, key: str, reason: str) -> None:
+        if not ok:
+            self.found.append((key, reason))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise SettingError(self.section, self.found)
+
+
+def _from_dict(cls: type[Any], values: dict[str, Any]) -> Any:
+    """A section from a plain dict (a run's config.json); an unknown key is a SettingError naming it."""
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in values if k not in valid]
+    if unknown:
+        raise SettingError(cls.SECTION, [(k, f"is not a setting{_nearest(k, valid)}") for k in unknown])
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -44,6 +107,8 @@ class Fields:
     prompt: str = "prompt"
     task: str = "task"
     grade_reason: str = "grade_reason"
+    # The tool definitions the request declared (OpenAI's `tools`, or their JSON text).
+    tools: str = "tools"
 
 
 @dataclass(frozen=True)
@@ -66,6 +131,24 @@ class BuildConfig:
     seed: int = 0
     max_length: int = 1024
     near_duplicate_threshold: float = 0.9
+
+    SECTION: ClassVar[str] = "build"
+
+    def __post_init__(self) -> None:
+        problems = _Problems(self.SECTION)
+        problems.require(0 <= self.heldout < 1, "heldout", "must be in [0, 1)")
+        problems.require(
+            0 <= self.validation < 1 and self.heldout + self.validation < 1,
+            "validation",
+            "must be in [0, 1) and leave room for training",
+        )
+        problems.require(self.anchor_ratio >= 0, "anchor_ratio", "must be 0 or more")
+        problems.raise_any()
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> BuildConfig:
+        result: BuildConfig = _from_dict(cls, values)
+        return result
 
 
 @dataclass(frozen=True)
@@ -92,6 +175,9 @@ class TrainConfig:
     anchor_kl: float = 0.0
     seed: int = 0
     device: str = "auto"
+    # Precision of the frozen base weights: auto (bf16 where the CPU or GPU has native bf16), fp32 or
+    # bf16; the LoRA weights and the optimizer stay fp32.
+    dtype: str = "auto"
     log_steps: int = 1
     # Graded probes at each eval step: at most this many validation items (0: none).
     probes: int = 16
@@ -99,6 +185,38 @@ class TrainConfig:
     select_by: str = "eval_loss"
     # Stop early when a probe finds this many anchors broken (0: never).
     stop_broken_anchors: int = 0
+    # Data-parallel processes on this machine through `accelerate launch` (gloo on CPU, one per GPU
+    # on CUDA); 0: one per visible GPU, or one on the CPU.
+    processes: int = 0
+    # An accelerate config file (DeepSpeed, FSDP, several machines), relative to the workspace.
+    accelerate_config: str | None = None
+
+    SECTION: ClassVar[str] = "train"
+
+    def __post_init__(self) -> None:
+        problems = _Problems(self.SECTION)
+        problems.require(self.method in TRAIN_METHODS, "method", f"must be {' or '.join(TRAIN_METHODS)}")
+        problems.require(self.lora_r >= 1, "lora_r", "must be at least 1")
+        problems.require(self.lora_alpha >= 1, "lora_alpha", "must be at least 1")
+        problems.require(self.learning_rate > 0, "learning_rate", "must be above 0")
+        problems.require(self.max_steps >= 1, "max_steps", "must be at least 1")
+        problems.require(self.epochs is None or self.epochs > 0, "epochs", "must be above 0")
+        problems.require(self.eval_steps >= 1, "eval_steps", "must be at least 1")
+        problems.require(self.patience >= 0, "patience", "must be 0 or more")
+        problems.require(self.anchor_kl >= 0, "anchor_kl", "must be 0 or more")
+        problems.require(self.rpo_alpha >= 0, "rpo_alpha", "must be 0 or more")
+        problems.require(self.probes >= 0, "probes", "must be 0 or more")
+        problems.require(self.stop_broken_anchors >= 0, "stop_broken_anchors", "must be 0 or more")
+        problems.require(self.device in DEVICES, "device", f"must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}")
+        problems.require(self.select_by in SELECT_BY, "select_by", f"must be {' or '.join(SELECT_BY)}")
+        problems.require(self.processes >= 0, "processes", "must be 0 or more")
+        problems.require(self.dtype in DTYPES, "dtype", f"must be {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
+        problems.raise_any()
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        result: TrainConfig = _from_dict(cls, values)
+        return result
 
 
 @dataclass(frozen=True)
@@ -106,6 +224,11 @@ class EndpointConfig:
     base_url: str
     model: str
     api_key_env: str = "OPENAI_API_KEY"
+    # Seconds one request may take: a server that loads its model on the first request needs long.
+    timeout_s: float = 120.0
+    # Request fields a server needs to decode as the evaluation does (llama.cpp's own sampling defaults
+    # are not greedy); `ftui eval --served` sets them.
+    extra_body: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +252,41 @@ class HostedConfig:
     n_epochs: int | None = None
     suffix: str | None = None
 
+    SECTION: ClassVar[str] = "hosted"
+
+    def __post_init__(self) -> None:
+        problems = _Problems(self.SECTION)
+        problems.require(self.n_epochs is None or self.n_epochs >= 1, "n_epochs", "must be at least 1")
+        problems.raise_any()
+
+
+@dataclass(frozen=True)
+class ForgettingConfig:
+    """General tasks through lm-evaluation-harness, base vs fine-tuned: what the benchmark cannot see."""
+
+    # lm-eval task names (their data must be in the datasets cache: nothing is downloaded) or the
+    # names of local tasks in include_path.
+    tasks: list[Any] = field(default_factory=list)
+    # A folder of lm-eval task YAMLs (local JSON/JSONL data, relative to each YAML), from the workspace.
+    include_path: str | None = None
+    # Documents per task: a check on every run has to stay a fraction of the training time.
+    limit: int | None = 50
+    # A task whose score drops by more than this (0.05 = 5 points) is flagged and the verdict says so.
+    max_drop: float = 0.05
+    batch_size: int = 8
+
+    SECTION: ClassVar[str] = "eval.forgetting"
+
+    def __post_init__(self) -> None:
+        problems = _Problems(self.SECTION)
+        problems.require(
+            all(isinstance(t, str) and t.strip() for t in self.tasks), "tasks", "must be a list of task names"
+        )
+        problems.require(0 <= self.max_drop <= 1, "max_drop", "must be in [0, 1]")
+        problems.require(self.limit is None or self.limit >= 1, "limit", "must be at least 1")
+        problems.require(self.batch_size >= 1, "batch_size", "must be at least 1")
+        problems.raise_any()
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -150,6 +308,56 @@ class EvalConfig:
     # The prompt rung: the base model given this many of the cluster's corrections as in-context
     # examples, graded like the other sides (0: off).
     fewshot_k: int = 0
+    # Precision of the local model's weights while answering: auto (bf16 on native bf16 hardware), fp32, bf16.
+    dtype: str = "auto"
+    # The forgetting check (`ftui forgetting RUN`); off without it.
+    forgetting: ForgettingConfig | None = None
+
+    SECTION: ClassVar[str] = "eval"
+
+    def __post_init__(self) -> None:
+        # The short form `contains` stands for `{"kind": "contains"}`; readers see the long form only.
+        object.__setattr__(self, "grader", grader_spec(self.grader))
+        object.__setattr__(self, "by_label", {k: grader_spec(v) for k, v in self.by_label.items()})
+        object.__setattr__(self, "by_task", {k: grader_spec(v) for k, v in self.by_task.items()})
+        problems = _Problems(self.SECTION)
+        problems.require(self.dtype in DTYPES, "dtype", f"must be {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
+        specs = [("grader", self.grader)] + [(f"by_label.{k}", v) for k, v in self.by_label.items()]
+        specs += [(f"by_task.{k}", v) for k, v in self.by_task.items()]
+        for where, spec in specs:
+            kind = spec.get("kind")
+            if kind not in GRADER_KINDS:
+                problems.require(
+                    False,
+                    where,
+                    f"names an unknown grader {kind!r}{_nearest(str(kind), GRADER_KINDS)}; one of {', '.join(GRADER_KINDS)}",
+                )
+            elif kind == "judge":
+                problems.require(
+                    self.judge is not None, where, "uses the judge grader, which needs an `eval.judge` section"
+                )
+            elif kind == "tool_call":
+                problems.require(
+                    spec.get("arguments", "equal") in TOOL_CALL_ARGUMENTS,
+                    where,
+                    f"tool_call arguments must be {', '.join(TOOL_CALL_ARGUMENTS[:-1])} or {TOOL_CALL_ARGUMENTS[-1]}",
+                )
+        problems.raise_any()
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> EvalConfig:
+        """Endpoints and the judge come back as their sections (a config.json holds them as dicts)."""
+        values = dict(values)
+        for key, section in (
+            ("judge", JudgeConfig),
+            ("base_endpoint", EndpointConfig),
+            ("tuned_endpoint", EndpointConfig),
+            ("forgetting", ForgettingConfig),
+        ):
+            if isinstance(values.get(key), dict):
+                values[key] = section(**values[key])
+        result: EvalConfig = _from_dict(cls, values)
+        return result
 
 
 @dataclass(frozen=True)
@@ -183,6 +391,32 @@ class Workspace:
     eval: EvalConfig = field(default_factory=EvalConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     hosted: HostedConfig | None = None
+
+    SECTION: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        problems = _Problems(self.SECTION)
+        bad_grades = [g for g in self.passing_grades if not isinstance(g, str)]
+        if bad_grades:
+            problems.require(False, "passing_grades", f"must be a list of text grades, not {bad_grades[0]!r}")
+        rule = self.pass_rule
+        if rule is not None:
+            thresholds = rule.at_least is not None or rule.at_most is not None
+            if rule.values is None and not thresholds:
+                problems.require(False, "pass_rule", "needs at_least, at_most or values")
+            problems.require(
+                rule.values is None or not thresholds,
+                "pass_rule",
+                ": use a threshold (at_least/at_most) or values, not both",
+            )
+            problems.require(
+                not any(isinstance(v, (list, dict)) or v is None for v in rule.values or ()),
+                "pass_rule",
+                ".values must be text, numbers or true/false",
+            )
+        problems.require(0 <= self.min_repeat_rate <= 1, "min_repeat_rate", "must be in [0, 1]")
+        problems.require(self.candidate_threshold >= 1, "candidate_threshold", "must be >= 1")
+        problems.raise_any()
 
     @property
     def state(self) -> StatePaths:
@@ -276,89 +510,21 @@ def load_workspace(path: Path | str) -> Workspace:
     values["state_dir"] = (root / values.get("state_dir", ".ftui")).resolve()
     if "passing_grades" in values:
         values["passing_grades"] = tuple(values["passing_grades"])
-    ws = Workspace(root=root, config_path=cfg_path, **values)
-    ev = ws.eval
-    object.__setattr__(ev, "grader", grader_spec(ev.grader))
-    object.__setattr__(ev, "by_label", {k: grader_spec(v) for k, v in ev.by_label.items()})
-    object.__setattr__(ev, "by_task", {k: grader_spec(v) for k, v in ev.by_task.items()})
-    _check_semantics(ws, cfg_path, lines, node)
+    try:
+        ws = Workspace(root=root, config_path=cfg_path, **values)
+    except SettingError as exc:
+        raise ConfigError(cfg_path, lines.get(exc.problems[0][0]), exc.first) from None
+    if ws.pass_rule is not None and "passing_grades" in lines:
+        raise ConfigError(cfg_path, lines.get("pass_rule"), "set either pass_rule or passing_grades, not both")
+    accelerate_config = ws.train.accelerate_config
+    if accelerate_config is not None and not (root / accelerate_config).is_file():
+        raise ConfigError(cfg_path, lines.get("train"), f"train.accelerate_config: file not found: {accelerate_config}")
+    forgetting = ws.eval.forgetting
+    if forgetting is not None and forgetting.include_path is not None and not (root / forgetting.include_path).is_dir():
+        raise ConfigError(
+            cfg_path, lines.get("eval"), f"eval.forgetting.include_path: no such folder: {forgetting.include_path}"
+        )
     return ws
-
-
-def _check_semantics(ws: Workspace, cfg_path: Path, lines: dict[str, Any], node: yaml.MappingNode) -> None:
-    def line_of(section: str, key: str | None = None) -> int | None:
-        for k, v in node.value:
-            if k.value == section:
-                if key and isinstance(v, yaml.MappingNode):
-                    for k2, _ in v.value:
-                        if k2.value == key:
-                            return int(k2.start_mark.line) + 1
-                return int(k.start_mark.line) + 1
-        return None
-
-    bad_grades = [g for g in ws.passing_grades if not isinstance(g, str)]
-    if bad_grades:
-        raise ConfigError(
-            cfg_path,
-            lines.get("passing_grades"),
-            f"passing_grades must be a list of text grades, not {bad_grades[0]!r}",
-        )
-    if ws.pass_rule is not None:
-        if "passing_grades" in lines:
-            raise ConfigError(cfg_path, lines.get("pass_rule"), "set either pass_rule or passing_grades, not both")
-        pr = ws.pass_rule
-        if pr.values is None and pr.at_least is None and pr.at_most is None:
-            raise ConfigError(cfg_path, lines.get("pass_rule"), "pass_rule needs at_least, at_most or values")
-        if pr.values is not None and (pr.at_least is not None or pr.at_most is not None):
-            raise ConfigError(
-                cfg_path, lines.get("pass_rule"), "pass_rule: use a threshold (at_least/at_most) or values, not both"
-            )
-        if any(isinstance(v, (list, dict)) or v is None for v in pr.values or ()):
-            raise ConfigError(cfg_path, lines.get("pass_rule"), "pass_rule.values must be text, numbers or true/false")
-    if not 0 <= ws.min_repeat_rate <= 1:
-        raise ConfigError(cfg_path, lines.get("min_repeat_rate"), "min_repeat_rate must be in [0, 1]")
-    if ws.candidate_threshold < 1:
-        raise ConfigError(cfg_path, lines.get("candidate_threshold"), "candidate_threshold must be >= 1")
-    if not 0 <= ws.build.heldout < 1:
-        raise ConfigError(cfg_path, line_of("build", "heldout"), "build.heldout must be in [0, 1)")
-    if not 0 <= ws.build.validation < 1 or ws.build.heldout + ws.build.validation >= 1:
-        raise ConfigError(
-            cfg_path, line_of("build", "validation"), "build.validation must be in [0, 1) and leave room for training"
-        )
-    if ws.build.anchor_ratio < 0:
-        raise ConfigError(cfg_path, line_of("build", "anchor_ratio"), "build.anchor_ratio must be >= 0")
-    if ws.train.method not in ("sft", "dpo"):
-        raise ConfigError(
-            cfg_path, line_of("train", "method"), f"train.method must be sft or dpo, not {ws.train.method!r}"
-        )
-    if ws.train.select_by not in ("eval_loss", "probes"):
-        raise ConfigError(
-            cfg_path,
-            line_of("train", "select_by"),
-            f"train.select_by must be eval_loss or probes, not {ws.train.select_by!r}",
-        )
-    if ws.train.anchor_kl < 0:
-        raise ConfigError(cfg_path, line_of("train", "anchor_kl"), "train.anchor_kl must be >= 0")
-    if ws.train.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(cfg_path, line_of("train", "device"), "train.device must be auto, cpu or cuda")
-    specs = [("grader", ws.eval.grader)] + [(f"by_label.{k}", v) for k, v in ws.eval.by_label.items()]
-    specs += [(f"by_task.{k}", v) for k, v in ws.eval.by_task.items()]
-    for where, spec in specs:
-        key = where.split(".")[0]
-        if isinstance(spec, str):
-            spec = {"kind": spec}
-        if not isinstance(spec, dict) or spec.get("kind") not in GRADER_KINDS:
-            kind = spec.get("kind") if isinstance(spec, dict) else spec
-            hint = _nearest(str(kind), GRADER_KINDS)
-            raise ConfigError(
-                cfg_path,
-                line_of("eval", key),
-                f"eval.{where}: unknown grader {kind!r}{hint}; one of {', '.join(GRADER_KINDS)}",
-            )
-        if spec["kind"] == "judge" and ws.eval.judge is None:
-            raise ConfigError(
-                cfg_path, line_of("eval", key), f"eval.{where}: the judge grader needs an `eval.judge` section"
-            )
 
 
 def grader_spec(spec: Any) -> dict[str, Any]:
@@ -417,6 +583,11 @@ def _convert(node: yaml.Node, tp: Any, path: Path, key: str) -> Any:
         values = _convert_mapping(node, tp, path, key + ".")
         try:
             return tp(**values)
+        except SettingError as exc:
+            # The section's own rule: point at the key's line inside the section.
+            first = exc.problems[0][0].split(".")[0]
+            lines = {k.value: k.start_mark.line + 1 for k, _ in typing.cast(yaml.MappingNode, node).value}
+            raise ConfigError(path, lines.get(first, line), exc.first) from None
         except TypeError as exc:
             missing = [
                 f.name

@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run the benchmark evaluation described by RUN_DIR/eval/config.json")
     p.add_argument("run_dir")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("forgetting", help="general tasks base vs fine-tuned, as RUN_DIR/forgetting/config.json says")
+    p.add_argument("run_dir")
     p = sub.add_parser("embed", help="embed the texts of JOB_DIR with a model (failure-cluster discovery)")
     p.add_argument("job_dir")
     p = sub.add_parser("draft", help="draft corrections as described by JOB_DIR/config.json")
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("parity_dir")
     p = sub.add_parser("serve", help="serve the models described by SERVE_DIR/config.json")
     p.add_argument("serve_dir")
+    p = sub.add_parser("service", help="the fine-tuning API described by SERVICE_DIR/config.json")
+    p.add_argument("service_dir")
     return parser
 
 
@@ -59,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             print("ftui.engine: evaluation engine not installed", file=sys.stderr)
             return 2
         return int(mod.main(args.run_dir, args.rest) or 0)
+    if args.command == "forgetting":
+        from ftui.engine.forgetting import main as forgetting_main
+
+        return forgetting_main(args.run_dir)
     if args.command == "embed":
         from ftui.engine.embed import run as run_embed
 
@@ -70,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("export", "parity", "serve"):
         mod = importlib.import_module(f"ftui.engine.{args.command}")
         return int(mod.main(getattr(args, f"{args.command if args.command != 'export' else 'job'}_dir")) or 0)
+    if args.command == "service":
+        from ftui.engine.service import main as service_main
+
+        return service_main(args.service_dir)
     build_parser().print_help()
     return 2
 

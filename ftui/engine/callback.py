@@ -18,6 +18,7 @@ from ftui.core.events import EventWriter
 from ftui.core.probes import net_fixed
 from ftui.core.run_fold import fold
 from ftui.engine.device import memory_mb
+from ftui.engine.ranks import any_rank, rank_zero_says
 
 # Trainer log keys → event fields; extra DPO figures ride along under readable names.
 _LOG_EXTRAS = {
@@ -140,19 +141,7 @@ class EventsCallback(TrainerCallback):
             self.writer.emit(type, **fields)
 
     def _stop_wanted(self) -> bool:
-        local = self.stop_requested.is_set() or (self.run_dir / "stop").exists()
-        try:
-            import torch.distributed as dist
-
-            if dist.is_available() and dist.is_initialized():
-                import torch
-
-                flag = torch.tensor([1 if local else 0], device="cuda" if self.device == "cuda" else "cpu")
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                return bool(flag.item())
-        except (ImportError, RuntimeError):
-            pass
-        return local
+        return any_rank(self.stop_requested.is_set() or (self.run_dir / "stop").exists())
 
     # -- trainer hooks ---------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
@@ -217,7 +206,7 @@ class EventsCallback(TrainerCallback):
         broken = probe is not None and self.stop_broken_anchors > 0 and probe["broken"] >= self.stop_broken_anchors
         if self.tracker.update(step, loss, probe) and state.is_world_process_zero and model is not None:
             save_adapter(model, self.adapter_dir)
-        if (broken or self.tracker.exhausted) and not self.early_stopped:
+        if rank_zero_says(broken or self.tracker.exhausted) and not self.early_stopped:
             self.early_stopped = True
             control.should_training_stop = True
             control.should_save = True

@@ -17,12 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.compare import build_report
-from ftui.core.evalrun import ANSWERS, BASE_CACHE, CONFIG, EVAL_DIR, EVENTS, ITEMS, REPORT, copy_to_reports, eval_dir
+from ftui.core.evalrun import (
+    ANSWERS,
+    BASE_CACHE,
+    CONFIG,
+    EVAL_DIR,
+    EVENTS,
+    ITEMS,
+    REPORT,
+    copy_to_reports,
+    eval_dir,
+    eval_settings,
+)
 from ftui.core.events import EventWriter
 from ftui.core.fsutil import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
 from ftui.core.grading import grade
 from ftui.core.judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.judge import Judge
+from ftui.core.workspace import EndpointConfig
 from ftui.engine.child import failure_fields
 
 
@@ -86,6 +98,7 @@ class Evaluation:
         self.run_dir = Path(run_dir)
         self.dir = eval_dir(self.run_dir, dir_name)
         self.cfg = json.loads((self.dir / CONFIG).read_text(encoding="utf-8"))
+        self.settings = eval_settings(self.cfg)
         self.items = read_jsonl(self.dir / ITEMS)
         self.emit = emit
         self._factory = generator_factory
@@ -111,8 +124,18 @@ class Evaluation:
                 def progress(message: str) -> None:
                     self.emit("status", message=message)
 
+                from ftui.engine.device import emulated_bf16_warning, weights_dtype
+                from ftui.engine.generate import pick_device
+
+                device = pick_device(self.cfg.get("device") or "auto")
+                if warning := emulated_bf16_warning(weights_dtype(self.cfg.get("dtype") or "auto", device), device):
+                    progress(warning)
                 self._local = load_for_generation(
-                    self.cfg["model"], adapter, self.cfg.get("device") or "auto", progress=progress
+                    self.cfg["model"],
+                    adapter,
+                    self.cfg.get("device") or "auto",
+                    progress=progress,
+                    dtype=self.cfg.get("dtype") or "auto",
                 )
         return self._local
 
@@ -127,11 +150,19 @@ class Evaluation:
                 ep["base_url"],
                 ep["model"],
                 ep.get("api_key_env") or "OPENAI_API_KEY",
-                timeout=float(ep.get("timeout_s") or 120.0),
+                timeout=float(ep.get("timeout_s") or EndpointConfig.timeout_s),
                 extra_body=ep.get("extra_body"),
             )
             return gen, {}
-        return self._local_generator(), {"adapter": side == "tuned", "batch_size": int(self.cfg.get("batch_size") or 8)}
+        return self._local_generator(), {"adapter": side == "tuned", "batch_size": self.settings.batch_size}
+
+    def _precision_tag(self) -> str:
+        """bf16 answers are cached apart from fp32 ones: they may differ in the last bits."""
+        from ftui.engine.device import weights_dtype
+        from ftui.engine.generate import pick_device
+
+        weights = weights_dtype(self.cfg.get("dtype") or "auto", pick_device(self.cfg.get("device") or "auto"))
+        return ":bf16" if weights == "bf16" else ""
 
     # --- the two passes -------------------------------------------------------------------
     def answer_side(self, side: str, cache: AnswerCache | None = None, field: str = "messages") -> list[str]:
@@ -139,11 +170,11 @@ class Evaluation:
         self.generated.setdefault(side, 0)
         answers: list[str | None] = [None] * n
         identity = ""
-        max_new = int(self.cfg.get("max_new_tokens") or 128)
+        max_new = self.settings.max_new_tokens
         if cache is not None:
             ep = self.cfg.get("base_endpoint")
-            identity = endpoint_identity(ep) if ep else model_identity(self.cfg["model"])
-            keys = [answer_key(identity, it[field], max_new) for it in self.items]
+            identity = endpoint_identity(ep) if ep else model_identity(self.cfg["model"]) + self._precision_tag()
+            keys = [answer_key(identity, it[field] + _tools_key(it), max_new) for it in self.items]
             for i, k in enumerate(keys):
                 answers[i] = cache.get(k)
         todo = [i for i in range(n) if answers[i] is None]
@@ -164,12 +195,15 @@ class Evaluation:
             self.emit("progress", side=side, done=cached + self.generated[side], total=n, cached=cached)
             self._check_stop()
 
+        tools = [self.items[i].get("tools") for i in todo]
+        if any(tools):
+            kwargs["tools_list"] = tools
         gen.generate([self.items[i][field] for i in todo], max_new_tokens=max_new, on_batch=on_batch, **kwargs)
         return [a or "" for a in answers]
 
     def stability(self, passing: list[int]) -> dict[int, dict]:
         """Re-ask each base-passing item k times with sampling; how many of the k passes held."""
-        k = int(self.cfg.get("flaky_k") or 0)
+        k = self.settings.flaky_k
         if k <= 0 or not passing:
             return {}
         if self.cfg.get("base_endpoint"):
@@ -177,6 +211,9 @@ class Evaluation:
             return {}
         gen, kwargs = self._side("base")
         prompts = [self.items[i]["messages"] for i in passing for _ in range(k)]
+        tools = [self.items[i].get("tools") for i in passing for _ in range(k)]
+        if any(tools):
+            kwargs = {**kwargs, "tools_list": tools}
         total = len(prompts)
         done = 0
 
@@ -189,9 +226,9 @@ class Evaluation:
         self.emit("progress", side="flaky", done=0, total=total, cached=0)
         answers = gen.generate(
             prompts,
-            max_new_tokens=int(self.cfg.get("max_new_tokens") or 128),
+            max_new_tokens=self.settings.max_new_tokens,
             on_batch=on_batch,
-            temperature=float(self.cfg.get("flaky_temperature") or 0.7),
+            temperature=self.settings.flaky_temperature,
             seed=0,
             **kwargs,
         )
@@ -199,7 +236,9 @@ class Evaluation:
         for j, i in enumerate(passing):
             it = self.items[i]
             held = sum(
-                grade(a, it.get("expected"), it["grader"], question=it.get("question") or "").passed
+                grade(
+                    a, it.get("expected"), it["grader"], question=it.get("question") or "", tools=it.get("tools")
+                ).passed
                 for a in answers[j * k : (j + 1) * k]
             )
             out[i] = {"asked": k, "held": int(held)}
@@ -245,12 +284,18 @@ class Evaluation:
                 **{k: it.get(k) for k in ("id", "cluster", "label", "task", "question", "expected", "logged_grade")},
                 "base_answer": b,
                 "tuned_answer": t,
-                "base_grade": grade(b, it.get("expected"), it["grader"], question=q, judge=judge),
-                "tuned_grade": grade(t, it.get("expected"), it["grader"], question=q, judge=judge),
+                "base_grade": grade(
+                    b, it.get("expected"), it["grader"], question=q, judge=judge, tools=it.get("tools")
+                ),
+                "tuned_grade": grade(
+                    t, it.get("expected"), it["grader"], question=q, judge=judge, tools=it.get("tools")
+                ),
             }
             if shots is not None:
                 rec["fewshot_answer"] = shots[i]
-                rec["fewshot_grade"] = grade(shots[i], it.get("expected"), it["grader"], question=q, judge=judge)
+                rec["fewshot_grade"] = grade(
+                    shots[i], it.get("expected"), it["grader"], question=q, judge=judge, tools=it.get("tools")
+                )
                 rec["fewshot_ids"] = it.get("fewshot_ids")
             records.append(rec)
         stable = self.stability([i for i, r in enumerate(records) if r["base_grade"].passed])
@@ -285,20 +330,32 @@ class Evaluation:
             if self.cfg.get("tuned_endpoint")
             else "model + adapter",
         }
+        # The precision the local model answered in (bf16 answers may differ from fp32 in the last bits).
+        meta["dtype"] = getattr(self._local, "dtype", None) if self._local is not None else None
         meta["base_cache_hits"] = self.cache_hits
-        meta["flaky_check"] = {"k": self.cfg.get("flaky_k") or 0, "temperature": self.cfg.get("flaky_temperature")}
+        meta["flaky_check"] = {"k": self.settings.flaky_k, "temperature": self.cfg.get("flaky_temperature")}
         report = build_report(
             records,
             targeted_cluster=self.cfg.get("targeted_cluster"),
             meta=meta,
-            ignore_flaky=bool(self.cfg.get("gate_ignores_flaky")),
-            fewshot_k=self.cfg.get("fewshot_k") if shots is not None else None,
+            ignore_flaky=self.settings.gate_ignores_flaky,
+            fewshot_k=self.settings.fewshot_k if shots is not None else None,
         )
         path = self.dir / REPORT
         atomic_write_json(path, report)
+        if self.dir.name == EVAL_DIR:
+            # A forgetting check measured on this adapter stays part of the judgment.
+            from ftui.core.forgetting import attach
+
+            attach(self.run_dir)
         if self.cfg.get("reports_dir"):
             copy_to_reports(self.cfg["reports_dir"], str(self.cfg.get("run_id")), path)
         return path
+
+
+def _tools_key(item: dict) -> list[dict]:
+    # The tools are part of what the model is asked: the same messages with other tools are another prompt.
+    return [{"tools": item["tools"]}] if item.get("tools") else []
 
 
 def _hint(exc: BaseException) -> str | None:

@@ -37,11 +37,15 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def _dtype_for(device: str):
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    # fp32 on CPU: half precision is slower there and changes greedy answers.
-    return torch.float32
+def _dtype_for(device: str, dtype: str = "auto"):
+    """The weights' precision: device.weights_dtype decides bf16 vs fp32 (bf16 on a CPU only with
+    native bf16 units); a CUDA GPU without bf16 keeps fp16 under `auto`."""
+    from ftui.engine.device import torch_dtype, weights_dtype
+
+    weights = weights_dtype(dtype, device)
+    if device.startswith("cuda") and dtype == "auto" and weights == "fp32":
+        return torch.float16
+    return torch_dtype(weights)
 
 
 class Generator:
@@ -53,6 +57,7 @@ class Generator:
         self.model_name = model_name
         self.adapter = adapter
         self.device = device
+        self.dtype = "bf16" if getattr(model, "dtype", None) == torch.bfloat16 else "fp32"
         self.has_adapter = adapter is not None
         # Continuous batching where the model's cache allows it; `model.generate` batches otherwise.
         self.continuous = supports_continuous(model)
@@ -63,10 +68,16 @@ class Generator:
             and getattr(getattr(model, "config", None), "quantization_config", None) is None
         )
 
-    def prompt_text(self, messages: list[dict]) -> str:
+    def prompt_text(self, messages: list[dict], tools: Any = None) -> str:
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
-            return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            from ftui.engine.toolrender import prompt_text
+
+            return prompt_text(tok, messages, tools)
+        if tools:
+            from ftui.core.toolcalls import fallback_messages, load_tools
+
+            messages = fallback_messages(messages, load_tools(tools))
         # A base model without a chat template: a plain transcript still ends where the answer starts.
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n\n".join(lines) + "\n\nassistant: "
@@ -86,13 +97,29 @@ class Generator:
 
         An unmerged LoRA on every linear layer adds two small matmuls per layer and token; on CPU
         that was about a fifth of a decoding step. Merging is exact up to float rounding, and it
-        is undone before the base side could run again.
+        is undone before the base side could run again. In bf16 an unmerge would not give the base
+        weights back (each add and subtract rounds to 8 bits of mantissa), so they are restored
+        from a copy instead.
         """
+        saved = None
+        if self.dtype == "bf16":
+            saved = {n: m.base_layer.weight.detach().clone() for n, m in self._lora_layers()}
         self.model.merge_adapter()
         try:
             yield
         finally:
-            self.model.unmerge_adapter()
+            if saved is None:
+                self.model.unmerge_adapter()
+            else:
+                with torch.no_grad():
+                    for n, m in self._lora_layers():
+                        m.base_layer.weight.copy_(saved[n])
+                        m.merged_adapters.clear()
+
+    def _lora_layers(self):
+        from peft.tuners.lora import LoraLayer
+
+        return [(n, m) for n, m in self.model.named_modules() if isinstance(m, LoraLayer)]
 
     @torch.inference_mode()
     def generate(
@@ -106,13 +133,15 @@ class Generator:
         on_batch: Callable[[list[int], list[str]], None] | None = None,
         temperature: float = 0.0,
         seed: int = 0,
+        tools_list: list[Any] | None = None,
     ) -> list[str]:
         """Greedy answers in input order, `batch_size` rows decoded at a time.
 
         `on_batch(indices, answers)` sees answers as they complete, so a caller can persist them
-        before a long run ends (or dies).
+        before a long run ends (or dies). `tools_list` holds each prompt's tool definitions.
         """
-        texts = [self.prompt_text(m) for m in messages_list]
+        tools_list = tools_list or [None] * len(messages_list)
+        texts = [self.prompt_text(m, t) for m, t in zip(messages_list, tools_list, strict=True)]
         tok = self.tokenizer
         prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
         # Items sharing a system prompt are usually the same task: neighbours share a prefix computed
@@ -173,9 +202,13 @@ class Generator:
 
 
 def load_for_generation(
-    model: str, adapter: str | Path | None = None, device: str = "auto", progress: Callable[[str], None] | None = None
+    model: str,
+    adapter: str | Path | None = None,
+    device: str = "auto",
+    progress: Callable[[str], None] | None = None,
+    dtype: str = "auto",
 ) -> Generator:
-    """Load the model once (and the adapter on top of it when given)."""
+    """Load the model once (and the adapter on top of it when given); `dtype` is auto | fp32 | bf16."""
     global LOADS
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -189,7 +222,11 @@ def load_for_generation(
     tok.padding_side = "left"  # decoder-only batches must end where generation starts
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    base: Any = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device))
+    from ftui.engine.device import cast_frozen_weights
+
+    base: Any = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype_for(device, dtype))
+    if base.dtype == torch.bfloat16:
+        cast_frozen_weights(base, "bf16")  # zeroes the denormals the cast kept
     base.to(device)
     if getattr(base.generation_config, "pad_token_id", None) is None:
         base.generation_config.pad_token_id = tok.pad_token_id
@@ -248,21 +285,26 @@ class EndpointGenerator:
         max_new_tokens: int = 128,
         progress: Progress | None = None,
         on_batch: Callable[[list[int], list[str]], None] | None = None,
+        tools_list: list[Any] | None = None,
         **_: object,
     ) -> list[str]:
         messages_list = list(messages_list)
+        tools_list = tools_list or [None] * len(messages_list)
         out = []
         for i, messages in enumerate(messages_list, start=1):
-            out.append(self._one(messages, max_new_tokens))
+            out.append(self._one(messages, max_new_tokens, tools_list[i - 1]))
             if on_batch is not None:
                 on_batch([i - 1], [out[-1]])
             if progress is not None:
                 progress(i, len(messages_list))
         return out
 
-    def _one(self, messages: list[dict], max_new_tokens: int) -> str:
+    def _one(self, messages: list[dict], max_new_tokens: int, tools: Any = None) -> str:
         from openai import APIStatusError
 
+        from ftui.core import toolcalls
+
+        extra = {"tools": toolcalls.load_tools(tools)} if tools else {}
         for attempt in range(3):
             try:
                 resp = self.client.chat.completions.create(
@@ -271,8 +313,16 @@ class EndpointGenerator:
                     temperature=0,
                     max_tokens=max_new_tokens,
                     extra_body=self.extra_body,
+                    **extra,
                 )
-                return (resp.choices[0].message.content or "").strip()
+                msg = resp.choices[0].message
+                # A call comes back as tool_calls: kept as its canonical text, as the log reader keeps one.
+                calls = toolcalls.calls_from_openai(
+                    [c.model_dump() if hasattr(c, "model_dump") else c for c in getattr(msg, "tool_calls", None) or []]
+                )
+                if calls:
+                    return toolcalls.call_text(calls)
+                return (msg.content or "").strip()
             except APIStatusError as exc:
                 if exc.status_code in (401, 403):
                     raise RuntimeError(

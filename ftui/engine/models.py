@@ -128,9 +128,14 @@ def load_model_and_tokenizer(
     qlora: bool = False,
     bf16: bool = False,
     progress: Callable[[str], None] | None = None,
+    weights: str | None = None,
 ):
+    """`weights` ("bf16" | "fp32") is the frozen weights' precision; None keeps the device's own
+    default (bf16 on a CUDA GPU that trains in bf16, fp32 elsewhere)."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    from ftui.engine.device import cast_frozen_weights
 
     path = resolve_model(name, progress=progress)
     tok = load_tokenizer(path)
@@ -138,17 +143,32 @@ def load_model_and_tokenizer(
     if qlora:
         from transformers import BitsAndBytesConfig
 
+        dtype = torch.bfloat16 if bf16 else torch.float16
+        # Under FSDP or DeepSpeed ZeRO-3 the 4-bit weights are sharded like the rest, which needs them
+        # stored in a float dtype equal to the model's, and no device_map (the sharding places them);
+        # PEFT docs, accelerate/fsdp.md and accelerate/deepspeed.md ("QLoRA and FSDP / ZeRO3").
+        sharded = os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" or (
+            os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+            and os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
+        )
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
+            bnb_4bit_compute_dtype=dtype,
+            **({"bnb_4bit_quant_storage": dtype} if sharded else {}),
         )
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-        kwargs["dtype"] = torch.bfloat16 if bf16 else torch.float16
+        if not sharded:
+            # Data parallel: each rank holds the whole model on its own GPU.
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+        kwargs["dtype"] = dtype
     else:
-        kwargs["dtype"] = torch.bfloat16 if (device == "cuda" and bf16) else torch.float32
+        if weights is None:
+            weights = "bf16" if (device == "cuda" and bf16) else "fp32"
+        kwargs["dtype"] = torch.bfloat16 if weights == "bf16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    if not qlora:
+        cast_frozen_weights(model, weights or "fp32")
     if qlora:
         from peft import prepare_model_for_kbit_training
 

@@ -44,11 +44,17 @@ class LlamaCppGenerator:
             verbose=False,
         )
 
-    def generate(self, messages_list, *, max_new_tokens: int = 128, on_batch=None, **_) -> list[str]:
+    def generate(self, messages_list, *, max_new_tokens: int = 128, on_batch=None, tools_list=None, **_) -> list[str]:
+        from ftui.core.toolcalls import fallback_messages, load_tools
+
         out = []
+        tools_list = tools_list or [None] * len(messages_list)
         for i, messages in enumerate(messages_list):
+            # llama.cpp is given the fallback's messages for a request with tools (see toolrender).
+            tools = load_tools(tools_list[i])
+            asked: Any = fallback_messages(messages, tools) if tools else messages
             resp: Any = self.llm.create_chat_completion(  # not streamed: one response object
-                messages=messages,
+                messages=asked,
                 max_tokens=max_new_tokens,
                 # Greedy, and none of llama.cpp's sampling defaults (repeat penalty 1.1, min_p) that
                 # transformers' greedy decoding does not apply.
@@ -110,6 +116,7 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
             adapter=True,
             max_new_tokens=max_new,
             batch_size=int(cfg.get("batch_size") or 8),
+            tools_list=[items[i].get("tools") for i in missing],
         )
         for i, a in zip(missing, answers, strict=False):
             items[i]["reference_answer"] = a
@@ -120,7 +127,7 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
         if it["reference_grade"] is None:
             q = it.get("question") or ""
             it["reference_grade"] = grade(
-                it["reference_answer"], it.get("expected"), it["grader"], question=q
+                it["reference_answer"], it.get("expected"), it["grader"], question=q, tools=it.get("tools")
             ).to_dict()
 
     say(f"loading the export {manifest['name']}")
@@ -133,6 +140,8 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
         emit("progress", done=done["n"], total=len(items), unit="items", stage=manifest["name"])
         check_stop()
 
+    if any(it.get("tools") for it in items):
+        kwargs = {**kwargs, "tools_list": [it.get("tools") for it in items]}
     answers = gen.generate([it["messages"] for it in items], max_new_tokens=max_new, on_batch=on_batch, **kwargs)
     judge = None
     if any((it["grader"] or {}).get("kind") == "judge" for it in items) and cfg.get("judge"):
@@ -141,7 +150,9 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
         judge = Judge.from_config(cfg["judge"], Path(cfg["cache_dir"]) / CACHE_NAME)
     records = []
     for it, a in zip(items, answers, strict=False):
-        g = grade(a, it.get("expected"), it["grader"], question=it.get("question") or "", judge=judge)
+        g = grade(
+            a, it.get("expected"), it["grader"], question=it.get("question") or "", judge=judge, tools=it.get("tools")
+        )
         records.append({**it, "export_answer": a, "export_grade": g.to_dict()})
     result = {
         "schema": 1,

@@ -5,27 +5,26 @@ Everything the user sees of it goes through RUN_DIR/events.jsonl; stdout/stderr 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
 from ftui.core.events import EventWriter, read_events
+from ftui.core.fsutil import atomic_write_json
+from ftui.core.workspace import TrainConfig
+from ftui.engine import ranks
 from ftui.engine.child import failure_fields
+from ftui.engine.ranks import is_main_process
 
 HEARTBEAT_S = 5.0
 
 
 class ModelLoadError(RuntimeError):
     """The configured model could not be resolved or loaded."""
-
-
-def is_main_process() -> bool:
-    # Under `accelerate launch` every rank runs this file; only rank 0 may write events.
-    return os.environ.get("RANK", "0") == "0"
 
 
 class Heartbeat:
@@ -79,12 +78,17 @@ def failure_hint(exc: BaseException) -> str | None:
     return None
 
 
-def read_config(run_dir: Path) -> dict:
+def read_config(run_dir: Path) -> tuple[dict, TrainConfig]:
+    """A run's config.json, and its train settings rebuilt as the workspace's TrainConfig (so its
+    rules and defaults hold here too); a bad or unknown setting is an error naming its line."""
     from ftui.core.errors import InputError
+    from ftui.core.runs import train_config
+    from ftui.core.workspace import SettingError
 
     path = run_dir / "config.json"
     try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        cfg = json.loads(text)
     except FileNotFoundError:
         raise InputError(path, None, "run has no config.json") from None
     except json.JSONDecodeError as exc:
@@ -92,7 +96,14 @@ def read_config(run_dir: Path) -> dict:
     for key in ("model", "method", "build_dir"):
         if key not in cfg:
             raise InputError(path, None, f"missing key `{key}`")
-    return cfg
+    try:
+        return cfg, train_config(cfg)
+    except SettingError as exc:
+        key = exc.problems[0][0]
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if f'"{key}":' in row), None)
+        raise InputError(path, line, exc.first) from None
+    except TypeError as exc:  # a value of the wrong type (text where a number goes)
+        raise InputError(path, None, f"a train setting has the wrong type: {exc}") from None
 
 
 def run(run_dir: Path | str, resume: bool = False) -> int:
@@ -114,56 +125,47 @@ def run(run_dir: Path | str, resume: bool = False) -> int:
         if writer is not None:
             writer.emit("status", message=message)
 
-    final: tuple[str, dict] | None = None
+    final: tuple[str, dict | None] | None = None
+    # A rank of a data-parallel run reports to the supervisor (ftui.engine.launcher), which writes
+    # the failure of whichever rank failed first; rank 0 still writes every other event.
+    is_rank = ranks.world_size() > 1
     try:
         final = _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0)
     except BaseException as exc:
-        final = (
-            "failed",
-            failure_fields(exc, failure_hint(exc)),
-        )
+        final = ("failed", failure_fields(exc, failure_hint(exc)))
+        if is_rank:
+            ranks.write_record(run_dir, **final[1])
+            final = ("failed", None)
     finally:
         heartbeat.stop()
-        if final is not None and writer is not None:
+        if final is not None and final[1] is not None and writer is not None:
             writer.emit(final[0], **final[1])
         if writer is not None:
             writer.close()
     return 1 if final is None or final[0] == "failed" else 0
 
 
-def _maybe_relaunch_distributed(run_dir: Path, resume: bool, plan, status, heartbeat, writer) -> None:
-    """On a multi-GPU box, replace this process with `accelerate launch` (same pid, same session)."""
-    if plan.device != "cuda" or plan.gpu_count < 2 or "LOCAL_RANK" in os.environ:
-        return
-    status(f"launching {plan.gpu_count} data-parallel processes with accelerate")
-    heartbeat.stop()
-    if writer is not None:
-        writer.close()
-    args = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--num_processes",
-        str(plan.gpu_count),
-        "--module",
-        "ftui.engine",
-        "train",
-        str(run_dir),
-    ] + (["--resume"] if resume else [])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, args)
-
-
 def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0):
-    cfg = read_config(run_dir)
-    method = cfg["method"]
+    cfg, train = read_config(run_dir)
+    method = train.method
     status(("resuming" if resume else "starting") + f" {method.upper()} run: loading the training stack...")
 
     from ftui.engine.device import apply_cpu_speedups, plan_device
 
-    plan = plan_device(cfg.get("device", "auto"), bool(cfg.get("qlora")))
-    _maybe_relaunch_distributed(run_dir, resume, plan, status, heartbeat, writer)
+    plan = plan_device(train.device, train.qlora, dtype=train.dtype)
+    if "LOCAL_RANK" not in os.environ:
+        from ftui.core.launch import plan_launch
+
+        launch = plan_launch(cfg, run_dir, resume, plan.device, plan.gpu_count)
+        # What ran, exactly (`ftui train --dry-run` prints it).
+        atomic_write_json(run_dir / "launch.json", {"device": plan.describe(), **launch.to_dict()})
+        if launch.via_accelerate:
+            from ftui.core.accelerate_checks import check_launch
+            from ftui.engine.launcher import supervise
+
+            check_launch(cfg, plan.device)
+            assert writer is not None  # the supervisor is never a rank
+            return supervise(run_dir, launch, writer) or ("finished", None)
     if plan.device == "cpu":
         apply_cpu_speedups()
 
@@ -176,25 +178,35 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
     build_dir = Path(cfg["build_dir"])
     from ftui.core.evalrun import preserves
 
-    train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(cfg))
+    train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(dataclasses.asdict(train)))
     status(f"device: {plan.describe()}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval examples")
+    from ftui.engine.device import emulated_bf16_warning
+
+    if warning := emulated_bf16_warning(plan.weights, plan.device):
+        status(warning)
     status(f"loading model {cfg['model']}...")
     try:
         model, tok, model_path = load_model_and_tokenizer(
-            cfg["model"], plan.device, qlora=plan.qlora, bf16=plan.bf16, progress=status
+            cfg["model"], plan.device, qlora=plan.qlora, bf16=plan.bf16, progress=status, weights=plan.weights
         )
     except Exception as exc:
         raise ModelLoadError(f"could not load model {cfg['model']!r}: {type(exc).__name__}: {exc}") from exc
+    from ftui.engine.data import has_tools
+
+    if has_tools(build_dir):
+        # Rows with tools are rendered as this model's template renders them (or by the fallback).
+        train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(dataclasses.asdict(train)), tok=tok)
 
     ckpt_dir = run_dir / "checkpoints"
     adapter_dir = run_dir / "adapter"
     prior: list[dict] = []
     if resume:
         prior, _ = read_events(events_path)
-    select_by = str(cfg.get("select_by") or "eval_loss")
-    tracker = BestTracker.from_events(prior, int(cfg.get("patience", 3)), select_by=select_by)
+    select_by = train.select_by
+    tracker = BestTracker.from_events(prior, train.patience, select_by=select_by)
     probe_runner = None
-    if eval_ds is not None:
+    # Only rank 0 runs the probes; the early-stop decision they feed is broadcast to the others.
+    if eval_ds is not None and is_main_process():
         from ftui.core import probes as core_probes
 
         probe_set = core_probes.read(run_dir)
@@ -211,16 +223,22 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         tracker,
         adapter_dir,
         probes=probe_runner,
-        stop_broken_anchors=int(cfg.get("stop_broken_anchors") or 0),
+        stop_broken_anchors=train.stop_broken_anchors,
     )
-    trainer = make_trainer(cfg, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback])
+    trainer = make_trainer(
+        train, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback], build_dir=build_dir
+    )
+    anchors = getattr(trainer, "anchors", None)
+    if anchors is not None:
+        status(f"anchor KL: {len(anchors)} anchor answers held to the base, {anchors.batch_size} per step")
 
     resume_from = None
     if resume:
         resume_from = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
         status(f"resuming from {resume_from}" if resume_from else "no checkpoint to resume from: starting at step 0")
 
-    if stop_requested.is_set() or (run_dir / "stop").exists():
+    # Every rank must agree, or one would wait in the first gradient all-reduce for a peer that left.
+    if ranks.any_rank(stop_requested.is_set() or (run_dir / "stop").exists()):
         step = int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
         return ("cancelled", {"step": step, "checkpoint": resume_from})
 
@@ -237,11 +255,14 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
             eval_size=len(eval_ds) if eval_ds is not None else 0,
             config=cfg,
             pid=os.getpid(),
-            device=plan.describe(),
+            device=plan.describe() + (f", {ranks.world_size()} processes" if ranks.world_size() > 1 else ""),
+            dtype=plan.weights,
             resumed_from=resume_from,
+            processes=ranks.world_size(),
         )
     trainer.train(resume_from_checkpoint=resume_from)
     step = trainer.state.global_step
+    ranks.write_record(run_dir, step=step, peak_memory_mb=ranks.peak_memory_mb(plan.device))
 
     if callback.cancelled:
         return ("cancelled", {"step": step, "checkpoint": callback.last_checkpoint})
@@ -281,21 +302,24 @@ def _total_runtime(events_path: Path, resume: bool) -> dict:
     return {"total_runtime_s": round(worked_seconds(events, until=time.time()), 1)}
 
 
-def lora_config(cfg: dict):
+def lora_config(cfg: TrainConfig):
     from peft import LoraConfig
 
-    target = cfg.get("target_modules", "all-linear")
+    target = cfg.target_modules
     return LoraConfig(
-        r=int(cfg.get("lora_r", 16)),
-        lora_alpha=int(cfg.get("lora_alpha", 32)),
-        lora_dropout=float(cfg.get("lora_dropout", 0.05)),
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
         target_modules=target if isinstance(target, str) else list(target),
         task_type="CAUSAL_LM",
     )
 
 
-def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Path, callbacks=()):
-    """The TRL trainer for the run's method, with the LoRA adapter attached by TRL."""
+def make_trainer(
+    cfg: TrainConfig, plan, model, tok, train_ds, eval_ds, output_dir: Path, callbacks=(), build_dir: Path | None = None
+):
+    """The TRL trainer for the run's method, with the LoRA adapter attached by TRL (and, for a DPO
+    run with anchor_kl, the build's anchors from `build_dir`)."""
     args = training_args(cfg, plan, output_dir, has_eval=eval_ds is not None)
     common = dict(
         model=model,
@@ -306,45 +330,57 @@ def make_trainer(cfg: dict, plan, model, tok, train_ds, eval_ds, output_dir: Pat
         peft_config=lora_config(cfg),
         callbacks=list(callbacks),
     )
-    if cfg["method"] == "sft":
+    if cfg.method == "sft":
         from ftui.engine.sft_loss import sft_trainer_class
 
-        return sft_trainer_class(plan.device)(anchor_kl=float(cfg.get("anchor_kl", 0.0)), **common)
-    if cfg["method"] == "dpo":
-        from trl import DPOTrainer
+        return sft_trainer_class(plan.device)(anchor_kl=cfg.anchor_kl, **common)
+    # TrainConfig allows sft or dpo only.
+    from ftui.core.evalrun import preserves
+    from ftui.engine.data import anchor_rows
+    from ftui.engine.dpo_loss import AnchorBatches, dpo_trainer_class
 
-        # ref_model=None with a PEFT adapter: the reference is the same base with the adapter disabled.
-        return DPOTrainer(ref_model=None, **common)
-    raise ValueError(f"unknown training method {cfg['method']!r} (sft or dpo)")
+    anchors = None
+    if cfg.anchor_kl > 0 and build_dir is not None:
+        rows = anchor_rows(build_dir, kl_rows=preserves(dataclasses.asdict(cfg)))
+        anchors = AnchorBatches(rows, tok, args.max_length, args.per_device_train_batch_size, args.seed)
+    # ref_model=None with a PEFT adapter: the reference is the same base with the adapter disabled.
+    return dpo_trainer_class()(ref_model=None, anchor_kl=cfg.anchor_kl, anchors=anchors, **common)
 
 
-def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
-    method = cfg["method"]
-    epochs = cfg.get("epochs")
+# Checkpoints kept on disk: the best one and the latest are what resuming and choosing need.
+SAVE_TOTAL_LIMIT = 3
+
+
+def training_args(cfg: TrainConfig, plan, output_dir: Path, has_eval: bool):
+    method = cfg.method
+    epochs = cfg.epochs
     common = dict(
         output_dir=str(output_dir),
-        max_steps=-1 if epochs else int(cfg.get("max_steps", 60)),
+        max_steps=-1 if epochs else cfg.max_steps,
         num_train_epochs=float(epochs) if epochs else 1.0,
-        per_device_train_batch_size=int(cfg.get("batch_size", 4)),
-        per_device_eval_batch_size=int(cfg.get("batch_size", 4)),
-        gradient_accumulation_steps=int(cfg.get("grad_accum", 1)),
-        learning_rate=float(cfg.get("learning_rate", 2e-4)),
-        logging_steps=int(cfg.get("log_steps", 1)),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        logging_steps=cfg.log_steps,
         eval_strategy="steps" if has_eval else "no",
-        eval_steps=int(cfg.get("eval_steps", 10)),
+        eval_steps=cfg.eval_steps,
         save_strategy="steps",
-        save_steps=int(cfg.get("save_steps", 20)),
-        save_total_limit=int(cfg.get("save_total_limit", 3)),
+        save_steps=cfg.save_steps,
+        save_total_limit=SAVE_TOTAL_LIMIT,
         report_to="none",
-        seed=int(cfg.get("seed", 0)),
+        seed=cfg.seed,
         bf16=plan.bf16,
         fp16=plan.fp16,
         activation_checkpointing=plan.gradient_checkpointing,
         use_cpu=plan.device == "cpu",
-        max_length=int(cfg.get("max_length", 1024)),
+        max_length=cfg.max_length,
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
+        # Data-parallel LoRA: every trainable parameter takes part in each forward pass, so DDP's
+        # search for unused ones is only overhead.
+        ddp_find_unused_parameters=False,
     )
     if method == "sft":
         from trl import SFTConfig
@@ -353,9 +389,9 @@ def training_args(cfg: dict, plan, output_dir: Path, has_eval: bool):
         return SFTConfig(completion_only_loss=True, **common)
     from trl import DPOConfig
 
-    rpo = float(cfg.get("rpo_alpha") or 0.0)
+    rpo = cfg.rpo_alpha
     if rpo > 0:
         # TRL 1.16 has no rpo_alpha: the same objective is its "sft" loss (mean NLL of the chosen
         # completion tokens) added to the sigmoid DPO loss with this weight.
         common.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, rpo])
-    return DPOConfig(beta=float(cfg.get("beta", 0.1)), **common)
+    return DPOConfig(beta=cfg.beta, **common)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ftui.core.workspace import TRAIN_METHODS
 from ftui.sample.regenerate import SAMPLE_DIR
 
 
@@ -38,6 +39,7 @@ def _demo(args) -> int:
             quick=args.quick,
             max_steps=args.max_steps,
             eval_limit=args.eval_limit,
+            check_forgetting=args.forgetting,
             log=log,
         )
     except (DemoError, FtuiError, ValueError) as exc:
@@ -68,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(fn=_regenerate)
     d = sub.add_parser("demo", help="corrections → build → train → evaluate → postmortem on the sample workspace")
     d.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))
-    d.add_argument("--method", choices=("sft", "dpo"), default="sft")
+    d.add_argument("--method", choices=TRAIN_METHODS, default="sft")
     d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")
     d.add_argument("--max-steps", type=int, default=None)
+    d.add_argument(
+        "--forgetting",
+        action="store_true",
+        help="also check general tasks base vs fine-tuned (eval.forgetting, lm-evaluation-harness)",
+    )
     d.add_argument(
         "--eval-limit",
         type=int,

@@ -38,6 +38,8 @@ class RunView(RunFold):
             parts.append(f"loss {self.loss:.4f}")
         if self.tokens_per_s is not None:
             parts.append(f"{self.tokens_per_s:,.0f} tok/s")
+        if self.dtype:
+            parts.append(f"{self.dtype} weights")
         if self.best_eval is not None:
             parts.append(f"best eval {self.best_eval:.4f} @ {self.best_step}")
         if self.last_probe:

@@ -51,6 +51,7 @@ def test_kl_counts_only_completion_tokens_of_the_chosen_rows():
 def _train(tmp_path, tiny_model_dir, build, anchor_kl: float):
     import torch
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.device import plan_device
     from ftui.engine.models import load_model_and_tokenizer
     from ftui.engine.train import make_trainer
@@ -70,7 +71,9 @@ def _train(tmp_path, tiny_model_dir, build, anchor_kl: float):
         "anchor_kl": anchor_kl,
     }
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
-    trainer = make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / f"ckpt-{anchor_kl}")
+    trainer = make_trainer(
+        TrainConfig.from_dict(cfg), plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / f"ckpt-{anchor_kl}"
+    )
     trainer.train()
     return trainer
 
@@ -95,6 +98,7 @@ def _anchor_drift(trainer) -> float:
 
 
 def test_batches_say_which_rows_are_anchors(tmp_path, tiny_model_dir):
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.device import plan_device
     from ftui.engine.models import load_model_and_tokenizer
     from ftui.engine.sft_loss import ANCHOR_COLUMN
@@ -104,7 +108,9 @@ def test_batches_say_which_rows_are_anchors(tmp_path, tiny_model_dir):
     train_ds, eval_ds = load_datasets(build, "sft")
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
     cfg = {"method": "sft", "max_steps": 1, "batch_size": 2, "max_length": 128, "lora_r": 4, "lora_alpha": 8}
-    trainer = make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / "ckpt")
+    trainer = make_trainer(
+        TrainConfig.from_dict(cfg), plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / "ckpt"
+    )
     rows = [trainer.train_dataset[i] for i in range(4)]
     batch = trainer.data_collator(rows)
     assert batch[ANCHOR_COLUMN].tolist() == [False, True, False, True]
@@ -153,6 +159,7 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
     import torch
     import torch.nn.functional as F
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.device import plan_device
     from ftui.engine.models import load_model_and_tokenizer
     from ftui.engine.sft_loss import ANCHOR_COLUMN, KL_ONLY_COLUMN, anchored_kl
@@ -170,7 +177,9 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
         "lora_alpha": 8,
         "anchor_kl": 3.0,
     }
-    trainer = make_trainer(cfg, plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / "ckpt")
+    trainer = make_trainer(
+        TrainConfig.from_dict(cfg), plan_device("cpu"), model, tok, train_ds, eval_ds, tmp_path / "ckpt"
+    )
     peft_model = trainer.model.eval()
     torch.manual_seed(1)
     for name, p in peft_model.named_parameters():

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ftui.core import evalrun
-from ftui.core.compare import load_report
+from ftui.core.compare import load_report, render_text
 from ftui.core.events import read_events
 from ftui.core.prompts import messages_for
 from ftui.engine import generate as G
@@ -193,3 +193,25 @@ def test_flaky_check_and_fewshot_arm(tiny_model_dir, adapter, tmp_path):
     assert all(it["fewshot_grade"] is not None for it in rep["items"])
     evs = events_of(run_dir)
     assert {e["side"] for e in evs if e["type"] == "progress"} >= {"base", "tuned", "fewshot"}
+
+
+def test_bf16_evaluation_says_so_and_caches_its_base_answers_apart(tiny_model_dir, adapter, tmp_path, monkeypatch):
+    from ftui.engine import device
+
+    monkeypatch.setattr(device, "cpu_native_bf16", lambda *a, **k: False)  # a CPU without bf16 units
+    ws, run_dir = make_eval_workspace(tmp_path / "ws", tiny_model_dir, adapter)
+    plan = evalrun.plan_eval(ws, run_dir)
+    assert plan.config["dtype"] == "auto"
+    evalrun.write_plan(plan)
+    assert eval_main(run_dir) == 0
+    fp32 = load_report(events_of(run_dir)[-1]["report"])
+    assert fp32["dtype"] == "fp32"
+
+    plan.config["dtype"] = "bf16"
+    evalrun.write_plan(plan)
+    assert eval_main(run_dir) == 0
+    fin = events_of(run_dir)[-1]
+    assert fin["base_cache_hits"] == 0  # fp32 answers are not taken for bf16 ones
+    bf16 = load_report(fin["report"])
+    assert bf16["dtype"] == "bf16" and "bf16 weights" in render_text(bf16)
+    assert len(bf16["items"]) == len(fp32["items"])

@@ -9,6 +9,7 @@ from tests.fixtures.tiny_build import write_build
 def test_sft_labels_cover_only_the_assistant_answer(tmp_path, tiny_model_dir):
     import torch
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.device import plan_device
     from ftui.engine.models import load_model_and_tokenizer
     from ftui.engine.train import make_trainer
@@ -23,7 +24,7 @@ def test_sft_labels_cover_only_the_assistant_answer(tmp_path, tiny_model_dir):
     cfg = {"method": "sft", "max_steps": 1, "batch_size": 2, "max_length": 256, "lora_r": 4, "lora_alpha": 8}
     plan = plan_device("cpu")
     model, tok, _ = load_model_and_tokenizer(str(tiny_model_dir), "cpu")
-    trainer = make_trainer(cfg, plan, model, tok, train_ds, eval_ds, tmp_path / "ckpt")
+    trainer = make_trainer(TrainConfig.from_dict(cfg), plan, model, tok, train_ds, eval_ds, tmp_path / "ckpt")
     assert trainer.args.bf16 is False and trainer.args.activation_checkpointing is False
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
     labels, ids = batch["labels"][0], batch["input_ids"][0]

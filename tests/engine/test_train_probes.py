@@ -113,12 +113,13 @@ def test_best_tracker_selects_by_probes_and_rebuilds_from_events():
 def test_dpo_guard_adds_the_chosen_nll_term():
     from types import SimpleNamespace
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.train import training_args
 
     plan = SimpleNamespace(bf16=False, fp16=False, gradient_checkpointing=False, device="cpu")
-    plain = training_args({"method": "dpo"}, plan, "/tmp/x", has_eval=False)
+    plain = training_args(TrainConfig(method="dpo"), plan, "/tmp/x", has_eval=False)
     assert plain.loss_type == ["sigmoid"]
-    guarded = training_args({"method": "dpo", "rpo_alpha": 0.5}, plan, "/tmp/x", has_eval=False)
+    guarded = training_args(TrainConfig(method="dpo", rpo_alpha=0.5), plan, "/tmp/x", has_eval=False)
     assert guarded.loss_type == ["sigmoid", "sft"] and guarded.loss_weights == [1.0, 0.5]
 
 

@@ -152,3 +152,53 @@ async def test_versus_sets_another_runs_report_beside_this_one(ws):
         await pilot.press("v")
         await pilot.pause()
         assert pane.vs is None and str(pane.query_one("#cmp-filter").render()).startswith("filter: all")
+
+
+async def test_forgetting_check_runs_in_the_background_and_its_table_sits_beside_the_benchmarks(ws, monkeypatch):
+    import json
+
+    from ftui.core import forgetting
+    from ftui.core.events import EventWriter
+
+    run_dir = add_report(ws)
+    calls = []
+    rows = [
+        forgetting.compare_task("sample_arithmetic", "acc", {"0": 1, "1": 1}, {"0": 1, "1": 0}, 0.1),
+        forgetting.compare_task("sample_facts", "acc", {"0": 1, "1": 0}, {"0": 1, "1": 0}, 0.1),
+    ]
+
+    def fake_start(ws_, run_ref, limit=None, tasks=None):
+        # What the check's child leaves behind: its events, its result, the report with the table in it.
+        d = forgetting.job_dir(run_ref)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / forgetting.CONFIG).write_text("{}")
+        result = {"tasks": rows, "errors": ["unknown task 'mmlu_x': not an lm-eval task"], "complete": True}
+        (d / forgetting.RESULT).write_text(json.dumps(result))
+        report = json.loads((run_ref / "eval" / "report.json").read_text())
+        report["forgetting"] = forgetting.summary(result)
+        (run_ref / "eval" / "report.json").write_text(json.dumps(report))
+        with EventWriter(d / forgetting.EVENTS) as w:
+            w.emit("started", items=2, sides=["base", "tuned"])
+            w.emit("finished", report=str(d / forgetting.RESULT))
+        calls.append(run_ref)
+        return run_ref, 0
+
+    monkeypatch.setattr(forgetting, "start", fake_start)
+    app = FtuiApp(ws, start_pane="compare", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        table = pane.query_one("#fg-table")
+        assert not table.display  # a run never checked shows the benchmark's table alone
+        await pilot.press("g")
+        for _ in range(40):
+            await pilot.pause(0.1)
+            await app.workers.wait_for_complete()
+            if table.display and table.rows:
+                break
+        assert calls == [run_dir]
+        assert [r["task"] for r in table.rows] == ["sample_arithmetic", "sample_facts"]
+        assert table.region.x > pane.query_one("#metric-table").region.x  # beside it, not under it
+        lines = [table.render_line(y).text for y in range(3)]
+        assert lines[1].split()[0].startswith("sample_ar") and lines[1].split()[-2:] == ["100→50", "-50✘"]
+        assert lines[2].split()[-2:] == ["50→50", "+0"]

@@ -70,10 +70,10 @@ def test_histogram_text():
 
 
 async def test_newest_build_is_shown_and_checked_on_open(ws):
-    from ftui.core import datasets
+    from ftui.core import builder
 
     _correct(ws, 4)
-    build = datasets.build(ws)
+    build = builder.build(ws)
     app = FtuiApp(ws, start_pane="data")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)

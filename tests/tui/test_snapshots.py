@@ -77,7 +77,48 @@ def test_compare_pane(snap_compare, ws, size):
     assert snap_compare(FtuiApp(ws, start_pane="compare"), terminal_size=size, run_before=_pressing("r"))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_compare_pane_with_the_forgetting_table(snap_compare, ws, size):
+    import json
+
+    from ftui.core import forgetting
+    from ftui.core.compare import with_forgetting
+
+    run_dir = add_report(ws)
+    rows = [
+        forgetting.compare_task(
+            "sample_arithmetic", "acc", {str(i): i % 2 for i in range(24)}, {str(i): i % 2 for i in range(24)}, 0.1
+        ),
+        forgetting.compare_task(
+            "sample_facts",
+            "acc",
+            {str(i): int(i < 16) for i in range(24)},
+            {str(i): int(i < 12) for i in range(24)},
+            0.1,
+        ),
+    ]
+    path = run_dir / "eval" / "report.json"
+    summary = forgetting.summary({"tasks": rows, "errors": [], "max_drop": 0.1, "limit": 24, "complete": True})
+    path.write_text(json.dumps(with_forgetting(json.loads(path.read_text()), summary)))
+    assert snap_compare(FtuiApp(ws, start_pane="compare"), terminal_size=size, run_before=_settle)
+
+
 def test_help_screen(snap_compare, ws):
     assert snap_compare(
         FtuiApp(ws, start_pane="correct"), terminal_size=(80, 24), run_before=_pressing("question_mark")
     )
+
+
+def test_run_form(snap_compare, ws):
+    # Every training setting the form offers at 80x24, the trust settings (probes, select_by,
+    # stop_broken_anchors, rpo_alpha, anchor_kl) among them, and a bad value's message.
+    async def before(pilot) -> None:
+        await _pressing("n")(pilot)
+        form = pilot.app.screen
+        for field in form.query("Input"):
+            field.cursor_blink = False  # a blinking cursor would make the frame depend on timing
+        form.query_one("#f-select_by").value = "loss"
+        await pilot.press("ctrl+r")
+        await _settle(pilot)
+
+    assert snap_compare(FtuiApp(ws, start_pane="train"), terminal_size=(80, 24), run_before=before)

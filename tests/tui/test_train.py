@@ -13,7 +13,7 @@ from textual.widgets import ProgressBar
 
 from ftui.tui.app import FtuiApp
 from ftui.tui.run_view import RunView
-from ftui.tui.screens.run_form import parse_form
+from ftui.tui.screens.run_form import FIELDS, parse_form
 from ftui.tui.widgets.loss_chart import MAX_FPS, TRAIN_COLOR, ema
 from tests.tui.conftest import EVENTS_PROBES, make_run, recorded, settle, start_fake_child
 
@@ -185,20 +185,57 @@ def test_form_parsing_reports_each_bad_field():
         "eval_steps": "5",
         "patience": "2",
         "anchor_kl": "0",
+        "rpo_alpha": "0",
+        "probes": "16",
+        "select_by": "eval_loss",
+        "stop_broken_anchors": "0",
     }
     out, errors = parse_form(good, "dpo", True)
     assert errors == [] and out["method"] == "dpo" and out["qlora"] is True and "epochs" not in out
     assert out["anchor_kl"] == 0.0
-    out, errors = parse_form(dict(good, lora_r="x", learning_rate="0", anchor_kl="-1"), "sft", False)
+    assert "processes" not in out  # blank: the workspace's train.processes
+    assert parse_form(dict(good, processes="2"), "sft", False)[0]["processes"] == 2
+    out, errors = parse_form(dict(good, lora_r="x", learning_rate="0", anchor_kl="-1", processes="-1"), "sft", False)
     assert errors == [
         "LoRA rank: not a number ('x')",
         "Learning rate: must be above 0 ('0')",
-        "Anchor KL (SFT; 0 off): must be 0 or more ('-1')",
+        "Anchor KL (0 off): must be 0 or more ('-1')",
+        "Processes (0: auto): must be 0 or more ('-1')",
     ]
 
 
+def test_form_checks_the_trust_settings_with_the_workspace_rules(tmp_path):
+    from ftui.core.errors import ConfigError
+    from ftui.core.workspace import Workspace
+
+    good = {key: "1" for key, _, kind in FIELDS if kind in ("int", "float")}
+    good.update(model="m", epochs="", select_by="probes", rpo_alpha="0.5", anchor_kl="10", stop_broken_anchors="2")
+    out, errors = parse_form(good, "dpo", False)
+    assert errors == []
+    assert (out["select_by"], out["rpo_alpha"], out["anchor_kl"], out["probes"], out["stop_broken_anchors"]) == (
+        "probes",
+        0.5,
+        10.0,
+        1,
+        2,
+    )
+    bad = dict(good, select_by="loss", rpo_alpha="-1", probes="-2", stop_broken_anchors="x")
+    _, errors = parse_form(bad, "dpo", False)
+    assert errors == [
+        "RPO alpha (DPO; 0 off): must be 0 or more ('-1')",
+        "Probes (items; 0 off): must be 0 or more ('-2')",
+        "Best by eval_loss/probes: must be eval_loss or probes ('loss')",
+        "Stop at N broken (0 off): not a number ('x')",
+    ]
+    # The workspace loader says the same of the same value: one rule, two readers.
+    (tmp_path / "ftui.yaml").write_text("run_log: log.jsonl\ntrain:\n  select_by: loss\n")
+    (tmp_path / "log.jsonl").write_text('{"question_id": "a", "question": "q", "answer": "x"}\n')
+    with pytest.raises(ConfigError, match=r":3: train.select_by must be eval_loss or probes"):
+        Workspace.load(tmp_path)
+
+
 async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
-    from ftui.core import datasets, runs
+    from ftui.core import builder, runs
     from ftui.core.corrections import CorrectionStore
     from ftui.core.runlog import load_run_log
 
@@ -207,7 +244,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
     for item in log.items[:8]:
         if item.label and item.retrieval_hit:
             store.save(item, f"corrected answer for {item.id}")
-    build = datasets.build(ws)
+    build = builder.build(ws)
     started = []
 
     def fake_start(run_dir, resume=False):
@@ -229,6 +266,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
             assert form.query_one("#f-max_steps").value == "30"  # from the workspace's ftui.yaml
             form.query_one("#f-lora_r").value = "8"
             form.query_one("#f-anchor_kl").value = "5"
+            form.query_one("#f-processes").value = "2"
             await pilot.press("ctrl+r")
             await settle(pilot, app)
             assert len(started) == 1
@@ -236,7 +274,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
 
             cfg = json.loads((started[0] / "config.json").read_text())
             assert cfg["lora_r"] == 8 and cfg["build_id"] == build.id and cfg["method"] == "sft"
-            assert cfg["anchor_kl"] == 5.0
+            assert cfg["anchor_kl"] == 5.0 and cfg["processes"] == 2
             pane = app.screen
             t0 = time.monotonic()
             while pane.view.state != "finished" and time.monotonic() - t0 < 15:
@@ -281,9 +319,13 @@ def test_form_refuses_an_unknown_method():
         "eval_steps": "5",
         "patience": "2",
         "anchor_kl": "0",
+        "rpo_alpha": "0",
+        "probes": "16",
+        "select_by": "eval_loss",
+        "stop_broken_anchors": "0",
     }
     _, errors = parse_form(good, "ppo", False)
-    assert errors == ["Method: sft or dpo ('ppo')"]
+    assert errors == ["Method: must be sft or dpo ('ppo')"]
 
 
 async def test_a_run_whose_process_is_gone_reads_as_dead(ws):

@@ -18,11 +18,11 @@ def test_probe_events_print_one_line():
 
 
 def test_probe_settings_reach_the_run_and_its_probe_set(tmp_path):
-    from ftui.core import datasets, probes
+    from ftui.core import builder, probes
 
     ws = make_workspace(tmp_path / "ws")
     write_default_corrections(ws)
-    build = datasets.build(ws, ["wrong_symbol"], validation=0.3, heldout=0.3, anchor_ratio=1.0)
+    build = builder.build(ws, ["wrong_symbol"], validation=0.3, heldout=0.3, anchor_ratio=1.0)
     run_dir = runs.create_run(ws, build, {"probes": 2, "select_by": "probes", "stop_broken_anchors": 1})
     cfg = runs.read_run_config(run_dir)
     assert (cfg["probes"], cfg["select_by"], cfg["stop_broken_anchors"]) == (2, "probes", 1)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ftui.core import cluster_edits, datasets
+from ftui.core import builder, cluster_edits
 from ftui.core.clusters import cluster_failures, label_of, load_overlay
 from ftui.core.corrections import CorrectionStore
 from ftui.core.evalrun import cluster_of
@@ -115,5 +115,5 @@ def test_build_targets_a_discovered_cluster(ws):
     for i in range(8):
         it = log.by_id[f"json-{i}"]
         store.save(it, json.dumps({"file_path": f"src/{i}.py", "symbol": "x"}))
-    b = datasets.build(ws, clusters=["prose_where_json_expected"])
+    b = builder.build(ws, clusters=["prose_where_json_expected"])
     assert b.manifest["per_cluster"]["prose_where_json_expected"]["corrected"] == 8

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import datasets
+from ftui.core import build_plan, build_store, builder, heldout_split
+from ftui.core.anchors import anchor_stratum, select_anchors
 from ftui.core.corrections import CorrectionStore
 from ftui.core.prompts import messages_for
 from ftui.core.runlog import load_run_log
@@ -25,7 +26,7 @@ def ws(tmp_path):
 
 
 def test_only_corrected_items_are_targets_and_discards_have_reasons(ws):
-    b = datasets.build(ws)
+    b = builder.build(ws)
     m = b.manifest
     reasons = {d["id"]: d["reason"] for d in m["discarded"]}
     assert reasons == {
@@ -55,7 +56,7 @@ def test_only_corrected_items_are_targets_and_discards_have_reasons(ws):
 
 
 def test_targets_use_the_same_prompt_as_evaluation(ws):
-    b = datasets.build(ws)
+    b = builder.build(ws)
     log = load_run_log(ws)
     store = CorrectionStore(ws)
     for row in b.rows("train") + b.rows("eval"):
@@ -69,18 +70,18 @@ def test_targets_use_the_same_prompt_as_evaluation(ws):
 
 
 def test_anchor_ratio_and_stratification(ws):
-    b = datasets.build(ws)
+    b = builder.build(ws)
     anchors = b.manifest["anchor_ids"]
     assert len(anchors) == 8  # round(0.5 * 15 corrections)
     log = load_run_log(ws)
-    strata = {datasets.anchor_stratum(log.by_id[a]) for a in anchors}
+    strata = {anchor_stratum(log.by_id[a]) for a in anchors}
     assert strata == {"task:locate", "task:explain", "length:short", "length:long"}
     assert all(log.by_id[a].grade == "correct" for a in anchors)
-    b2 = datasets.build(ws, anchor_ratio=0)
+    b2 = builder.build(ws, anchor_ratio=0)
     assert b2.manifest["anchor_ids"] == []
-    b3 = datasets.build(ws, anchor_ratio=1.0)
+    b3 = builder.build(ws, anchor_ratio=1.0)
     assert len(b3.manifest["anchor_ids"]) == 15
-    b4 = datasets.build(ws, anchor_ratio=5.0)
+    b4 = builder.build(ws, anchor_ratio=5.0)
     assert len(b4.manifest["anchor_ids"]) == 18  # capped at the passing items there are
 
 
@@ -111,19 +112,19 @@ def test_anchor_strata_prefer_labels_then_task_then_length():
             Path("x"),
         )
 
-    assert [datasets.anchor_stratum(mk(r)) for r in p] == [
+    assert [anchor_stratum(mk(r)) for r in p] == [
         "lab",
         "task:t",
         "length:short",
         "length:medium",
         "length:long",
     ]
-    chosen = datasets.select_anchors([mk(r) for r in p], 3, seed=0)
-    assert len({datasets.anchor_stratum(c) for c in chosen}) == 3
+    chosen = select_anchors([mk(r) for r in p], 3, seed=0)
+    assert len({anchor_stratum(c) for c in chosen}) == 3
 
 
 def test_split_is_deterministic_stratified_and_disjoint(ws, tmp_path):
-    b1 = datasets.build(ws)
+    b1 = builder.build(ws)
     m = b1.manifest
     assert set(m["train_ids"]).isdisjoint(m["eval_ids"])
     assert len(m["eval_ids"]) == 3  # round(0.15 * 23)
@@ -132,22 +133,22 @@ def test_split_is_deterministic_stratified_and_disjoint(ws, tmp_path):
     rows = default_rows()[::-1]
     ws2 = make_workspace(tmp_path / "ws2", rows)
     write_default_corrections(ws2)
-    assert datasets.build(ws2).manifest["eval_ids"] == m["eval_ids"]
-    seeds = {tuple(datasets.build(ws, seed=s).manifest["eval_ids"]) for s in range(6)}
+    assert builder.build(ws2).manifest["eval_ids"] == m["eval_ids"]
+    seeds = {tuple(builder.build(ws, seed=s).manifest["eval_ids"]) for s in range(6)}
     assert len(seeds) > 1
 
 
 def test_heldout_applies_to_anchors_and_keeps_a_training_example_per_stratum(ws):
-    m = datasets.build(ws, heldout=0.5).manifest
+    m = builder.build(ws, heldout=0.5).manifest
     assert set(m["eval_ids"]) & set(m["anchor_ids"])
     assert set(m["train_ids"]) & set(m["anchor_ids"])
     assert m["per_cluster"]["hallucination"]["train"] >= 1
-    m0 = datasets.build(ws, heldout=0, validation=0).manifest
+    m0 = builder.build(ws, heldout=0, validation=0).manifest
     assert m0["eval_ids"] == [] and len(m0["train_ids"]) == 23
 
 
 def test_dpo_pairs_chosen_correction_rejected_original_identical_dropped(ws):
-    b = datasets.build(ws)
+    b = builder.build(ws)
     m = b.manifest
     pairs = b.rows("dpo_train") + b.rows("dpo_validation") + b.rows("dpo_eval")
     assert "wrong_symbol-0" not in m["dpo_ids"]
@@ -168,8 +169,8 @@ def test_dpo_pairs_chosen_correction_rejected_original_identical_dropped(ws):
 
 
 def test_same_inputs_same_hash_and_folder_changed_input_new_build(ws):
-    b1 = datasets.build(ws)
-    b2 = datasets.build(ws)
+    b1 = builder.build(ws)
+    b2 = builder.build(ws)
     assert b1.manifest["hash"] == b2.manifest["hash"] and b1.dir == b2.dir
     assert b1.id == b1.manifest["hash"][:12] == b1.dir.name
     assert sorted(p.name for p in b1.dir.iterdir()) == [
@@ -184,31 +185,31 @@ def test_same_inputs_same_hash_and_folder_changed_input_new_build(ws):
     assert not [p for p in ws.state.builds.iterdir() if p.name.startswith(".")]  # no temp folder left
     row = next(r for r in default_rows() if r["question_id"] == "wrong_symbol-1")
     CorrectionStore(ws).save(item(row), "a different fix")
-    b3 = datasets.build(ws)
+    b3 = builder.build(ws)
     assert b3.id != b1.id
-    assert datasets.load_build(ws).id == b3.id
-    assert {b.id for b in datasets.list_builds(ws)} == {b1.id, b3.id}
-    assert datasets.load_build(ws, b1.id[:6]).id == b1.id
+    assert build_store.load_build(ws).id == b3.id
+    assert {b.id for b in build_store.list_builds(ws)} == {b1.id, b3.id}
+    assert build_store.load_build(ws, b1.id[:6]).id == b1.id
 
 
 def test_corrections_for_ids_gone_from_the_log_are_reported(ws):
     CorrectionStore(ws).save(item({"question_id": "gone-1", "answer": "x"}), "fixed")
     miss = next(r for r in default_rows() if r["question_id"] == "miss-1")
     CorrectionStore(ws).save(item(miss), "a fix for a retrieval miss")
-    m = datasets.build(ws).manifest
+    m = builder.build(ws).manifest
     assert {"id": "gone-1", "cluster": None, "reason": "not_in_run_log"} in m["discarded"]
     assert {"id": "miss-1", "cluster": None, "reason": "not_a_model_failure"} in m["discarded"]
     assert "miss-1" not in m["train_ids"] + m["eval_ids"]
 
 
 def test_cluster_filter_and_unknown_cluster(ws):
-    m = datasets.build(ws, clusters=["hallucination"]).manifest
+    m = builder.build(ws, clusters=["hallucination"]).manifest
     assert m["target_clusters"] == ["hallucination"]
     assert set(m["per_cluster"]) == {"hallucination"}
     assert not any(i.startswith("wrong_symbol") for i in m["train_ids"] + m["eval_ids"])
     assert len(m["anchor_ids"]) == 3  # round(0.5 * 5)
-    with pytest.raises(datasets.BuildError, match="unknown cluster 'nope'"):
-        datasets.build(ws, clusters=["nope"])
+    with pytest.raises(build_store.BuildError, match="unknown cluster 'nope'"):
+        builder.build(ws, clusters=["nope"])
 
 
 def test_benchmark_items_never_enter_training(tmp_path):
@@ -217,7 +218,7 @@ def test_benchmark_items_never_enter_training(tmp_path):
     bench.append({"question_id": "ok-1", "question": "q", "answer": "a", "grade": "correct"})
     ws = make_workspace(tmp_path / "ws", rows, benchmark=bench)
     write_default_corrections(ws)
-    m = datasets.build(ws, exclude_ids=["wrong_symbol-5"]).manifest
+    m = builder.build(ws, exclude_ids=["wrong_symbol-5"]).manifest
     used = set(m["train_ids"]) | set(m["eval_ids"])
     for bad in ("wrong_symbol-3", "hallucination-2", "wrong_symbol-5", "ok-1"):
         assert bad not in used
@@ -227,22 +228,22 @@ def test_benchmark_items_never_enter_training(tmp_path):
 
 
 def test_prompt_completion_option_and_bad_options(ws):
-    b = datasets.build(ws, formats=["prompt-completion"])
+    b = builder.build(ws, formats=["prompt-completion"])
     pc = b.rows("train_pc")
     assert len(pc) == len(b.rows("train"))
     for r, s in zip(pc, b.rows("train"), strict=False):
         assert r["prompt"] + r["completion"] == s["messages"]
     assert b.manifest["options"]["formats"] == ["chat", "prompt-completion"]
-    with pytest.raises(datasets.BuildError, match="unknown build option"):
-        datasets.build(ws, heldoot=0.2)
-    with pytest.raises(datasets.BuildError, match="heldout"):
-        datasets.build(ws, heldout=1.5)
+    with pytest.raises(build_store.BuildError, match="unknown build option"):
+        builder.build(ws, heldoot=0.2)
+    with pytest.raises(build_store.BuildError, match="heldout"):
+        builder.build(ws, heldout=1.5)
 
 
 def test_load_build_without_builds_is_a_clear_error(tmp_path):
     ws = make_workspace(tmp_path / "empty")
-    with pytest.raises(datasets.BuildError, match="no builds yet"):
-        datasets.load_build(ws)
+    with pytest.raises(build_store.BuildError, match="no builds yet"):
+        build_store.load_build(ws)
 
 
 def test_same_prompt_under_two_ids_stays_on_one_side_of_the_split(tmp_path):
@@ -256,7 +257,7 @@ def test_same_prompt_under_two_ids_stays_on_one_side_of_the_split(tmp_path):
     moved = 0
     for seed in range(5):
         # The evidence split would already keep these twins together (same snippet): test the prompt rule alone.
-        b = datasets.build(ws, seed=seed, heldout=0.3, split_by_evidence=False)
+        b = builder.build(ws, seed=seed, heldout=0.3, split_by_evidence=False)
         moved += b.manifest["counts"]["heldout_moved_same_prompt"]
         log = load_run_log(ws)
         from ftui.core.prompts import user_text
@@ -277,27 +278,27 @@ def test_heldout_items_share_no_evidence_snippet_with_training(tmp_path):
     log = load_run_log(ws)
 
     def straddling(m) -> list[str]:
-        seen = set().union(*(datasets.evidence_keys(log.by_id[i]) for i in m["train_ids"]))
-        return [i for i in m["eval_ids"] if datasets.evidence_keys(log.by_id[i]) & seen]
+        seen = set().union(*(heldout_split.evidence_keys(log.by_id[i]) for i in m["train_ids"]))
+        return [i for i in m["eval_ids"] if heldout_split.evidence_keys(log.by_id[i]) & seen]
 
     mixed = 0
     for seed in range(6):
-        grouped = datasets.build(ws, seed=seed, heldout=0.3).manifest
+        grouped = builder.build(ws, seed=seed, heldout=0.3).manifest
         assert grouped["options"]["split_by_evidence"] is True
         assert straddling(grouped) == []
         assert grouped["eval_ids"], "whole groups still fill the held-out split"
         assert grouped["per_cluster"]["hallucination"]["train"] >= 1
-        mixed += len(straddling(datasets.build(ws, seed=seed, heldout=0.3, split_by_evidence=False).manifest))
+        mixed += len(straddling(builder.build(ws, seed=seed, heldout=0.3, split_by_evidence=False).manifest))
     assert mixed > 0  # without the rule these pairs do straddle the split
 
 
 def test_preserve_keeps_other_clusters_as_kl_only_rows_away_from_the_heldout_split(ws):
     log = load_run_log(ws)
-    off = datasets.build(ws, ["wrong_symbol"], heldout=0.3)
+    off = builder.build(ws, ["wrong_symbol"], heldout=0.3)
     assert off.manifest["preserve_ids"] == [] and off.manifest["counts"]["preserve"] == 0
     assert not any(r["kind"] == "preserve" for r in off.rows("train")) and off.rows("preserve") == []
 
-    b = datasets.build(ws, ["wrong_symbol"], heldout=0.3, preserve=True)
+    b = builder.build(ws, ["wrong_symbol"], heldout=0.3, preserve=True)
     m = b.manifest
     assert m["options"]["preserve"] is True and b.id != off.id
     rows = {r["id"]: r for r in b.rows("preserve")}
@@ -327,8 +328,8 @@ def test_evidence_keys_ignore_file_headers_and_short_lines():
     it = SimpleNamespace(
         evidence_text="# File: larder/storage/db.py\ndef connect(path=DB_FILENAME):\n    return conn\n"
     )
-    assert datasets.evidence_keys(it) == {"def connect(path=DB_FILENAME):"}
-    assert datasets.evidence_keys(SimpleNamespace(evidence_text=None)) == set()
+    assert heldout_split.evidence_keys(it) == {"def connect(path=DB_FILENAME):"}
+    assert heldout_split.evidence_keys(SimpleNamespace(evidence_text=None)) == set()
 
 
 def test_a_failed_write_leaves_no_build_behind(ws, monkeypatch):
@@ -339,7 +340,7 @@ def test_a_failed_write_leaves_no_build_behind(ws, monkeypatch):
 
     monkeypatch.setattr(fsutil, "atomic_write_json", boom)
     with pytest.raises(OSError):
-        datasets.build(ws)
+        builder.build(ws)
     assert [p.name for p in ws.state.builds.iterdir()] == []
 
 
@@ -347,7 +348,7 @@ def test_check_build_uses_heldout_and_benchmark(ws, tiny_model_dir):
     from ftui.core import checks
     from ftui.core.tokens import ChatTokenizer
 
-    b = datasets.build(ws)
+    b = builder.build(ws)
     r = checks.check_build(b, ws, tokenizer=ChatTokenizer.from_dir(tiny_model_dir))
     assert r.examples == len(b.manifest["train_ids"]) and r.tokens["count"] == r.examples
     assert r.tokens["max_length"] == 1024
@@ -355,17 +356,17 @@ def test_check_build_uses_heldout_and_benchmark(ws, tiny_model_dir):
 
 
 def test_three_roles_are_disjoint_and_validation_comes_from_the_training_side(ws):
-    m = datasets.build(ws, validation=0.2).manifest
+    m = builder.build(ws, validation=0.2).manifest
     train, valid, test = set(m["train_ids"]), set(m["validation_ids"]), set(m["eval_ids"])
     assert valid and not (train & valid) and not (train & test) and not (valid & test)
     # The test split is the one a build without validation makes: adding validation never changes what judges.
-    assert test == set(datasets.build(ws, validation=0).manifest["eval_ids"])
+    assert test == set(builder.build(ws, validation=0).manifest["eval_ids"])
     assert (
         m["counts"]["validation"]
         == len(valid)
         == m["counts"]["validation_corrections"] + m["counts"]["validation_anchors"]
     )
-    b = datasets.load_build(ws, m["build_id"])
+    b = build_store.load_build(ws, m["build_id"])
     assert {r["id"] for r in b.rows("validation")} == valid
     # Small strata: each keeps a training item, and test is filled before validation.
     for s in m["per_cluster"].values():
@@ -377,8 +378,8 @@ def test_split_roles_rule_for_small_strata():
 
     def ex(i, stratum):
         it = Item(f"{stratum}-{i}", f"q {i}", "a", "e", "ok", True, None, None, None, (), None, None, i, Path("x"))
-        return datasets._Example(it, "correction", stratum, "t", stratum)
+        return build_plan.Example(it, "correction", stratum, "t", stratum)
 
     for n, want in ((1, (1, 0, 0)), (2, (1, 0, 1)), (3, (1, 1, 1))):
-        train, valid, test = datasets.split_roles([ex(i, "s") for i in range(n)], 0.4, 0.3, seed=0)
+        train, valid, test = heldout_split.split_roles([ex(i, "s") for i in range(n)], 0.4, 0.3, seed=0)
         assert (len(train), len(valid), len(test)) == want, n

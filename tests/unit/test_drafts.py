@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ftui.cli import main
-from ftui.core import datasets
+from ftui.core import builder
 from ftui.core import drafts as dr
 from ftui.core.clusters import cluster_failures
 from ftui.core.corrections import CorrectionStore
@@ -100,7 +100,7 @@ def test_cli_drafts_grades_and_a_person_decides(ws, capsys):
     assert same.items == [] and same.skipped["already_drafted"] == n_items
     # Drafts are not corrections: nothing reaches a build until a person accepts.
     assert CorrectionStore(ws).all() == {}
-    empty = datasets.build(ws, [CLUSTER]).manifest
+    empty = builder.build(ws, [CLUSTER]).manifest
     assert empty["counts"]["train_corrections"] == 0 and not set(empty["train_ids"]) & set(drafts)
 
     code, out = run(capsys, "draft", "accept", "--passing", CLUSTER, "--dry-run", "-w", root, "--json")
@@ -129,7 +129,7 @@ def test_cli_drafts_grades_and_a_person_decides(ws, capsys):
     assert list(prov["teachers"]) == [d.teacher]
 
     # A build now holds exactly the accepted corrections.
-    build = datasets.build(ws, [CLUSTER])
+    build = builder.build(ws, [CLUSTER])
     trained = set(build.manifest["train_ids"]) | set(build.manifest["eval_ids"])
     assert set(store) <= trained | set(build.manifest.get("discarded_ids") or [])
     assert failing[0] not in trained

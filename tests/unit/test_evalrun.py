@@ -28,13 +28,15 @@ def test_training_ids_keep_heldout_items_in_the_benchmark():
     assert "wrong_symbol-3" not in ids and "ok-1" not in ids
 
 
-def test_preserved_ids_count_as_trained_only_for_an_sft_run_with_anchor_kl():
+def test_preserved_ids_count_as_trained_only_for_a_run_with_anchor_kl():
     manifest = {**MANIFEST, "preserve_ids": ["other-1", "other-2"]}
     plain = training_ids(manifest)
     assert plain == training_ids(MANIFEST)
     assert training_ids(manifest, {"method": "sft", "anchor_kl": 0.0}) == plain
-    assert training_ids(manifest, {"method": "dpo", "anchor_kl": 10.0}) == plain
+    assert training_ids(manifest, {"method": "dpo", "anchor_kl": 0.0}) == plain
+    # SFT and DPO alike hold the preserved rows to the base through the KL term.
     assert training_ids(manifest, {"method": "sft", "anchor_kl": 10.0}) == plain | {"other-1", "other-2"}
+    assert training_ids(manifest, {"method": "dpo", "anchor_kl": 10.0}) == plain | {"other-1", "other-2"}
 
 
 def test_plan_excludes_training_ids_and_labels_clusters(eval_ws):

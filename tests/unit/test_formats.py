@@ -183,12 +183,12 @@ def test_undetectable_file_is_a_clear_error(tmp_path):
 
 
 def test_build_rows_export_and_import_round_trip(tmp_path):
-    from ftui.core import datasets
+    from ftui.core import builder
     from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
     ws = make_workspace(tmp_path / "ws")
     write_default_corrections(ws)
-    b = datasets.build(ws)
+    b = builder.build(ws)
     for fmt in SFT_FORMATS:
         out = tmp_path / f"{fmt}.jsonl"
         formats.write(b.rows("train"), out, fmt)

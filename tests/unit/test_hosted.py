@@ -423,3 +423,41 @@ def test_evaluating_a_hosted_run_uses_the_service_on_both_sides(ws_dir, server):
     assert base["model"] == "base-small"
     assert tuned["model"] == hosted.tuned_endpoint(run_dir)["model"] != "base-small"
     assert plan.config["adapter"] is None
+
+
+def test_follow_bridges_a_service_that_does_not_answer_for_a_while(ws_dir, server, monkeypatch):
+    assert _submit(ws_dir, server) == 0
+    run_dir = _only_run(ws_dir)
+    real_sync, calls = hosted.sync, []
+    down = hosted.HostedError(f"{server.base_url}: cannot reach the service", service=True, unreachable=True)
+
+    def flaky_sync(rd, client=None):
+        calls.append(1)
+        if len(calls) <= 2:  # the service restarts: two polls find nobody
+            raise down
+        return real_sync(rd, client)
+
+    monkeypatch.setattr(hosted, "sync", flaky_sync)
+    assert hosted.follow(run_dir, interval=0.01) == "finished"
+
+    def gone(rd, client=None):
+        calls.append(1)
+        raise down
+
+    assert _submit(ws_dir, server) == 0  # a second job, still running
+    run_dir = next(d for d in (ws_dir / ".ftui" / "runs").iterdir() if d != run_dir)
+    calls.clear()
+    monkeypatch.setattr(hosted, "sync", gone)
+    with pytest.raises(hosted.HostedError, match="cannot reach"):
+        hosted.follow(run_dir, interval=0.01, unreachable_for=0.05)
+    assert len(calls) > 1  # it kept trying for the window
+
+    def refused(rd, client=None):
+        calls.append(1)
+        raise hosted.HostedError("HTTP 401: Incorrect API key provided.", service=True)
+
+    calls.clear()
+    monkeypatch.setattr(hosted, "sync", refused)
+    with pytest.raises(hosted.HostedError, match="401"):
+        hosted.follow(run_dir, interval=0.01)
+    assert len(calls) == 1  # a refusal is not retried

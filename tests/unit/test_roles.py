@@ -3,7 +3,7 @@ the probes or the checkpoint choice."""
 
 from __future__ import annotations
 
-from ftui.core import datasets, evalrun, probes, runs
+from ftui.core import builder, evalrun, probes, runs
 from ftui.core.fsutil import read_jsonl
 from ftui.engine.data import eval_file
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
@@ -12,7 +12,7 @@ from tests.fixtures.datasets.workspace import make_workspace, write_default_corr
 def test_no_graded_item_was_seen_by_eval_loss_probes_or_checkpoint_choice(tmp_path):
     ws = make_workspace(tmp_path / "ws")
     write_default_corrections(ws)
-    build = datasets.build(ws, ["wrong_symbol"], validation=0.3, heldout=0.3, anchor_ratio=1.0)
+    build = builder.build(ws, ["wrong_symbol"], validation=0.3, heldout=0.3, anchor_ratio=1.0)
     m = build.manifest
     assert m["validation_ids"] and m["eval_ids"]
     run_dir = runs.create_run(ws, build, {"probes": 16})
@@ -46,6 +46,22 @@ def test_no_graded_item_was_seen_by_eval_loss_probes_or_checkpoint_choice(tmp_pa
 def test_a_build_without_validation_gets_no_probes(tmp_path):
     ws = make_workspace(tmp_path / "ws")
     write_default_corrections(ws)
-    build = datasets.build(ws, validation=0)
+    build = builder.build(ws, validation=0)
     run_dir = runs.create_run(ws, build)
     assert probes.read(run_dir) is None
+
+
+def test_a_dpo_run_holding_anchors_never_grades_what_its_kl_term_saw(tmp_path):
+    from ftui.engine.data import anchor_rows
+
+    ws = make_workspace(tmp_path / "ws")
+    write_default_corrections(ws)
+    build = builder.build(ws, ["wrong_symbol"], validation=0.3, heldout=0.3, anchor_ratio=1.0, preserve=True)
+    run_dir = runs.create_run(ws, build, {"method": "dpo", "anchor_kl": 10.0, "probes": 16})
+    (run_dir / "adapter").mkdir()
+    (run_dir / "adapter" / "adapter_config.json").write_text("{}")
+    held_to_base = {r["id"] for r in anchor_rows(build.dir, kl_rows=evalrun.preserves(runs.read_state(run_dir).config))}
+    assert held_to_base & set(build.manifest["anchor_ids"])
+    assert held_to_base & set(build.manifest["preserve_ids"])
+    graded = {it["id"] for it in evalrun.plan_eval(ws, run_dir).items}
+    assert graded and not graded & held_to_base

@@ -116,8 +116,33 @@ def test_semantic_checks(tmp_path):
         ":3: build.heldout must be in [0, 1)"
     )
     assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  anchor_kl: -1\n").endswith(
-        ":3: train.anchor_kl must be >= 0"
+        ":3: train.anchor_kl must be 0 or more"
     )
+    # The trust settings, read by the same rules the run form and `ftui train` use.
+    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  method: dpo\n  rpo_alpha: -0.5\n").endswith(
+        ":4: train.rpo_alpha must be 0 or more"
+    )
+    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  probes: -1\n").endswith(
+        ":3: train.probes must be 0 or more"
+    )
+    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  stop_broken_anchors: -2\n").endswith(
+        ":3: train.stop_broken_anchors must be 0 or more"
+    )
+    assert error_of(tmp_path, "run_log: log.jsonl\ntrain:\n  lora_r: 0\n").endswith(
+        ":3: train.lora_r must be at least 1"
+    )
+
+
+def test_train_overrides_meet_the_same_rules(tmp_path):
+    from ftui.core.runs import train_settings
+
+    ws_with(tmp_path, "run_log: log.jsonl\n")
+    ws = Workspace.load(tmp_path)
+    assert train_settings(ws, {"method": "dpo", "anchor_kl": 10.0})["anchor_kl"] == 10.0
+    with pytest.raises(ValueError, match="anchor_kl must be 0 or more"):
+        train_settings(ws, {"anchor_kl": -1.0})
+    with pytest.raises(ValueError, match="select_by must be eval_loss or probes"):
+        train_settings(ws, {"select_by": "loss"})
 
 
 def test_passing_grades_must_be_text_and_is_passing_takes_item_or_grade(tmp_path):

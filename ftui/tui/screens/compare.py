@@ -7,10 +7,10 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from ftui.core import compare, evalrun, runs, side_by_side
+from ftui.core import compare, evalrun, forgetting, runs, side_by_side
 from ftui.core.formatting import MISSING, pct, pts
 from ftui.tui.screens.base import Pane
 from ftui.tui.widgets.row_table import Column, RowTable
@@ -31,6 +31,20 @@ VERDICT_WORD = {
     "inconclusive": "INCONCLUSIVE",
     "not_needed": "FINE-TUNING NOT NEEDED",
 }
+
+
+METRIC_COLUMNS = (
+    Column("cluster", 0),
+    Column("n", 4, "right"),
+    Column("base → tuned", 13, "right"),
+    Column("change", 8, "right"),
+    Column("fix", 4, "right"),
+    Column("reg", 4, "right"),
+    Column("p", 6, "right"),
+)
+# Under 120 columns, with the forgetting table beside it, the benchmark's table keeps its first four
+# (the fix/reg counts are the bucket filters' and the cluster's p is in the banner).
+WIDE = 120
 
 
 def metric_rows(report: dict) -> list[tuple[str, dict]]:
@@ -79,6 +93,28 @@ def interval_cell(m: dict) -> str:
     return text + (f" · {m['total']} items detect ≥{mdc * 100:.0f} pts" if mdc is not None else " · too few items")
 
 
+def forgetting_cells(row: dict) -> list[str]:
+    """A general task of the forgetting check: base → tuned, and its change (✘ past eval.forgetting.max_drop)."""
+
+    def share(x: float | None) -> str:
+        return MISSING if x is None else f"{100 * x:.0f}"
+
+    change = row.get("change")
+    return [
+        row["task"],
+        f"{share(row.get('base'))}→{share(row.get('tuned'))}",
+        (MISSING if change is None else f"{100 * change:+.0f}") + ("✘" if row.get("flagged") else ""),
+    ]
+
+
+def forgetting_of(report: dict | None, run_dir: Path | None) -> dict | None:
+    """The forgetting table of a run: from its report, or from the check alone when not evaluated yet."""
+    if report and report.get("forgetting"):
+        return report["forgetting"]
+    result = forgetting.read_result(run_dir) if run_dir is not None else None
+    return forgetting.summary(result) if result else None
+
+
 def p_text(p: float) -> str:
     # Six cells wide: small p-values keep their exponent, which is what a reader compares.
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}".replace("e-0", "e-")
@@ -115,6 +151,11 @@ tuned fails), **still failing**, **still passing**.
 * **v** sets another evaluated run's report beside this one: each item's bucket here and there
   (✔ fixed, ✘ regressed, · still failing, = still passing) and which run fixed or broke what;
   **v** again moves to the next run, then back to this run alone (`ftui report RUN --vs OTHER`).
+* **g** runs the forgetting check (`eval.forgetting`) in the background: general tasks through
+  lm-evaluation-harness, base vs fine-tuned, with progress in the banner. Its table sits beside
+  the benchmark's: per task base → tuned and the change, ✘ when it dropped by more than
+  `eval.forgetting.max_drop` (the verdict then says so). Base results are cached per model and
+  task, the tuned ones per adapter, so a second **g** only measures what is missing.
 * **w** opens the postmortem (Markdown). **o** switches to another run's report; **e** starts
   the evaluation of the selected run when it has none.
 """
@@ -143,6 +184,14 @@ tuned fails), **still failing**, **still passing**.
             "x", "ship", "Ship", id="compare.ship", tooltip="Export the run and check the export's answers", show=False
         ),
         Binding(
+            "g",
+            "forgetting",
+            "General",
+            id="compare.forgetting",
+            tooltip="Check general tasks base vs fine-tuned (forgetting, lm-evaluation-harness)",
+            show=False,
+        ),
+        Binding(
             "e",
             "evaluate",
             "Evaluate",
@@ -160,6 +209,7 @@ tuned fails), **still failing**, **still passing**.
         self.bucket = "all"
         self.cluster: str | None = None
         self._eval_watch = None
+        self._fg_watch = None
         # Another run's report set beside this one (`v`): item id -> its row in side_by_side.pair.
         self.vs: dict | None = None
         self.vs_dir: Path | None = None
@@ -168,20 +218,19 @@ tuned fails), **still failing**, **still passing**.
         yield from self.compose_bar()
         yield Static("Looking for evaluated runs…", id="cmp-banner", classes="banner")
         with Vertical(id="cmp-top"):
-            yield RowTable(
-                [
-                    Column("cluster", 0),
-                    Column("n", 4, "right"),
-                    Column("base → tuned", 13, "right"),
-                    Column("change", 8, "right"),
-                    Column("fix", 4, "right"),
-                    Column("reg", 4, "right"),
-                    Column("p", 6, "right"),
-                ],
-                metric_cells,
-                empty="no report",
-                id="metric-table",
-            )
+            with Horizontal(id="cmp-tables"):
+                yield RowTable(
+                    list(METRIC_COLUMNS),
+                    metric_cells,
+                    empty="no report",
+                    id="metric-table",
+                )
+                yield RowTable(
+                    [Column("general task", 0), Column("% base→ft", 9, "right"), Column("Δ pts", 5, "right")],
+                    forgetting_cells,
+                    empty="no task measured",
+                    id="fg-table",
+                )
             yield Static("", id="cmp-filter", classes="status-line")
             yield RowTable(
                 [Column("id", 6, fit=24), Column("bucket", 16), Column("cluster", 16), Column("question", 0)],
@@ -220,11 +269,19 @@ tuned fails), **still failing**, **still passing**.
                 report = evalrun.read_report(target)
             except Exception as exc:  # a broken report is shown as its one-line reason
                 error = str(exc)
-        self.app.call_from_thread(self._loaded, dirs, target, report, error)
+        fg = None
+        try:
+            fg = forgetting_of(report, target)
+        except Exception as exc:  # a broken check result is shown, the benchmark's report still is
+            error = error or f"forgetting check: {exc}"
+        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg)
 
-    def _loaded(self, dirs: list, target: Path | None, report: dict | None, error: str | None) -> None:
+    def _loaded(
+        self, dirs: list, target: Path | None, report: dict | None, error: str | None, fg: dict | None = None
+    ) -> None:
         self.run_dirs = dirs
         self.run_dir = target
+        self.show_forgetting(fg)
         banner = self.query_one("#cmp-banner", Static)
         if target is None:
             banner.update("No training runs yet. Train one in the Train pane (4), then evaluate it here.")
@@ -261,6 +318,18 @@ tuned fails), **still failing**, **still passing**.
         banner.set_classes(f"banner -{v.get('verdict', 'none')}")
         self.query_one("#metric-table", RowTable).set_rows(metric_rows(report))
         self._apply_filter()
+
+    def show_forgetting(self, fg: dict | None) -> None:
+        """The forgetting table beside the benchmark's; hidden for a run never checked."""
+        table = self.query_one("#fg-table", RowTable)
+        table.display = fg is not None
+        metrics = self.query_one("#metric-table", RowTable)
+        narrow = fg is not None and self.app.size.width < WIDE
+        metrics.columns = list(METRIC_COLUMNS[:4] if narrow else METRIC_COLUMNS)
+        metrics.refresh()
+        if fg is not None:
+            table.empty = "; ".join(fg.get("errors") or []) or "no task measured"
+            table.set_rows(fg.get("tasks") or [])
 
     # -- filtering -------------------------------------------------------------------------
     def _clusters(self) -> list[str]:
@@ -421,6 +490,54 @@ tuned fails), **still failing**, **still passing**.
             self.find_reports()
         else:
             banner.update(f"evaluation {st.state}: {st.error or ''} {st.hint or ''}".strip())
+            banner.set_classes("banner -stop")
+
+    def action_forgetting(self) -> None:
+        if self.run_dir is None:
+            self.notify("No run to check", severity="warning")
+            return
+        self.start_forgetting(self.run_dir)
+
+    @work(thread=True, exit_on_error=False, group="forgetting", description="Starting the forgetting check")
+    def start_forgetting(self, run_dir: Path) -> None:
+        try:
+            forgetting.start(self.ftui.ws, run_dir)
+        except Exception as exc:  # no tasks configured, no adapter, already running: one line
+            self.app.call_from_thread(self.notify, str(exc), title="Forgetting check", severity="error")
+            return
+        self.app.call_from_thread(self._forgetting_started, run_dir)
+
+    def _forgetting_started(self, run_dir: Path) -> None:
+        self.notify(f"checking general tasks on {run_dir.name} in the background", title="Forgetting check")
+        if self._fg_watch is not None:
+            self._fg_watch.stop()
+        self._fg_watch = self.set_interval(max(1.0, self.ftui.watch_interval), lambda: self.poll_forgetting(run_dir))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fg-poll", description="Forgetting check progress")
+    def poll_forgetting(self, run_dir: Path) -> None:
+        st = forgetting.state(run_dir)
+        self.app.call_from_thread(self._forgetting_progress, run_dir, st)
+
+    def _forgetting_progress(self, run_dir: Path, st) -> None:
+        banner = self.query_one("#cmp-banner", Static)
+        if st.state == "running":
+            done = st.progress.get("tuned", {}).get("done", 0)
+            total = st.progress.get("tuned", st.progress.get("base", {})).get("total") or st.items or "?"
+            banner.update(
+                f"checking general tasks on {run_dir.name}: {done}/{total} tasks · {st.message or 'starting…'}"
+            )
+            return
+        if self._fg_watch is not None:
+            self._fg_watch.stop()
+            self._fg_watch = None
+        if st.state == "finished":
+            self.run_dir = run_dir
+            self.find_reports()
+        else:
+            result = forgetting.read_result(run_dir)
+            kept = len((result or {}).get("tasks") or [])
+            why = "interrupted" if st.state == "cancelled" else (st.error or st.state)
+            banner.update(f"forgetting check {why}: {kept} task(s) measured and kept; g measures the rest")
             banner.set_classes("banner -stop")
 
     def palette(self):

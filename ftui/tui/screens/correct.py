@@ -13,8 +13,12 @@ from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
+from ftui.core import toolcall_edit
+from ftui.core.prompts import tools_of
+from ftui.core.toolcalls import parse_calls
 from ftui.tui.screens.base import Pane
 from ftui.tui.screens.correct_drafts import DraftingMixin
+from ftui.tui.screens.tool_pick import ToolPickScreen
 from ftui.tui.session import CORRECTED, PENDING, REVIEW, SKIPPED, Session, json_error, looks_like_json
 from ftui.tui.widgets.item_view import item_content
 
@@ -41,6 +45,9 @@ training targets; the original answer becomes the *rejected* side of DPO pairs.
   asks you to accept or reject each result. Placeholders: `{question}`, `{answer}`, `{expected}`,
   `{id}`, `{label}`, and `{expected.FIELD}` for a field of a JSON expected answer.
 * When the expected answer is JSON, the line above the editor says whether your text parses.
+* When the request declares **tools**, the correction is a tool call: **f** picks the tool from the
+  declared ones and fills in its arguments (the ones you typed are kept); the line above the editor
+  checks the call against the tool's JSON schema as you type.
 
 The status line counts corrected / skipped / review / to do in this cluster.
 
@@ -103,6 +110,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
             show=False,
         ),
         Binding("c", "cancel_draft", "Cancel drafting", id="correct.cancel_draft", tooltip="Stop drafting", show=False),
+        Binding("f", "pick_tool", "Tool", id="correct.pick_tool", tooltip="Correct as a call: pick the tool"),
     ]
     # Shown in the footer only while the editor has focus (the other keys then type text).
     EDITING_ACTIONS = {"stop_edit", "save_now"}
@@ -246,6 +254,12 @@ The status line counts corrected / skipped / review / to do in this cluster.
             label.update(drafted)
             label.set_classes("-ok" if self.pending_draft().passed else "-bad")
             return
+        tools = tools_of(item) if item is not None else []
+        if tools:
+            ok, line = toolcall_edit.verdict(self.editor.text, tools)
+            label.update(f"Correction · {line}")
+            label.set_classes("" if ok is None else "-ok" if ok else "-bad")
+            return
         if item is None or not looks_like_json(item.expected):
             label.update("Correction")
             label.set_classes("")
@@ -346,6 +360,8 @@ The status line counts corrected / skipped / review / to do in this cluster.
             return True
         if action in self.EDITING_ACTIONS:
             return editing
+        if action == "pick_tool":  # only offered where the request declares tools
+            return not editing and self.item is not None and bool(tools_of(self.item))
         return not editing if action in {b.action.split("(")[0] for b in self._pane_bindings()} else True
 
     def on_descendant_focus(self, event) -> None:
@@ -388,6 +404,22 @@ The status line counts corrected / skipped / review / to do in this cluster.
             return
         self.flush()
         self._show((self.index + step) % len(self.cluster.items))
+
+    def action_pick_tool(self) -> None:
+        item = self.item
+        tools = tools_of(item) if item is not None else []
+        if not tools:
+            self.notify("this request declares no tools", severity="warning")
+            return
+        calls = parse_calls(self.editor.text, lenient=True)
+        current = calls[0]["name"] if calls else None
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.editor.load_text(toolcall_edit.skeleton(name, tools, self.editor.text))
+                self.editor.focus()
+
+        self.app.push_screen(ToolPickScreen(tools, current), chosen)
 
     def action_prefill(self) -> None:
         item = self.item

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from ftui.core import checks, datasets, formats
+from ftui.core import build_store, builder, checks, formats
 from ftui.tui.messages import BuildReady
 from ftui.tui.screens.base import Pane
 from ftui.tui.session import Session
@@ -150,7 +150,7 @@ Turns the corrections into a training set and checks it before training.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", description="Reading the newest build")
     def load_latest(self) -> None:
-        builds = datasets.list_builds(self.ftui.ws)
+        builds = build_store.list_builds(self.ftui.ws)
         if builds:
             self.app.call_from_thread(self._show_build, builds[0], f"build {builds[0].id}: checking…")
             self._check(builds[0])
@@ -162,7 +162,7 @@ Turns the corrections into a training set and checks it before training.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", description="Building the dataset")
     def run_build(self) -> None:
-        build = datasets.build(self.ftui.ws)
+        build = builder.build(self.ftui.ws)
         self.app.call_from_thread(self._show_build, build, "Checking…", True)
         self._check(build)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -9,9 +11,10 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace import TRAIN_METHODS, SettingError, TrainConfig, Workspace
 
-# (field, label, kind) — kind: text | int | float | optfloat | nonneg (a float, 0 allowed)
+# (field, label, kind) — kind: text | int | float | optfloat | optint (blank: unset). The form only
+# reads the text; what a value may be is the train section's rule (TrainConfig), checked through it.
 FIELDS = (
     ("model", "Model", "text"),
     ("lora_r", "LoRA rank", "int"),
@@ -21,52 +24,62 @@ FIELDS = (
     ("epochs", "Epochs (blank: steps)", "optfloat"),
     ("eval_steps", "Eval every (steps)", "int"),
     ("patience", "Early-stop patience", "int"),
-    ("anchor_kl", "Anchor KL (SFT; 0 off)", "nonneg"),
+    ("anchor_kl", "Anchor KL (0 off)", "float"),
+    ("rpo_alpha", "RPO alpha (DPO; 0 off)", "float"),
+    ("probes", "Probes (items; 0 off)", "int"),
+    ("select_by", "Best by eval_loss/probes", "text"),
+    ("stop_broken_anchors", "Stop at N broken (0 off)", "int"),
+    ("processes", "Processes (0: auto)", "optint"),
 )
+SELECT_BY = ["eval_loss", "probes"]
 
 
-def parse_form(values: dict[str, str], method: str, qlora: bool) -> tuple[dict, list[str]]:
-    """Form text -> overrides for `runs.create_run`, and one message per bad field."""
+TARGETS = ("local", "hosted")
+
+
+def parse_form(
+    values: dict[str, str], method: str, qlora: bool, base: TrainConfig | None = None, target: str = "local"
+) -> tuple[dict, list[str]]:
+    """Form text -> overrides for `runs.create_run`, and one message per bad field.
+
+    Each value is read as its type here, then the whole set goes through the train section
+    (`base`: the workspace's, default settings otherwise), so the form refuses what a workspace
+    file or `ftui train` would refuse, with the same reasons. `target: hosted` sends the build to
+    the workspace's `hosted:` service instead; of the settings only the method and the epochs (a
+    whole number) mean anything there.
+    """
     out: dict = {"method": method, "qlora": qlora}
-    errors: list[str] = []
-    if method not in ("sft", "dpo"):
-        errors.append(f"Method: sft or dpo ({method!r})")
-    for key, label, kind in FIELDS:
-        raw = values.get(key, "").strip()
-        try:
-            if kind == "text":
-                if not raw:
-                    raise ValueError("required")
+    raws = {"method": method, "target": target}
+    bad: dict[str, str] = {}
+    if target not in TARGETS:
+        bad["target"] = "local or hosted"
+    elif target == "hosted":
+        out["target"] = "hosted"
+        raw = values.get("epochs", "").strip()
+        if raw and not (raw.isdigit() and int(raw) >= 1):
+            bad["epochs"] = "a whole number of at least 1 for a hosted job"
+    for key, _, kind in FIELDS:
+        raw = raws[key] = values.get(key, "").strip()
+        if kind == "text":
+            if raw:
                 out[key] = raw
-            elif kind == "int":
-                v = int(raw)
-                if v < 1 and key != "patience":
-                    raise ValueError("must be at least 1")
-                if v < 0:
-                    raise ValueError("must be 0 or more")
-                out[key] = v
-            elif kind == "float":
-                v = float(raw)
-                if not v > 0:
-                    raise ValueError("must be above 0")
-                out[key] = v
-            elif kind == "nonneg":
-                v = float(raw)
-                if not v >= 0:
-                    raise ValueError("must be 0 or more")
-                out[key] = v
-            elif kind == "optfloat" and raw:
-                v = float(raw)
-                if not v > 0:
-                    raise ValueError("must be above 0")
-                out[key] = v
-        except ValueError as exc:
-            reason = (
-                str(exc)
-                if str(exc) in ("required", "must be at least 1", "must be 0 or more", "must be above 0")
-                else "not a number"
-            )
-            errors.append(f"{label}: {reason} ({raw!r})")
+            else:
+                bad[key] = "required"
+        elif kind in ("optfloat", "optint") and not raw:
+            continue
+        else:
+            try:
+                out[key] = int(raw) if kind in ("int", "optint") else float(raw)
+            except ValueError:
+                bad[key] = "not a number"
+    settings = {k: v for k, v in out.items() if k not in ("model", "target")}
+    try:
+        dataclasses.replace(base or TrainConfig(), **settings)
+    except SettingError as exc:
+        for key, reason in exc.problems:
+            bad.setdefault(key, reason)
+    labels = {"target": "Target", "method": "Method", **{key: label for key, label, _ in FIELDS}}
+    errors = [f"{labels[key]}: {bad[key]} ({raws[key]!r})" for key in labels if key in bad]
     return out, errors
 
 
@@ -104,16 +117,27 @@ class RunFormScreen(ModalScreen[dict | None]):
             "eval_steps": str(t.eval_steps),
             "patience": str(t.patience),
             "anchor_kl": f"{t.anchor_kl:g}",
+            "rpo_alpha": f"{t.rpo_alpha:g}",
+            "probes": str(t.probes),
+            "select_by": t.select_by,
+            "stop_broken_anchors": str(t.stop_broken_anchors),
+            "processes": str(t.processes),
         }
         with Vertical() as v:
             v.border_title = "New training run"
             v.border_subtitle = "ctrl+r start · esc cancel"
+            if self.ws.hosted is not None:
+                v.border_subtitle = f"hosted: {self.ws.hosted.base_url} · " + v.border_subtitle
             with Grid():
-                yield Label("Method (sft / dpo)")
-                yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(["sft", "dpo"]))
+                if self.ws.hosted is not None:
+                    yield Label("Target (local/hosted)")
+                    yield Input("local", compact=True, id="f-target", suggester=SuggestFromList(list(TARGETS)))
+                yield Label(f"Method ({' / '.join(TRAIN_METHODS)})")
+                yield Input(t.method, compact=True, id="f-method", suggester=SuggestFromList(TRAIN_METHODS))
                 for key, label, _ in FIELDS:
                     yield Label(label)
-                    yield Input(defaults[key], compact=True, id=f"f-{key}")
+                    suggest = SuggestFromList(SELECT_BY) if key == "select_by" else None
+                    yield Input(defaults[key], compact=True, id=f"f-{key}", suggester=suggest)
                 yield Label("QLoRA (4-bit base)")
                 yield Checkbox("on", t.qlora, compact=True, id="f-qlora")
             yield Static("", id="rf-errors")
@@ -137,7 +161,9 @@ class RunFormScreen(ModalScreen[dict | None]):
         values = {key: self.query_one(f"#f-{key}", Input).value for key, _, _ in FIELDS}
         method = self.query_one("#f-method", Input).value.strip().lower()
         qlora = self.query_one("#f-qlora", Checkbox).value
-        overrides, errors = parse_form(values, method, qlora)
+        targets = self.query("#f-target")
+        target = targets.first(Input).value.strip().lower() if targets else "local"
+        overrides, errors = parse_form(values, method, qlora, self.ws.train, target)
         if errors:
             self.query_one("#rf-errors", Static).update("\n".join(errors))
             return

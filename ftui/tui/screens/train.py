@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Log, ProgressBar, Static
 
-from ftui.core import runs
+from ftui.core import hosted, runs
 from ftui.core.formatting import num
 from ftui.tui.messages import BuildReady
 from ftui.tui.run_view import RunView
@@ -28,6 +28,8 @@ STATE_MARK = {
 LOG_TAIL_LINES = 200
 # Seconds between re-reading the runs list (states, liveness) from disk.
 LIST_EVERY = 3.0
+# Seconds between polls of the service for an attached hosted run (its events file only grows then).
+HOSTED_POLL_EVERY = 5.0
 
 
 class TrainPane(Pane):
@@ -54,6 +56,9 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
   checkpoint and ends as *cancelled*.
 * **r** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
 * **l** shows or hides the tail of the run's own log (train.log): errors and warnings land there.
+* With a `hosted:` section in ftui.yaml the form's *Target* can be **hosted**: the build goes to
+  that OpenAI-compatible service (`ftui service` on a GPU box, or any other), and the attached
+  hosted run is polled every few seconds and drawn like a local one; **x** cancels the job.
 """
     BINDINGS = [
         Binding("n", "new_run", "New run", id="train.new", tooltip="Open the run form (defaults from ftui.yaml)"),
@@ -79,6 +84,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         self.tail: runs.Tail | None = None
         self._log_offset = 0
         self._since_list = 0.0
+        self._since_hosted = HOSTED_POLL_EVERY
+        self._syncing = False
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -165,9 +172,29 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             self._since_list = 0.0
             self.load_runs()
         if self.tail is not None:
+            self._since_hosted += self.ftui.watch_interval
+            due = self._since_hosted >= HOSTED_POLL_EVERY and not self._syncing
+            if due and self.view.state == "running" and self._hosted():
+                self._since_hosted = 0.0
+                self._syncing = True
+                self.sync_hosted(self.run_dir)
             self._poll()
             if not self.query_one("#tr-log", Log).has_class("-hidden"):
                 self._read_log()
+
+    def _hosted(self) -> bool:
+        return self.run_dir is not None and hosted.is_hosted(self.run_dir)
+
+    @work(thread=True, exit_on_error=False, group="hosted", description="Polling the hosted job")
+    def sync_hosted(self, run_dir: Path) -> None:
+        # sync() appends what the service reports to events.jsonl; the tail draws it on the next tick.
+        # One poll at a time: a slow service must not pile requests up.
+        try:
+            hosted.sync(run_dir)
+        except hosted.HostedError as exc:  # the service is down or refused: say so where the run's state is
+            self.app.call_from_thread(self.query_one("#tr-detail", Static).update, f"✘ polling the job: {exc}")
+        finally:
+            self._syncing = False
 
     def _poll(self, quiet: bool = False) -> None:
         # Reading by byte offset returns only what was appended since the last tick.
@@ -262,11 +289,16 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
     @work(thread=True, exit_on_error=False, group="start", description="Starting training")
     def start_run(self, overrides: dict) -> None:
-        from ftui.core.datasets import load_build
+        from ftui.core.build_store import load_build
 
         build = load_build(self.ftui.ws, None)
-        run_dir = runs.create_run(self.ftui.ws, build, overrides)
-        runs.start_training(run_dir)
+        if overrides.pop("target", "local") == "hosted":
+            epochs = overrides.get("epochs")
+            target = hosted.target_for(self.ftui.ws, epochs=int(epochs) if epochs else None)
+            run_dir = hosted.submit(self.ftui.ws, build, target, overrides["method"], say=lambda _m: None)
+        else:
+            run_dir = runs.create_run(self.ftui.ws, build, overrides)
+            runs.start_training(run_dir)
         self.app.call_from_thread(self._started, run_dir)
 
     def _started(self, run_dir: Path) -> None:
@@ -294,6 +326,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
     @work(thread=True, exit_on_error=False, group="stop", description="Stopping a run")
     def stop_run(self, run_dir: Path) -> None:
+        if hosted.is_hosted(run_dir):
+            hosted.cancel(run_dir)
+            self.app.call_from_thread(self.notify, "cancel sent to the service", title=f"Cancel {run_dir.name}")
+            return
         signalled = runs.request_stop(run_dir)
         msg = "stop requested; waiting for the checkpoint" if signalled else "stop file written (no live process found)"
         self.app.call_from_thread(self.notify, msg, title=f"Cancel {run_dir.name}")
@@ -301,6 +337,9 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
     def action_resume(self) -> None:
         if self.run_dir is None or self.view is None:
             self.notify("Attach a run first", severity="warning")
+            return
+        if self._hosted():
+            self.notify("a hosted job cannot be resumed; start a new one (n)", severity="warning")
             return
         if self.view.state not in ("cancelled", "failed", "dead"):
             self.notify(

@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ftui.core.passrule import show_grade
+from ftui.core.toolcalls import tool_summary
 
 
 def section(title: str, body: str | None, style: str = "bold $text-accent") -> Content:
@@ -37,6 +38,8 @@ def item_content(
         parts.append(section("Conversation", convo))
     else:
         parts.append(section("Question", item.question))
+    if getattr(item, "tools", None):
+        parts.append(section("Tools", tool_summary(item.tools)))
     if getattr(item, "grade_reason", None):
         parts.append(section("Grader's reason", item.grade_reason))
     files = ", ".join(item.evidence_files)

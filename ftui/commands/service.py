@@ -1,0 +1,105 @@
+"""`ftui service`: OpenAI's fine-tuning API on this machine, each job an ordinary run of the workspace."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail, load_ws
+from ftui.core import exports, ft_service, runs
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "service",
+        help="serve OpenAI's fine-tuning API (files, jobs, events, checkpoints, chat) backed by this workspace",
+    )
+    add_workspace(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=ft_service.DEFAULT_PORT, help="port (default: %(default)s)")
+    p.add_argument("--max-running", type=int, default=1, metavar="N", help="jobs training at once (default: 1)")
+    p.add_argument("--detach", action="store_true", help="run in the background (log: STATE/service/service.log)")
+    p.add_argument("--status", action="store_true", help="say whether the service runs, and where")
+    p.add_argument("--stop", action="store_true", help="stop a detached service (its training runs go on)")
+    add_json(p)
+    p.set_defaults(func=cmd_service)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _healthy(host: str, port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    ws = load_ws(args)
+    root = ft_service.service_dir(ws)
+    st = exports.job_state(root)
+    if args.status:
+        cfg = st.config
+        emit(
+            args,
+            {"state": st.state, "pid": st.pid, "base_url": cfg.get("base_url"), "dir": str(root)},
+            f"service {st.state}" + (f" at {cfg.get('base_url')} (pid {st.pid})" if st.state == "running" else ""),
+        )
+        return 0
+    if args.stop:
+        if st.state != "running":
+            emit(args, {"stopped": False, "state": st.state}, f"no service running ({st.state})")
+            return 0
+        runs.request_stop(root)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and st.pid is not None and runs.pid_alive(st.pid):
+            time.sleep(0.2)
+        emit(args, {"stopped": True}, "service stopped; its training runs go on")
+        return 0
+    if st.state == "running":
+        fail(f"{root}: a service already runs for this workspace at {st.config.get('base_url')} (pid {st.pid})")
+    keys = ft_service.keys_from_env(os.environ.get(ft_service.KEYS_ENV))
+    if not keys:
+        fail(f"no keys: set {ft_service.KEYS_ENV} to one or more keys (comma-separated); clients send one as Bearer")
+    if args.max_running < 1:
+        fail(f"--max-running must be at least 1, not {args.max_running}")
+    if not _port_free(args.host, args.port):
+        fail(f"port {args.port} on {args.host} is busy; pick another with --port")
+    root = ft_service.write_config(ws, args.host, args.port, args.max_running)
+    line = ft_service.listen_line(args.host, args.port, len(keys), ft_service.base_model_name(ws.model), root)
+    if args.detach:
+        pid = runs.start_child(["service", str(root.resolve())], root, ft_service.LOG)
+        deadline = time.monotonic() + 60
+        while not _healthy(args.host, args.port):
+            if exports.job_state(root).state != "running" or time.monotonic() > deadline:
+                fail(
+                    f"{root / ft_service.LOG}: the service did not start ({exports.job_state(root).error or 'see the log'})",
+                    EXIT_FOUND,
+                )
+            time.sleep(0.3)
+        emit(args, {"pid": pid, "base_url": f"http://{args.host}:{args.port}/v1", "dir": str(root)}, line)
+        return 0
+    print(line, flush=True)
+    (root / "pid").write_text(f"{os.getpid()}\n")
+    # In the foreground the child is this terminal's: Ctrl-C reaches it, and its log is the screen.
+    proc = subprocess.Popen([sys.executable, "-m", "ftui.engine", "service", str(root.resolve())])
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C and shuts down on its own
+        code = proc.wait()
+    return 0 if code in (0, -2, 130) else EXIT_FOUND
