@@ -93,7 +93,7 @@ def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> di
 
 
 # What config.json holds beside the train settings: where the run comes from and what it trains.
-RUN_KEYS = ("run_id", "created", "workspace", "model", "build_dir", "build_id")
+RUN_KEYS = ("run_id", "created", "workspace", "model", "build_dir", "build_id", "service_job")
 
 
 def train_config(config: dict[str, Any]) -> TrainConfig:
