@@ -98,6 +98,7 @@ def run_check(name: str, steps: int, warmup: int, model_name: str, device: str =
     import torch
     from train_throughput import StepClock
 
+    from ftui.core.workspace import TrainConfig
     from ftui.engine.callback import BestTracker, EventsCallback
     from ftui.engine.data import load_datasets
     from ftui.engine.device import DevicePlan
@@ -128,7 +129,9 @@ def run_check(name: str, steps: int, warmup: int, model_name: str, device: str =
     }
     clock = StepClock(warmup)
     events = EventsCallback(tmp / "events.jsonl", tmp, device, threading.Event(), BestTracker(0), tmp / "adapter")
-    trainer = make_trainer(cfg, plan, model, tok, train_ds, None, tmp / "ckpt", callbacks=[events, clock.callback])
+    trainer = make_trainer(
+        TrainConfig.from_dict(cfg), plan, model, tok, train_ds, None, tmp / "ckpt", callbacks=[events, clock.callback]
+    )
     trainer.args.save_strategy = "no"
     recorded: list[dict] = []
     collate = trainer.data_collator

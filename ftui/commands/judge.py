@@ -43,8 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _progress_line(st: evalrun.EvalState) -> str:
     parts = []
-    for side in ("base", "tuned"):
-        pr = st.progress.get(side)
+    for side, pr in st.progress.items():  # every side in the order it began: base, tuned, then the few-shot arm
         if pr:
             cached = f" ({pr['cached']} cached)" if pr.get("cached") else ""
             parts.append(f"{side} {pr['done']}/{pr['total']}{cached}")

@@ -551,16 +551,20 @@ def follow(
     """Poll until the job ends (or `timeout` seconds pass); returns the run's state.
 
     A service that does not answer is polled again for up to `unreachable_for` seconds before
-    this gives up: a restarted service or a re-opened SSH tunnel should not end the watch."""
+    this gives up: a restarted service or a re-opened SSH tunnel should not end the watch.
+
+    `on_event` gets every event the run gains while this watches, whoever polled it: with the
+    workbench attached to the same run, its polls record some of the job's events first."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if client is None:
         client = client_for(config["base_url"], config.get("api_key_env") or "OPENAI_API_KEY")
     deadline = None if timeout is None else time.monotonic() + timeout
     down_since: float | None = None
+    _, offset = _events.read_events(run_dir / "events.jsonl")
     while True:
         try:
-            written = sync(run_dir, client)
+            sync(run_dir, client)
             down_since = None
         except HostedError as exc:
             if not exc.unreachable:
@@ -568,7 +572,7 @@ def follow(
             down_since = down_since if down_since is not None else time.monotonic()
             if time.monotonic() - down_since > unreachable_for:
                 raise
-            written = []
+        written, offset = _events.read_events(run_dir / "events.jsonl", offset)
         for ev in written:
             on_event(ev)
         state = run_state(run_dir)

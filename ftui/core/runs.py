@@ -92,8 +92,9 @@ def train_settings(ws: Workspace, overrides: dict[str, Any] | None = None) -> di
     return asdict(dataclasses.replace(ws.train, **given))
 
 
-# What config.json holds beside the train settings: where the run comes from and what it trains.
-RUN_KEYS = ("run_id", "created", "workspace", "model", "build_dir", "build_id")
+# What config.json holds beside the train settings: where the run comes from, what it trains, and
+# the fine-tuning service's job it runs for (`ftui service`).
+RUN_KEYS = ("run_id", "created", "workspace", "model", "build_dir", "build_id", "service_job")
 
 
 def train_config(config: dict[str, Any]) -> TrainConfig:

@@ -186,13 +186,7 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
     @app.post("/v1/fine_tuning/jobs")
     async def create_job(request: Request) -> dict[str, Any]:
         who = owner(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ServiceError(400, "the request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise ServiceError(400, "the request body must be a JSON object")
-        job = svc.create_job(who, body)
+        job = svc.create_job(who, await _json_object(request))
         svc.tick()
         return job
 
@@ -267,12 +261,7 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
         def make(path: str = path) -> Any:
             async def endpoint(request: Request) -> Any:
                 who = owner(request)
-                try:
-                    body = await request.json()
-                except ValueError:
-                    raise ServiceError(400, "the request body is not JSON") from None
-                if not isinstance(body, dict):
-                    raise ServiceError(400, "the request body must be a JSON object")
+                body = await _json_object(request)
                 body["_owner"], body["_asked"] = who, body.get("model")
                 return await run_in_threadpool(_forward, path, body)
 
@@ -281,6 +270,17 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
         app.add_api_route(f"/v1/{path}", make(), methods=["POST"])
 
     return app
+
+
+async def _json_object(request: Any) -> dict[str, Any]:
+    """A request's JSON object body; anything else is OpenAI's 400 error, not a traceback."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ServiceError(400, "the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ServiceError(400, "the request body must be a JSON object")
+    return body
 
 
 def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:

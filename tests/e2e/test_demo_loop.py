@@ -27,6 +27,8 @@ def sample_copy(tmp_path) -> Path:
     ws.mkdir()
     for name in ("ftui.yaml", "run_log.jsonl", REVIEW_FILE):
         shutil.copy(SAMPLE / name, ws / name)
+    # The forgetting check's local tasks, which the sample's ftui.yaml names.
+    shutil.copytree(SAMPLE / "general_tasks", ws / "general_tasks")
     return ws
 
 

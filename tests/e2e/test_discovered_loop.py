@@ -28,6 +28,8 @@ def unlabeled_sample(tmp_path) -> Path:
     ws.mkdir()
     for name in ("ftui.yaml", REVIEW_FILE):
         shutil.copy(SAMPLE / name, ws / name)
+    # The forgetting check's local tasks, which the sample's ftui.yaml names.
+    shutil.copytree(SAMPLE / "general_tasks", ws / "general_tasks")
     with open(SAMPLE / "run_log.jsonl", encoding="utf-8") as src, open(ws / "run_log.jsonl", "w") as dst:
         for line in src:
             row = json.loads(line)

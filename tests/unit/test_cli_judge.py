@@ -62,3 +62,15 @@ def test_report_vs_another_run(fixture_run, capsys):
     assert out.startswith("vs ") and "9 items graded by both, 9 alike" in out
     assert main(["report", run_dir.name, "-w", str(ws.root), "--vs", other.name, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {"same": 9}
+
+
+def test_eval_progress_line_names_every_side_as_it_begins():
+    from ftui.commands.judge import _progress_line
+    from ftui.core import evalrun
+
+    st = evalrun.EvalState("running")
+    for side, done, cached in (("base", 77, 5), ("tuned", 77, 0), ("fewshot", 22, 0)):
+        evalrun.fold(
+            [{"v": 1, "type": "progress", "t": 0.0, "side": side, "done": done, "total": 77, "cached": cached}], st
+        )
+    assert _progress_line(st) == "base 77/77 (5 cached) · tuned 77/77 · fewshot 22/77"

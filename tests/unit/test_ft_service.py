@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ftui.core import events as ev
-from ftui.core import ft_service
+from ftui.core import ft_service, runs
 from ftui.core.ft_service import Service, ServiceError, owner_of
 from ftui.core.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
@@ -51,6 +51,18 @@ def test_a_job_is_queued_with_its_build_and_settings(svc):
     auto = _job(svc)  # 8 rows x 3 epochs < 100 passes: OpenAI's rule raises the epochs to 12
     assert json.loads((svc.jobs_dir / f"{auto['id']}.json").read_text())["train"]["max_steps"] == 2 * 12
     assert [j["id"] for j in svc.list_jobs(A)] == [auto["id"], job["id"]] and svc.list_jobs(B) == []
+
+
+def test_a_started_job_is_a_run_the_trainer_can_read(svc, monkeypatch):
+    # The trainer rebuilds its settings from the run's config.json; the job's name there must not break it.
+    started = []
+    monkeypatch.setattr(runs, "start_training", lambda run_dir: started.append(run_dir))
+    job = _job(svc, method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}})
+    (run_id,) = svc.tick()
+    config = runs.read_run_config(started[0])
+    assert started[0].name == run_id and config["service_job"] == job["id"]
+    settings = runs.train_config(config)
+    assert settings.max_steps == 4 and settings.patience == 0 and settings.method == "sft"
 
 
 def test_a_bad_file_fails_the_job_with_lines_named(svc):

@@ -425,6 +425,23 @@ def test_evaluating_a_hosted_run_uses_the_service_on_both_sides(ws_dir, server):
     assert plan.config["adapter"] is None
 
 
+def test_follow_shows_what_another_watcher_recorded(ws_dir, server, monkeypatch):
+    # The workbench attached to the same run polls too, and records some of the job's events first.
+    assert _submit(ws_dir, server) == 0
+    run_dir = _only_run(ws_dir)
+    real_sync, shown = hosted.sync, []
+
+    def workbench_polls_first(rd, client=None):
+        real_sync(rd)
+        return real_sync(rd, client)
+
+    monkeypatch.setattr(hosted, "sync", workbench_polls_first)
+    assert hosted.follow(run_dir, interval=0.01, on_event=shown.append) == "finished"
+    recorded = _events(run_dir)
+    assert [e["step"] for e in shown if e["type"] == "log"] == [1, 2, 3, 4, 5, 6]
+    assert shown == recorded[len(recorded) - len(shown) :] and shown[-1]["type"] == "finished"
+
+
 def test_follow_bridges_a_service_that_does_not_answer_for_a_while(ws_dir, server, monkeypatch):
     assert _submit(ws_dir, server) == 0
     run_dir = _only_run(ws_dir)

@@ -71,6 +71,9 @@ def test_cuda_without_bf16_refuses_bf16(monkeypatch):
 def test_cast_zeroes_denormals_and_leaves_fp32_alone():
     import torch
 
+    # Another test in this process may have turned on the CPU's flush-to-zero, which would zero the
+    # denormals below as they are written, before the cast this test is about.
+    torch.set_flush_denormal(False)
     layer = torch.nn.Linear(4, 2, bias=False)
     with torch.no_grad():
         layer.weight.copy_(torch.tensor([[1e-39, 0.5, -2e-40, 1.0], [3.0, -1e-38, 0.25, 1e-30]]))
