@@ -66,13 +66,16 @@ async def _wait(pilot, cond, timeout: float = 20) -> None:
 async def test_form_submits_a_hosted_job_and_the_pane_draws_it_live(hosted_ws, server):
     app = FtuiApp(hosted_ws, start_pane="train", watch_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:
+        # Each poll moves the fake service one step on: polls well apart let the test see every step
+        # even when a loaded machine stretches its own checks (the fixture restores the setting).
+        train_pane.HOSTED_POLL_EVERY = 0.5
         await _submit_from_form(pilot, app, epochs="2")
         (job,) = server.jobs.values()
         assert job["request"]["method"] == {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}
         pane = app.screen
         await _wait(pilot, lambda: pane.view is not None and pane.view.run_id.endswith("hosted-sft"))
         seen = []
-        await _wait(pilot, lambda: seen.append(pane.view.step) or pane.view.state == "finished")
+        await _wait(pilot, lambda: seen.append(pane.view.step) or pane.view.state == "finished", timeout=60)
         assert pane.view.state == "finished"
         assert len({s for s in seen if s}) >= 3, seen  # the curve grew poll by poll
         chart = pane.query_one("#tr-chart")
