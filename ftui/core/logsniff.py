@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftui.core import toolcalls
 from ftui.core.chat import as_conversation
 from ftui.core.errors import InputError
 from ftui.core.formatting import clip, plural
@@ -74,6 +75,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "evidence_text": ("evidence_text", "context", "evidence"),
     "evidence_files": ("evidence_files",),
     "grade_reason": ("grade_reason", "explanation", "reason", "judgment", "rationale"),
+    "tools": ("tools", "functions", "tool_definitions", "available_tools"),
 }
 # Containers whose leaves hold a field: (field, container names, leaf names or () for any).
 _NESTED = (
@@ -86,6 +88,19 @@ _NESTED = (
     ("grade_reason", ("scores", "score", "grading", "judge", "eval"), ("explanation", "reason", "rationale")),
 )
 _PASS_WORDS = ("correct", "acceptable", "pass", "passed", "yes", "true", "right", "good", "c", "ok", "success")
+# A log of failures only names no passing grade; the word its tool would use for one is the opposite.
+_FAIL_TO_PASS = {
+    "incorrect": "correct",
+    "unacceptable": "acceptable",
+    "fail": "pass",
+    "failed": "passed",
+    "no": "yes",
+    "false": "true",
+    "wrong": "right",
+    "bad": "good",
+    "i": "c",
+    "failure": "success",
+}
 SAMPLE = 500
 
 
@@ -100,6 +115,7 @@ class Proposal:
     rule_why: str = ""
     notes: list[str] = field(default_factory=list)
     has_evidence: bool = False  # the log carries retrieved evidence for the prompt template
+    has_tools: bool = False  # requests declare tools: answers are read as calls
 
     @property
     def tool(self) -> str:
@@ -204,7 +220,8 @@ def _paths(obj: Any, prefix: str = "", depth: int = 0, out: dict[str, Any] | Non
                 continue
             p = f"{prefix}{k}"
             out[p] = v
-            if as_conversation(v) is None:
+            # A conversation or a tool list is one field: its `type` or `name` is not the record's.
+            if as_conversation(v) is None and k not in _NAMES["tools"]:
                 _paths(v, p + ".", depth + 1, out)
     elif isinstance(obj, list) and obj and depth < 5:
         p = f"{prefix}0"
@@ -224,6 +241,11 @@ def _fits(name: str, v: Any) -> bool:
         return isinstance(v, bool)
     if name == "evidence_files":
         return isinstance(v, (list, str))
+    if name == "tools":
+        try:
+            return bool(toolcalls.normalise_tools(v))
+        except toolcalls.ToolError:
+            return False
     if name in ("answer", "expected_answer"):
         return isinstance(v, (str, int, float, dict, list)) and not isinstance(v, bool)
     return isinstance(v, str)
@@ -293,6 +315,9 @@ def _guess_mapping(prop: Proposal) -> None:
     defaults = Fields()
     prop.fields = {k: v for k, v in chosen.items() if getattr(defaults, k) != v}
     prop.has_evidence = "evidence_text" in chosen
+    prop.has_tools = "tools" in chosen
+    if prop.has_tools:
+        prop.notes.append(f"requests declare tools (`{chosen['tools']}`): answers are read and graded as tool calls")
     grades = []
     for r in recs:
         g: Any = r
@@ -331,6 +356,12 @@ def _rule_for(grades: list[Any]) -> tuple[PassRuleConfig, str]:
     passing = [t for t in texts if t.lower() in _PASS_WORDS]
     if passing:
         return PassRuleConfig(values=passing), f"text grades {', '.join(texts[:8])}: {', '.join(passing)} pass"
+    if all(t.lower() in _FAIL_TO_PASS for t in texts):
+        # Keep the log's own case: `INCORRECT` passes as `CORRECT`.
+        opposite = [_FAIL_TO_PASS[t.lower()] if t.islower() else _FAIL_TO_PASS[t.lower()].upper() for t in texts]
+        return PassRuleConfig(values=opposite), (
+            f"text grades {', '.join(texts[:8])}: only failures seen; {', '.join(opposite)} would pass"
+        )
     return PassRuleConfig(values=texts[:1]), (
         f"text grades {', '.join(texts[:8])}: none reads as a pass; `{texts[0]}` passes until you edit pass_rule"
     )
@@ -418,6 +449,12 @@ def yaml_text(prop: Proposal) -> str:
             "prompt:",
             '  default_system: "You are a helpful assistant."',
             '  user_template: "{question}"',
+        ]
+    if prop.has_tools:
+        out += [
+            "# Requests declare tools: an answer is graded as a call (right tool, every argument equal).",
+            "eval:",
+            "  grader: {kind: tool_call, arguments: equal}",
         ]
     out += [
         "# A cluster with this many failures is a fine-tuning candidate.",

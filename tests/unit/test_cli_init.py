@@ -92,6 +92,38 @@ def test_init_guesses_a_nested_mapping_and_a_numeric_pass_rule(tmp_path, capsys)
     assert (json.loads(out)["passing"], json.loads(out)["failures"]) == (3, 2)
 
 
+def test_init_reads_an_agent_log_of_failures_only_as_calls(tmp_path, capsys):
+    weather = {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    rows = [
+        {
+            "id": f"w{i}",
+            "request": {
+                "messages": [{"role": "user", "content": f"Weather in city {i}?"}],
+                "tools": [{"type": "function", "function": weather}],
+            },
+            "output": "It is sunny." if i % 2 else '{"name": "get_weather", "arguments": {"town": "Oslo"}}',
+            "verdict": "INCORRECT",
+        }
+        for i in range(4)
+    ]
+    write_jsonl(tmp_path / "agent.jsonl", rows)
+    code, out, _ = run(capsys, "init", tmp_path / "agent.jsonl", "--yes")
+    assert code == 0, out
+    cfg = (tmp_path / "ftui.yaml").read_text()
+    # The tools were found under the request, not read as a task (`tools.0.type` is "function").
+    assert 'tools: "request.tools"' in cfg and "task:" not in cfg and "failure_label:" not in cfg
+    # A log of failures only: the opposite word passes, in the log's own case.
+    assert 'pass_rule: {values: ["CORRECT"]}' in cfg and "4 items: 0 pass, 4 fail" in out
+    assert "grader: {kind: tool_call, arguments: equal}" in cfg
+    ws = Workspace.load(tmp_path)
+    assert ws.eval.grader["kind"] == "tool_call"
+    code, out, _ = run(capsys, "show", "w0", "-w", tmp_path)
+    assert code == 0 and "get_weather" in out
+
+
 def test_init_on_something_it_cannot_read_is_one_line(tmp_path, capsys):
     write_jsonl(tmp_path / "x.jsonl", [{"text": "hello"}])
     code, _, err = run(capsys, "init", tmp_path / "x.jsonl", "--yes")
