@@ -177,6 +177,10 @@ def _tool_rule(prop: Proposal, source: str) -> PassRuleConfig:
 
     preset = SOURCES[source].rule
     grades = _grades_of(read_items(prop.files, source=source, rule=PassRule(at_least=float("-inf"))).items)
+    # An agent eval's records declare tools (inspect_ai's model events): its answers are graded as calls.
+    prop.has_tools = _declares_tools(prop.files, source)
+    if prop.has_tools:
+        prop.notes.append("requests declare tools: answers are read and graded as tool calls")
     # inspect scorers can score in numbers or true/false instead of letters.
     if preset.values is not None and grades and not any(_matches_kind(g, preset.values) for g in grades):
         cfg, why = _rule_for(grades)
@@ -184,6 +188,20 @@ def _tool_rule(prop: Proposal, source: str) -> PassRuleConfig:
         return cfg
     prop.rule_why = f"the {SOURCES[source].title} convention"
     return preset
+
+
+def _declares_tools(files: list[Path], source: str) -> bool:
+    """Whether a tool's records (the first few hundred) declare tools."""
+    from itertools import islice
+
+    from ftui.core.sources import SOURCES
+
+    records = SOURCES[source].records
+    for f in files:
+        diags: list[Diagnostic] = []
+        if any(isinstance(rec, dict) and rec.get("tools") for _, _, rec in islice(records(f, diags), SAMPLE)):
+            return True
+    return False
 
 
 def _matches_kind(g: Any, values: list[Any]) -> bool:
