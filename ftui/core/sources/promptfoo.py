@@ -6,6 +6,11 @@ result: `testIdx`, `promptIdx`, `testCase` (`vars`, `assert`, `description`), `p
 rendered prompt; a JSON message list for chat prompts), `response.output` (text, or an object when
 the provider returns JSON), `vars`, `success`, `score`, `gradingResult` (`pass`, `score`,
 `reason`, `componentResults`), `error`, `failureReason`. `success` is the grade.
+
+A call is kept as a call. promptfoo's OpenAI chat provider returns, as `response.output`, the
+message's `tool_calls` list when it has no text, the whole message when it has both, and the
+older `function_call` object; each becomes the canonical call text (ftui.core.toolcalls). The tool
+definitions are not in a result (they are the provider's `config.tools`, often a `file://` path).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ftui.core import toolcalls
 from ftui.core.passrule import PassRuleConfig
 from ftui.core.records import Diagnostic, array_records, find_array, jsonl_records, read_text
 from ftui.core.sources import Converted, Records, Source, mapping, not_format
@@ -45,7 +51,11 @@ def to_record(res: Any) -> Converted:
     raw = prompt.get("raw")
     response = mapping(res.get("response"))
     output = response.get("output")
-    answer = output if isinstance(output, str) else ("" if output is None else json.dumps(output))
+    calls = _calls(output)
+    if calls is not None:
+        answer = calls
+    else:
+        answer = output if isinstance(output, str) else ("" if output is None else json.dumps(output))
     expected = None
     for a in test.get("assert") or []:
         if isinstance(a, dict) and a.get("type") in _EXPECTING and isinstance(a.get("value"), str):
@@ -78,6 +88,26 @@ def to_record(res: Any) -> Converted:
         "failure_label": _failed_assertion(grading) if not res["success"] else None,
         "record": res,
     }, ""
+
+
+def _calls(output: Any) -> str | None:
+    """The canonical text of the calls in a provider's structured output, or None when it is not calls."""
+    if isinstance(output, list):
+        calls = (
+            toolcalls.calls_from_openai(output)
+            if all(isinstance(c, dict) and "function" in c for c in output)
+            else None
+        )
+        return toolcalls.call_text(calls) if calls else None
+    if not isinstance(output, dict):
+        return None
+    if output.get("tool_calls") or isinstance(output.get("function_call"), dict):
+        return toolcalls.message_text(output)
+    # A bare function_call: OpenAI gives its arguments as JSON text.
+    if set(output) == {"name", "arguments"} and isinstance(output["arguments"], str):
+        calls = toolcalls.calls_of(output)
+        return toolcalls.call_text(calls) if calls else None
+    return None
 
 
 def records(path: Path, diags: list[Diagnostic]) -> Records:
