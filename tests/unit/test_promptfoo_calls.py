@@ -9,6 +9,7 @@ from ftui.core.grading import grade
 from ftui.core.passrule import PassRule
 from ftui.core.runlog import read_items
 from ftui.core.sources import SOURCES
+from ftui.core.workspace import Fields
 from tests.fixtures.evallogs import HERE
 
 CALL = {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}
@@ -35,3 +36,19 @@ def test_tool_calls_output_reads_as_the_call(tmp_path):
     assert answers[3] == '{"city": "Oslo"}'
     g = grade(answers[1], json.dumps(CALL), {"kind": "tool_call"})
     assert g.passed and "calls `get_weather`" in g.reason
+
+
+def test_tools_passed_in_vars_are_mapped_with_a_field(tmp_path):
+    from ftui.sample.agents import TOOLS
+
+    doc = json.loads((HERE / "promptfoo/out.json").read_text())
+    res = doc["results"]["results"][0]
+    res["vars"]["tools"] = TOOLS
+    res["response"]["output"] = json.dumps(CALL)  # a JSON call in the text, read as a call once tools are declared
+    p = tmp_path / "out.json"
+    p.write_text(json.dumps(doc, indent=2))
+    rule = PassRule.from_config(SOURCES["promptfoo"].rule, ())
+    log = read_items([p], Fields(tools="record.vars.tools"), rule, source="promptfoo")
+    it = log.items[0]
+    assert toolcalls.load_tools(it.tools) == TOOLS and it.answer == toolcalls.call_text([CALL])
+    assert log.items[1].tools is None
