@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.ftui-installed
 WORKSPACE ?= sample_data
 
-.PHONY: run test test-fast lint setup model demo demo-dpo bench gpu-check clean
+.PHONY: run test test-fast lint setup model demo demo-dpo demo-agents bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,9 @@ demo: model
 
 demo-dpo: model
 	$(PY) -m ftui.sample demo --method dpo
+
+demo-agents: model
+	$(PY) -m ftui.sample demo -w sample_data/agents
 
 bench: model
 	$(PY) benchmarks/runlog_scale.py

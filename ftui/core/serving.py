@@ -41,6 +41,11 @@ SERVED_TIMEOUT_S = 900.0
 # it still applies its defaults (repeat penalty 1.1, top-k 40, min-p 0.05), and on the sample that
 # changed 27 of 64 answers and 7 grades. vLLM's defaults apply no penalty.
 LLAMA_CPP_GREEDY = {"repeat_penalty": 1.0, "top_k": 1, "min_p": 0.0}
+# OpenAI's API has no repeat penalty; llama-cpp-python's server applies 1.1 to a request that does
+# not name one, so an application asking ftui's server for temperature 0 would not get the judged
+# model's greedy answers. ftui's server fills these in where a request leaves them out.
+LLAMA_CPP_REQUEST_DEFAULTS = {"repeat_penalty": 1.0}
+GENERATION_PATHS = ("/v1/chat/completions", "/v1/completions")
 
 
 class ServeError(FtuiError):

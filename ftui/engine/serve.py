@@ -16,11 +16,12 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ftui.core import exports
 from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json
-from ftui.core.serving import BASE_NAME, vllm_lora_rank
+from ftui.core.serving import BASE_NAME, GENERATION_PATHS, LLAMA_CPP_REQUEST_DEFAULTS, vllm_lora_rank
 from ftui.engine.child import failure_fields
 
 
@@ -97,8 +98,42 @@ def serve_llama_cpp(cfg: dict, sd: Path, emit) -> None:
     atomic_write_json(sd / "llama_cpp_server.json", server_cfg)
     settings = ConfigFileSettings.model_validate(server_cfg)
     app = create_app(server_settings=ServerSettings.model_validate(settings), model_settings=settings.models)
+    app = with_request_defaults(app, LLAMA_CPP_REQUEST_DEFAULTS)
     emit("status", message=f"serving {', '.join(m['model_alias'] for m in models)} at {cfg['base_url']}")
     uvicorn.run(app, host=cfg["host"], port=cfg["port"], log_level="info")
+
+
+def with_request_defaults(app, defaults: dict[str, Any]):
+    """An ASGI app that adds `defaults` to a generation request's JSON body where it leaves them out."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in GENERATION_PATHS:
+            return await app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        try:
+            request = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            request = None  # the server answers a malformed body with its own error
+        if isinstance(request, dict):
+            body = json.dumps({**defaults, **request}).encode()
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()  # then the client's disconnect, if it comes
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await app({**scope, "headers": headers}, replay, send)
+
+    return wrapped
 
 
 def vllm_command(cfg: dict, base: Path | None = None) -> list[str]:
