@@ -4,6 +4,8 @@ A job's events are derived from its run's events.jsonl on every request. Their i
 in that derivation, so the derivation only ever appends: a step that will get an eval loss is held
 back until it has it, and an event once listed never changes. A poller that records events by id
 (ftui's own hosted client, or any script) never sees one twice or misses one, across restarts.
+Once the run is over (a final event, or its process gone) a held-back step is listed as it is, so
+every `log` event the run wrote is a metrics event, whatever the job's end.
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ def num(value: Any) -> float | None:
 
 
 def openai_events(
-    rec: dict[str, Any], evs: list[dict[str, Any]], ft_name: str, status: str, error: dict[str, Any] | None
+    rec: dict[str, Any],
+    evs: list[dict[str, Any]],
+    ft_name: str,
+    status: str,
+    error: dict[str, Any] | None,
+    *,
+    over: bool,
 ) -> list[dict[str, Any]]:
-    """The job record's own notes, then its run's events, oldest first, as fine_tuning.job.event objects."""
+    """The job record's own notes, then its run's events, oldest first, as fine_tuning.job.event objects.
+
+    `over`: the run will write nothing more (no run, a final event, or its process is gone)."""
     out: list[tuple[float, str, str, dict[str, Any] | None]] = [
         (float(rec["created_at"]), "info", f"Created fine-tuning job: {rec['id']}", None)
     ]
@@ -83,10 +93,13 @@ def openai_events(
         elif kind == "cancelled":
             flush()
             out.append((ev["t"], "info", "Fine-tuning job cancelled", None))
-    if pending is not None and any(e.get("type") in FINAL_TYPES for e in evs):
+    over = over or any(e.get("type") in FINAL_TYPES for e in evs)
+    if over:  # no eval loss can come any more: the step is listed with what it has
         flush()
-    if status == "cancelled" and not any(e.get("type") == "cancelled" for e in evs) and not evs:
-        out.append((float(rec["cancelled_at"]), "info", "Fine-tuning job cancelled", None))
+    if status == "cancelled" and over and not any(e.get("type") == "cancelled" for e in evs):
+        # A queued job cancelled, or a run whose process ended before it could say so.
+        when = max(float(rec.get("cancelled_at") or rec["created_at"]), evs[-1]["t"] if evs else 0.0)
+        out.append((when, "info", "Fine-tuning job cancelled", None))
     if status == "failed" and rec.get("run_id") and error and not any(e.get("type") == "failed" for e in evs):
         # A run that died without its final event (a process killed before or while it trained).
         when = evs[-1]["t"] if evs else float(rec["created_at"])

@@ -403,6 +403,8 @@ class Service:
         if info.state == "cancelled":
             return "cancelled", None
         if info.state == "dead":
+            if rec.get("cancelled_at"):  # asked to stop, and gone before it could say so: what was asked
+                return "cancelled", None
             msg = "the training process ended without a final event (killed, or the machine restarted)"
             return "failed", {"code": "server_error", "message": msg, "param": None}
         return "failed", {"code": "server_error", "message": info.error or "training failed", "param": None}
@@ -450,7 +452,9 @@ class Service:
         """The job's events in OpenAI's shape, oldest first."""
         job = self.job(owner, job_id)
         status, error = self.status_of(job.record)
-        return openai_events(job.record, self._run_events(job), self.fine_tuned_name(job.record), status, error)
+        over = job.run_dir is None or runs.read_state(job.run_dir).state != "running"
+        name = self.fine_tuned_name(job.record)
+        return openai_events(job.record, self._run_events(job), name, status, error, over=over)
 
     def checkpoints(self, owner: str, job_id: str) -> list[dict[str, Any]]:
         job = self.job(owner, job_id)

@@ -220,6 +220,9 @@ def test_cancel_a_running_job(service):
     assert a.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
     assert _events(a, job.id)[-1].message == "Fine-tuning job cancelled"
     assert len(_metrics(a, job.id)) < 40 * 12
+    # Every step the run logged, the last one before the stop too, is a metrics event.
+    logged = [e["step"] for e in events.read_events(run_dir / "events.jsonl")[0] if e["type"] == "log"]
+    assert [m["step"] for m in _metrics(a, job.id)] == logged and logged
     with pytest.raises(openai.BadRequestError, match="already cancelled"):
         a.fine_tuning.jobs.cancel(job.id)
 

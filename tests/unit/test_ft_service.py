@@ -222,3 +222,45 @@ def test_the_command_needs_keys_and_a_free_port(tmp_path, monkeypatch, capsys):
     assert f"port {port} on 127.0.0.1 is busy" in capsys.readouterr().err
     assert main(["service", "-w", str(ws_dir), "--status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "none"
+
+
+CANCELLED_RUN = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "cancelled_run.jsonl"
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        "cancelled",  # the whole recorded run: stop asked, last step logged, checkpoint, `cancelled`
+        "gone-after-cancel",  # stopped between its last `log` and anything else, after a cancel
+        "gone",  # killed between its last `log` and anything else, nobody asked
+    ],
+)
+def test_every_log_the_run_wrote_is_a_metrics_event_whatever_the_end(svc, end):
+    job = _job(svc, validation_file=svc.add_file(A, "valid.jsonl", GOOD, "fine-tune")["id"])
+    lines = CANCELLED_RUN.read_text().splitlines()
+    logged = [json.loads(x)["step"] for x in lines if json.loads(x)["type"] == "log"]
+    last_log = max(i for i, x in enumerate(lines) if json.loads(x)["type"] == "log")
+    run_dir = _attach_run(svc, job, [], alive=True)
+    rec = json.loads((svc.jobs_dir / f"{job['id']}.json").read_text())
+    # Every third step is evaluated, so the last logged step (9) waits for an eval loss that never comes.
+    rec["train"]["eval_steps"] = 3
+    if end != "gone":
+        rec["cancelled_at"] = int(json.loads(lines[last_log])["t"])
+    (svc.jobs_dir / f"{job['id']}.json").write_text(json.dumps(rec))
+    (run_dir / "events.jsonl").write_text("\n".join(lines[: last_log + 1]) + "\n")
+    while_running = svc.events(A, job["id"])
+    assert [e["data"]["step"] for e in while_running if e["type"] == "metrics"] == logged[:-1]  # 9 waits
+    if end == "cancelled":
+        (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+    else:
+        (run_dir / "pid").unlink()  # the process is gone without a final event
+    after = svc.events(A, job["id"])
+    assert after[: len(while_running)] == while_running  # nothing listed changes
+    assert [e["data"]["step"] for e in after if e["type"] == "metrics"] == logged == list(range(1, 10))
+    step9 = after[len(while_running)]["data"]
+    assert (step9["step"], step9["total_steps"], step9["train_loss"]) == (9, 400, pytest.approx(5.90994))
+    status = svc.public_job(svc.job(A, job["id"]).record)["status"]
+    if end == "gone":
+        assert status == "failed" and after[-1]["level"] == "error"
+    else:
+        assert status == "cancelled" and after[-1]["message"] == "Fine-tuning job cancelled"
