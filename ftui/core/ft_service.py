@@ -10,6 +10,7 @@ what the files say. Keys never reach the disk: a caller is known by a hash of it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftui.core import checks, formats, runs
+from ftui.core import checks, formats, runs, tokens
 from ftui.core.errors import FtuiError
 from ftui.core.events import FINAL_TYPES, read_events
 from ftui.core.fsutil import atomic_write_json
@@ -108,6 +109,14 @@ class Service:
         self.base_name = base_model_name(ws.model)
         self._lock = threading.RLock()
 
+    @functools.cached_property
+    def tokenizer(self) -> tokens.ChatTokenizer | None:
+        """The model's chat template and tokenizer, which count a job's tokens; None without local files."""
+        try:
+            return tokens.load_for_model(self.ws.model, say=lambda _m: None, prepare=False)
+        except (tokens.TokenizerError, OSError):
+            return None
+
     # --- files ---------------------------------------------------------------------------------
 
     def _file_record(self, file_id: str) -> dict[str, Any] | None:
@@ -165,23 +174,39 @@ class Service:
                 out.append(public_file(rec))
         return sorted(out, key=lambda r: (r["created_at"], r["id"]), reverse=True)
 
-    def check_file(self, owner: str, file_id: str, method: str, param: str) -> tuple[list[dict[str, Any]], str | None]:
-        """The file's rows for `method`, or None and the first lines of ftui's pre-flight check errors."""
+    def check_file(
+        self, owner: str, file_id: str, method: str, param: str, epochs: int | None = None
+    ) -> tuple[list[dict[str, Any]], str | None, int | None]:
+        """The file's rows for `method` (or none and the first lines of ftui's pre-flight check errors),
+        and the tokens `epochs` passes over it train: each example as the model's chat template renders
+        it, cut at the trainer's max length (None when the model has no local tokenizer to count with).
+        `epochs` None is OpenAI's rule, as for the job's own steps."""
         rec = self.get_file(owner, file_id, param)
         path = self.files_dir / f"{file_id}.jsonl"
         fmt = UPLOAD_FORMAT[method]
+        limit = self.ws.train.max_length
         try:
-            report = checks.run_checks(path, fmt=fmt, label=rec["filename"])
+            report = checks.run_checks(
+                path,
+                fmt=fmt,
+                label=rec["filename"],
+                tokenizer=self.tokenizer,
+                model=self.base_name,
+                max_length=limit,
+                hosted=True,
+                context_limit=limit,
+                epochs=epochs,
+            )
         except (formats.FormatError, UnicodeDecodeError, ValueError) as exc:
-            return [], f"{rec['filename']}: {exc}"
+            return [], f"{rec['filename']}: {exc}", None
         if report.errors:
             shown = "; ".join(str(f) for f in report.errors[:SHOWN_ERRORS])
             more = len(report.errors) - SHOWN_ERRORS
-            return [], shown + (f" (and {more} more)" if more > 0 else "")
+            return [], shown + (f" (and {more} more)" if more > 0 else ""), None
         rows = formats.read(path, fmt).rows
         if not rows:
-            return [], f"{rec['filename']}: no examples"
-        return rows, None
+            return [], f"{rec['filename']}: no examples", None
+        return rows, None, int(report.hosted["billed_tokens"]) if report.hosted else None
 
     # --- jobs: create ------------------------------------------------------------------------------
 
@@ -237,10 +262,12 @@ class Service:
             "cancelled_at": None,
             "notes": [{"t": time.time(), "level": "info", "message": f"Validating training file: {training_file}"}],
         }
-        rows, problem = self.check_file(owner, training_file, mtype, "training_file")
+        rows, problem, rec["trained_tokens"] = self.check_file(
+            owner, training_file, mtype, "training_file", settings["train"]["n_epochs"]
+        )
         held: list[dict[str, Any]] = []
         if problem is None and validation_file is not None:
-            held, vproblem = self.check_file(owner, validation_file, mtype, "validation_file")
+            held, vproblem, _ = self.check_file(owner, validation_file, mtype, "validation_file")
             if vproblem is not None:
                 self._fail_validation(rec, vproblem, "validation_file")
         elif problem is not None:
@@ -436,7 +463,8 @@ class Service:
             "result_files": [],
             "seed": rec["seed"],
             "status": status,
-            "trained_tokens": None,  # the run's events do not count tokens
+            # Counted by the pre-flight check when the job was made: what its run trains once it succeeds.
+            "trained_tokens": rec.get("trained_tokens") if status == "succeeded" else None,
             "training_file": rec["training_file"],
             "validation_file": rec.get("validation_file"),
             "estimated_finish": None,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ftui.cli import main
-from ftui.core import events, ft_service, hosted, runs
+from ftui.core import events, ft_service, hosted, runs, tokens
 from ftui.core.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
@@ -165,6 +165,11 @@ def test_supervised_job_succeeds_and_its_model_answers(service):
     job = _wait(a, job.id)
     assert job.status == "succeeded", job.error
     assert job.fine_tuned_model == f"ft:{service.base}:ftui:paths:{job.id.split('-')[1][:8]}"
+    # OpenAI's trained_tokens: each example as the model's chat template renders it, times the epochs.
+    ws = Workspace.load(service.ws_dir)
+    convs = [json.loads(x)["messages"] for x in _rows(service.ws_dir, "train.jsonl", ("messages",)).splitlines()]
+    counts = tokens.ChatTokenizer.from_dir(ws.model).count_many(convs)
+    assert job.trained_tokens == 2 * sum(min(n, ws.train.max_length) for n in counts) > 0
     metrics = _metrics(a, job.id)
     assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5, 6] and all(m["total_steps"] == 6 for m in metrics)
     assert all(isinstance(m["train_loss"], float) for m in metrics)

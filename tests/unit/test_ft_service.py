@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from ftui.core import events as ev
-from ftui.core import ft_service, runs
+from ftui.core import ft_service, runs, tokens
 from ftui.core.ft_service import Service, ServiceError, owner_of
+from ftui.core.models import EMBEDDED, local_model_dir
 from ftui.core.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
@@ -264,3 +265,32 @@ def test_every_log_the_run_wrote_is_a_metrics_event_whatever_the_end(svc, end):
         assert status == "failed" and after[-1]["level"] == "error"
     else:
         assert status == "cancelled" and after[-1]["message"] == "Fine-tuning job cancelled"
+
+
+@pytest.mark.skipif(local_model_dir(EMBEDDED) is None, reason="embedded model not converted on this machine")
+@pytest.mark.parametrize("max_length", [1024, 16])
+def test_a_succeeded_job_reports_the_tokens_it_trained(tmp_path, max_length):
+    import shutil
+
+    # The model's tokenizer files are all the count needs (no weights).
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (local_model_dir(EMBEDDED) / name).exists():
+            shutil.copy(local_model_dir(EMBEDDED) / name, model_dir / name)
+    svc = Service(
+        Workspace.load(write_workspace(tmp_path / "ws", model=str(model_dir), train={"max_length": max_length}))
+    )
+    convs = [json.loads(x)["messages"] for x in GOOD.decode().splitlines()]
+    per_pass = sum(min(n, max_length) for n in tokens.ChatTokenizer.from_dir(model_dir).count_many(convs))
+    assert per_pass > 8 * 16 if max_length == 1024 else per_pass == 8 * 16  # the cap is the trainer's cut
+    fid = svc.add_file(A, "train.jsonl", GOOD, "fine-tune")["id"]
+    two = svc.create_job(A, {"model": "model", "training_file": fid, "hyperparameters": {"n_epochs": 2}})
+    auto = svc.create_job(A, {"model": "model", "training_file": fid})  # OpenAI's rule: 12 epochs of 8 rows
+    assert two["trained_tokens"] is None  # null until the job has succeeded, as OpenAI's is
+    _attach_run(svc, two, [{"type": "finished", "adapter": "adapter", "runtime_s": 1.0}], alive=False)
+    assert svc.public_job(svc.job(A, two["id"]).record)["trained_tokens"] == 2 * per_pass
+    rec = json.loads((svc.jobs_dir / f"{auto['id']}.json").read_text())
+    assert rec["trained_tokens"] == 12 * per_pass and rec["train"]["max_steps"] == 2 * 12
+    svc.cancel(A, auto["id"])
+    assert svc.public_job(svc.job(A, auto["id"]).record)["trained_tokens"] is None
