@@ -43,6 +43,7 @@ MAX_SUFFIX = 64  # OpenAI's limit on a fine-tuned model's suffix
 # A job's first lines of a bad file: enough to fix it, short enough for an error message.
 SHOWN_ERRORS = 3
 _SUFFIX_RE = re.compile(r"^[A-Za-z0-9_.-]*$")
+_CKPT_RE = re.compile(r"^(?P<model>ft:.+):ckpt-step-(?P<step>[0-9]+)$")
 
 
 class ServiceError(FtuiError):
@@ -533,6 +534,41 @@ class Service:
             if rec.get("run_id") and self.status_of(rec)[0] == "succeeded":
                 out[self.fine_tuned_name(rec)] = (str(rec["owner"]), Path(self.ws.state.runs) / rec["run_id"])
         return out
+
+    def chat_model(self, owner: str, model: Any) -> tuple[Path, Path]:
+        """The run folder and adapter folder behind a fine-tuned name this key may chat with: a
+        succeeded job's final model, or one of its checkpoints the trainer still keeps on disk."""
+        mine = {name: rd for name, (who, rd) in self.served_runs().items() if who == owner}
+        if isinstance(model, str) and model in mine:
+            return mine[model], mine[model] / "adapter"
+        m = _CKPT_RE.match(model) if isinstance(model, str) else None
+        if m is not None and m["model"] in mine:
+            rd = mine[m["model"]]
+            folder = rd / "checkpoints" / f"checkpoint-{int(m['step'])}"
+            saved = any(
+                e.get("type") == "checkpoint" and e.get("step") == int(m["step"])
+                for e in read_events(rd / "events.jsonl")[0]
+            )
+            if saved and (folder / "adapter_config.json").is_file():
+                return rd, folder
+            if saved:
+                raise ServiceError(
+                    404,
+                    f"The checkpoint `{model}` is no longer kept (a run keeps its last few checkpoints); "
+                    f"{self._served_line(owner)}",
+                    "model",
+                    "model_not_found",
+                )
+        raise ServiceError(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it; {self._served_line(owner)}",
+            "model",
+            "model_not_found",
+        )
+
+    def _served_line(self, owner: str) -> str:
+        names = [m["id"] for m in self.models(owner)]
+        return f"this service serves {', '.join(names)}, and the checkpoints its jobs list (`:ckpt-step-N`)"
 
 
 def public_file(rec: dict[str, Any]) -> dict[str, Any]:

@@ -57,8 +57,11 @@ def gguf_for(entry: dict, cfg: dict, emit) -> Path:
         out = Path(cfg["gguf_cache"]) / f"{exports.slug(entry['model'])}-{quant}"
         job = {"name": f"{BASE_NAME}-{quant}", "run_id": BASE_NAME, "adapter": None}
     else:
-        out = Path(entry["run_dir"]) / exports.EXPORTS_DIR / exports.export_name("gguf", quant)
-        job = {"name": exports.export_name("gguf", quant), "run_id": entry["run_id"], "adapter": entry["adapter"]}
+        name = exports.export_name("gguf", quant)
+        if Path(entry["adapter"]).name != "adapter":  # a checkpoint's adapter: its own file beside the final one
+            name = f"{name}-{Path(entry['adapter']).name}"
+        out = Path(entry["run_dir"]) / exports.EXPORTS_DIR / name
+        job = {"name": name, "run_id": entry["run_id"], "adapter": entry["adapter"]}
     if not _fresh(out, job["adapter"], quant):
         emit("status", message=f"writing {out / 'model.gguf'} for {entry['name']}")
         run_export(

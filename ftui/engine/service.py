@@ -62,14 +62,16 @@ class Inference:
             return None
         return {m["name"] for m in st.config.get("models") or []}
 
-    def url(self, wanted: dict[str, Path]) -> str:
-        """The child's base URL once it serves every name in `wanted` (name -> run folder)."""
+    def url(self, wanted: dict[str, tuple[Path, Path]]) -> str:
+        """The child's base URL once it serves every name in `wanted` (name -> run folder, adapter folder)."""
         with self._lock:
             names = self._running_names()
             if names is None or not set(wanted) <= names:
                 self.stop()
-                # Every succeeded job joins, so one more fine-tune does not restart it for the others.
-                everything = {name: rd for name, (_owner, rd) in self.svc.served_runs().items()} | wanted
+                # Every succeeded job joins, so one more fine-tune does not restart it for the others;
+                # a checkpoint joins when asked for.
+                finals = {name: (rd, rd / "adapter") for name, (_owner, rd) in self.svc.served_runs().items()}
+                everything = finals | wanted
                 self._start(everything)
             cfg = json.loads((self.dir / exports.CONFIG).read_text(encoding="utf-8"))
             url = str(cfg["base_url"])
@@ -85,14 +87,15 @@ class Inference:
                     raise ServiceError(503, "the inference server did not start in time")
                 time.sleep(0.5)
 
-    def _start(self, models: dict[str, Path]) -> None:
+    def _start(self, models: dict[str, tuple[Path, Path]]) -> None:
         port = _free_port()
         ws = self.svc.ws
-        cfg = serving.plan(ws, list(models.values()), port=port, quant=serving.DEFAULT_QUANT, engine="auto")
-        by_run = {rd.name: name for name, rd in models.items()}
-        for entry in cfg["models"]:
-            if entry["run_id"] is not None:
-                entry["name"] = by_run[entry["run_id"]]
+        names = list(models)
+        run_dirs = [models[name][0] for name in names]
+        cfg = serving.plan(ws, run_dirs, port=port, quant=serving.DEFAULT_QUANT, engine="auto")
+        # The plan lists the base, then one entry per run folder given, in order.
+        for entry, name in zip(cfg["models"][1:], names, strict=True):
+            entry["name"], entry["adapter"] = name, str(models[name][1].resolve())
         self.dir.mkdir(parents=True, exist_ok=True)
         for stale in (exports.EVENTS, "stop"):
             (self.dir / stale).unlink(missing_ok=True)
@@ -216,15 +219,10 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
     def models(request: Request) -> dict[str, Any]:
         return {"object": "list", "data": svc.models(owner(request))}
 
-    def _chat_target(who: str, model: Any) -> tuple[str, dict[str, Path]]:
+    def _chat_target(who: str, model: Any) -> tuple[str, dict[str, tuple[Path, Path]]]:
         if model == svc.base_name:
             return serving.BASE_NAME, {}
-        mine = {name: rd for name, (own, rd) in svc.served_runs().items() if own == who}
-        if not isinstance(model, str) or model not in mine:
-            raise ServiceError(
-                404, f"The model `{model}` does not exist or you do not have access to it.", "model", "model_not_found"
-            )
-        return model, {model: mine[model]}
+        return model, {model: svc.chat_model(who, model)}
 
     def _forward(path: str, request_body: dict[str, Any]) -> Any:
         asked = request_body.pop("_asked")

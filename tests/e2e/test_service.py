@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ftui.cli import main
-from ftui.core import events, ft_service, hosted, runs, tokens
+from ftui.core import events, exports, ft_service, hosted, runs, serving, tokens
 from ftui.core.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
@@ -203,6 +203,15 @@ def test_supervised_job_succeeds_and_its_model_answers(service):
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == tuned.choices[0].message.content  # greedy both times: the same answer, streamed
+    # A listed checkpoint is a model too: its own adapter from the run's checkpoints folder.
+    ckpt = next(c.fine_tuned_model_checkpoint for c in cps if c.step_number == 4)
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        b.chat.completions.create(model=ckpt, messages=msgs, max_tokens=4)
+    mid = a.chat.completions.create(model=ckpt, messages=msgs, max_tokens=4, temperature=0)
+    assert mid.model == ckpt and mid.choices[0].message.role == "assistant" and mid.usage.completion_tokens >= 1
+    name = f"{exports.export_name('gguf', serving.DEFAULT_QUANT)}-checkpoint-4"
+    exported = _run_dir(service, job.id) / exports.EXPORTS_DIR / name / exports.MANIFEST
+    assert json.loads(exported.read_text())["adapter"].endswith("checkpoints/checkpoint-4")
 
 
 def test_cancel_a_running_job(service):

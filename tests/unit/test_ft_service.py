@@ -294,3 +294,40 @@ def test_a_succeeded_job_reports_the_tokens_it_trained(tmp_path, max_length):
     assert rec["trained_tokens"] == 12 * per_pass and rec["train"]["max_steps"] == 2 * 12
     svc.cancel(A, auto["id"])
     assert svc.public_job(svc.job(A, auto["id"]).record)["trained_tokens"] is None
+
+
+def test_chat_takes_the_final_model_and_each_kept_checkpoint(svc):
+    job = _job(svc, suffix="s")
+    run_dir = _attach_run(
+        svc,
+        job,
+        [
+            {"type": "started", "model": "base-model", "method": "sft"},
+            {"type": "checkpoint", "step": 2, "path": "checkpoints/checkpoint-2"},
+            {"type": "checkpoint", "step": 4, "path": "checkpoints/checkpoint-4"},
+            {"type": "finished", "adapter": "adapter", "runtime_s": 1.0},
+        ],
+        alive=False,
+    )
+    kept = run_dir / "checkpoints" / "checkpoint-4"  # the trainer rotated checkpoint-2 away
+    kept.mkdir(parents=True)
+    (kept / "adapter_config.json").write_text("{}")
+    final = svc.public_job(svc.job(A, job["id"]).record)["fine_tuned_model"]
+    listed = [c["fine_tuned_model_checkpoint"] for c in svc.checkpoints(A, job["id"])]
+    assert listed == [f"{final}:ckpt-step-2", f"{final}:ckpt-step-4"]
+    assert svc.chat_model(A, final) == (run_dir, run_dir / "adapter")
+    assert svc.chat_model(A, listed[1]) == (run_dir, kept)
+    for asked, says in [
+        (listed[0], "is no longer kept"),
+        (f"{final}:ckpt-step-3", "does not exist"),
+        ("gpt-4o", "does not exist"),
+    ]:
+        with pytest.raises(ServiceError) as exc:
+            svc.chat_model(A, asked)
+        body = exc.value.body()["error"]
+        assert exc.value.status == 404 and body["code"] == "model_not_found" and body["param"] == "model"
+        assert says in body["message"] and f"serves base-model, {final}, and the checkpoints" in body["message"]
+    for asked in (final, listed[1]):  # another key's model and checkpoints do not exist for this one
+        with pytest.raises(ServiceError) as exc:
+            svc.chat_model(B, asked)
+        assert exc.value.status == 404 and final not in exc.value.message.replace(f"`{asked}`", "")
