@@ -336,6 +336,7 @@ def test_hosted_submit_runs_a_build_through_the_service(service, monkeypatch, ca
     assert [e["step"] for e in evs if e["type"] == "log"] == [1, 2, 3]
     assert [e["step"] for e in evs if e["type"] == "eval"]  # the build's validation rows give an eval loss
     assert [e["type"] for e in evs].count("checkpoint") >= 1
+    assert next(e for e in evs if e["type"] == "finished")["trained_tokens"] > 0  # the job's, as the client got it
     assert hosted.tuned_endpoint(run.dir)["model"] == run.adapter
 
     # Judged as the CLI and the Compare pane do: both sides are the service's models, by name.
