@@ -31,6 +31,8 @@ RESULT = "result.json"
 LOG = "forgetting.log"
 # Base-side results by model and task, shared by every run of a workspace (under the state's cache/).
 BASE_CACHE = "forgetting"
+# lm-eval's built-in task index, one pickle per lm-eval install (ftui/engine/lm_eval_index.py).
+INDEX_CACHE = "lm-eval-index"
 # The tuned side's finished tasks, kept per adapter so a re-run only measures what is missing.
 TUNED_CACHE = "tuned"
 # Without an eval.forgetting section (tasks given on the command line): a 5-point drop is flagged.
@@ -92,6 +94,7 @@ def plan(
         "batch_size": fc.batch_size if fc else 8,
         "device": run_cfg.get("device") or ws.train.device,
         "base_cache_dir": str(ws.state.cache / BASE_CACHE),
+        "index_cache_dir": str(ws.state.cache / INDEX_CACHE),
     }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from ftui.core import forgetting as fg
 from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json
+from ftui.engine import lm_eval_index
 from ftui.engine.child import failure_fields
 from ftui.engine.evaluate import model_identity
 
@@ -75,15 +76,12 @@ class Check:
 
     # --- lm-eval's side ---------------------------------------------------------------------
     def task_manager(self) -> Any:
-        from lm_eval.tasks import TaskManager
-
-        include = self.cfg.get("include_path")
-        if include:
-            # Indexing lm-eval's own thousands of YAMLs takes tens of seconds: only when a name needs it.
-            local = TaskManager(include_path=include, include_defaults=False)
-            if all(name in local.all_tasks for name in self.cfg["tasks"]):
-                return local
-        return TaskManager(include_path=include)
+        # Indexing lm-eval's own thousands of YAMLs takes tens of seconds: only when a name needs it,
+        # and once per lm-eval install (kept in the state folder).
+        cache = self.cfg.get("index_cache_dir")
+        return lm_eval_index.task_manager(
+            self.cfg.get("include_path"), list(self.cfg["tasks"]), Path(cache) if cache else None
+        )
 
     def lm(self) -> Any:
         if self._lm is None:
