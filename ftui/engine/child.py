@@ -1,10 +1,15 @@
-"""What every detached engine child reports when it fails: its events file is its only voice."""
+"""How every detached engine child ends its events file, its only voice: finished, cancelled or failed."""
 
 from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 from typing import Any
+
+from ftui.core.events import EventWriter
 
 # Enough of the traceback to place the error; the whole of it is in the child's log file.
 TRACEBACK_LINES = 15
@@ -16,3 +21,50 @@ def failure_fields(exc: BaseException, hint: str | None = None) -> dict[str, Any
     tail = traceback.format_exc().rstrip().splitlines()[-TRACEBACK_LINES:]
     traceback.print_exc(file=sys.stderr)
     return {"error": f"{type(exc).__name__}: {exc}"[:2000], "traceback_tail": tail, "hint": hint}
+
+
+class ChildEnd:
+    """The events file of one detached child and the way every child ends it.
+
+    Made before the child installs its SIGTERM handler, it opens the events file and starts the
+    heartbeat; used as `with end:` around the child's work, it turns the way the work ended into
+    the last event: a clean exit leaves the child's own `finished` event last (exit code 0), an
+    exception in `cancel_on` emits `cancelled` with the fields `cancelled()` gives at that moment,
+    any other one emits `failed` with `hint(exc)`; both give exit code 1. Whatever the end, the
+    heartbeat stops and the file is closed.
+    """
+
+    def __init__(
+        self,
+        events: Path,
+        *,
+        cancel_on: tuple[type[BaseException], ...],
+        cancelled: Callable[[], dict[str, Any]],
+        hint: Callable[[BaseException], str | None] = lambda exc: None,
+    ) -> None:
+        from ftui.engine.train import Heartbeat  # train imports this module
+
+        self.writer = EventWriter(events)
+        self.emit = self.writer.emit
+        self.beat = Heartbeat(self.writer).start()
+        self.exit_code = 1
+        self._cancel_on = cancel_on
+        self._cancelled = cancelled
+        self._hint = hint
+
+    def __enter__(self) -> ChildEnd:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        try:
+            if exc is None:
+                self.exit_code = 0
+                return False
+            if isinstance(exc, self._cancel_on):
+                self.emit("cancelled", **self._cancelled())
+            else:  # the event is the only report a detached child can give
+                self.emit("failed", **failure_fields(exc, self._hint(exc)))
+            return True
+        finally:
+            self.beat.stop()
+            self.writer.close()

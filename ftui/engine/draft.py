@@ -24,12 +24,11 @@ from types import FrameType
 from typing import Any
 
 from ftui.core.drafts import ANSWER_CACHE, CONFIG, EVENTS, ITEMS, LOCAL, Draft, DraftStore, Teacher
-from ftui.core.events import EventWriter
 from ftui.core.fsutil import read_jsonl
 from ftui.core.grading import grade
 from ftui.core.judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.judge import Judge
-from ftui.engine.child import failure_fields
+from ftui.engine.child import ChildEnd
 from ftui.engine.evaluate import AnswerCache, answer_key, model_identity
 
 # Called with each item and its teacher answer as soon as the answer exists.
@@ -202,12 +201,18 @@ class Drafting:
 
 
 def main(job_dir: str | Path, generator_factory=None) -> int:
-    from ftui.engine.train import Heartbeat
-
     d = Path(job_dir)
-    writer = EventWriter(d / EVENTS)
-    beat = Heartbeat(writer).start()
     job = None
+
+    def hint(exc: BaseException) -> str | None:
+        return "check the teacher's base_url and its api_key_env variable" if "connect" in str(exc).lower() else None
+
+    end = ChildEnd(
+        d / EVENTS,
+        cancel_on=(Cancelled,),
+        cancelled=lambda: {"step": job.done if job is not None else 0, "checkpoint": None},
+        hint=hint,
+    )
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         if job is not None:
@@ -215,11 +220,11 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_term)
-    try:
-        job = Drafting(d, writer.emit, generator_factory)
+    with end:
+        job = Drafting(d, end.emit, generator_factory)
         t0 = time.monotonic()
         job.run()
-        writer.emit(
+        end.emit(
             "finished",
             drafted=job.done,
             passed=job.passed,
@@ -227,14 +232,4 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
             generated=job.generated,
             runtime_s=round(time.monotonic() - t0, 1),
         )
-        return 0
-    except Cancelled:
-        writer.emit("cancelled", step=job.done if job is not None else 0, checkpoint=None)
-        return 1
-    except BaseException as exc:  # the event is the only report a detached child can give
-        hint = "check the teacher's base_url and its api_key_env variable" if "connect" in str(exc).lower() else None
-        writer.emit("failed", **failure_fields(exc, hint))
-        return 1
-    finally:
-        beat.stop()
-        writer.close()
+    return end.exit_code

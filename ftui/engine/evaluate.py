@@ -29,13 +29,12 @@ from ftui.core.evalrun import (
     eval_dir,
     eval_settings,
 )
-from ftui.core.events import EventWriter
 from ftui.core.fsutil import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl
 from ftui.core.grading import grade
 from ftui.core.judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.judge import Judge
 from ftui.core.workspace import EndpointConfig
-from ftui.engine.child import failure_fields
+from ftui.engine.child import ChildEnd
 
 
 class Cancelled(Exception):
@@ -370,40 +369,31 @@ def _hint(exc: BaseException) -> str | None:
 
 
 def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
-    from ftui.engine.train import Heartbeat
-
     dir_name = EVAL_DIR
     if argv and argv[:1] == ["--dir"] and len(argv) > 1:
         dir_name = argv[1]
     d = eval_dir(run_dir, dir_name)
-    writer = EventWriter(d / EVENTS)
-    beat = Heartbeat(writer).start()
     ev = None
+
+    def cancelled() -> dict[str, Any]:
+        return {"step": sum(ev.generated.values()) if ev is not None else 0, "checkpoint": None}
+
+    end = ChildEnd(d / EVENTS, cancel_on=(Cancelled,), cancelled=cancelled, hint=_hint)
 
     def on_term(signum, frame):
         if ev is not None:
             ev.stop_requested = True
 
     signal.signal(signal.SIGTERM, on_term)
-    try:
-        ev = Evaluation(run_dir, writer.emit, dir_name=dir_name)
+    with end:
+        ev = Evaluation(run_dir, end.emit, dir_name=dir_name)
         t0 = time.monotonic()
         path = ev.run()
-        writer.emit(
+        end.emit(
             "finished",
             report=str(path),
             runtime_s=round(time.monotonic() - t0, 1),
             generated=ev.generated,
             base_cache_hits=ev.cache_hits,
         )
-        return 0
-    except Cancelled:
-        done = sum(ev.generated.values()) if ev is not None else 0
-        writer.emit("cancelled", step=done, checkpoint=None)
-        return 1
-    except BaseException as exc:  # the event is the only report a detached child can give
-        writer.emit("failed", **failure_fields(exc, _hint(exc)))
-        return 1
-    finally:
-        beat.stop()
-        writer.close()
+    return end.exit_code

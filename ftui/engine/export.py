@@ -16,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ftui.core.events import EventWriter
 from ftui.core.exports import CONFIG, EVENTS, MANIFEST
 from ftui.core.fsutil import atomic_write_json, atomic_write_text, fsync_dir
 from ftui.core.serving import vllm_lora_rank
-from ftui.engine.child import failure_fields
+from ftui.engine.child import ChildEnd
 
 GGUF_FILE = "model.gguf"
 
@@ -218,12 +217,10 @@ def _hint(exc: BaseException) -> str | None:
 
 
 def main(job_dir: str | Path) -> int:
-    from ftui.engine.train import Heartbeat
-
     jd = Path(job_dir)
     cfg = json.loads((jd / CONFIG).read_text(encoding="utf-8"))
-    writer = EventWriter(jd / EVENTS)
-    beat = Heartbeat(writer).start()
+    end = ChildEnd(jd / EVENTS, cancel_on=(Cancelled,), cancelled=lambda: {"step": 0}, hint=_hint)
+    writer = end.writer
     stop = {"requested": False}
 
     def on_term(signum, frame):
@@ -234,7 +231,7 @@ def main(job_dir: str | Path) -> int:
             raise Cancelled()
 
     signal.signal(signal.SIGTERM, on_term)
-    try:
+    with end:
         writer.emit("started", pid=os.getpid(), format=cfg["format"], quant=cfg.get("quant"), out=cfg["out"])
         t0 = time.monotonic()
         out = run_export(cfg, writer.emit, check_stop)
@@ -244,16 +241,7 @@ def main(job_dir: str | Path) -> int:
             parity = _parity_after(cfg, out, writer.emit)
         memory = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("memory")
         writer.emit("finished", out=str(out), runtime_s=round(time.monotonic() - t0, 1), parity=parity, memory=memory)
-        return 0
-    except Cancelled:
-        writer.emit("cancelled", step=0)
-        return 1
-    except BaseException as exc:  # the event is the only report a detached child can give
-        writer.emit("failed", **failure_fields(exc, _hint(exc)))
-        return 1
-    finally:
-        beat.stop()
-        writer.close()
+    return end.exit_code
 
 
 def _parity_after(cfg: dict, out: Path, emit) -> dict | None:

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core import forgetting as fg
-from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json
 from ftui.engine import lm_eval_index
-from ftui.engine.child import failure_fields
+from ftui.engine.child import ChildEnd
 from ftui.engine.evaluate import model_identity
 
 
@@ -264,45 +263,37 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
     # Nothing is downloaded: lm-eval's tasks run where their data is cached, local tasks always.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    from ftui.engine.train import Heartbeat
-
     d = fg.job_dir(run_dir)
-    writer = EventWriter(d / fg.EVENTS)
-    beat = Heartbeat(writer).start()
     check: Check | None = None
+
+    def cancelled() -> dict[str, Any]:
+        kept = [r["task"] for r in check.rows] if check is not None else []
+        if check is not None:
+            check.write_result(complete=False)
+        end.emit(
+            "status",
+            message=f"interrupted: {len(kept)} task(s) measured and kept"
+            + (f" ({', '.join(kept)})" if kept else "")
+            + "; run the check again to measure the rest",
+        )
+        return {"step": len(kept), "checkpoint": None}
+
+    end = ChildEnd(d / fg.EVENTS, cancel_on=(Cancelled, KeyboardInterrupt), cancelled=cancelled)
 
     def on_term(signum: int, frame: Any) -> None:
         # lm-eval has no stop hook: leave at once; every finished task is already on disk.
         raise Cancelled()
 
     signal.signal(signal.SIGTERM, on_term)
-    try:
-        check = Check(run_dir, writer.emit)
+    with end:
+        check = Check(run_dir, end.emit)
         t0 = time.monotonic()
         path = check.run()
-        writer.emit(
+        end.emit(
             "finished",
             report=str(path),
             runtime_s=round(time.monotonic() - t0, 1),
             measured=check.measured,
             errors=len(check.errors),
         )
-        return 0
-    except (Cancelled, KeyboardInterrupt):
-        kept = [r["task"] for r in check.rows] if check is not None else []
-        if check is not None:
-            check.write_result(complete=False)
-        writer.emit(
-            "status",
-            message=f"interrupted: {len(kept)} task(s) measured and kept"
-            + (f" ({', '.join(kept)})" if kept else "")
-            + "; run the check again to measure the rest",
-        )
-        writer.emit("cancelled", step=len(kept), checkpoint=None)
-        return 1
-    except BaseException as exc:  # the event is the only report a detached child can give
-        writer.emit("failed", **failure_fields(exc, None))
-        return 1
-    finally:
-        beat.stop()
-        writer.close()
+    return end.exit_code

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json, read_jsonl
 from ftui.core.grading import grade
 from ftui.core.parity import ITEMS, RESULT, compare
-from ftui.engine.child import failure_fields
+from ftui.engine.child import ChildEnd
 from ftui.engine.evaluate import AnswerCache, answer_key
 
 REFERENCE_CACHE = "reference_answers.jsonl"
@@ -166,11 +165,9 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
 
 
 def main(pd: str | Path) -> int:
-    from ftui.engine.train import Heartbeat
-
     pd = Path(pd)
-    writer = EventWriter(pd / "events.jsonl")
-    beat = Heartbeat(writer).start()
+    end = ChildEnd(pd / "events.jsonl", cancel_on=(Cancelled,), cancelled=lambda: {"step": 0})
+    writer = end.writer
     stop = {"requested": False}
 
     def check_stop():
@@ -183,7 +180,7 @@ def main(pd: str | Path) -> int:
     # Not possible outside the main thread (the check called in-process by a test).
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, on_term)
-    try:
+    with end:
         writer.emit("started", pid=os.getpid())
         t0 = time.monotonic()
         result = run(pd, writer.emit, check_stop)
@@ -194,13 +191,4 @@ def main(pd: str | Path) -> int:
             runtime_s=round(time.monotonic() - t0, 1),
             **{k: s[k] for k in ("items", "identical", "same_grade", "flips")},
         )
-        return 0
-    except Cancelled:
-        writer.emit("cancelled", step=0)
-        return 1
-    except BaseException as exc:  # the event is the only report a detached child can give
-        writer.emit("failed", **failure_fields(exc))
-        return 1
-    finally:
-        beat.stop()
-        writer.close()
+    return end.exit_code

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core import exports
-from ftui.core.events import EventWriter
 from ftui.core.fsutil import atomic_write_json
 from ftui.core.serving import BASE_NAME, GENERATION_PATHS, LLAMA_CPP_REQUEST_DEFAULTS, vllm_lora_rank
-from ftui.engine.child import failure_fields
+from ftui.engine.child import ChildEnd
 
 
 def pick_engine(requested: str) -> str:
@@ -159,32 +158,21 @@ def vllm_command(cfg: dict, base: Path | None = None) -> list[str]:
 
 
 def main(serve_dir: str | Path) -> int:
-    from ftui.engine.train import Heartbeat
-
     sd = Path(serve_dir)
     cfg = json.loads((sd / exports.CONFIG).read_text(encoding="utf-8"))
-    writer = EventWriter(sd / exports.EVENTS)
-    beat = Heartbeat(writer).start()
-    try:
+    # A SystemExit is the SIGTERM below: stopped while still preparing the models.
+    end = ChildEnd(sd / exports.EVENTS, cancel_on=(SystemExit,), cancelled=lambda: {"step": 0})
+    with end:
         engine = pick_engine(cfg.get("engine") or "auto")
-        writer.emit("started", pid=os.getpid(), engine=engine, port=cfg["port"])
+        end.emit("started", pid=os.getpid(), engine=engine, port=cfg["port"])
         if engine == "vllm":
             cmd = vllm_command(cfg)
-            writer.emit("status", message="starting vLLM: " + " ".join(cmd))
-            beat.stop()
-            writer.close()
+            end.emit("status", message="starting vLLM: " + " ".join(cmd))
+            end.beat.stop()
+            end.writer.close()
             os.execv(cmd[0], cmd)  # the server takes this process's pid; health is read from the endpoint
         # uvicorn's own handler turns SIGTERM into a graceful shutdown; before it runs, stop at once.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-        serve_llama_cpp(cfg, sd, writer.emit)
-        writer.emit("finished", engine=engine, stopped=True)
-        return 0
-    except SystemExit:  # stopped while still preparing the models
-        writer.emit("cancelled", step=0)
-        return 1
-    except BaseException as exc:  # the event is the only report a detached child can give
-        writer.emit("failed", **failure_fields(exc))
-        return 1
-    finally:
-        beat.stop()
-        writer.close()
+        serve_llama_cpp(cfg, sd, end.emit)
+        end.emit("finished", engine=engine, stopped=True)
+    return end.exit_code
