@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import urllib.error
 import urllib.request
 
 from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail, load_ws
-from ftui.core import exports, ft_service, runs
+from ftui.core import exports, ft_service, runs, serving
 
 
 def register(sub) -> None:
@@ -29,16 +28,6 @@ def register(sub) -> None:
     p.add_argument("--stop", action="store_true", help="stop a detached service (its training runs go on)")
     add_json(p)
     p.set_defaults(func=cmd_service)
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _healthy(host: str, port: int) -> bool:
@@ -78,7 +67,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         fail(f"no keys: set {ft_service.KEYS_ENV} to one or more keys (comma-separated); clients send one as Bearer")
     if args.max_running < 1:
         fail(f"--max-running must be at least 1, not {args.max_running}")
-    if not _port_free(args.host, args.port):
+    if not serving.port_free(args.port, args.host):
         fail(f"port {args.port} on {args.host} is busy; pick another with --port")
     root = ft_service.write_config(ws, args.host, args.port, args.max_running)
     line = ft_service.listen_line(args.host, args.port, len(keys), ft_service.base_model_name(ws.model), root)

@@ -226,10 +226,7 @@ def test_cancel_a_running_job(service):
     cancelled = a.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled"
     run_dir = _run_dir(service, job.id)
-    deadline = time.monotonic() + 120
-    while runs.read_state(run_dir).state == "running":
-        assert time.monotonic() < deadline
-        time.sleep(1)
+    _wait_ended(run_dir)
     assert runs.read_state(run_dir).state == "cancelled"
     assert a.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
     assert _events(a, job.id)[-1].message == "Fine-tuning job cancelled"
@@ -258,6 +255,13 @@ def test_dpo_job_succeeds(service):
     assert [m["step"] for m in metrics] == [1, 2, 3] and "full_valid_loss" in metrics[-1]
     cfg = runs.read_run_config(_run_dir(service, job.id))
     assert (cfg["method"], cfg["beta"]) == ("dpo", 0.2)
+
+
+def _wait_ended(run_dir: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while runs.read_state(run_dir).state == "running":
+        assert time.monotonic() < deadline, f"{run_dir.name} still running"
+        time.sleep(1)
 
 
 def _run_dir(service, job_id: str) -> Path:
@@ -301,10 +305,7 @@ def test_restart_mid_job_loses_nothing(service):
     ids = [e.id for e in _events(a, job.id)]
     assert len(ids) == len(set(ids))
     run_dir = _run_dir(service, job.id)
-    deadline = time.monotonic() + 120
-    while runs.read_state(run_dir).state == "running":
-        assert time.monotonic() < deadline
-        time.sleep(1)
+    _wait_ended(run_dir)
 
 
 def test_a_dead_training_reads_as_failed(service):
