@@ -272,9 +272,9 @@ def _run_dir(service, job_id: str) -> Path:
 def test_restart_mid_job_loses_nothing(service):
     a = service.client()
     train = _upload(a, service.ws_dir, "train.jsonl")
-    # Long enough that no machine finishes it while the service is down; it is cancelled at the end.
+    # 1,200 steps: no machine finishes it while the service restarts; it is cancelled at the end.
     job = a.fine_tuning.jobs.create(
-        model=service.base, training_file=train, hyperparameters={"n_epochs": 40, "batch_size": 2}
+        model=service.base, training_file=train, hyperparameters={"n_epochs": 200, "batch_size": 2}
     )
     _wait(a, job.id, until=lambda j: j.status in DONE or len(_metrics(a, j.id)) >= 2)
     before_events = [e.model_dump() for e in _events(a, job.id)]
