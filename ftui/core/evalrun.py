@@ -348,7 +348,12 @@ def fold(evs: list[dict[str, Any]], st: EvalState) -> EvalState:
 
 
 def eval_state(run_dir: Path | str, now: float | None = None, name: str = EVAL_DIR) -> EvalState:
-    d = eval_dir(run_dir, name)
+    return job_state(eval_dir(run_dir, name), now)
+
+
+def job_state(d: Path, now: float | None = None) -> EvalState:
+    """An evaluation-like child's state in folder `d`, folded from its events; a child that stopped
+    without a final event reads `dead`."""
     if not (d / CONFIG).exists():
         return EvalState("none")
     evs, _ = _events.read_events(d / EVENTS)

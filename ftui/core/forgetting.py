@@ -16,17 +16,17 @@ from typing import Any
 
 from ftui.core import runs
 from ftui.core.errors import FtuiError
+from ftui.core.evalrun import CONFIG as CONFIG
+from ftui.core.evalrun import EVENTS as EVENTS
 from ftui.core.evalrun import REPORT as EVAL_REPORT
-from ftui.core.evalrun import EvalState, eval_dir, fold
-from ftui.core.events import read_events
+from ftui.core.evalrun import EvalState, eval_dir, job_state
 from ftui.core.formatting import pts
 from ftui.core.fsutil import atomic_write_json, read_json_file
 from ftui.core.paired_stats import paired_summary
 from ftui.core.workspace import Workspace
 
+# The check's folder is laid out like an evaluation's (CONFIG, EVENTS) and its state read by the same rule.
 DIR = "forgetting"
-CONFIG = "config.json"
-EVENTS = "events.jsonl"
 RESULT = "result.json"
 LOG = "forgetting.log"
 # Base-side results by model and task, shared by every run of a workspace (under the state's cache/).
@@ -120,16 +120,7 @@ def start(
 
 def state(run_dir: Path | str, now: float | None = None) -> EvalState:
     """The check's state, folded from its events like an evaluation's (progress per side in tasks)."""
-    d = job_dir(run_dir)
-    if not (d / CONFIG).exists():
-        return EvalState("none")
-    evs, _ = read_events(d / EVENTS)
-    st = fold(evs, EvalState("running", pid=runs.read_pid(d)))
-    if st.state in ("finished", "failed", "cancelled"):
-        return st
-    if not runs.child_alive(d, st.pid, st.last_event_t, now):
-        st.state = "dead"
-    return st
+    return job_state(job_dir(run_dir), now)
 
 
 def read_result(run_dir: Path | str) -> dict[str, Any] | None:
