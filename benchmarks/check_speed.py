@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ftui.core import checks, formats
-from ftui.core.models import EMBEDDED
-from ftui.core.tokens import load_for_model
+from ftui.core.base.models import EMBEDDED
+from ftui.core.base.tokens import load_for_model
+from ftui.core.build import checks, formats
 
 WORDS = [
     "path",

@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.discovery import agreement, discover
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.discovery import agreement, discover
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 TARGET_ARI, TARGET_PURITY, TARGET_S = 0.6, 0.85, 60.0
@@ -53,7 +53,7 @@ def quality(tmp: Path, drop: tuple[str, ...], seed: int, embed: bool = False) ->
     t0 = time.perf_counter()
     vectors = None
     if embed:
-        from ftui.core.embeddings import embed_items
+        from ftui.core.curate.embeddings import embed_items
 
         vectors = embed_items(ws, failures)
     found = discover(failures, seed=seed, embeddings=vectors)

@@ -2,7 +2,7 @@
 
 Both sides answer the same sample-benchmark items with the embedded SmolLM2-135M and a LoRA
 adapter, greedy, same max_new_tokens, in one process. The engine run is the real evaluation
-(`ftui.engine.evaluate.Evaluation`: plan, one model load, base pass with the adapter off, tuned
+(`ftui.engine.judge.evaluate.Evaluation`: plan, one model load, base pass with the adapter off, tuned
 pass with it on, grading, report); the baseline calls `model.generate` once per prompt and side.
 Prints items/s for each, the ratio (target >= 4x) and the number of model loads per evaluation.
 The engine runs once per weight precision (`--dtypes fp32,bf16`, alternated per round), with the
@@ -25,11 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ftui.core.workspace import EvalConfig  # noqa: E402 (after the path is set)
+from ftui.core.workspace.workspace import EvalConfig  # noqa: E402 (after the path is set)
 
 
 def make_workspace(root: Path, n: int, max_new_tokens: int, batch_size: int):
-    from ftui.core.workspace import Workspace
+    from ftui.core.workspace.workspace import Workspace
     from ftui.sample.questions import all_questions
 
     qs = all_questions(REPO / "sample_data")
@@ -78,7 +78,7 @@ def one_at_a_time(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftui.engine.generate import resolve_model_path
+    from ftui.engine.infer.generate import resolve_model_path
 
     path = resolve_model_path(model)
     tok = AutoTokenizer.from_pretrained(path)
@@ -111,9 +111,9 @@ def one_at_a_time(
 
 def engine_eval(ws, run_dir: Path, dtype: str) -> tuple[float, float, int, dict]:
     """One whole evaluation (plan, load, both sides, grading) with the weights in `dtype`, no cached answers."""
-    from ftui.core import evalrun
-    from ftui.engine import generate as G
-    from ftui.engine.evaluate import Evaluation
+    from ftui.core.judge import evalrun
+    from ftui.engine.infer import generate as G
+    from ftui.engine.judge.evaluate import Evaluation
 
     for cached in ws.state.cache.glob("*.jsonl"):
         cached.unlink()  # every timed evaluation answers every item itself
@@ -133,7 +133,7 @@ def llama_cpp_answers(messages: list[list[dict]], max_new_tokens: int) -> tuple[
     import torch
     from llama_cpp import Llama
 
-    from ftui.engine.models import embedded_gguf
+    from ftui.engine.weights.models import embedded_gguf
 
     llm = Llama(model_path=str(embedded_gguf()), n_ctx=4096, n_threads=torch.get_num_threads(), verbose=False)
     out = []
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from ftui.engine.device import cpu_native_bf16
-    from ftui.engine.generate import resolve_model_path
+    from ftui.engine.infer.generate import resolve_model_path
+    from ftui.engine.weights.device import cpu_native_bf16
 
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     print(
@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def json_items(run_dir: Path) -> list[dict]:
-    from ftui.core.evalrun import ITEMS, eval_dir
-    from ftui.core.fsutil import read_jsonl
+    from ftui.core.base.fsutil import read_jsonl
+    from ftui.core.judge.evalrun import ITEMS, eval_dir
 
     return read_jsonl(eval_dir(run_dir) / ITEMS)
 

@@ -4,7 +4,7 @@ On the embedded SmolLM2-135M, a few steps each of
   - QLoRA SFT (4-bit nf4 base, double quantization, bitsandbytes),
   - bf16 LoRA SFT,
   - DPO (LoRA, the reference is the base with the adapter off),
-through the engine's own trainer (ftui.engine.train.make_trainer), recording the collated batches,
+through the engine's own trainer (ftui.engine.train.run.make_trainer), recording the collated batches,
 then the same batches through a plain forward+backward+AdamW loop; and an evaluation (the engine's
 real base+tuned evaluation vs one prompt at a time, benchmarks/eval_throughput.py). Prints tokens/s,
 peak VRAM and the engine/plain ratio of each; exits 1 if any check fails, 2 (with a message saying
@@ -98,12 +98,12 @@ def run_check(name: str, steps: int, warmup: int, model_name: str, device: str =
     import torch
     from train_throughput import StepClock
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.callback import BestTracker, EventsCallback
-    from ftui.engine.data import load_datasets
-    from ftui.engine.device import DevicePlan
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.callback import BestTracker, EventsCallback
+    from ftui.engine.train.data import load_datasets
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.weights.device import DevicePlan
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     spec = CHECKS[name]
     cuda = device == "cuda"

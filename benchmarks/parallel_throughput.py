@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from train_throughput import write_bench_build
 
-from ftui.core import runs
-from ftui.core.events import read_events
-from ftui.core.workspace import Workspace
+from ftui.core.base.events import read_events
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 
 
 def _workspace(root: Path, steps: int) -> Workspace:

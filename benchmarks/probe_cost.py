@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 
 def probe_share(run_dir: Path) -> dict:
-    from ftui.core.events import read_events
+    from ftui.core.base.events import read_events
 
     evs, _ = read_events(run_dir / "events.jsonl")
     probes = [e for e in evs if e["type"] == "probe"]
@@ -45,11 +45,12 @@ def probe_share(run_dir: Path) -> dict:
 
 
 def run_sample(max_steps: int, eval_steps: int) -> Path:
-    from ftui.core import builder, runs
-    from ftui.core.corrections import CorrectionStore
-    from ftui.core.review import import_review
-    from ftui.core.runlog import load_run_log
-    from ftui.core.workspace import Workspace
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.curate.review import import_review
+    from ftui.core.logs.runlog import load_run_log
+    from ftui.core.runs import runs
+    from ftui.core.workspace.workspace import Workspace
     from ftui.sample.corrections import review_path
 
     tmp = Path(tempfile.mkdtemp(prefix="ftui-probe-cost-"))
@@ -71,7 +72,7 @@ def main() -> int:
     p.add_argument("--max-steps", type=int, default=16)
     p.add_argument("--eval-steps", type=int, default=8)
     args = p.parse_args()
-    from ftui.core.formatting import pct
+    from ftui.core.base.formatting import pct
 
     run_dir = args.run or run_sample(args.max_steps, args.eval_steps)
     s = probe_share(run_dir)

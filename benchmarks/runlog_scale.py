@@ -28,9 +28,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 
 TARGET_S = 2.0
 LABELS = ["wrong_field", "ignored_evidence", "hallucinated_path", "format_error", None]

@@ -92,11 +92,11 @@ class Side:
     def __init__(self, dtype: str, opts, train_ds, tmp: Path):
         import torch
 
-        from ftui.core.workspace import TrainConfig
-        from ftui.engine.callback import BestTracker, EventsCallback
-        from ftui.engine.device import plan_device
-        from ftui.engine.models import load_model_and_tokenizer
-        from ftui.engine.train import make_trainer
+        from ftui.core.workspace.workspace import TrainConfig
+        from ftui.engine.train.callback import BestTracker, EventsCallback
+        from ftui.engine.train.run import make_trainer
+        from ftui.engine.weights.device import plan_device
+        from ftui.engine.weights.models import load_model_and_tokenizer
 
         self.dtype, self.opts = dtype, opts
         self.plan = plan_device("auto", dtype=dtype)
@@ -218,9 +218,9 @@ def main() -> None:
 
     import os
 
-    from ftui.core.events import FINAL_TYPES  # noqa: F401  (the engine's own imports, as in a run)
-    from ftui.engine.data import load_datasets
-    from ftui.engine.device import apply_cpu_speedups, cpu_native_bf16, plan_device
+    from ftui.core.base.events import FINAL_TYPES  # noqa: F401  (the engine's own imports, as in a run)
+    from ftui.engine.train.data import load_datasets
+    from ftui.engine.weights.device import apply_cpu_speedups, cpu_native_bf16, plan_device
 
     tmp = Path(tempfile.mkdtemp(prefix="ftui-bench-"))
     build = write_bench_build(tmp / "build")

@@ -38,7 +38,7 @@ if mode == "baseline":
 
     Bench().run(headless=True, size=(80, 24))
 else:
-    from ftui.core.workspace import Workspace
+    from ftui.core.workspace.workspace import Workspace
     from ftui.tui.app import FtuiApp
     from textual.worker import WorkerState
 

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from ftui.commands.common import EXIT_USAGE, CommandError
-from ftui.core.errors import FtuiError
+from ftui.core.base.errors import FtuiError
 
 # Each module registers its own subcommands; they import only ftui.core at module level, so
 # `ftui --help` stays fast and the UI's start-up never loads the training stack.

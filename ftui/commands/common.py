@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any, NoReturn
 
-from ftui.core.errors import FtuiError
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import FtuiError
+from ftui.core.workspace.workspace import Workspace
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # the command worked and found a problem (check errors, a failed run, ...)

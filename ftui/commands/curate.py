@@ -10,15 +10,22 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
-from ftui.core.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing, label_of, load_overlay
-from ftui.core.corrections import Correction, CorrectionError, CorrectionStore
-from ftui.core.formatting import clip, pct, plural
-from ftui.core.passrule import show_grade
-from ftui.core.progress import count_progress
-from ftui.core.review import export_review, import_review, items_for_review, review_row
-from ftui.core.runlog import Item, RunLog, load_run_log
-from ftui.core.toolcalls import tool_summary
-from ftui.core.workspace import Workspace
+from ftui.core.base.formatting import clip, pct, plural
+from ftui.core.base.toolcalls import tool_summary
+from ftui.core.curate.clusters import (
+    ClusterReport,
+    cluster_failures,
+    is_model_failure,
+    is_passing,
+    label_of,
+    load_overlay,
+)
+from ftui.core.curate.corrections import Correction, CorrectionError, CorrectionStore
+from ftui.core.curate.progress import count_progress
+from ftui.core.curate.review import export_review, import_review, items_for_review, review_row
+from ftui.core.logs.passrule import show_grade
+from ftui.core.logs.runlog import Item, RunLog, load_run_log
+from ftui.core.workspace.workspace import Workspace
 
 MAX_DIAGNOSTICS = 20
 WIDTH = 80

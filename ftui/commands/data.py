@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws, warn
-from ftui.core import build_store, builder, checks, formats
-from ftui.core.errors import FtuiError
-from ftui.core.models import EMBEDDED
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import FtuiError
+from ftui.core.base.models import EMBEDDED
+from ftui.core.build import builder, checks, formats
+from ftui.core.build import store as build_store
+from ftui.core.workspace.workspace import Workspace
 
 MAX_LISTED = 20
 
@@ -291,7 +292,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     tokenizer = None
     if not args.no_tokens:
-        from ftui.core.tokens import load_for_model
+        from ftui.core.base.tokens import load_for_model
 
         tokenizer = load_for_model(model, say=warn)
 
@@ -372,7 +373,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     written = None
     if args.output:
         rows = [{k: v for k, v in r.items() if k != "line"} for r in res.rows]
-        from ftui.core import fsutil
+        from ftui.core.base import fsutil
 
         if getattr(args, "as_fmt", None):
             try:

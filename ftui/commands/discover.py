@@ -6,9 +6,9 @@ import argparse
 import textwrap
 
 from ftui.commands.common import EXIT_OK, add_json, add_workspace, emit, load_ws, warn
-from ftui.core import cluster_edits
-from ftui.core.clusters import ClusterReport
-from ftui.core.overlay import Overlay
+from ftui.core.curate import edits as cluster_edits
+from ftui.core.curate.clusters import ClusterReport
+from ftui.core.curate.overlay import Overlay
 
 WIDTH = 80
 
@@ -88,7 +88,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     ws = load_ws(args)
     namer = None
     if args.llm:
-        from ftui.core.cluster_naming import CACHE_NAME, Namer, endpoint_for
+        from ftui.core.curate.naming import CACHE_NAME, Namer, endpoint_for
 
         namer = Namer(endpoint_for(ws, args.llm_url, args.llm_model, args.llm_key_env), ws.state.cache / CACHE_NAME)
     res = cluster_edits.run_discovery(

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, EXIT_USAGE, add_json, add_workspace, emit, fail, load_ws
 from ftui.commands.curate import load_log
-from ftui.core import drafts as dr
-from ftui.core import runs
-from ftui.core.clusters import cluster_failures
-from ftui.core.corrections import CorrectionStore
-from ftui.core.events import FINAL_TYPES
-from ftui.core.formatting import clip
+from ftui.core.base.events import FINAL_TYPES
+from ftui.core.base.formatting import clip
+from ftui.core.curate import drafts as dr
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.runs import runs
 
 WIDTH = 80
 

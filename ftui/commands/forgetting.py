@@ -7,9 +7,10 @@ import sys
 import time
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
-from ftui.core import forgetting, runs
-from ftui.core.compare import forgetting_lines
-from ftui.core.evalrun import EvalState, fold
+from ftui.core.judge import forgetting
+from ftui.core.judge.compare import forgetting_lines
+from ftui.core.judge.evalrun import EvalState, fold
+from ftui.core.runs import runs
 
 POLL_S = 0.5
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ftui.commands.common import EXIT_FOUND, EXIT_USAGE, add_json, add_run, add_workspace, emit, fail, load_ws
-from ftui.core import hosted, runs
-from ftui.core.build_store import BuildError, load_build, resolve_build_path
-from ftui.core.errors import InputError
-from ftui.core.workspace import TRAIN_METHODS
+from ftui.core.base.errors import InputError
+from ftui.core.build.store import BuildError, load_build, resolve_build_path
+from ftui.core.hosted import hosted
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import TRAIN_METHODS
 
 
 def register(sub) -> None:

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from ftui.commands.common import EXIT_OK, EXIT_USAGE, emit
-from ftui.core.logsniff import preview, propose, read_with, write_config, yaml_text
-from ftui.core.workspace import CONFIG_NAME
+from ftui.core.workspace.sniff import preview, propose, read_with, write_config, yaml_text
+from ftui.core.workspace.workspace import CONFIG_NAME
 
 
 def register(sub) -> None:

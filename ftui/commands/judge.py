@@ -7,9 +7,10 @@ import sys
 import time
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
-from ftui.core import evalrun, runs
-from ftui.core.compare import render_text
-from ftui.core.postmortem import write_postmortem
+from ftui.core.judge import evalrun
+from ftui.core.judge.compare import render_text
+from ftui.core.judge.postmortem import write_postmortem
+from ftui.core.runs import runs
 
 # How often the follower reads new events; liveness (heartbeats, pid) is judged by core.evalrun.
 POLL_S = 0.5
@@ -83,7 +84,7 @@ def cmd_eval(args) -> int:
             )
         pid = st.pid
     else:
-        from ftui.core.serving import served_endpoint
+        from ftui.core.ship.serving import served_endpoint
 
         tuned = served_endpoint(ws, run_dir) if args.served else None
         run_dir, pid = evalrun.start_eval(ws, run_dir, limit=args.limit, tuned_endpoint=tuned, dir_name=name)
@@ -113,7 +114,7 @@ def cmd_eval(args) -> int:
     data = {**evalrun.summary(report), "state": "finished", "report": st.report}
     text = render_text(report, show_items=False) + f"\n\nFull report: ftui report {run_dir.name}"
     if args.served:
-        from ftui.core.parity import served_vs_judged
+        from ftui.core.ship.parity import served_vs_judged
 
         data["vs_in_process"] = served_vs_judged(run_dir)
         text = render_text(report, show_items=False) + "\n\n" + data["vs_in_process"]["text"]
@@ -126,7 +127,7 @@ def cmd_report(args) -> int:
     run_dir = runs.find_run(ws, args.run)
     report = evalrun.read_report(run_dir)
     if getattr(args, "vs", None):
-        from ftui.core import side_by_side
+        from ftui.core.judge import side_by_side
 
         paired = side_by_side.pair(report, evalrun.read_report(runs.find_run(ws, args.vs)))
         emit(args, paired, side_by_side.render(paired))

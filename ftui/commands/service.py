@@ -11,7 +11,9 @@ import urllib.error
 import urllib.request
 
 from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail, load_ws
-from ftui.core import exports, ft_service, runs, serving
+from ftui.core.hosted import service as ft_service
+from ftui.core.runs import runs
+from ftui.core.ship import exports, serving
 
 
 def register(sub) -> None:

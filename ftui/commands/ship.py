@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
-from ftui.core import exports, parity, runs, serving
+from ftui.core.runs import runs
+from ftui.core.ship import exports, parity, serving
 
 POLL_S = 0.5
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ftui.commands import train_dryrun
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
-from ftui.core import hosted, runs
-from ftui.core.errors import InputError
-from ftui.core.formatting import num
-from ftui.core.run_text import finished_text, probe_text
-from ftui.core.workspace import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
+from ftui.core.base.errors import InputError
+from ftui.core.base.formatting import num
+from ftui.core.hosted import hosted
+from ftui.core.runs import runs
+from ftui.core.runs.text import finished_text, probe_text
+from ftui.core.workspace.workspace import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
 
 
 def register(sub) -> None:

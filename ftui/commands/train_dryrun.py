@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ftui.core import runs
-from ftui.core.fsutil import read_json_file
+from ftui.core.base.fsutil import read_json_file
+from ftui.core.runs import runs
 
 SMOKE = {"max_steps": 2, "epochs": None, "eval_steps": 2, "save_steps": 2, "probes": 0, "log_steps": 1}
 
@@ -73,7 +73,7 @@ def _print_launch(launch: dict[str, Any], say) -> None:
 
 
 def _report(run_dir: Path, code: int | None) -> dict[str, Any]:
-    from ftui.core.events import read_events
+    from ftui.core.base.events import read_events
 
     evs, _ = read_events(run_dir / "events.jsonl")
     final = next((e for e in reversed(evs) if e.get("type") in ("finished", "failed", "cancelled")), None)

@@ -31,13 +31,13 @@ def _init_if_needed(args: argparse.Namespace):
     """The workspace; for a folder with a log but no ftui.yaml, first the screen that writes one."""
     from pathlib import Path
 
-    from ftui.core.errors import ConfigError, FtuiError
-    from ftui.core.workspace import CONFIG_NAME
+    from ftui.core.base.errors import ConfigError, FtuiError
+    from ftui.core.workspace.workspace import CONFIG_NAME
 
     path = Path(getattr(args, "workspace", None) or getattr(args, "workspace_pos", None) or ".")
     if not path.is_dir() or (path / CONFIG_NAME).exists():
         return load_ws(args)
-    from ftui.core.logsniff import propose
+    from ftui.core.workspace.sniff import propose
 
     try:
         prop = propose(path)

@@ -38,52 +38,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Each command's module and the argument naming its folder: the module's `main(folder, ...)` runs it.
+# Heavy libraries are imported by those modules, so `--help` stays instant.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("ftui.engine.train.run", "run_dir"),
+    "eval": ("ftui.engine.judge.evaluate", "run_dir"),
+    "forgetting": ("ftui.engine.judge.forgetting", "run_dir"),
+    "embed": ("ftui.engine.curate.embed", "job_dir"),
+    "draft": ("ftui.engine.curate.draft", "job_dir"),
+    "export": ("ftui.engine.ship.export", "job_dir"),
+    "parity": ("ftui.engine.ship.parity", "parity_dir"),
+    "serve": ("ftui.engine.ship.serve", "serve_dir"),
+    "service": ("ftui.engine.hosted.service", "service_dir"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "train":
-        from ftui.engine.train import run
-
-        return run(args.run_dir, resume=args.resume)
     if args.command == "prepare-model":
-        from ftui.core.models import EMBEDDED
-        from ftui.engine.models import main_prepare
+        from ftui.core.base.models import EMBEDDED
+        from ftui.engine.weights.models import main_prepare
 
         try:
             return main_prepare(args.name or EMBEDDED)
         except (FileNotFoundError, RuntimeError, ValueError) as exc:
             print(f"ftui.engine: {exc}", file=sys.stderr)
             return 1
-    if args.command == "eval":
-        # The evaluation engine lives in its own module with a `main(run_dir, argv)` function.
-        try:
-            mod = importlib.import_module("ftui.engine.evaluate")
-        except ModuleNotFoundError as exc:
-            if exc.name != "ftui.engine.evaluate":
-                raise
-            print("ftui.engine: evaluation engine not installed", file=sys.stderr)
-            return 2
-        return int(mod.main(args.run_dir, args.rest) or 0)
-    if args.command == "forgetting":
-        from ftui.engine.forgetting import main as forgetting_main
-
-        return forgetting_main(args.run_dir)
-    if args.command == "embed":
-        from ftui.engine.embed import run as run_embed
-
-        return run_embed(args.job_dir)
-    if args.command == "draft":
-        from ftui.engine.draft import main as draft_main
-
-        return draft_main(args.job_dir)
-    if args.command in ("export", "parity", "serve"):
-        mod = importlib.import_module(f"ftui.engine.{args.command}")
-        return int(mod.main(getattr(args, f"{args.command if args.command != 'export' else 'job'}_dir")) or 0)
-    if args.command == "service":
-        from ftui.engine.service import main as service_main
-
-        return service_main(args.service_dir)
-    build_parser().print_help()
-    return 2
+    if args.command not in COMMANDS:
+        build_parser().print_help()
+        return 2
+    module, folder_arg = COMMANDS[args.command]
+    mod = importlib.import_module(module)
+    extra: dict = {}
+    if args.command == "train":
+        extra["resume"] = args.resume
+    elif args.command == "eval":
+        extra["argv"] = args.rest
+    return int(mod.main(getattr(args, folder_arg), **extra) or 0)
 
 
 if __name__ == "__main__":

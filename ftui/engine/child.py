@@ -3,16 +3,49 @@
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ftui.core.events import EventWriter
+from ftui.core.base.events import EventWriter
 
 # Enough of the traceback to place the error; the whole of it is in the child's log file.
 TRACEBACK_LINES = 15
+# How often a child says it is alive; readers call a child dead after several missed beats.
+HEARTBEAT_S = 5.0
+
+
+class Heartbeat:
+    """A daemon thread that proves the child is alive while the main thread is busy (loading, a long step)."""
+
+    def __init__(self, writer: EventWriter | None, every: float = HEARTBEAT_S):
+        self.writer = writer
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ftui-heartbeat", daemon=True)
+
+    def start(self) -> Heartbeat:
+        if self.writer is not None:
+            self.writer.emit("heartbeat")
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        writer = self.writer
+        assert writer is not None  # the thread is started only with a writer
+        while not self._stop.wait(self.every):
+            try:
+                writer.emit("heartbeat")
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2 * self.every)
 
 
 def failure_fields(exc: BaseException, hint: str | None = None) -> dict[str, Any]:
@@ -42,8 +75,6 @@ class ChildEnd:
         cancelled: Callable[[], dict[str, Any]],
         hint: Callable[[BaseException], str | None] = lambda exc: None,
     ) -> None:
-        from ftui.engine.train import Heartbeat  # train imports this module
-
         self.writer = EventWriter(events)
         self.emit = self.writer.emit
         self.beat = Heartbeat(self.writer).start()

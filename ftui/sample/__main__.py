@@ -7,12 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from ftui.core.workspace import TRAIN_METHODS
+from ftui.core.workspace.workspace import TRAIN_METHODS
 from ftui.sample.regenerate import SAMPLE_DIR
 
 
 def _regenerate(args) -> int:
-    from ftui.core.workspace import Workspace
+    from ftui.core.workspace.workspace import Workspace
     from ftui.sample.corrections import write_reviewed_corrections
     from ftui.sample.regenerate import regenerate
 
@@ -26,7 +26,7 @@ def _regenerate(args) -> int:
 
 
 def _demo(args) -> int:
-    from ftui.core.errors import FtuiError
+    from ftui.core.base.errors import FtuiError
     from ftui.sample.demo import DemoError, run_demo
 
     def log(line: str) -> None:

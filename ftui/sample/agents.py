@@ -1,7 +1,7 @@
 """The tool-calling sample: a small assistant with three tools, answered by the embedded model.
 
 `python -m ftui.sample.agents` asks the embedded base model every request (tools rendered by the
-fallback of ftui.core.toolcalls, as an evaluation asks them), grades each answer with the
+fallback of ftui.core.base.toolcalls, as an evaluation asks them), grades each answer with the
 tool_call grader and labels each failure by how it failed, then writes
 sample_data/agents/run_log.jsonl. The requests are built from fixed lists, so the file is the
 model's real behaviour on a reproducible set.
@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ftui.core import toolcalls
-from ftui.core.fsutil import atomic_write_text
-from ftui.core.grading import grade
+from ftui.core.base import toolcalls
+from ftui.core.base.fsutil import atomic_write_text
+from ftui.core.grade.grading import grade
 
 AGENTS_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "agents"
 
@@ -174,7 +174,7 @@ def record(req: dict[str, Any], answer: str, model: str) -> dict[str, Any]:
 def regenerate(out_dir: Path = AGENTS_DIR, model: str = "smollm2-135m-instruct") -> dict[str, int]:
     """Answer every request (lines written as batches finish), grade, label, and write the reviewed
     corrections: each failure's expected call."""
-    from ftui.engine.generate import load_for_generation
+    from ftui.engine.infer.generate import load_for_generation
 
     reqs = requests()
     gen = load_for_generation(model)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.fsutil import atomic_write_jsonl
-from ftui.core.review import review_row
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.base.fsutil import atomic_write_jsonl
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.review import review_row
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 
 REVIEW_FILE = "reviewed_corrections.jsonl"
 

@@ -14,15 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftui.core import builder, evalrun, forgetting, runs
-from ftui.core.clusters import cluster_failures
-from ftui.core.compare import forgetting_lines, interval_text
-from ftui.core.corrections import CorrectionStore
-from ftui.core.formatting import duration, pct
-from ftui.core.postmortem import write_postmortem
-from ftui.core.review import import_review
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.base.formatting import duration, pct
+from ftui.core.build import builder
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.review import import_review
+from ftui.core.judge import evalrun, forgetting
+from ftui.core.judge.compare import forgetting_lines, interval_text
+from ftui.core.judge.postmortem import write_postmortem
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from ftui.sample.corrections import review_path
 
 # Reduced settings for `--quick` (the slow end-to-end test): fewer evaluated items, sampled across

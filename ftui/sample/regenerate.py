@@ -1,8 +1,8 @@
 """Rebuild the sample run log: the embedded base model answers every question, ftui grades it.
 
-The answers go through the same path an evaluation uses (ftui.engine.generate with the model's
-chat template, prompts from ftui.core.prompts.messages_for) and the grades through
-ftui.core.grading with the workspace's own grader choice, so the run log is the base model's real
+The answers go through the same path an evaluation uses (ftui.engine.infer.generate with the model's
+chat template, prompts from ftui.core.workspace.prompts.messages_for) and the grades through
+ftui.core.grade.grading with the workspace's own grader choice, so the run log is the base model's real
 behaviour, not something written to look like it.
 """
 
@@ -13,12 +13,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ftui.core.formatting import duration
-from ftui.core.fsutil import atomic_write_text
-from ftui.core.grading import grade, spec_for
-from ftui.core.prompts import messages_for
-from ftui.core.runlog import Item
-from ftui.core.workspace import Workspace
+from ftui.core.base.formatting import duration
+from ftui.core.base.fsutil import atomic_write_text
+from ftui.core.grade.grading import grade, spec_for
+from ftui.core.logs.runlog import Item
+from ftui.core.workspace.prompts import messages_for
+from ftui.core.workspace.workspace import Workspace
 from ftui.sample.labels import failure_label
 from ftui.sample.questions import Question, all_questions
 
@@ -56,7 +56,7 @@ def _ensure_run_log(sample_dir: Path) -> None:
 
 def regenerate(sample_dir: Path = SAMPLE_DIR, out: Path | None = None, limit: int | None = None, log=print) -> dict:
     """Answer, grade and label every question; write the run log; return per-type pass counts."""
-    from ftui.engine.generate import generate_answers
+    from ftui.engine.infer.generate import generate_answers
 
     sample_dir = Path(sample_dir)
     _ensure_run_log(sample_dir)

@@ -10,9 +10,9 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.messages import CorrectionsChanged, SessionFailed, SessionReady
-from ftui.tui.screens.base import PANES
+from ftui.tui.panes.base import PANES
 from ftui.tui.session import Session
 from ftui.tui.themes import FALLBACK, load_user_themes
 
@@ -21,7 +21,7 @@ _PANES = Binding.Group("Panes", compact=True)
 
 def _pane_commands():
     # The palette machinery is imported when the palette first opens, not at start-up.
-    from ftui.tui.commands import PaneCommands
+    from ftui.tui.palette import PaneCommands
 
     return PaneCommands
 
@@ -31,7 +31,7 @@ def _mode(name: str):
     def make():
         import importlib
 
-        module = importlib.import_module(f"ftui.tui.screens.{name}")
+        module = importlib.import_module(f"ftui.tui.panes.{name}.pane")
         return getattr(module, f"{name.title()}Pane")()
 
     return make
@@ -142,8 +142,8 @@ class FtuiApp(App):
             self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from ftui.tui.screens.base import Pane
-        from ftui.tui.screens.help import HelpScreen, keys_markdown
+        from ftui.tui.dialogs.help import HelpScreen, keys_markdown
+        from ftui.tui.panes.base import Pane
 
         screen = self.screen
         if not isinstance(screen, Pane):

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from ftui.core.logsniff import Proposal, preview, read_with, write_config, yaml_text
+from ftui.core.workspace.sniff import Proposal, preview, read_with, write_config, yaml_text
 
 
 class InitApp(App[bool]):

@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftui.core.progress import Progress, count_progress
-from ftui.core.signatures import looks_like_json
-from ftui.core.workspace import Workspace
+from ftui.core.curate.progress import Progress, count_progress
+from ftui.core.grade.signatures import looks_like_json
+from ftui.core.workspace.workspace import Workspace
 
 # Status names as the corrections store spells them; "pending" means no correction yet.
 PENDING = "pending"
@@ -92,17 +92,17 @@ class Session:
     by_id: dict = field(default_factory=dict)
     diagnostics: list = field(default_factory=list)
     summary_line: str = ""
-    report: Any = None  # ftui.core.clusters.ClusterReport
-    store: Any = None  # ftui.core.corrections.CorrectionStore
+    report: Any = None  # ftui.core.curate.clusters.ClusterReport
+    store: Any = None  # ftui.core.curate.corrections.CorrectionStore
     _status: dict = field(default_factory=dict)
     _corrections: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def load(cls, ws: Workspace) -> Session:
-        from ftui.core.clusters import cluster_failures
-        from ftui.core.corrections import CorrectionStore
-        from ftui.core.runlog import load_run_log
+        from ftui.core.curate.clusters import cluster_failures
+        from ftui.core.curate.corrections import CorrectionStore
+        from ftui.core.logs.runlog import load_run_log
 
         log = load_run_log(ws)
         s = cls(ws=ws)

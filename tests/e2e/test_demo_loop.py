@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import runs
+from ftui.core.runs import runs
 from ftui.sample.corrections import REVIEW_FILE
 from ftui.sample.demo import run_demo
 

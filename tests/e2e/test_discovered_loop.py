@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import cluster_edits, runs
-from ftui.core.workspace import Workspace
+from ftui.core.curate import edits as cluster_edits
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from ftui.sample.corrections import REVIEW_FILE
 from ftui.sample.demo import run_demo
 

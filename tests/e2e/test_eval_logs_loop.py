@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.models import EMBEDDED, local_model_dir
+from ftui.core.base.models import EMBEDDED, local_model_dir
 from tests.fixtures.runlogs import write_jsonl
 
 CITIES = [

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.grading import grade, spec_for
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.grade.grading import grade, spec_for
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from ftui.sample.corrections import review_path
 from ftui.sample.labels import LABELS, failure_label
 from ftui.sample.questions import all_questions

@@ -9,9 +9,10 @@ import socket
 import pytest
 
 from ftui.cli import main as cli_main
-from ftui.core import evalrun, serving
-from ftui.core.parity import served_vs_judged
-from ftui.engine.evaluate import main as eval_main
+from ftui.core.judge import evalrun
+from ftui.core.ship import serving
+from ftui.core.ship.parity import served_vs_judged
+from ftui.engine.judge.evaluate import main as eval_main
 from tests.fixtures.eval_run import make_eval_workspace
 from tests.fixtures.fixture_messages import wrong_symbol_messages
 from tests.fixtures.tiny_adapter import train_tiny_adapter

@@ -14,8 +14,12 @@ from pathlib import Path
 import pytest
 
 from ftui.cli import main
-from ftui.core import events, exports, ft_service, hosted, runs, serving, tokens
-from ftui.core.workspace import Workspace
+from ftui.core.base import events, tokens
+from ftui.core.hosted import hosted
+from ftui.core.hosted import service as ft_service
+from ftui.core.runs import runs
+from ftui.core.ship import exports, serving
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
 pytest.importorskip("fastapi")
@@ -342,8 +346,8 @@ def test_hosted_submit_runs_a_build_through_the_service(service, monkeypatch, ca
 
     # Judged as the CLI and the Compare pane do: both sides are the service's models, by name.
     pytest.importorskip("llama_cpp")
-    from ftui.core import evalrun
-    from ftui.engine.evaluate import main as eval_main
+    from ftui.core.judge import evalrun
+    from ftui.engine.judge.evaluate import main as eval_main
 
     with open(service.ws_dir / "runs.jsonl", "a") as fh:
         for i in range(2):  # benchmark items the build did not train on

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import runs, toolcalls
+from ftui.core.base import toolcalls
+from ftui.core.runs import runs
 from ftui.sample.agents import AGENTS_DIR, TOOLS
 from ftui.sample.demo import run_demo
 

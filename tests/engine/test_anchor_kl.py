@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ftui.engine.data import load_datasets
+from ftui.engine.train.data import load_datasets
 from tests.fixtures.tiny_build import write_build
 
 
@@ -25,7 +25,7 @@ def _with_anchors(build):
 def test_kl_counts_only_completion_tokens_of_the_chosen_rows():
     import torch
 
-    from ftui.engine.sft_loss import anchored_kl
+    from ftui.engine.train.sft_loss import anchored_kl
 
     torch.manual_seed(0)
     logits = torch.randn(2, 5, 7)
@@ -51,10 +51,10 @@ def test_kl_counts_only_completion_tokens_of_the_chosen_rows():
 def _train(tmp_path, tiny_model_dir, build, anchor_kl: float):
     import torch
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.device import plan_device
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.weights.device import plan_device
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     torch.manual_seed(0)
     train_ds, eval_ds = load_datasets(build, "sft")
@@ -82,7 +82,7 @@ def _anchor_drift(trainer) -> float:
     """KL(base || tuned) on the anchor answers of the training set, measured after training."""
     import torch
 
-    from ftui.engine.sft_loss import ANCHOR_COLUMN, anchored_kl
+    from ftui.engine.train.sft_loss import ANCHOR_COLUMN, anchored_kl
 
     model = trainer.model.eval()
     rows = list(trainer.train_dataset)
@@ -98,11 +98,11 @@ def _anchor_drift(trainer) -> float:
 
 
 def test_batches_say_which_rows_are_anchors(tmp_path, tiny_model_dir):
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.device import plan_device
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.sft_loss import ANCHOR_COLUMN
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.train.sft_loss import ANCHOR_COLUMN
+    from ftui.engine.weights.device import plan_device
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     build = _with_anchors(write_build(tmp_path / "builds", n_train=4, n_eval=2))
     train_ds, eval_ds = load_datasets(build, "sft")
@@ -159,11 +159,11 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
     import torch
     import torch.nn.functional as F
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.device import plan_device
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.sft_loss import ANCHOR_COLUMN, KL_ONLY_COLUMN, anchored_kl
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.train.sft_loss import ANCHOR_COLUMN, KL_ONLY_COLUMN, anchored_kl
+    from ftui.engine.weights.device import plan_device
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     build, _ = _with_preserved(write_build(tmp_path / "builds", n_train=4, n_eval=2))
     train_ds, eval_ds = load_datasets(build, "sft", kl_rows=True)

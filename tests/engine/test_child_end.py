@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ftui.core.events import read_events
+from ftui.core.base.events import read_events
 from ftui.engine.child import ChildEnd
 
 

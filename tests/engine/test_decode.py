@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ftui.engine import decode as D  # noqa: E402
+from ftui.engine.infer import decode as D  # noqa: E402
 
 SYSTEMS = [
     "You are a code assistant. Answer in JSON with file_path and symbol, and nothing else.",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ftui.engine.data import anchor_rows, load_datasets
+from ftui.engine.train.data import anchor_rows, load_datasets
 from tests.fixtures.tiny_build import write_build
 
 
@@ -39,7 +39,7 @@ def test_a_dpo_build_carries_its_anchors_and_preserved_rows(tmp_path):
 def test_anchor_labels_cover_the_answer_only(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from ftui.engine.dpo_loss import encode_anchor
+    from ftui.engine.train.dpo_loss import encode_anchor
 
     tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
     row = {
@@ -58,10 +58,10 @@ def test_anchor_labels_cover_the_answer_only(tiny_model_dir):
 def _trainer(tmp_path, tiny_model_dir, build, anchor_kl: float, max_steps: int = 6):
     import torch
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.device import plan_device
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.weights.device import plan_device
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     torch.manual_seed(0)
     train_ds, eval_ds = load_datasets(build, "dpo")
@@ -132,7 +132,7 @@ def test_without_the_weight_dpo_is_plain(tmp_path, tiny_model_dir):
 def test_the_anchor_order_resumes_where_it_stopped(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from ftui.engine.dpo_loss import AnchorBatches
+    from ftui.engine.train.dpo_loss import AnchorBatches
 
     tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
     rows = [

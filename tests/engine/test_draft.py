@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from ftui.core import drafts as dr
-from ftui.core.clusters import cluster_failures
-from ftui.core.corrections import CorrectionStore
-from ftui.core.events import read_events
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
-from ftui.engine import draft as engine_draft
-from ftui.engine.generate import load_for_generation
+from ftui.core.base.events import read_events
+from ftui.core.curate import drafts as dr
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
+from ftui.engine.curate import draft as engine_draft
+from ftui.engine.infer.generate import load_for_generation
 from tests.tui.workspace_factory import make_workspace
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from ftui.cli import main
-from ftui.core import cluster_edits, embeddings
-from ftui.core.workspace import Workspace
+from ftui.core.curate import edits as cluster_edits
+from ftui.core.curate import embeddings
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.unlabeled import kind_of, make_unlabeled_workspace
 
 

@@ -2,13 +2,13 @@ import json
 
 import pytest
 
-from ftui.core import evalrun
-from ftui.core.compare import load_report, render_text
-from ftui.core.events import read_events
-from ftui.core.prompts import messages_for
-from ftui.engine import generate as G
-from ftui.engine.evaluate import Evaluation
-from ftui.engine.evaluate import main as eval_main
+from ftui.core.base.events import read_events
+from ftui.core.judge import evalrun
+from ftui.core.judge.compare import load_report, render_text
+from ftui.core.workspace.prompts import messages_for
+from ftui.engine.infer import generate as G
+from ftui.engine.judge.evaluate import Evaluation
+from ftui.engine.judge.evaluate import main as eval_main
 from tests.fixtures.chat_server import ChatServer
 from tests.fixtures.eval_run import make_eval_workspace
 from tests.fixtures.tiny_adapter import train_tiny_adapter
@@ -18,7 +18,7 @@ TARGET = "src/mod_3.py"
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model_dir, tmp_path_factory):
-    from ftui.core.workspace import PromptConfig
+    from ftui.core.workspace.workspace import PromptConfig
     from tests.fixtures.datasets.workspace import failing
 
     row = failing(3, "wrong_symbol")
@@ -160,7 +160,7 @@ def test_flaky_check_and_fewshot_arm(tiny_model_dir, adapter, tmp_path):
         tmp_path / "ws", tiny_model_dir, adapter, extra_config="  flaky_k: 2\n  fewshot_k: 1\n"
     )
     # The build's training corrections are the few-shot pool.
-    from ftui.core.runlog import load_run_log
+    from ftui.core.logs.runlog import load_run_log
 
     log = load_run_log(ws)
     rows = []
@@ -196,7 +196,7 @@ def test_flaky_check_and_fewshot_arm(tiny_model_dir, adapter, tmp_path):
 
 
 def test_bf16_evaluation_says_so_and_caches_its_base_answers_apart(tiny_model_dir, adapter, tmp_path, monkeypatch):
-    from ftui.engine import device
+    from ftui.engine.weights import device
 
     monkeypatch.setattr(device, "cpu_native_bf16", lambda *a, **k: False)  # a CPU without bf16 units
     ws, run_dir = make_eval_workspace(tmp_path / "ws", tiny_model_dir, adapter)

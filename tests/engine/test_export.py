@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftui.core import evalrun, exports, parity
-from ftui.core.events import read_events
-from ftui.core.modelfile import chat_template_of, modelfile
-from ftui.engine.evaluate import main as eval_main
-from ftui.engine.export import main as export_main
+from ftui.core.base.events import read_events
+from ftui.core.judge import evalrun
+from ftui.core.ship import exports, parity
+from ftui.core.ship.modelfile import chat_template_of, modelfile
+from ftui.engine.judge.evaluate import main as eval_main
+from ftui.engine.ship.export import main as export_main
 from tests.fixtures.eval_run import make_eval_workspace
 from tests.fixtures.fixture_messages import wrong_symbol_messages
 from tests.fixtures.tiny_adapter import train_tiny_adapter
@@ -76,7 +77,7 @@ def test_merge_of_a_sharded_model_reads_one_shard_at_a_time(tiny_model_dir, adap
     import safetensors.torch
     from transformers import AutoModelForCausalLM
 
-    from ftui.engine import export_merge
+    from ftui.engine.ship import export_merge
 
     sharded = tmp_path / "sharded"
     AutoModelForCausalLM.from_pretrained(tiny_model_dir).save_pretrained(sharded, max_shard_size="40KB")
@@ -255,7 +256,7 @@ def test_ollama_modelfile_template_renders_the_chat_template_prompt(ws_run, tiny
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="Go (the language Ollama's templates are in) is not installed")
 def test_ollama_template_of_the_embedded_model_renders_its_chat_template(tmp_path):
-    from ftui.core.models import converted_dir
+    from ftui.core.base.models import converted_dir
 
     model_dir = converted_dir()
     if not (model_dir / "tokenizer_config.json").exists():

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import evalrun, forgetting
-from ftui.core.compare import load_report
-from ftui.core.events import read_events
-from ftui.engine import forgetting as engine_fg
-from ftui.engine import generate as G
-from ftui.engine.evaluate import main as eval_main
+from ftui.core.base.events import read_events
+from ftui.core.judge import evalrun, forgetting
+from ftui.core.judge.compare import load_report
+from ftui.engine.infer import generate as G
+from ftui.engine.judge import forgetting as engine_fg
+from ftui.engine.judge.evaluate import main as eval_main
 from tests.fixtures.eval_run import make_eval_workspace
 from tests.fixtures.tiny_adapter import train_tiny_adapter
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ftui.engine import generate as G
+from ftui.engine.infer import generate as G
 from tests.fixtures.tiny_adapter import train_tiny_adapter
 
 MSGS = [

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import models as core_models
-from ftui.engine import models
+from ftui.core.base import models as core_models
+from ftui.engine.weights import models
 
 
 def _fake_converter(src: Path, calls: list):
@@ -127,7 +127,7 @@ def test_engine_help_does_not_import_the_training_stack():
 
 def test_core_runs_and_train_command_stay_torch_free():
     code = (
-        "import sys; import ftui.core.runs, ftui.commands.train; "
+        "import sys; import ftui.core.runs.runs, ftui.commands.train; "
         "print(sorted(m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets', 'textual') "
         "if m in sys.modules))"
     )

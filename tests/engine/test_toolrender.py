@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from ftui.core import toolcalls
-from ftui.engine import toolrender
+from ftui.core.base import toolcalls
+from ftui.engine.infer import toolrender
 from ftui.sample.agents import TOOLS
 
 # A ChatML template that writes tools into the system turn and calls as <tool_call> blocks, the way
@@ -53,7 +53,7 @@ def test_template_with_tools_renders_them_and_trains_on_its_own_rendering(tiny_m
 
 
 def test_endpoint_is_sent_the_tools_and_its_calls_come_back_as_calls():
-    from ftui.engine.generate import EndpointGenerator
+    from ftui.engine.infer.generate import EndpointGenerator
 
     sent = {}
 

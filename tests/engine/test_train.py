@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from ftui.core import events, runs
+from ftui.core.base import events
+from ftui.core.runs import runs
 from tests.engine.train_support import all_events, start, tiny_workspace, wait_final, wait_for, wait_step
 
 pytestmark = pytest.mark.slow
@@ -126,7 +127,7 @@ def test_exception_in_child_reports_failed_with_traceback(tmp_path, tiny_model_d
     assert "hidden_size" in final["error"]
     tail = final["traceback_tail"]
     assert isinstance(tail, list) and 0 < len(tail) <= 15 and all(isinstance(x, str) for x in tail)
-    assert any(line.startswith("ftui.engine.train.ModelLoadError: could not load") for line in tail)
+    assert any(line.startswith("ftui.engine.train.run.ModelLoadError: could not load") for line in tail)
     assert "model:" in final["hint"]
     info = runs.read_state(run_dir)
     assert info.state == "failed" and info.error == final["error"]
@@ -183,7 +184,7 @@ def test_qlora_on_cpu_fails_clearly_through_the_cli(tmp_path, tiny_model_dir):
 
 
 def test_device_plan_defaults_on_cpu():
-    from ftui.engine.device import DeviceError, plan_device
+    from ftui.engine.weights.device import DeviceError, plan_device
 
     plan = plan_device("auto")
     assert (plan.device, plan.bf16, plan.fp16, plan.gradient_checkpointing) == ("cpu", False, False, False)

@@ -13,7 +13,7 @@ def test_bf16_run_saves_an_fp32_adapter_that_evaluates_in_fp32(tmp_path, tiny_mo
     import torch
     from safetensors.torch import load_file
 
-    from ftui.engine.generate import load_for_generation
+    from ftui.engine.infer.generate import load_for_generation
 
     ws = tiny_workspace(tmp_path, tiny_model_dir, max_steps=4, eval_steps=2, save_steps=2, dtype="bf16")
     run_dir = start(ws)
@@ -22,7 +22,7 @@ def test_bf16_run_saves_an_fp32_adapter_that_evaluates_in_fp32(tmp_path, tiny_mo
     started = next(e for e in all_events(run_dir) if e["type"] == "started")
     assert started["dtype"] == "bf16" and "bf16 frozen weights, fp32 LoRA" in started["device"]
     assert started["config"]["dtype"] == "bf16"
-    from ftui.engine.device import cpu_native_bf16
+    from ftui.engine.weights.device import cpu_native_bf16
 
     said = any("emulated" in e.get("message", "") for e in all_events(run_dir) if e["type"] == "status")
     assert said is not cpu_native_bf16()  # a CPU without bf16 units is named as such

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from ftui.core import events
-from ftui.engine.callback import BestTracker, EventsCallback
+from ftui.core.base import events
+from ftui.engine.train.callback import BestTracker, EventsCallback
 
 
 class FakeModel:

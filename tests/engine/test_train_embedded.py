@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from ftui.core import events, runs
-from ftui.core.models import EMBEDDED, local_model_dir
-from ftui.core.workspace import Workspace
+from ftui.core.base import events
+from ftui.core.base.models import EMBEDDED, local_model_dir
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
 

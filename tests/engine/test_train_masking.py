@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from ftui.engine.data import load_datasets
+from ftui.engine.train.data import load_datasets
 from tests.fixtures.tiny_build import write_build
 
 
 def test_sft_labels_cover_only_the_assistant_answer(tmp_path, tiny_model_dir):
     import torch
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.device import plan_device
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.weights.device import plan_device
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     build = write_build(tmp_path / "builds", n_train=4, n_eval=2)
     train_ds, eval_ds = load_datasets(build, "sft")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftui.core import runs
+from ftui.core.runs import runs
 from tests.engine.train_support import all_events, start, tiny_workspace, wait_final, wait_step
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from ftui.core import events, probes, runs
-from ftui.engine.callback import BestTracker
+from ftui.core.base import events
+from ftui.core.runs import probes, runs
+from ftui.engine.train.callback import BestTracker
 from tests.engine.train_support import all_events, tiny_workspace, wait_final, wait_step
 from tests.fixtures.tiny_build import _messages
 
@@ -113,8 +114,8 @@ def test_best_tracker_selects_by_probes_and_rebuilds_from_events():
 def test_dpo_guard_adds_the_chosen_nll_term():
     from types import SimpleNamespace
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.train import training_args
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import training_args
 
     plan = SimpleNamespace(bf16=False, fp16=False, gradient_checkpointing=False, device="cpu")
     plain = training_args(TrainConfig(method="dpo"), plan, "/tmp/x", has_eval=False)

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 
-from ftui.core import builder, toolcalls
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
-from ftui.engine.data import load_datasets
-from ftui.engine.toolrender import prompt_text, renders_tools
+from ftui.core.base import toolcalls
+from ftui.core.build import builder
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
+from ftui.engine.infer.toolrender import prompt_text, renders_tools
+from ftui.engine.train.data import load_datasets
 from tests.fixtures.toolcalls import workspace as agents_ws
 
 
 def test_sft_on_a_tool_call_learns_only_the_call(tmp_path, tiny_model_dir):
     import torch
 
-    from ftui.core.workspace import TrainConfig
-    from ftui.engine.device import plan_device
-    from ftui.engine.models import load_model_and_tokenizer
-    from ftui.engine.train import make_trainer
+    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.engine.train.run import make_trainer
+    from ftui.engine.weights.device import plan_device
+    from ftui.engine.weights.models import load_model_and_tokenizer
 
     ws = agents_ws.make(tmp_path / "ws", tools=agents_ws.TOOLS[:1], agent=False)
     log = load_run_log(ws)
@@ -37,7 +38,7 @@ def test_sft_on_a_tool_call_learns_only_the_call(tmp_path, tiny_model_dir):
     assert row["completion"] == [{"role": "assistant", "content": call}]  # the edited call, canonical
     # Evaluation asks the same prompt the training rows hold.
     item = next(it for it in log.items if it.id == "w-paris")
-    from ftui.core.prompts import messages_for, tools_of
+    from ftui.core.workspace.prompts import messages_for, tools_of
 
     asked = prompt_text(tok, messages_for(item, ws.prompt), tools_of(item))
     assert asked == tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)

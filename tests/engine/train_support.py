@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ftui.core import events, runs
-from ftui.core.workspace import Workspace
+from ftui.core.base import events
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
 # Fast, deterministic settings for the tiny random model.

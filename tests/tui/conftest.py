@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.workspace import Workspace
 from tests.tui.workspace_factory import make_workspace
 
 HERE = Path(__file__).resolve().parent

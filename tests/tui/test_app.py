@@ -66,7 +66,7 @@ def test_open_command_rejects_a_bad_workspace_in_one_line(tmp_path):
 
 
 async def test_broken_run_log_lines_are_reported_not_fatal(ws_dir):
-    from ftui.core.workspace import Workspace
+    from ftui.core.workspace.workspace import Workspace
 
     with open(ws_dir / "run_log.jsonl", "a") as fh:
         fh.write("{not json\n")

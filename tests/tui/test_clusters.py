@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from ftui.cli import main
-from ftui.core.clusters import cluster_failures
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
 from ftui.tui.app import FtuiApp
 from tests.tui.conftest import settle
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ftui.tui.app import FtuiApp
-from ftui.tui.screens.compare import metric_rows
+from ftui.tui.panes.compare.pane import metric_rows
 from ftui.tui.widgets.word_diff import word_diff
 from tests.tui.conftest import REPORT, add_report, settle
 
@@ -71,8 +71,8 @@ def test_word_diff_marks_only_changed_words():
 async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
     import shutil
 
-    from ftui.core import evalrun
-    from ftui.core.events import EventWriter
+    from ftui.core.base.events import EventWriter
+    from ftui.core.judge import evalrun
     from tests.tui.conftest import make_run, recorded
 
     run_dir = make_run(ws, "fresh-run", recorded())
@@ -120,7 +120,7 @@ async def test_postmortem_is_written_when_missing(ws):
 
 
 def test_p_values_fit_their_column_and_keep_the_exponent():
-    from ftui.tui.screens.compare import p_text
+    from ftui.tui.panes.compare.pane import p_text
 
     assert [p_text(p) for p in (1.0, 0.289, 0.0386, 2.98e-08, 9.54e-07)] == ["1", "0.29", "0.039", "3e-8", "1e-6"]
     assert all(len(p_text(p)) <= 6 for p in (0.00012, 1e-12, 0.5))
@@ -157,8 +157,8 @@ async def test_versus_sets_another_runs_report_beside_this_one(ws):
 async def test_forgetting_check_runs_in_the_background_and_its_table_sits_beside_the_benchmarks(ws, monkeypatch):
     import json
 
-    from ftui.core import forgetting
-    from ftui.core.events import EventWriter
+    from ftui.core.base.events import EventWriter
+    from ftui.core.judge import forgetting
 
     run_dir = add_report(ws)
     calls = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ftui.core.corrections import CorrectionStore
+from ftui.core.curate.corrections import CorrectionStore
 from ftui.tui.app import FtuiApp
 from ftui.tui.session import apply_template
 from tests.tui.conftest import settle
@@ -103,7 +103,7 @@ async def test_template_accept_and_reject_per_item(ws):
 
 
 def test_apply_template_placeholders(ws):
-    from ftui.core.runlog import load_run_log
+    from ftui.core.logs.runlog import load_run_log
 
     item = load_run_log(ws).items[0]
     out = apply_template('{"f": "{expected.file_path}"} {id} {label} {unknown}', item)
@@ -111,7 +111,7 @@ def test_apply_template_placeholders(ws):
 
 
 async def test_browsing_never_rewrites_a_correction(ws):
-    from ftui.core.runlog import load_run_log
+    from ftui.core.logs.runlog import load_run_log
 
     log = load_run_log(ws)
     store = CorrectionStore(ws)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ftui.core.corrections import CorrectionStore
-from ftui.core.logsniff import propose, write_config
-from ftui.core.workspace import Workspace
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.workspace.sniff import propose, write_config
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
 from tests.fixtures.evallogs import copy_tool
 from tests.tui.conftest import settle

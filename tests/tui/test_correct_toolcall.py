@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ftui.core.corrections import CorrectionStore
+from ftui.core.curate.corrections import CorrectionStore
 from ftui.tui.app import FtuiApp
 from tests.fixtures.toolcalls import workspace as agents_ws
 from tests.tui.conftest import settle

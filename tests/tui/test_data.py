@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
 from ftui.tui.app import FtuiApp
-from ftui.tui.screens.data import histogram_text
+from ftui.tui.panes.data.pane import histogram_text
 from tests.tui.conftest import settle
 
 
@@ -70,7 +70,7 @@ def test_histogram_text():
 
 
 async def test_newest_build_is_shown_and_checked_on_open(ws):
-    from ftui.core import builder
+    from ftui.core.build import builder
 
     _correct(ws, 4)
     build = builder.build(ws)
@@ -85,7 +85,7 @@ async def test_newest_build_is_shown_and_checked_on_open(ws):
 def test_counts_say_how_many_rows_are_preserved():
     from types import SimpleNamespace
 
-    from ftui.tui.screens.data import counts_text
+    from ftui.tui.panes.data.pane import counts_text
 
     counts = {"train": 12, "train_corrections": 6, "train_anchors": 3, "eval": 2}
     plain = counts_text(SimpleNamespace(manifest={"counts": counts}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
 from tests.fixtures.unlabeled import kind_of, make_unlabeled_workspace
 from tests.tui.conftest import settle

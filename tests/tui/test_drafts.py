@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from ftui.core import drafts as dr
-from ftui.core.clusters import cluster_failures
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
+from ftui.core.curate import drafts as dr
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
 from ftui.tui.app import FtuiApp
 from tests.fixtures.chat_server import ChatServer
 from tests.tui.conftest import settle

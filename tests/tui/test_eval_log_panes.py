@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
 from tests.fixtures.evallogs import copy_tool
 from tests.tui.conftest import settle

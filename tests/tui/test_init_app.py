@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ftui.core.logsniff import propose
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.sniff import propose
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.init_app import InitApp
 from tests.fixtures.evallogs import copy_tool
 

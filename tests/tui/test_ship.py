@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ftui.core import exports, parity
-from ftui.core.events import EventWriter
-from ftui.core.fsutil import atomic_write_json
+from ftui.core.base.events import EventWriter
+from ftui.core.base.fsutil import atomic_write_json
+from ftui.core.ship import exports, parity
 from ftui.tui.app import FtuiApp
 from tests.tui.conftest import add_report, settle
 

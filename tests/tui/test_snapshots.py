@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
 from tests.tui.conftest import EVENTS_PROBES, add_report, make_run, recorded
 
@@ -81,8 +81,8 @@ def test_compare_pane(snap_compare, ws, size):
 def test_compare_pane_with_the_forgetting_table(snap_compare, ws, size):
     import json
 
-    from ftui.core import forgetting
-    from ftui.core.compare import with_forgetting
+    from ftui.core.judge import forgetting
+    from ftui.core.judge.compare import with_forgetting
 
     run_dir = add_report(ws)
     rows = [

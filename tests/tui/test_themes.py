@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
 from ftui.tui.themes import ThemeError, load_user_themes, parse_theme, theme_dirs
 from tests.tui.conftest import settle

@@ -12,8 +12,8 @@ import pytest
 from textual.widgets import ProgressBar
 
 from ftui.tui.app import FtuiApp
-from ftui.tui.run_view import RunView
-from ftui.tui.screens.run_form import FIELDS, parse_form
+from ftui.tui.panes.train.run_form import FIELDS, parse_form
+from ftui.tui.panes.train.run_view import RunView
 from ftui.tui.widgets.loss_chart import MAX_FPS, TRAIN_COLOR, ema
 from tests.tui.conftest import EVENTS_PROBES, make_run, recorded, settle, start_fake_child
 
@@ -205,8 +205,8 @@ def test_form_parsing_reports_each_bad_field():
 
 
 def test_form_checks_the_trust_settings_with_the_workspace_rules(tmp_path):
-    from ftui.core.errors import ConfigError
-    from ftui.core.workspace import Workspace
+    from ftui.core.base.errors import ConfigError
+    from ftui.core.workspace.workspace import Workspace
 
     good = {key: "1" for key, _, kind in FIELDS if kind in ("int", "float")}
     good.update(model="m", epochs="", select_by="probes", rpo_alpha="0.5", anchor_kl="10", stop_broken_anchors="2")
@@ -235,9 +235,10 @@ def test_form_checks_the_trust_settings_with_the_workspace_rules(tmp_path):
 
 
 async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
-    from ftui.core import builder, runs
-    from ftui.core.corrections import CorrectionStore
-    from ftui.core.runlog import load_run_log
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.logs.runlog import load_run_log
+    from ftui.core.runs import runs
 
     log = load_run_log(ws)
     store = CorrectionStore(ws)
@@ -344,7 +345,7 @@ async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
 
 
 async def test_resume_a_cancelled_run(ws, monkeypatch):
-    from ftui.core import runs
+    from ftui.core.runs import runs
 
     evs = [
         *recorded()[:20],

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftui.core import builder, evalrun, runs
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.build import builder
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.judge import evalrun
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
-from ftui.tui.screens import train as train_pane
-from ftui.tui.screens.run_form import parse_form
+from ftui.tui.panes.train import pane as train_pane
+from ftui.tui.panes.train.run_form import parse_form
 from tests.fixtures.ft_server import FineTuneServer
 from tests.tui.conftest import settle
 

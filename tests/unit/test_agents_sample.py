@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftui.core import builder, clusters, toolcalls
-from ftui.core.corrections import CorrectionStore
-from ftui.core.review import import_review
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.base import toolcalls
+from ftui.core.build import builder
+from ftui.core.curate import clusters
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.review import import_review
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from ftui.sample.agents import AGENTS_DIR, TOOLS, requests
 
 

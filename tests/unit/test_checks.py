@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import checks, formats
-from ftui.core.tokens import ChatTokenizer
+from ftui.core.base.tokens import ChatTokenizer
+from ftui.core.build import checks, formats
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "datasets"
 

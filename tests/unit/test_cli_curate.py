@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from ftui.cli import main
-from ftui.core.corrections import CorrectionStore
-from ftui.core.workspace import Workspace
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.runlogs import default_rows, make_workspace, row
 
 

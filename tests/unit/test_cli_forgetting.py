@@ -6,8 +6,8 @@ import json
 import pytest
 
 from ftui.cli import main
-from ftui.core import forgetting
-from ftui.core.events import EventWriter
+from ftui.core.base.events import EventWriter
+from ftui.core.judge import forgetting
 from tests.fixtures.eval_run import make_eval_workspace, write_fixture_run
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ftui.cli import main
-from ftui.core.workspace import Workspace
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.evallogs import EXPECTED, copy_tool
 from tests.fixtures.runlogs import write_jsonl
 

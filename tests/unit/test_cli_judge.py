@@ -66,7 +66,7 @@ def test_report_vs_another_run(fixture_run, capsys):
 
 def test_eval_progress_line_names_every_side_as_it_begins():
     from ftui.commands.judge import _progress_line
-    from ftui.core import evalrun
+    from ftui.core.judge import evalrun
 
     st = evalrun.EvalState("running")
     for side, done, cached in (("base", 77, 5), ("tuned", 77, 0), ("fewshot", 22, 0)):

@@ -1,5 +1,6 @@
 from ftui.commands.train import format_event
-from ftui.core import events, runs
+from ftui.core.base import events
+from ftui.core.runs import runs
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
 
@@ -18,7 +19,8 @@ def test_probe_events_print_one_line():
 
 
 def test_probe_settings_reach_the_run_and_its_probe_set(tmp_path):
-    from ftui.core import builder, probes
+    from ftui.core.build import builder
+    from ftui.core.runs import probes
 
     ws = make_workspace(tmp_path / "ws")
     write_default_corrections(ws)

@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from ftui.core import builder, cluster_edits
-from ftui.core.clusters import cluster_failures, label_of, load_overlay
-from ftui.core.corrections import CorrectionStore
-from ftui.core.evalrun import cluster_of
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.build import builder
+from ftui.core.curate import edits as cluster_edits
+from ftui.core.curate.clusters import cluster_failures, label_of, load_overlay
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.judge.evalrun import cluster_of
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.unlabeled import kind_of, make_unlabeled_workspace
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.clusters import UNLABELED, cluster_failures, is_model_failure, passing_items
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.curate.clusters import UNLABELED, cluster_failures, is_model_failure, passing_items
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.runlogs import default_rows, make_workspace, row
 
 

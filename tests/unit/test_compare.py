@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.compare import bucket, build_report, load_report, mcnemar_exact, render_text, shared_traits
-from ftui.core.errors import InputError
-from ftui.core.grading import Grade
+from ftui.core.base.errors import InputError
+from ftui.core.grade.grading import Grade
+from ftui.core.judge.compare import bucket, build_report, load_report, mcnemar_exact, render_text, shared_traits
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "reports" / "report.json"
 

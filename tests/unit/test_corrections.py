@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ftui.core import corrections as corr_mod
-from ftui.core.corrections import CorrectionError, CorrectionStore, answer_hash
-from ftui.core.progress import Progress, count_progress
+from ftui.core.curate import corrections as corr_mod
+from ftui.core.curate.corrections import CorrectionError, CorrectionStore, answer_hash
+from ftui.core.curate.progress import Progress, count_progress
 
 
 def item(i, answer="wrong answer"):
@@ -77,7 +77,7 @@ def test_stale_when_run_log_answer_changes(tmp_path):
 
 
 def test_accepts_workspace_like_object(tmp_path):
-    from ftui.core.state import StatePaths
+    from ftui.core.base.paths import StatePaths
 
     ws = SimpleNamespace(state=StatePaths(tmp_path / ".ftui"))
     CorrectionStore(ws).save(item("a"), "x")
@@ -133,7 +133,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from types import SimpleNamespace
-    from ftui.core import corrections
+    from ftui.core.curate import corrections
     corrections.COMPACT_SLACK = int(sys.argv[3])
     store = corrections.CorrectionStore(sys.argv[1])
     prefix = sys.argv[2]

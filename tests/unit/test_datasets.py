@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import build_plan, build_store, builder, heldout_split
-from ftui.core.anchors import anchor_stratum, select_anchors
-from ftui.core.corrections import CorrectionStore
-from ftui.core.prompts import messages_for
-from ftui.core.runlog import load_run_log
+from ftui.core.build import builder, heldout_split
+from ftui.core.build import plan as build_plan
+from ftui.core.build import store as build_store
+from ftui.core.build.anchors import anchor_stratum, select_anchors
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.prompts import messages_for
 from tests.fixtures.datasets.workspace import (
     default_rows,
     failing,
@@ -92,7 +94,7 @@ def test_anchor_strata_prefer_labels_then_task_then_length():
     p = [passing(1, label="lab"), passing(2, task="t"), passing(3), passing(4, words=20), passing(5, words=60)]
     from pathlib import Path
 
-    from ftui.core.runlog import Item
+    from ftui.core.logs.runlog import Item
 
     def mk(r):
         return Item(
@@ -260,7 +262,7 @@ def test_same_prompt_under_two_ids_stays_on_one_side_of_the_split(tmp_path):
         b = builder.build(ws, seed=seed, heldout=0.3, split_by_evidence=False)
         moved += b.manifest["counts"]["heldout_moved_same_prompt"]
         log = load_run_log(ws)
-        from ftui.core.prompts import user_text
+        from ftui.core.workspace.prompts import user_text
 
         train_prompts = {user_text(log.by_id[i], ws.prompt) for i in b.manifest["train_ids"]}
         assert not any(user_text(log.by_id[i], ws.prompt) in train_prompts for i in b.manifest["eval_ids"])
@@ -333,7 +335,7 @@ def test_evidence_keys_ignore_file_headers_and_short_lines():
 
 
 def test_a_failed_write_leaves_no_build_behind(ws, monkeypatch):
-    from ftui.core import fsutil
+    from ftui.core.base import fsutil
 
     def boom(path, data):
         raise OSError("disk full")
@@ -345,8 +347,8 @@ def test_a_failed_write_leaves_no_build_behind(ws, monkeypatch):
 
 
 def test_check_build_uses_heldout_and_benchmark(ws, tiny_model_dir):
-    from ftui.core import checks
-    from ftui.core.tokens import ChatTokenizer
+    from ftui.core.base.tokens import ChatTokenizer
+    from ftui.core.build import checks
 
     b = builder.build(ws)
     r = checks.check_build(b, ws, tokenizer=ChatTokenizer.from_dir(tiny_model_dir))
@@ -374,7 +376,7 @@ def test_three_roles_are_disjoint_and_validation_comes_from_the_training_side(ws
 
 
 def test_split_roles_rule_for_small_strata():
-    from ftui.core.runlog import Item
+    from ftui.core.logs.runlog import Item
 
     def ex(i, stratum):
         it = Item(f"{stratum}-{i}", f"q {i}", "a", "e", "ok", True, None, None, None, (), None, None, i, Path("x"))

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ftui.core import forgetting
-from ftui.core.events import EventWriter
+from ftui.core.base.events import EventWriter
+from ftui.core.judge import forgetting
 from ftui.sample.demo import DemoError, _follow_forgetting
 
 

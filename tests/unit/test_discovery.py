@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.discovery import DiscoveryError, agreement, discover
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.discovery import DiscoveryError, agreement, discover
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.unlabeled import kind_of, make_unlabeled_workspace
 
 

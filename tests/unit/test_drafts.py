@@ -11,12 +11,12 @@ import time
 import pytest
 
 from ftui.cli import main
-from ftui.core import builder
-from ftui.core import drafts as dr
-from ftui.core.clusters import cluster_failures
-from ftui.core.corrections import CorrectionStore
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.build import builder
+from ftui.core.curate import drafts as dr
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.chat_server import ChatServer
 from tests.tui.workspace_factory import make_workspace
 
@@ -230,7 +230,7 @@ def test_stop_cancels_between_answers_and_keeps_the_finished(ws, capsys):
 
 
 def test_a_renamed_cluster_is_drafted_under_its_overlay_name(ws):
-    from ftui.core import cluster_edits
+    from ftui.core.curate import edits as cluster_edits
 
     cluster_edits.rename(ws, CLUSTER, "bad_symbol")
     c = cluster_failures(ws, load_run_log(ws)).by_label("bad_symbol")

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ftui.core import evalrun
-from ftui.core.evalrun import EvalError, eval_state, plan_eval, targeted_cluster, training_ids, write_plan
+from ftui.core.judge import evalrun
+from ftui.core.judge.evalrun import EvalError, eval_state, plan_eval, targeted_cluster, training_ids, write_plan
 from tests.fixtures.eval_run import MANIFEST, make_eval_workspace
 
 
@@ -103,7 +103,7 @@ def test_run_without_adapter_is_refused(tmp_path):
 
 
 def test_eval_state_from_events(eval_ws):
-    from ftui.core.events import EventWriter
+    from ftui.core.base.events import EventWriter
 
     ws, run_dir = eval_ws
     assert eval_state(run_dir).state == "none"

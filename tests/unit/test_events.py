@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ftui.core import events
+from ftui.core.base import events
 
 
 def test_make_stamps_version_type_and_time():

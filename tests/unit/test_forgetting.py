@@ -2,10 +2,10 @@
 
 import pytest
 
-from ftui.core import forgetting
-from ftui.core.compare import build_report, forgetting_lines, with_forgetting
-from ftui.core.errors import ConfigError
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import ConfigError
+from ftui.core.judge import forgetting
+from ftui.core.judge.compare import build_report, forgetting_lines, with_forgetting
+from ftui.core.workspace.workspace import Workspace
 
 
 def scores(values):
@@ -21,7 +21,7 @@ def test_a_binary_task_gets_the_benchmarks_paired_statistics():
     assert row["base"] == pytest.approx(16 / 20) and row["tuned"] == pytest.approx(13 / 20)
     assert row["change"] == pytest.approx(-0.15) and row["flagged"]
     assert (row["fixed"], row["broke"]) == (1, 4)
-    from ftui.core.paired_stats import paired_summary
+    from ftui.core.judge.paired_stats import paired_summary
 
     assert row["ci"] == paired_summary(12, 1, 4, 3)["ci"]
     assert row["ci"][0] < row["change"] < row["ci"][1]

@@ -10,9 +10,9 @@ pytest.importorskip("lm_eval")
 import lm_eval
 from lm_eval.tasks._index import TaskIndex
 
-from ftui.core import forgetting as fg
-from ftui.engine import forgetting as engine_fg
-from ftui.engine import lm_eval_index
+from ftui.core.judge import forgetting as fg
+from ftui.engine.judge import forgetting as engine_fg
+from ftui.engine.judge import lm_eval_index
 
 # lm-eval's own index of the given folders, uncounted: what every resolution is compared with.
 LM_EVAL_BUILD = TaskIndex.build

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ftui.core import formats
+from ftui.core.build import formats
 
 SYS = {"role": "system", "content": "You are a code assistant."}
 
@@ -183,7 +183,7 @@ def test_undetectable_file_is_a_clear_error(tmp_path):
 
 
 def test_build_rows_export_and_import_round_trip(tmp_path):
-    from ftui.core import builder
+    from ftui.core.build import builder
     from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
     ws = make_workspace(tmp_path / "ws")

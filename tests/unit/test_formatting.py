@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ftui.core.formatting import clip, duration, num, pct, plural, pts
-from ftui.core.progress import count_progress
+from ftui.core.base.formatting import clip, duration, num, pct, plural, pts
+from ftui.core.curate.progress import count_progress
 
 
 def test_each_value_has_one_spelling_and_missing_reads_na():
@@ -35,7 +35,7 @@ def test_progress_counts_review_as_remaining_but_not_to_do():
 
 
 def test_size_reads_in_decimal_units():
-    from ftui.core.formatting import size
+    from ftui.core.base.formatting import size
 
     assert [size(n) for n in (None, 512, 1_500, 145_000_000, 538_090_408, 2_400_000_000)] == [
         "n/a",

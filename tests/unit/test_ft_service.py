@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core import events as ev
-from ftui.core import ft_service, runs, tokens
-from ftui.core.ft_service import Service, ServiceError, owner_of
-from ftui.core.models import EMBEDDED, local_model_dir
-from ftui.core.workspace import Workspace
+from ftui.core.base import events as ev
+from ftui.core.base import tokens
+from ftui.core.base.models import EMBEDDED, local_model_dir
+from ftui.core.hosted import service as ft_service
+from ftui.core.hosted.service import Service, ServiceError, owner_of
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
 A, B = owner_of("key-a"), owner_of("key-b")

@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ftui.core.grading import Grade, GradingError, extract_json, grade, normalize, spec_for
+from ftui.core.grade.grading import Grade, GradingError, extract_json, grade, normalize, spec_for
 
 EXPECTED_JSON = '{"file_path": "utils/security.py", "symbol": "validate_path"}'
 

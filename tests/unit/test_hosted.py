@@ -9,9 +9,12 @@ import pytest
 import yaml
 
 from ftui.cli import main
-from ftui.core import checks, events, hosted, runs
-from ftui.core.errors import ConfigError
-from ftui.core.workspace import HostedConfig, Workspace
+from ftui.core.base import events
+from ftui.core.base.errors import ConfigError
+from ftui.core.build import checks
+from ftui.core.hosted import hosted
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import HostedConfig, Workspace
 from tests.fixtures.ft_server import FineTuneServer
 from tests.fixtures.tiny_build import write_workspace
 
@@ -392,8 +395,8 @@ def test_ftui_stop_cancels_a_hosted_job(ws_dir, server):
 
 
 def test_evaluating_a_hosted_run_uses_the_service_on_both_sides(ws_dir, server):
-    from ftui.core import evalrun
-    from ftui.core.workspace import Workspace
+    from ftui.core.judge import evalrun
+    from ftui.core.workspace.workspace import Workspace
 
     # Benchmark items the (fixture) build did not train on.
     with open(ws_dir / "runs.jsonl", "a") as fh:

@@ -24,7 +24,16 @@ print(json.dumps({"ok": mods}))
 
 
 def _modules(package_dir: Path, package: str) -> list[str]:
-    return sorted(f"{package}.{p.stem}" for p in package_dir.glob("*.py") if p.stem != "__main__")
+    """Every module below the package, subpackages included."""
+    names = []
+    for p in package_dir.rglob("*.py"):
+        parts = p.relative_to(package_dir).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join((package, *parts)))
+    return sorted(names)
 
 
 def probe(modules: list[str], forbidden: tuple[str, ...]) -> dict:
@@ -42,7 +51,7 @@ def probe(modules: list[str], forbidden: tuple[str, ...]) -> dict:
 def test_core_cli_and_commands_load_neither_training_stack_nor_textual():
     mods = [*_modules(REPO / "ftui" / "core", "ftui.core"), "ftui.cli"]
     mods += _modules(REPO / "ftui" / "commands", "ftui.commands")
-    assert "ftui.core.clusters" in mods and "ftui.core.runlog" in mods
+    assert "ftui.core.curate.clusters" in mods and "ftui.core.logs.runlog" in mods
     res = probe(mods, (*HEAVY, "textual"))
     assert res["code"] == 0, f"importing {res.get('module')} loaded {res.get('loaded')}"
     assert res["ok"] == mods
@@ -59,9 +68,9 @@ def test_cli_parser_build_loads_no_heavy_module():
 
 
 def test_workbench_loads_no_training_stack():
-    mods = ["ftui.commands.tui", "ftui.tui.app", *_modules(REPO / "ftui" / "tui" / "screens", "ftui.tui.screens")]
+    mods = ["ftui.commands.tui", "ftui.tui.app", *_modules(REPO / "ftui" / "tui" / "panes", "ftui.tui.panes")]
     mods += _modules(REPO / "ftui" / "tui" / "widgets", "ftui.tui.widgets")
-    assert "ftui.tui.screens.train" in mods
+    assert "ftui.tui.panes.train.pane" in mods
     res = probe(mods, HEAVY)
     assert res["code"] == 0, f"importing {res.get('module')} loaded {res.get('loaded')}"
 

@@ -7,13 +7,14 @@ import json
 
 import pytest
 
-from ftui.core import builder, toolcalls
-from ftui.core.corrections import CorrectionStore
-from ftui.core.grading import grade, spec_for
-from ftui.core.passrule import PassRule
-from ftui.core.runlog import load_run_log, read_items
-from ftui.core.sources import SOURCES, detect
-from ftui.core.workspace import Workspace
+from ftui.core.base import toolcalls
+from ftui.core.build import builder
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.grade.grading import grade, spec_for
+from ftui.core.logs.passrule import PassRule
+from ftui.core.logs.runlog import load_run_log, read_items
+from ftui.core.logs.sources import SOURCES, detect
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.evallogs import HERE, copy_tool
 from tests.unit.test_cli_init import run
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ftui.core.grading import grade
-from ftui.core.judge import Judge, JudgeError, parse_verdict
+from ftui.core.grade.grading import grade
+from ftui.core.grade.llm_judge import Judge, JudgeError, parse_verdict
 from tests.fixtures.chat_server import ChatServer
 
 RUBRIC = 'Grade the answer. Reply with JSON {"pass": true|false, "reason": "..."}'

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftui.core.accelerate_checks import check_file, problems
-from ftui.core.errors import InputError
-from ftui.core.launch import plan_launch
+from ftui.core.base.errors import InputError
+from ftui.core.runs.accelerate_checks import check_file, problems
+from ftui.core.runs.launch import plan_launch
 
 CONFIGS = Path(__file__).resolve().parents[2] / "accelerate_configs"
 RUN = Path("/runs/r1")
@@ -98,8 +98,8 @@ def test_sharding_on_the_cpu_is_refused():
 
 
 def test_workspace_fields_and_the_cli_flag(tmp_path):
-    from ftui.core import runs
-    from ftui.core.workspace import Workspace
+    from ftui.core.runs import runs
+    from ftui.core.workspace.workspace import Workspace
     from tests.fixtures.tiny_build import write_workspace
 
     root = write_workspace(tmp_path / "ws", "m", train={"processes": 2, "accelerate_config": "acc.yaml"})

@@ -43,10 +43,10 @@ def test_the_tree_keeps_its_layers(tree: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "line", "names"),
     [
-        ("ftui/core/clusters.py", "import ftui.tui.app", "ftui.core.clusters -> ftui.tui.app"),
-        ("ftui/tui/screens/train.py", "import ftui.engine.train", "ftui.engine.train"),
+        ("ftui/core/curate/clusters.py", "import ftui.tui.app", "ftui.core.curate.clusters -> ftui.tui.app"),
+        ("ftui/tui/panes/train/pane.py", "import ftui.engine.train.run", "ftui.engine.train.run"),
         ("ftui/commands/curate.py", "import torch", "torch"),
-        ("ftui/core/runs.py", "import textual", "textual"),
+        ("ftui/core/runs/runs.py", "import textual", "textual"),
     ],
 )
 def test_an_import_against_the_layers_breaks_the_lint(tree: Path, module: str, line: str, names: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.paired_stats import (
+from ftui.core.judge.paired_stats import (
     detectable_change,
     items_to_settle,
     mcnemar_exact,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.errors import ConfigError
-from ftui.core.passrule import PassRule, PassRuleConfig, show_grade
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import ConfigError
+from ftui.core.logs.passrule import PassRule, PassRuleConfig, show_grade
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.runlogs import make_workspace, row
 
 

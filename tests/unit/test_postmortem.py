@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.errors import InputError
-from ftui.core.postmortem import build_postmortem, loss_summary, write_postmortem
+from ftui.core.base.errors import InputError
+from ftui.core.judge.postmortem import build_postmortem, loss_summary, write_postmortem
 from tests.fixtures.eval_run import make_eval_workspace, write_fixture_run
 
 
@@ -93,7 +93,7 @@ def test_postmortem_without_workspace_uses_manifest_counts(fixture_run):
 def test_postmortem_counts_preserved_rows_only_when_the_run_used_them(fixture_run):
     import json
 
-    from ftui.core.runs import read_run_config
+    from ftui.core.runs.runs import read_run_config
 
     _, run_dir, _ = fixture_run
     cfg = read_run_config(run_dir)
@@ -119,7 +119,7 @@ def test_postmortem_counts_preserved_rows_only_when_the_run_used_them(fixture_ru
 def test_postmortem_marks_flaky_regressions_and_answers_the_rung_with_few_shot(fixture_run):
     import json
 
-    from ftui.core.compare import build_report
+    from ftui.core.judge.compare import build_report
 
     _ws, run_dir, report = fixture_run
     path = run_dir / "eval" / "report.json"
@@ -145,7 +145,7 @@ def test_postmortem_marks_flaky_regressions_and_answers_the_rung_with_few_shot(f
 
 
 def test_postmortem_counts_drafted_and_edited_corrections(fixture_run):
-    from ftui.core.drafts import Draft, DraftStore
+    from ftui.core.curate.drafts import Draft, DraftStore
     from tests.fixtures.eval_run import TRAIN_IDS
 
     ws, run_dir, _ = fixture_run

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.corrections import CorrectionStore
-from ftui.core.errors import FtuiError
-from ftui.core.review import REVIEW_FIELDS, export_review, import_review, items_for_review
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import FtuiError
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.review import REVIEW_FIELDS, export_review, import_review, items_for_review
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.runlogs import default_rows, make_workspace
 
 

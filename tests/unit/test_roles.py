@@ -3,9 +3,11 @@ the probes or the checkpoint choice."""
 
 from __future__ import annotations
 
-from ftui.core import builder, evalrun, probes, runs
-from ftui.core.fsutil import read_jsonl
-from ftui.engine.data import eval_file
+from ftui.core.base.fsutil import read_jsonl
+from ftui.core.build import builder
+from ftui.core.judge import evalrun
+from ftui.core.runs import probes, runs
+from ftui.engine.train.data import eval_file
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
 
@@ -52,7 +54,7 @@ def test_a_build_without_validation_gets_no_probes(tmp_path):
 
 
 def test_a_dpo_run_holding_anchors_never_grades_what_its_kl_term_saw(tmp_path):
-    from ftui.engine.data import anchor_rows
+    from ftui.engine.train.data import anchor_rows
 
     ws = make_workspace(tmp_path / "ws")
     write_default_corrections(ws)

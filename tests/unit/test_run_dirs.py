@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
-from ftui.core import run_dirs, runs
-from ftui.core.workspace import Workspace
+from ftui.core.base import run_dirs
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.tiny_build import write_workspace
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ftui.core import events, runs
-from ftui.core.run_fold import RunFold, fold
-from ftui.tui.run_view import RunView
+from ftui.core.base import events
+from ftui.core.runs import runs
+from ftui.core.runs.fold import RunFold, fold
+from ftui.tui.panes.train.run_view import RunView
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 from ftui.commands.train import format_event
-from ftui.core import events, runs
-from ftui.core.run_clock import worked_seconds
-from ftui.core.run_text import finished_text
-from ftui.engine.train import _total_runtime
-from ftui.tui.run_view import RunView
+from ftui.core.base import events
+from ftui.core.runs import runs
+from ftui.core.runs.clock import worked_seconds
+from ftui.core.runs.text import finished_text
+from ftui.engine.train.run import _total_runtime
+from ftui.tui.panes.train.run_view import RunView
 
 RECORDED = Path(__file__).resolve().parent.parent / "tui" / "fixtures" / "events.jsonl"
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ftui.core.errors import InputError
-from ftui.core.runlog import load_run_log, read_items
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import InputError
+from ftui.core.logs.runlog import load_run_log, read_items
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.runlogs import HERE, make_workspace, row
 
 GOOD = json.dumps(row("g1")).encode() + b"\n"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ftui.core.clusters import cluster_failures
-from ftui.core.prompts import messages_for, user_text
-from ftui.core.runlog import load_run_log
-from ftui.core.workspace import PromptConfig, Workspace
+from ftui.core.curate.clusters import cluster_failures
+from ftui.core.logs.runlog import load_run_log
+from ftui.core.workspace.prompts import messages_for, user_text
+from ftui.core.workspace.workspace import PromptConfig, Workspace
 from tests.fixtures.runlogs import make_workspace, write_jsonl
 
 NESTED = (
@@ -193,7 +193,7 @@ def test_nested_scale_benchmark_runs_and_agrees_with_the_plain_loop():
 
 
 def test_a_pretty_printed_json_document_is_read_from_its_list_of_records(tmp_path):
-    from ftui.core.runlog import read_items
+    from ftui.core.logs.runlog import read_items
 
     doc = {"model": "m", "records": [{"question_id": "a", "grade": "correct"}, {"question_id": "b", "grade": 3}]}
     p = tmp_path / "doc.json"

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from ftui.core import events, runs
-from ftui.core.errors import FtuiError, InputError
-from ftui.core.workspace import Workspace
+from ftui.core.base import events
+from ftui.core.base.errors import FtuiError, InputError
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.tiny_build import write_build, write_workspace
 
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "events"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ftui.core.serving import LLAMA_CPP_REQUEST_DEFAULTS
-from ftui.engine.serve import with_request_defaults
+from ftui.core.ship.serving import LLAMA_CPP_REQUEST_DEFAULTS
+from ftui.engine.ship.serve import with_request_defaults
 
 
 def _call(path: str, body: bytes, method: str = "POST", chunks: int = 1) -> tuple[dict, bytes]:

@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from ftui.core import builder, runs
-from ftui.core.build_store import BuildError
-from ftui.core.errors import ConfigError, InputError
-from ftui.core.evalrun import eval_settings
-from ftui.core.workspace import BuildConfig, EvalConfig, SettingError, TrainConfig, Workspace
-from ftui.tui.screens.run_form import parse_form
+from ftui.core.base.errors import ConfigError, InputError
+from ftui.core.build import builder
+from ftui.core.build.store import BuildError
+from ftui.core.judge.evalrun import eval_settings
+from ftui.core.runs import runs
+from ftui.core.workspace.workspace import BuildConfig, EvalConfig, SettingError, TrainConfig, Workspace
+from ftui.tui.panes.train.run_form import parse_form
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
 
@@ -75,7 +76,7 @@ def test_the_engine_rebuilds_a_run_s_sections_and_refuses_unknown_keys(tmp_path)
     config = runs.read_run_config(run_dir)
     assert runs.train_config(config) == dataclasses.replace(ws.train, max_steps=7)
 
-    from ftui.engine.train import read_config
+    from ftui.engine.train.run import read_config
 
     path = run_dir / "config.json"
     path.write_text(json.dumps({**config, "max_stpes": 3}, indent=2))
@@ -90,8 +91,8 @@ def test_the_engine_rebuilds_a_run_s_sections_and_refuses_unknown_keys(tmp_path)
 
 
 def test_the_hosted_section_and_its_epochs_flag_share_one_rule(tmp_path):
-    from ftui.core.hosted import HostedError, target_for
-    from ftui.core.workspace import HostedConfig
+    from ftui.core.hosted.hosted import HostedError, target_for
+    from ftui.core.workspace.workspace import HostedConfig
 
     with pytest.raises(SettingError, match=r"^hosted\.n_epochs must be at least 1$"):
         HostedConfig(base_url="http://x/v1", model="m", n_epochs=0)

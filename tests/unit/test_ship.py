@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from ftui.cli import main as cli_main
-from ftui.core import exports, parity, serving
-from ftui.core.modelfile import TemplateError, derive_wrapping, go_template, render_wrapped, renderer, stop_tokens
+from ftui.core.ship import exports, parity, serving
+from ftui.core.ship.modelfile import TemplateError, derive_wrapping, go_template, render_wrapped, renderer, stop_tokens
 from tests.fixtures.eval_run import make_eval_workspace
 from tests.fixtures.tiny_model import CHATML
 
@@ -118,7 +118,7 @@ def test_serve_plan_names_base_and_runs_and_refuses_other_architectures(ws_run, 
 
 
 def test_vllm_command_serves_the_base_and_each_adapter_as_a_lora_module(tmp_path):
-    from ftui.engine.serve import vllm_command
+    from ftui.engine.ship.serve import vllm_command
 
     model = tmp_path / "model"
     model.mkdir()
@@ -156,7 +156,7 @@ def test_vllm_lora_rank_is_one_vllm_accepts():
 
 
 def test_vllm_command_for_the_base_alone_has_no_lora_flags(ws_run):
-    from ftui.engine.serve import vllm_command
+    from ftui.engine.ship.serve import vllm_command
 
     ws, _ = ws_run
     cmd = vllm_command(serving.plan(ws, [], port=8999, quant="f16", engine="vllm"), base=ws.root)
@@ -164,8 +164,8 @@ def test_vllm_command_for_the_base_alone_has_no_lora_flags(ws_run):
 
 
 def test_the_served_side_waits_for_a_model_the_server_loads_on_first_request(ws_run):
-    from ftui.core import evalrun
-    from ftui.engine.evaluate import Evaluation, endpoint_identity
+    from ftui.core.judge import evalrun
+    from ftui.engine.judge.evaluate import Evaluation, endpoint_identity
 
     ws, run_dir = ws_run
     ep = {

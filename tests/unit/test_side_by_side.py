@@ -1,7 +1,7 @@
 import json
 
-from ftui.core import side_by_side
-from ftui.core.compare import build_report
+from ftui.core.judge import side_by_side
+from ftui.core.judge.compare import build_report
 from tests.unit.test_compare import rec
 
 

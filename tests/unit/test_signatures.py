@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ftui.core.signatures import KEYS, signatures
+from ftui.core.grade.signatures import KEYS, signatures
 
 JSON_EXPECTED = json.dumps({"file_path": "src/a.py", "symbol": "a"})
 

@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
-from ftui.core.logfiles import folder_logs
-from ftui.core.passrule import PassRule
-from ftui.core.runlog import read_items
-from ftui.core.sources import SOURCES, detect
+from ftui.core.logs.logfiles import folder_logs
+from ftui.core.logs.passrule import PassRule
+from ftui.core.logs.runlog import read_items
+from ftui.core.logs.sources import SOURCES, detect
 from tests.fixtures.evallogs import EXPECTED, HERE
 
 FOLDERS = {"mt_bench": "mt_bench/data/mt_bench/model_judgment"}
@@ -188,8 +188,8 @@ def test_lm_eval_chat_template_prompt_and_the_in_memory_arguments_form(tmp_path)
 
 
 def test_a_field_of_the_tools_own_record_can_be_mapped(tmp_path):
-    from ftui.core.runlog import load_run_log
-    from ftui.core.workspace import Workspace
+    from ftui.core.logs.runlog import load_run_log
+    from ftui.core.workspace.workspace import Workspace
     from tests.fixtures.evallogs import copy_tool
 
     folder = copy_tool("lm_eval", tmp_path)

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ftui.core import tokens
-from ftui.core.models import EMBEDDED, local_model_dir
+from ftui.core.base import tokens
+from ftui.core.base.models import EMBEDDED, local_model_dir
 
 CONVERSATIONS = [
     [
@@ -108,7 +108,7 @@ def test_missing_files_are_clear_errors(tmp_path, tiny_model_dir):
 
 def test_core_tokens_module_does_not_import_transformers():
     code = (
-        "import sys, ftui.core.tokens, ftui.core.checks, ftui.core.formats, ftui.core.builder; "
+        "import sys, ftui.core.base.tokens, ftui.core.build.checks, ftui.core.build.formats, ftui.core.build.builder; "
         "bad = [m for m in ('torch', 'transformers', 'datasets', 'textual') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from ftui.core import builder, formats, toolcalls
-from ftui.core.checks import run_checks
-from ftui.core.corrections import CorrectionStore
-from ftui.core.grading import grade
-from ftui.core.runlog import load_run_log
+from ftui.core.base import toolcalls
+from ftui.core.build import builder, formats
+from ftui.core.build.checks import run_checks
+from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.grade.grading import grade
+from ftui.core.logs.runlog import load_run_log
 from ftui.sample.agents import TOOLS
 from tests.fixtures.toolcalls import workspace as agents_ws
 from tests.unit.test_cli_data import run
@@ -193,8 +194,8 @@ def test_check_validates_calls_against_schemas_and_counts_tools(tmp_path):
 
 
 def test_tokens_render_tools_by_fallback_for_smollm2_template():
-    from ftui.core.models import local_model_dir
-    from ftui.core.tokens import ChatTokenizer
+    from ftui.core.base.models import local_model_dir
+    from ftui.core.base.tokens import ChatTokenizer
 
     d = local_model_dir("smollm2-135m-instruct")
     if d is None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.errors import ConfigError
-from ftui.core.workspace import Workspace
-from ftui.engine import device as D
+from ftui.core.base.errors import ConfigError
+from ftui.core.workspace.workspace import Workspace
+from ftui.engine.weights import device as D
 
 ICE_LAKE = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl avx512_vnni\n"
 SAPPHIRE_RAPIDS = "processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni avx512_bf16 amx_tile amx_bf16\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ftui.core.errors import ConfigError
-from ftui.core.workspace import Workspace
+from ftui.core.base.errors import ConfigError
+from ftui.core.workspace.workspace import Workspace
 
 
 def ws_with(tmp_path, text: str, log=True):
@@ -134,7 +134,7 @@ def test_semantic_checks(tmp_path):
 
 
 def test_train_overrides_meet_the_same_rules(tmp_path):
-    from ftui.core.runs import train_settings
+    from ftui.core.runs.runs import train_settings
 
     ws_with(tmp_path, "run_log: log.jsonl\n")
     ws = Workspace.load(tmp_path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from ftui.core.passrule import show_grade
-from ftui.core.toolcalls import tool_summary
+from ftui.core.base.toolcalls import tool_summary
+from ftui.core.logs.passrule import show_grade
 
 
 def section(title: str, body: str | None, style: str = "bold $text-accent") -> Content:

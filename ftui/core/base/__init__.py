@@ -1,0 +1,1 @@
+"""What every step stands on: errors, durable files, paths, events, chat turns, tokens."""

@@ -1,0 +1,1 @@
+"""Build: corrections and anchors into training rows, splits, formats, pre-flight checks."""

@@ -1,0 +1,138 @@
+"""The build store: content-addressed build folders under the state folder, written atomically,
+listed newest first and found by id, unique id prefix or path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftui.core.base import fsutil
+from ftui.core.base.errors import FtuiError
+from ftui.core.workspace.workspace import Workspace
+
+SCHEMA = 1
+LATEST_FILE = "LATEST"
+
+
+class BuildError(FtuiError):
+    pass
+
+
+@dataclass(frozen=True)
+class Build:
+    dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    @property
+    def train_path(self) -> Path:
+        return self.dir / "train.jsonl"
+
+    @property
+    def eval_path(self) -> Path:
+        return self.dir / "eval.jsonl"
+
+    @property
+    def dpo_train_path(self) -> Path:
+        return self.dir / "dpo_train.jsonl"
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """Rows of one file of the build: "train", "eval", "dpo_train", "dpo_eval", "train_pc", ..."""
+        path = self.dir / f"{name}.jsonl"
+        return fsutil.read_jsonl(path) if path.exists() else []
+
+    def summary_line(self) -> str:
+        c = self.manifest["counts"]
+        return (
+            f"build {self.id}: {c['train']} train ({c['train_corrections']} corrections + "
+            f"{c['train_anchors']} anchors), {c.get('validation', 0)} validation, {c['eval']} held out, "
+            f"{c['dpo_train'] + c['dpo_eval'] + c.get('dpo_validation', 0)} DPO pairs, "
+            f"{c['discarded']} discarded"
+        )
+
+
+def write_build(ws: Workspace, build_id: str, texts: dict[str, str], manifest: dict[str, Any]) -> Build:
+    root = ws.state.builds
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / build_id
+    if not (final / "manifest.json").exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{build_id}.", dir=root))
+        try:
+            for name, text in texts.items():
+                fsutil.atomic_write_text(tmp / f"{name}.jsonl", text)
+            fsutil.atomic_write_json(tmp / "manifest.json", manifest)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                # Another process finished the same build first; its content is identical.
+                if not (final / "manifest.json").exists():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    fsutil.atomic_write_text(root / LATEST_FILE, build_id + "\n")
+    return load_build(ws, build_id)
+
+
+def list_builds(ws: Workspace) -> list[Build]:
+    """Every complete build, newest first."""
+    root = ws.state.builds
+    if not root.is_dir():
+        return []
+    out = []
+    for d in root.iterdir():
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        try:
+            out.append(Build(d, json.loads((d / "manifest.json").read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    out.sort(key=lambda b: (b.manifest.get("created", ""), b.dir.stat().st_mtime), reverse=True)
+    return out
+
+
+def load_build(ws: Workspace, build_id: str | None = None) -> Build:
+    """A build by id (a unique prefix is enough), or the latest one when `build_id` is None."""
+    root = ws.state.builds
+    if build_id is None:
+        latest = root / LATEST_FILE
+        if latest.exists():
+            build_id = latest.read_text(encoding="utf-8").strip()
+        else:
+            builds = list_builds(ws)
+            if not builds:
+                raise BuildError(f"{root}: no builds yet (run `ftui build`)")
+            return builds[0]
+    d = root / build_id
+    if not (d / "manifest.json").exists():
+        matches = [b for b in list_builds(ws) if b.dir.name.startswith(build_id)] if build_id else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise BuildError(f"build id {build_id!r} is ambiguous: {', '.join(b.dir.name for b in matches)}")
+        raise BuildError(f"{root}: no build {build_id!r}")
+    try:
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise BuildError(f"{d / 'manifest.json'}:{getattr(exc, 'lineno', 1)}: unreadable manifest ({exc})") from None
+    return Build(d, manifest)
+
+
+def resolve_build_path(path: Path | str) -> Build | None:
+    """A folder that holds a manifest.json is a build, wherever it lives."""
+    p = Path(path)
+    m = p / "manifest.json"
+    if p.is_dir() and m.exists():
+        try:
+            return Build(p, json.loads(m.read_text(encoding="utf-8")))
+        except ValueError:
+            return None
+    return None

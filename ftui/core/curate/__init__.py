@@ -1,0 +1,1 @@
+"""Curate and correct: clusters (labeled or discovered), edits to them, corrections, drafts."""

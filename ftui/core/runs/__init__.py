@@ -1,0 +1,1 @@
+"""Train: run folders, the detached training child, its event fold, probes, launch."""

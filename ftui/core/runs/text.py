@@ -1,0 +1,55 @@
+"""What a run is doing, in words: the one line the runs list, `ftui logs` and the Train pane show.
+
+Each reader folds the same events, so each takes its words from here: a copy kept elsewhere
+drifts (the runs list once said "loading model" while the run was at step 8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftui.core.base.formatting import duration
+
+
+def started_text(ev: dict[str, Any]) -> str:
+    method, model = str(ev.get("method") or "?"), ev.get("model")
+    params = ev.get("trainable_params")
+    return (
+        f"{method.upper()} on {model}: "
+        + (f"{params:,} trainable params, " if isinstance(params, int) else "")
+        + f"{ev.get('train_size', '?')} train / {ev.get('eval_size', '?')} eval examples"
+        + (f", {ev['dtype']} weights" if ev.get("dtype") else "")
+    )
+
+
+def probe_text(ev: dict[str, Any]) -> str:
+    """ "probes @8: cluster 3/5, anchors 4/4": the pass counts of one `probe` event."""
+    return (
+        f"probes @{ev.get('step')}: cluster {ev.get('cluster_passed')}/{ev.get('cluster_total')}"
+        f", anchors {ev.get('anchors_passed')}/{ev.get('anchors_total')}"
+    )
+
+
+def finished_text(ev: dict[str, Any]) -> str:
+    """ "finished in 4m24s"; for a resumed run, the whole run's time and the last process's."""
+    total, last = ev.get("total_runtime_s"), ev.get("runtime_s")
+    if total is None or last is None or round(total) <= round(last):
+        return f"finished in {duration(last if total is None else total)}"
+    return f"finished in {duration(total)} in all ({duration(last)} since the resume)"
+
+
+def event_message(ev: dict[str, Any]) -> str | None:
+    """The run's current line after `ev`, or None when `ev` leaves the line as it was."""
+    kind = ev.get("type")
+    if kind == "status":
+        return str(ev.get("message", ""))
+    if kind == "started":
+        return started_text(ev)
+    if kind == "early_stop":
+        return f"early stop at step {ev.get('step')} (best {ev.get('best_eval_loss')} @ {ev.get('best_step')})"
+    if kind == "finished":
+        return finished_text(ev)
+    if kind == "cancelled":
+        at = f" at step {ev['step']}" if ev.get("step") is not None else ""
+        return f"cancelled{at}" + (" (checkpoint saved)" if ev.get("checkpoint") else "")
+    return None

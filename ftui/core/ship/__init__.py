@@ -1,0 +1,1 @@
+"""Ship: exports, parity of an export with the judged model, serving."""

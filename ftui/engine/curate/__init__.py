@@ -1,0 +1,1 @@
+"""The drafting and embedding children."""

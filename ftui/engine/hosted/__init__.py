@@ -1,0 +1,1 @@
+"""The child that serves OpenAI's fine-tuning API over HTTP."""

@@ -1,0 +1,1 @@
+"""Generation inside children: batched greedy decoding, rendering tool conversations."""

@@ -1,0 +1,1 @@
+"""The export, parity and serving children."""

@@ -1,0 +1,1 @@
+"""Model names to weights on disk, the device and precision, memory readings."""

@@ -1,0 +1,1 @@
+"""Modal questions and views shared by every pane."""

@@ -1,0 +1,1 @@
+"""The workbench's panes, one package each, with their modal screens and styles."""

@@ -1,0 +1,1 @@
+"""The Correct pane and its drafting, template and tool-pick screens."""

@@ -1,0 +1,1 @@
+"""The Data pane and its export picker."""

@@ -1,0 +1,1 @@
+"""The Train pane, its run form and the run view it draws."""
