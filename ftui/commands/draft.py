@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, EXIT_USAGE, add_json, add_workspace, emit, fail, load_ws
 from ftui.commands.curate import load_log
+from ftui.core.base import jobs
 from ftui.core.base.events import FINAL_TYPES
 from ftui.core.base.formatting import clip
 from ftui.core.curate import drafts as dr
 from ftui.core.curate.clusters import cluster_failures
 from ftui.core.curate.corrections import CorrectionStore
-from ftui.core.runs import runs
 
 WIDTH = 80
 
@@ -150,7 +150,7 @@ def _teacher(ws, label: str, args) -> dr.Teacher:
 
 def follow(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
     # From `offset`: a resumed job's earlier final event is history, not its end.
-    tail = runs.Tail(Path(job_dir) / dr.EVENTS, offset)
+    tail = jobs.Tail(Path(job_dir) / dr.EVENTS, offset)
     last = 0.0
     dead_since = None
     while True:

@@ -7,9 +7,10 @@ import sys
 import time
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
+from ftui.core.base import jobs
+from ftui.core.base.jobs import JobState, fold
 from ftui.core.judge import forgetting
 from ftui.core.judge.compare import forgetting_lines
-from ftui.core.judge.evalrun import EvalState, fold
 from ftui.core.runs import runs
 
 POLL_S = 0.5
@@ -28,15 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_forgetting)
 
 
-def _progress(st: EvalState) -> str:
+def _progress(st: JobState) -> str:
     done = st.progress.get("tuned", {}).get("done", 0)
     total = st.progress.get("tuned", st.progress.get("base", {})).get("total") or st.items or "?"
     return f"{done}/{total} tasks · {st.message or 'starting'}"
 
 
-def follow(run_dir, quiet: bool) -> EvalState:
-    tail = runs.Tail(forgetting.job_dir(run_dir) / forgetting.EVENTS)
-    st = EvalState("running")
+def follow(run_dir, quiet: bool) -> JobState:
+    tail = jobs.Tail(forgetting.job_dir(run_dir) / forgetting.EVENTS)
+    st = JobState("running")
     last = ""
     while True:
         evs = tail.poll()
@@ -52,7 +53,7 @@ def follow(run_dir, quiet: bool) -> EvalState:
         time.sleep(POLL_S)
 
 
-def outcome_line(run_id: str, st: EvalState, result: dict | None) -> str:
+def outcome_line(run_id: str, st: JobState, result: dict | None) -> str:
     """One line for a check that did not finish, saying what was kept."""
     kept = [r["task"] for r in (result or {}).get("tasks", [])]
     keep = f"{len(kept)} task(s) measured and kept" + (f" ({', '.join(kept)})" if kept else "")
@@ -70,7 +71,7 @@ def cmd_forgetting(args) -> int:
     run_dir = runs.find_run(ws, args.run)
     st = forgetting.state(run_dir)
     if args.stop:
-        if st.state != "running" or not runs.request_stop(forgetting.job_dir(run_dir)):
+        if st.state != "running" or not jobs.request_stop(forgetting.job_dir(run_dir)):
             fail(f"no forgetting check of {run_dir.name} is running", EXIT_FOUND)
         emit(args, {"run_id": run_dir.name, "stopped": st.pid}, f"Stopping the forgetting check of {run_dir.name}")
         return EXIT_OK

@@ -62,7 +62,7 @@ def _exit_for(state: str) -> int:
 
 
 def _printer(args: argparse.Namespace):
-    from ftui.commands.train import format_event
+    from ftui.core.runs.text import format_event
 
     def show(ev: dict) -> None:
         if args.json:

@@ -7,6 +7,7 @@ import sys
 import time
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
+from ftui.core.base import jobs
 from ftui.core.judge import evalrun
 from ftui.core.judge.compare import render_text
 from ftui.core.judge.postmortem import write_postmortem
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_postmortem)
 
 
-def _progress_line(st: evalrun.EvalState) -> str:
+def _progress_line(st: jobs.JobState) -> str:
     parts = []
     for side, pr in st.progress.items():  # every side in the order it began: base, tuned, then the few-shot arm
         if pr:
@@ -51,13 +52,13 @@ def _progress_line(st: evalrun.EvalState) -> str:
     return " · ".join(parts) or (st.message or "starting")
 
 
-def follow(run_dir, quiet: bool, name: str = evalrun.EVAL_DIR) -> evalrun.EvalState:
-    tail = runs.Tail(evalrun.eval_dir(run_dir, name) / evalrun.EVENTS)
-    st = evalrun.EvalState("running")
+def follow(run_dir, quiet: bool, name: str = evalrun.EVAL_DIR) -> jobs.JobState:
+    tail = jobs.Tail(evalrun.eval_dir(run_dir, name) / evalrun.EVENTS)
+    st = jobs.JobState("running")
     last_line = ""
     while True:
         evs = tail.poll()
-        evalrun.fold(evs, st)
+        jobs.fold(evs, st)
         if st.state in ("finished", "failed", "cancelled"):
             return st
         if not evs:

@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 
 from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail, load_ws
+from ftui.core.base import jobs
 from ftui.core.hosted import service as ft_service
-from ftui.core.runs import runs
 from ftui.core.ship import exports, serving
 
 
@@ -56,9 +56,9 @@ def cmd_service(args: argparse.Namespace) -> int:
         if st.state != "running":
             emit(args, {"stopped": False, "state": st.state}, f"no service running ({st.state})")
             return 0
-        runs.request_stop(root)
+        jobs.request_stop(root)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and st.pid is not None and runs.pid_alive(st.pid):
+        while time.monotonic() < deadline and st.pid is not None and jobs.pid_alive(st.pid):
             time.sleep(0.2)
         emit(args, {"stopped": True}, "service stopped; its training runs go on")
         return 0
@@ -74,7 +74,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     root = ft_service.write_config(ws, args.host, args.port, args.max_running)
     line = ft_service.listen_line(args.host, args.port, len(keys), ft_service.base_model_name(ws.model), root)
     if args.detach:
-        pid = runs.start_child(["service", str(root.resolve())], root, ft_service.LOG)
+        pid = jobs.start_child(["service", str(root.resolve())], root, ft_service.LOG)
         deadline = time.monotonic() + 60
         while not _healthy(args.host, args.port):
             if exports.job_state(root).state != "running" or time.monotonic() > deadline:

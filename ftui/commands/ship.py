@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
+from ftui.core.base import jobs
 from ftui.core.runs import runs
 from ftui.core.ship import exports, parity, serving
 
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def follow_job(jd, quiet: bool, what: str) -> exports.JobState:
-    tail = runs.Tail(jd / exports.EVENTS)
+    tail = jobs.Tail(jd / exports.EVENTS)
     st = exports.JobState("running")
     last = ""
     while True:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ftui.commands import train_dryrun
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
+from ftui.core.base import jobs
 from ftui.core.base.errors import InputError
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
-from ftui.core.runs.text import finished_text, probe_text
+from ftui.core.runs.text import format_event, probe_text
 from ftui.core.workspace.workspace import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
 
 
@@ -123,63 +124,8 @@ def _flag_error(exc: SettingError, given: dict) -> str:
     return exc.first
 
 
-def format_event(ev: dict) -> str | None:
-    """One human line per event (heartbeats are silent)."""
-    kind = ev.get("type")
-    if kind == "heartbeat":
-        return None
-    stamp = time.strftime("%H:%M:%S", time.localtime(ev.get("t", 0)))
-    if kind == "log":
-        parts = [
-            f"step {ev['step']}/{ev.get('max_steps')}",
-            f"loss {num(ev.get('loss'))}",
-            f"lr {num(ev.get('learning_rate'), '.2e')}",
-        ]
-        if ev.get("tokens_per_s") is not None:
-            parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
-        if ev.get("memory_mb") is not None:
-            parts.append(f"{ev['memory_mb']:.0f} MB")
-        if ev.get("anchor_kl") is not None:
-            parts.append(f"anchor KL {ev['anchor_kl']:.4f}")
-        text = "  ".join(parts)
-    elif kind == "eval":
-        text = f"eval  step {ev['step']}  eval_loss {num(ev.get('eval_loss'))}"
-    elif kind == "probe":
-        text = (
-            f"probe  step {ev['step']}  cluster {ev['cluster_passed']}/{ev['cluster_total']}  "
-            f"anchors {ev['anchors_passed']}/{ev['anchors_total']}"
-            + (f"  broken {', '.join(ev['broken_ids'])}" if ev.get("broken_ids") else "")
-        )
-    elif kind == "checkpoint":
-        text = f"checkpoint  step {ev['step']}  {ev['path']}"
-    elif kind == "started":
-        text = (
-            f"started  {ev.get('method', '?').upper()} on {ev.get('model')}  "
-            f"{ev.get('train_size')} train / {ev.get('eval_size')} eval  "
-            f"trainable {ev.get('trainable_params')}/{ev.get('total_params')} params  ({ev.get('device', '')})"
-        )
-    elif kind == "early_stop":
-        text = f"early stop at step {ev['step']}: best eval_loss {num(ev.get('best_eval_loss'))} at step {ev.get('best_step')}"
-    elif kind == "finished":
-        text = (
-            f"{finished_text(ev)}  best eval_loss {num(ev.get('best_eval_loss'))} "
-            f"at step {ev.get('best_step')}  adapter {ev.get('adapter')}"
-        )
-    elif kind == "cancelled":
-        text = f"cancelled at step {ev.get('step')}  checkpoint {ev.get('checkpoint')}"
-    elif kind == "failed":
-        text = f"FAILED: {ev.get('error')}"
-        if ev.get("hint"):
-            text += f"\n  hint: {ev['hint']}"
-    elif kind == "status":
-        text = str(ev.get("message"))
-    else:
-        text = f"{kind} " + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("v", "type", "t"))
-    return f"{stamp}  {text}"
-
-
 def _follow(args, run_dir: Path, offset: int = 0) -> int:
-    tail = runs.Tail(run_dir / "events.jsonl", offset)
+    tail = jobs.Tail(run_dir / "events.jsonl", offset)
     last_type = None
     while True:
         for ev in tail.poll():
@@ -280,7 +226,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
             f"cancelled hosted job of {run_dir.name}",
         )
         return 0
-    signalled = runs.request_stop(run_dir)
+    signalled = jobs.request_stop(run_dir)
     emit(
         args,
         {"run_id": run_dir.name, "state": info.state, "signalled": signalled},
@@ -301,7 +247,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         run_dir = runs.find_run(ws, args.run)
     except InputError as exc:
         fail(str(exc))
-    evs = runs.Tail(run_dir / "events.jsonl").poll()
+    evs = jobs.Tail(run_dir / "events.jsonl").poll()
     if args.json:
         shown = evs if args.tail is None else evs[-args.tail :]
         for ev in shown:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftui.core.base import jobs
 from ftui.core.base.fsutil import read_json_file
 from ftui.core.runs import runs
 
@@ -35,7 +36,7 @@ def dry_run(ws, build_dir: Path, overrides: dict[str, Any], as_json: bool, keep:
             stderr=subprocess.STDOUT,
             cwd=str(run_dir),
         )
-    tail = runs.Tail(run_dir / "events.jsonl")
+    tail = jobs.Tail(run_dir / "events.jsonl")
     shown_launch = False
     while True:
         code = proc.poll()
@@ -44,7 +45,7 @@ def dry_run(ws, build_dir: Path, overrides: dict[str, Any], as_json: bool, keep:
             _print_launch(read_json_file(run_dir / "launch.json", "no launch.json"), say)
         for ev in tail.poll():
             if ev.get("type") in ("log", "eval", "checkpoint", "failed", "cancelled"):
-                from ftui.commands.train import format_event
+                from ftui.core.runs.text import format_event
 
                 line = format_event(ev)
                 if line:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftui.core.base import jobs
 from ftui.core.base.formatting import duration, pct
 from ftui.core.build import builder
 from ftui.core.curate.clusters import cluster_failures
@@ -92,7 +93,7 @@ def cluster_table(report: dict) -> list[str]:
 
 
 def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> dict:
-    tail = runs.Tail(run_dir / "events.jsonl")
+    tail = jobs.Tail(run_dir / "events.jsonl")
     last_print = 0.0
     final: dict = {}
     while not final:
@@ -140,7 +141,7 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
 
 def _follow_eval(run_dir: Path, log: Callable[[str], None], poll: float) -> dict:
     d = evalrun.eval_dir(run_dir)
-    tail = runs.Tail(d / evalrun.EVENTS)
+    tail = jobs.Tail(d / evalrun.EVENTS)
     last: dict[str, float] = {}
     final: dict = {}
     deadline_dead = None
@@ -176,7 +177,7 @@ def _follow_eval(run_dir: Path, log: Callable[[str], None], poll: float) -> dict
 
 def _follow_forgetting(run_dir: Path, log: Callable[[str], None], poll: float) -> dict:
     d = forgetting.job_dir(run_dir)
-    tail = runs.Tail(d / forgetting.EVENTS)
+    tail = jobs.Tail(d / forgetting.EVENTS)
     final: dict = {}
     started = time.monotonic()
     while not final:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ftui.cli import main
-from ftui.core.base import events, tokens
+from ftui.core.base import events, jobs, tokens
 from ftui.core.hosted import hosted
 from ftui.core.hosted import service as ft_service
 from ftui.core.runs import runs
@@ -68,7 +68,7 @@ def service(tiny_model_dir, tmp_path_factory):
             svc.stop()
             for info in runs.list_runs(Workspace.load(ws_dir)):  # leave no training behind
                 if info.state == "running" and info.config.get("kind") != "hosted":
-                    runs.request_stop(info.dir)
+                    jobs.request_stop(info.dir)
 
 
 def _rows(ws_dir: Path, name: str, keys: tuple[str, ...]) -> bytes:
@@ -287,8 +287,8 @@ def test_restart_mid_job_loses_nothing(service):
 
     service.stop()
     try:
-        pid = runs.read_pid(_run_dir(service, job.id))
-        assert pid is not None and runs.pid_alive(pid)  # the training goes on without the service
+        pid = jobs.read_pid(_run_dir(service, job.id))
+        assert pid is not None and jobs.pid_alive(pid)  # the training goes on without the service
     finally:
         service.start()
 
@@ -318,10 +318,10 @@ def test_a_dead_training_reads_as_failed(service):
     job = a.fine_tuning.jobs.create(model=service.base, training_file=train, hyperparameters={"n_epochs": 40})
     _wait(a, job.id, until=lambda j: j.status in DONE or len(_metrics(a, j.id)) >= 1)
     run_dir = _run_dir(service, job.id)
-    pid = runs.read_pid(run_dir)
+    pid = jobs.read_pid(run_dir)
     os.killpg(os.getpgid(pid), signal.SIGKILL)  # the machine lost the process: no final event
     deadline = time.monotonic() + 30
-    while runs.pid_alive(pid):
+    while jobs.pid_alive(pid):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     failed = a.fine_tuning.jobs.retrieve(job.id)

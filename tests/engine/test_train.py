@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ftui.core.base import events
+from ftui.core.base import events, jobs
 from ftui.core.runs import runs
 from tests.engine.train_support import all_events, start, tiny_workspace, wait_final, wait_for, wait_step
 
@@ -84,7 +84,7 @@ def test_cancel_leaves_checkpoint_and_resume_continues_at_the_same_step(tmp_path
     run_dir = start(ws)
     wait_step(run_dir, 3)
     assert runs.read_state(run_dir).state == "running"
-    assert runs.request_stop(run_dir)
+    assert jobs.request_stop(run_dir)
     final = wait_final(run_dir, timeout=60)
     assert final["type"] == "cancelled", final
     step = final["step"]
@@ -156,16 +156,16 @@ def test_run_outlives_its_starter_and_a_killed_child_reads_dead(tmp_path, tiny_m
     os.killpg(starter.pid, signal.SIGKILL)
     starter.wait()
     wait_step(run_dir, 2)
-    assert runs.pid_alive(child_pid)
+    assert jobs.pid_alive(child_pid)
     assert runs.read_state(run_dir).state == "running"
 
     os.kill(child_pid, signal.SIGKILL)
-    wait_for(lambda: not runs.pid_alive(child_pid), 10)
+    wait_for(lambda: not jobs.pid_alive(child_pid), 10)
     info = runs.read_state(run_dir)
     assert info.state == "dead"
     assert info.step is not None and info.step >= 2
     # Stopping a dead run only leaves the stop file; nothing to signal.
-    assert runs.request_stop(run_dir) is False
+    assert jobs.request_stop(run_dir) is False
 
 
 def test_qlora_on_cpu_fails_clearly_through_the_cli(tmp_path, tiny_model_dir):

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ftui.core.base import jobs
 from ftui.core.runs import runs
 from tests.engine.train_support import all_events, start, tiny_workspace, wait_final, wait_step
 
@@ -68,7 +69,7 @@ def test_cancel_stops_every_rank_at_one_step_and_resume_continues(tmp_path, tiny
     ws = tiny_workspace(tmp_path, tiny_model_dir, max_steps=400, eval_steps=100, save_steps=100, batch_size=2)
     run_dir = start(ws, processes=2)
     wait_step(run_dir, 2, timeout=240)
-    assert runs.request_stop(run_dir)
+    assert jobs.request_stop(run_dir)
     final = wait_final(run_dir, timeout=120)
     assert final["type"] == "cancelled", final
     step = final["step"]
@@ -181,7 +182,7 @@ def test_ranks_do_not_outlive_a_killed_launcher(tmp_path, tiny_model_dir):
     run_dir = start(ws, processes=2)
     wait_step(run_dir, 1, timeout=240)
     assert len(_processes_of(run_dir)) >= 3  # the launcher, accelerate/torchrun, two ranks
-    os.kill(runs.read_pid(run_dir), signal.SIGKILL)  # like an OOM kill of the run's own process
+    os.kill(jobs.read_pid(run_dir), signal.SIGKILL)  # like an OOM kill of the run's own process
     from tests.engine.train_support import wait_for
 
     wait_for(lambda: not _processes_of(run_dir), timeout=120, run_dir=run_dir)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ftui.core.base import events
+from ftui.core.base import events, jobs
 from ftui.core.runs import probes, runs
 from ftui.engine.train.callback import BestTracker
 from tests.engine.train_support import all_events, tiny_workspace, wait_final, wait_step
@@ -71,7 +71,7 @@ def test_resume_keeps_the_probe_history(tmp_path, tiny_model_dir):
     ws = tiny_workspace(tmp_path, tiny_model_dir, max_steps=400, eval_steps=2, save_steps=2, select_by="probes")
     run_dir = _start(ws, _probe_set(n_anchor=1))
     wait_step(run_dir, 3, timeout=180)
-    runs.request_stop(run_dir)
+    jobs.request_stop(run_dir)
     final = wait_final(run_dir, timeout=120)
     assert final["type"] == "cancelled", final
     before = [e for e in all_events(run_dir) if e["type"] == "probe"]

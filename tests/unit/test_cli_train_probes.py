@@ -1,6 +1,6 @@
-from ftui.commands.train import format_event
 from ftui.core.base import events
 from ftui.core.runs import runs
+from ftui.core.runs.text import format_event
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
 

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from ftui.core.build.store import targeted_cluster
 from ftui.core.judge import evalrun
-from ftui.core.judge.evalrun import EvalError, eval_state, plan_eval, targeted_cluster, training_ids, write_plan
+from ftui.core.judge.evalrun import EvalError, eval_state, plan_eval, training_ids, write_plan
 from tests.fixtures.eval_run import MANIFEST, make_eval_workspace
 
 

@@ -6,10 +6,10 @@ import json
 
 from ftui.core.base import toolcalls
 from ftui.core.grade.grading import grade
+from ftui.core.logs.fields import Fields
 from ftui.core.logs.passrule import PassRule
 from ftui.core.logs.runlog import read_items
 from ftui.core.logs.sources import SOURCES
-from ftui.core.workspace.workspace import Fields
 from tests.fixtures.evallogs import HERE
 
 CALL = {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftui.commands.train import format_event
 from ftui.core.base import events
 from ftui.core.runs import runs
 from ftui.core.runs.clock import worked_seconds
-from ftui.core.runs.text import finished_text
+from ftui.core.runs.text import finished_text, format_event
 from ftui.engine.train.run import _total_runtime
 from ftui.tui.panes.train.run_view import RunView
 

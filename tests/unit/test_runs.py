@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ftui.core.base import events
+from ftui.core.base import events, jobs
 from ftui.core.base.errors import FtuiError, InputError
 from ftui.core.runs import runs
 from ftui.core.workspace.workspace import Workspace
@@ -95,7 +95,7 @@ def test_liveness_needs_a_process_and_a_recent_heartbeat(ws):
     assert runs.read_state(run_dir).state == "running"
     # The pid still exists but nothing was heard for over 30 s: a hung or recycled process.
     os.utime(run_dir / "pid", (now - 100, now - 100))
-    assert runs.read_state(run_dir, now=now + runs.DEAD_AFTER_S + 5).state == "dead"
+    assert runs.read_state(run_dir, now=now + jobs.DEAD_AFTER_S + 5).state == "dead"
     (run_dir / "pid").write_text("999999999\n")
     assert runs.read_state(run_dir).state == "dead"
     # Not started yet and no pid file: dead (nothing will ever write to it).
@@ -115,7 +115,7 @@ def test_an_event_after_a_final_one_means_resumed(ws):
 
 def test_tail_reads_by_offset_and_waits_for_whole_lines(tmp_path):
     path = tmp_path / "events.jsonl"
-    tail = runs.Tail(path)
+    tail = jobs.Tail(path)
     assert tail.poll() == []
     line = events.encode(events.make("log", step=1, max_steps=3, loss=1.0))
     path.write_text(line + line[:15])
@@ -137,7 +137,7 @@ def test_tail_follow_stops_at_the_final_event(tmp_path):
             for t, f in [("heartbeat", {}), ("failed", {"error": "boom"}), ("heartbeat", {})]
         )
     )
-    got = list(runs.Tail(path).follow(interval=0.01, timeout=2))
+    got = list(jobs.Tail(path).follow(interval=0.01, timeout=2))
     assert [e["type"] for e in got] == ["heartbeat", "failed"]
 
 
@@ -158,10 +158,10 @@ def test_request_stop_touches_the_file_and_signals_the_process_group(ws):
     )
     assert proc.stdout.readline().strip() == "ready"
     (run_dir / "pid").write_text(f"{proc.pid}\n")
-    assert runs.request_stop(run_dir) is True
+    assert jobs.request_stop(run_dir) is True
     assert proc.wait(timeout=10) == 7
     assert (run_dir / "stop").exists()
-    assert runs.request_stop(run_dir) is False
+    assert jobs.request_stop(run_dir) is False
 
 
 def test_find_run_by_id_prefix_latest_and_path(ws):

@@ -165,7 +165,8 @@ def test_vllm_command_for_the_base_alone_has_no_lora_flags(ws_run):
 
 def test_the_served_side_waits_for_a_model_the_server_loads_on_first_request(ws_run):
     from ftui.core.judge import evalrun
-    from ftui.engine.judge.evaluate import Evaluation, endpoint_identity
+    from ftui.engine.infer.cache import endpoint_identity
+    from ftui.engine.judge.evaluate import Evaluation
 
     ws, run_dir = ws_run
     ep = {

@@ -136,3 +136,18 @@ def resolve_build_path(path: Path | str) -> Build | None:
         except ValueError:
             return None
     return None
+
+
+def targeted_cluster(manifest: dict[str, Any]) -> str | None:
+    """The build's main cluster: the one with the most corrections (ties: the first targeted)."""
+    per = manifest.get("per_cluster") or {}
+    best: str | None = None
+    best_n = -1
+    for name, stats in per.items():
+        n = int(stats.get("corrected", stats.get("train", 0)) or 0) if isinstance(stats, dict) else int(stats or 0)
+        if n > best_n:
+            best, best_n = name, n
+    if best is None:
+        targets = manifest.get("target_clusters") or []
+        best = targets[0] if targets else None
+    return best

@@ -22,14 +22,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftui.core.base import events as _events
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, fsync_dir, read_json_file
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.curate.corrections import CorrectionStore, answer_hash, now_iso
 from ftui.core.grade.grading import spec_for
-from ftui.core.judge.evalrun import EvalState, fold
-from ftui.core.runs import runs
 from ftui.core.workspace.prompts import messages_for, user_text
 
 if TYPE_CHECKING:
@@ -449,7 +447,7 @@ def write_job(
 def start_job(job_dir: Path) -> int:
     with contextlib.suppress(FileNotFoundError):
         (Path(job_dir) / "stop").unlink()
-    return runs.start_child(["draft", str(Path(job_dir).resolve())], Path(job_dir), LOG)
+    return jobs.start_child(["draft", str(Path(job_dir).resolve())], Path(job_dir), LOG)
 
 
 def start_drafting(
@@ -473,13 +471,12 @@ def start_drafting(
 
 def resume_job(ws: Workspace, ref: str) -> Path:
     job_dir = find_job(ws, ref)
-    st = job_state(job_dir)
+    st = jobs.job_state(job_dir)
     if st.state == "running":
         raise DraftError(f"{job_dir}: drafting job {job_dir.name} is still running (pid {st.pid})")
     if st.state == "finished":
         raise DraftError(f"{job_dir}: drafting job {job_dir.name} has finished; there is nothing to resume")
-    with _events.EventWriter(job_dir / EVENTS) as w:
-        w.emit("status", message="resume requested")
+    jobs.mark_resume(job_dir)
     start_job(job_dir)
     return job_dir
 
@@ -488,40 +485,18 @@ def resume_job(ws: Workspace, ref: str) -> Path:
 # Following jobs
 
 
-def job_state(job_dir: Path | str, now: float | None = None) -> EvalState:
-    """A job's state from its files alone: the same folding of events as an evaluation's."""
-    d = Path(job_dir)
-    evs, _ = _events.read_events(d / EVENTS)
-    st = EvalState("running", pid=runs.read_pid(d))
-    final = None
-    for ev in evs:
-        if ev["type"] in _events.FINAL_TYPES:
-            final = ev
-        elif ev["type"] not in ("heartbeat", "progress"):
-            final = None  # a resume makes the job current again
-    st = fold(evs, st)
-    progress = [ev for ev in evs if ev["type"] == "progress"]
-    if progress:
-        st.progress["all"]["passed"] = progress[-1].get("passed", 0)
-    if final is not None:
-        st.state = final["type"]
-        return st
-    st.state = "running" if runs.child_alive(d, st.pid, st.last_event_t, now) else "dead"
-    return st
-
-
 def list_jobs(ws: Workspace) -> list[dict[str, Any]]:
     """Every drafting job, newest first, with its state and progress."""
-    jobs = drafts_dir(ws) / JOBS
-    if not jobs.is_dir():
+    root = drafts_dir(ws) / JOBS
+    if not root.is_dir():
         return []
     out: list[dict[str, Any]] = []
-    for d in sorted((p for p in jobs.iterdir() if (p / CONFIG).is_file()), reverse=True):
+    for d in sorted((p for p in root.iterdir() if (p / CONFIG).is_file()), reverse=True):
         try:
             cfg = json.loads((d / CONFIG).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        st = job_state(d)
+        st = jobs.job_state(d)
         prog = st.progress.get("all", {})
         out.append(
             {
@@ -559,7 +534,7 @@ def find_job(ws: Workspace, ref: str) -> Path:
 
 
 def stop_job(job_dir: Path | str) -> bool:
-    return runs.request_stop(Path(job_dir))
+    return jobs.request_stop(Path(job_dir))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftui.core.base import tokens
+from ftui.core.base import jobs, tokens
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.events import FINAL_TYPES, read_events
 from ftui.core.base.fsutil import atomic_write_json
@@ -502,7 +502,7 @@ class Service:
             job.record["cancelled_at"] = _now()
             self._save(job.record)
             if job.run_dir is not None and status == "running":
-                runs.request_stop(job.run_dir)
+                jobs.request_stop(job.run_dir)
             return self.public_job(job.record)
 
     def tick(self) -> list[str]:

@@ -132,8 +132,6 @@ def decide(
     out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
     out["advice"] = list(out["advice"])
     if forgot:
-        from ftui.core.judge.forgetting import drop_text
-
         drops = ", ".join(drop_text(r) for r in forgot)
         if key == (True, True) and not regressed:
             out["headline"] = (
@@ -467,3 +465,11 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
                 f"{clip(it['tuned_grade']['reason'], rest_w)}"
             )
     return "\n".join(lines)
+
+
+def drop_text(row: dict[str, Any]) -> str:
+    """`arith −4.0 pts (95% CI −9.1 to +1.2)`: one flagged task for a headline or advice line."""
+    text = f"{row['task']} {pts(row['change'])}"
+    if row.get("ci"):
+        text += f" (95% CI {pts(row['ci'][0])} to {pts(row['ci'][1])})"
+    return text

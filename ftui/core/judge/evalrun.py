@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftui.core.base import events as _events
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
+from ftui.core.build.store import targeted_cluster
 from ftui.core.curate import clusters as clusters_mod
 from ftui.core.curate.overlay import Overlay
 from ftui.core.grade.grading import spec_for
@@ -57,21 +58,6 @@ def eval_dir(run_dir: Path | str, name: str = EVAL_DIR) -> Path:
 
 def read_manifest(build_dir: Path | str) -> dict[str, Any]:
     return read_json_file(Path(build_dir) / "manifest.json", "the run's build folder is gone (no manifest.json)")
-
-
-def targeted_cluster(manifest: dict[str, Any]) -> str | None:
-    """The build's main cluster: the one with the most corrections (ties: the first targeted)."""
-    per = manifest.get("per_cluster") or {}
-    best: str | None = None
-    best_n = -1
-    for name, stats in per.items():
-        n = int(stats.get("corrected", stats.get("train", 0)) or 0) if isinstance(stats, dict) else int(stats or 0)
-        if n > best_n:
-            best, best_n = name, n
-    if best is None:
-        targets = manifest.get("target_clusters") or []
-        best = targets[0] if targets else None
-    return best
 
 
 def preserves(run_cfg: dict[str, Any] | None) -> bool:
@@ -308,63 +294,12 @@ def start_eval(
     plan = plan_eval(ws, run_dir, limit=limit, tuned_endpoint=tuned_endpoint, dir_name=dir_name)
     write_plan(plan)
     extra = ["--dir", dir_name] if dir_name != EVAL_DIR else []
-    pid = runs.start_child(["eval", str(run_dir.resolve()), *extra], eval_dir(run_dir, dir_name), LOG)
+    pid = jobs.start_child(["eval", str(run_dir.resolve()), *extra], eval_dir(run_dir, dir_name), LOG)
     return run_dir, pid
 
 
-@dataclass
-class EvalState:
-    state: str  # "none" | "running" | "finished" | "failed" | "cancelled" | "dead"
-    pid: int | None = None
-    items: int | None = None
-    progress: dict[str, Any] = field(default_factory=dict)  # side -> {"done", "total", "cached"}
-    message: str | None = None
-    report: str | None = None
-    error: str | None = None
-    hint: str | None = None
-    last_event_t: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def fold(evs: list[dict[str, Any]], st: EvalState) -> EvalState:
-    for ev in evs:
-        kind = ev["type"]
-        st.last_event_t = ev.get("t", st.last_event_t)
-        if kind == "started":
-            st.items = ev.get("items")
-            st.state, st.error, st.hint = "running", None, None
-        elif kind == "progress":
-            side = ev.get("side", "all")
-            st.progress[side] = {"done": ev["done"], "total": ev["total"], "cached": ev.get("cached", 0)}
-        elif kind == "status":
-            st.message = ev.get("message")
-        elif kind == "finished":
-            st.state, st.report = "finished", ev.get("report")
-        elif kind == "failed":
-            st.state, st.error, st.hint = "failed", ev.get("error"), ev.get("hint")
-        elif kind == "cancelled":
-            st.state = "cancelled"
-    return st
-
-
-def eval_state(run_dir: Path | str, now: float | None = None, name: str = EVAL_DIR) -> EvalState:
-    return job_state(eval_dir(run_dir, name), now)
-
-
-def job_state(d: Path, now: float | None = None) -> EvalState:
-    """An evaluation-like child's state in folder `d`, folded from its events; a child that stopped
-    without a final event reads `dead`."""
-    if not (d / CONFIG).exists():
-        return EvalState("none")
-    evs, _ = _events.read_events(d / EVENTS)
-    st = fold(evs, EvalState("running", pid=runs.read_pid(d)))
-    if st.state in ("finished", "failed", "cancelled"):
-        return st
-    if not runs.child_alive(d, st.pid, st.last_event_t, now):
-        st.state = "dead"
-    return st
+def eval_state(run_dir: Path | str, now: float | None = None, name: str = EVAL_DIR) -> jobs.JobState:
+    return jobs.job_state(eval_dir(run_dir, name), now)
 
 
 def read_report(run_dir: Path | str, name: str = EVAL_DIR) -> dict[str, Any]:

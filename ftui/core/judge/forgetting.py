@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
-from ftui.core.base.formatting import pts
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
+from ftui.core.base.jobs import JobState, job_state
 from ftui.core.judge.evalrun import CONFIG as CONFIG
 from ftui.core.judge.evalrun import EVENTS as EVENTS
 from ftui.core.judge.evalrun import REPORT as EVAL_REPORT
-from ftui.core.judge.evalrun import EvalState, eval_dir, job_state
+from ftui.core.judge.evalrun import eval_dir
 from ftui.core.judge.paired_stats import paired_summary
 from ftui.core.runs import runs
 from ftui.core.workspace.workspace import Workspace
@@ -114,11 +115,11 @@ def start(
     for name in (EVENTS, "stop"):
         (d / name).unlink(missing_ok=True)
     atomic_write_json(d / CONFIG, cfg)
-    pid = runs.start_child(["forgetting", str(run_dir.resolve())], d, LOG)
+    pid = jobs.start_child(["forgetting", str(run_dir.resolve())], d, LOG)
     return run_dir, pid
 
 
-def state(run_dir: Path | str, now: float | None = None) -> EvalState:
+def state(run_dir: Path | str, now: float | None = None) -> JobState:
     """The check's state, folded from its events like an evaluation's (progress per side in tasks)."""
     return job_state(job_dir(run_dir), now)
 
@@ -191,14 +192,6 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "adapter_fingerprint": result.get("adapter_fingerprint"),
         "complete": bool(result.get("complete")),
     }
-
-
-def drop_text(row: dict[str, Any]) -> str:
-    """`arith −4.0 pts (95% CI −9.1 to +1.2)`: one flagged task for a headline or advice line."""
-    text = f"{row['task']} {pts(row['change'])}"
-    if row.get("ci"):
-        text += f" (95% CI {pts(row['ci'][0])} to {pts(row['ci'][1])})"
-    return text
 
 
 def attach(run_dir: Path | str) -> dict[str, Any] | None:

@@ -20,12 +20,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ftui.core.base import toolcalls
 from ftui.core.base.chat import Conversation, as_conversation, last_user, split_final_answer, system_of
 from ftui.core.base.errors import InputError
 from ftui.core.logs.fieldpath import MISS, PathMissing, compile_getter, compile_path, resolve
+from ftui.core.logs.fields import Fields
 from ftui.core.logs.passrule import PassRule
 from ftui.core.logs.records import (
     BOM,
@@ -36,7 +37,6 @@ from ftui.core.logs.records import (
     jsonl_records,
     read_text,
 )
-from ftui.core.workspace.workspace import Fields, Workspace
 
 __all__ = ["MAX_LINE_BYTES", "Diagnostic", "Item", "RunLog", "load_benchmark", "load_run_log", "read_items"]
 
@@ -480,11 +480,28 @@ def _read_items(path: Path | str | Sequence[Path | str], fields: Fields, rule: P
     return log
 
 
-def load_run_log(ws: Workspace) -> RunLog:
+class LogSettings(Protocol):
+    """What a workspace says about its logs (ftui.core.workspace's Workspace is one)."""
+
+    @property
+    def run_log(self) -> Path | list[str]: ...
+    @property
+    def run_logs(self) -> tuple[Path, ...]: ...
+    @property
+    def benchmark(self) -> Path | None: ...
+    @property
+    def fields(self) -> Fields: ...
+    @property
+    def rule(self) -> PassRule: ...
+    @property
+    def source(self) -> str | None: ...
+
+
+def load_run_log(ws: LogSettings) -> RunLog:
     return read_items(ws.run_logs or ws.run_log, ws.fields, ws.rule, ws.source)
 
 
-def load_benchmark(ws: Workspace) -> RunLog:
+def load_benchmark(ws: LogSettings) -> RunLog:
     """The benchmark: the separate benchmark file when the workspace names one, else the run log."""
     if ws.benchmark is None:
         return load_run_log(ws)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ftui.core.base.events import FINAL_TYPES
-from ftui.core.runs.runs import DEAD_AFTER_S
+from ftui.core.base.jobs import DEAD_AFTER_S
 
 
 def worked_seconds(events: Iterable[dict[str, Any]], until: float | None = None) -> float:

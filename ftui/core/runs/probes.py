@@ -27,8 +27,8 @@ def plan(ws: Workspace, manifest: dict[str, Any], cap: int) -> dict[str, Any] | 
     """The probe set for a build: validation items of the targeted cluster plus validation anchors,
     at most `cap` (anchors up to half of it, the cluster the rest). None when there is nothing to
     probe: no cap, or a build without a validation split (its held-out items must stay unseen)."""
+    from ftui.core.build.store import targeted_cluster
     from ftui.core.grade.grading import spec_for
-    from ftui.core.judge.evalrun import targeted_cluster
     from ftui.core.logs.runlog import load_run_log
     from ftui.core.workspace.prompts import messages_for
 

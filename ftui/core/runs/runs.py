@@ -6,15 +6,9 @@ it outlives the UI, the CLI and the SSH connection, and never blocks on a pipe n
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.base import events as _events
 from ftui.core.base.errors import InputError
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
+from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.runs.fold import fold
 from ftui.core.workspace.workspace import TrainConfig
@@ -31,50 +26,8 @@ if TYPE_CHECKING:
     from ftui.core.workspace.workspace import Workspace
 
 
-def start_child(args: list[str], run_dir: Path, log_name: str, pid_name: str = "pid") -> int:
-    """Start `python -m ftui.engine ARGS...` detached; returns its pid (also written to run_dir/pid_name)."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / log_name
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ftui.engine", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            cwd=str(run_dir),
-            env=env,
-        )
-    (run_dir / pid_name).write_text(f"{proc.pid}\n")
-    return proc.pid
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not alive for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b")")[-1].split()[0] != b"Z"
-    except OSError:
-        return True
-
-
 # ---------------------------------------------------------------------------------------------
 # Training runs: create, start, list, read state, tail, stop.
-
-# A run with no heartbeat for this long is dead even if a process with its pid exists (pid reuse,
-# a hung child); the child beats every ~5 s.
-DEAD_AFTER_S = 30.0
 
 
 def _now_iso() -> str:
@@ -155,11 +108,7 @@ def start_training(run_dir: Path, resume: bool = False) -> int:
             raise InputError(run_dir, None, f"run {run_dir.name} is still running (pid {state.pid})")
         if state.state == "finished":
             raise InputError(run_dir, None, f"run {run_dir.name} has finished; there is nothing to resume")
-        with contextlib.suppress(FileNotFoundError):
-            (run_dir / "stop").unlink()
-        # Written before the child exists, so a reader never sees the old final event as current.
-        with _events.EventWriter(run_dir / "events.jsonl") as w:
-            w.emit("status", message="resume requested")
+        mark_resume(run_dir)
     return start_child(["train", str(run_dir.resolve())] + (["--resume"] if resume else []), run_dir, "train.log")
 
 
@@ -172,13 +121,6 @@ def start_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None
 def read_run_config(run_dir: Path | str) -> dict[str, Any]:
     """A run's config.json; a missing or broken one is an InputError naming the file."""
     return read_json_file(Path(run_dir) / "config.json", "not a run folder (no config.json)")
-
-
-def read_pid(run_dir: Path, pid_name: str = "pid") -> int | None:
-    try:
-        return int((Path(run_dir) / pid_name).read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass
@@ -266,18 +208,6 @@ def _alive(run_dir: Path, info: RunInfo, now: float | None) -> bool:
     return child_alive(run_dir, info.pid, info.last_event_t, now)
 
 
-def child_alive(job_dir: Path, pid: int | None, last_event_t: float | None, now: float | None = None) -> bool:
-    """A detached child (training, evaluation, export, drafting, serving) is alive while its process
-    runs and it has spoken within DEAD_AFTER_S: its last event, or before the first one its pid file."""
-    now = time.time() if now is None else now
-    if pid is None or not pid_alive(pid):
-        return False
-    last = last_event_t
-    with contextlib.suppress(OSError):
-        last = max(last or 0.0, (Path(job_dir) / "pid").stat().st_mtime)
-    return last is not None and now - last <= DEAD_AFTER_S
-
-
 def list_runs(ws: Workspace) -> list[RunInfo]:
     """Every run of the workspace, newest first."""
     runs_dir = Path(ws.state.runs)
@@ -307,59 +237,6 @@ def find_run(ws: Workspace, ref: str) -> Path:
     if len(matches) > 1:
         raise InputError(runs_dir, None, f"run id {ref!r} is ambiguous: {', '.join(m.name for m in matches[:5])}")
     raise InputError(runs_dir, None, f"no run {ref!r}")
-
-
-def request_stop(run_dir: Path, pid_name: str = "pid") -> bool:
-    """Ask a run to stop: touch its stop file and SIGTERM its process group. True if a process was signalled.
-
-    The child saves a checkpoint and ends with a `cancelled` event; the stop file covers a child that
-    cannot be signalled (another user, another container sharing the folder).
-    """
-    run_dir = Path(run_dir)
-    (run_dir / "stop").touch()
-    pid = read_pid(run_dir, pid_name)
-    if pid is None or not pid_alive(pid):
-        return False
-    try:
-        os.killpg(os.getpgid(pid), signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            return False
-    return True
-
-
-class Tail:
-    """New events of a growing events file, by byte offset; a half-written last line waits for its newline."""
-
-    def __init__(self, path: Path | str, offset: int = 0):
-        self.path = Path(path)
-        self.offset = offset
-
-    def poll(self) -> list[dict[str, Any]]:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return []
-        if size < self.offset:  # the file was replaced: start over
-            self.offset = 0
-        evs, self.offset = _events.read_events(self.path, self.offset)
-        return evs
-
-    def follow(
-        self, interval: float = 0.5, until_final: bool = True, timeout: float | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield events as they arrive; stops after a final event (when until_final) or at the timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            for ev in self.poll():
-                yield ev
-                if until_final and ev.get("type") in _events.FINAL_TYPES:
-                    return
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            time.sleep(interval)
 
 
 def latest_build_dir(ws: Workspace) -> Path:

@@ -6,9 +6,10 @@ drifts (the runs list once said "loading model" while the run was at step 8).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from ftui.core.base.formatting import duration
+from ftui.core.base.formatting import duration, num
 
 
 def started_text(ev: dict[str, Any]) -> str:
@@ -53,3 +54,58 @@ def event_message(ev: dict[str, Any]) -> str | None:
         at = f" at step {ev['step']}" if ev.get("step") is not None else ""
         return f"cancelled{at}" + (" (checkpoint saved)" if ev.get("checkpoint") else "")
     return None
+
+
+def format_event(ev: dict[str, Any]) -> str | None:
+    """One human line per event (heartbeats are silent)."""
+    kind = ev.get("type")
+    if kind == "heartbeat":
+        return None
+    stamp = time.strftime("%H:%M:%S", time.localtime(ev.get("t", 0)))
+    if kind == "log":
+        parts = [
+            f"step {ev['step']}/{ev.get('max_steps')}",
+            f"loss {num(ev.get('loss'))}",
+            f"lr {num(ev.get('learning_rate'), '.2e')}",
+        ]
+        if ev.get("tokens_per_s") is not None:
+            parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
+        if ev.get("memory_mb") is not None:
+            parts.append(f"{ev['memory_mb']:.0f} MB")
+        if ev.get("anchor_kl") is not None:
+            parts.append(f"anchor KL {ev['anchor_kl']:.4f}")
+        text = "  ".join(parts)
+    elif kind == "eval":
+        text = f"eval  step {ev['step']}  eval_loss {num(ev.get('eval_loss'))}"
+    elif kind == "probe":
+        text = (
+            f"probe  step {ev['step']}  cluster {ev['cluster_passed']}/{ev['cluster_total']}  "
+            f"anchors {ev['anchors_passed']}/{ev['anchors_total']}"
+            + (f"  broken {', '.join(ev['broken_ids'])}" if ev.get("broken_ids") else "")
+        )
+    elif kind == "checkpoint":
+        text = f"checkpoint  step {ev['step']}  {ev['path']}"
+    elif kind == "started":
+        text = (
+            f"started  {ev.get('method', '?').upper()} on {ev.get('model')}  "
+            f"{ev.get('train_size')} train / {ev.get('eval_size')} eval  "
+            f"trainable {ev.get('trainable_params')}/{ev.get('total_params')} params  ({ev.get('device', '')})"
+        )
+    elif kind == "early_stop":
+        text = f"early stop at step {ev['step']}: best eval_loss {num(ev.get('best_eval_loss'))} at step {ev.get('best_step')}"
+    elif kind == "finished":
+        text = (
+            f"{finished_text(ev)}  best eval_loss {num(ev.get('best_eval_loss'))} "
+            f"at step {ev.get('best_step')}  adapter {ev.get('adapter')}"
+        )
+    elif kind == "cancelled":
+        text = f"cancelled at step {ev.get('step')}  checkpoint {ev.get('checkpoint')}"
+    elif kind == "failed":
+        text = f"FAILED: {ev.get('error')}"
+        if ev.get("hint"):
+            text += f"\n  hint: {ev['hint']}"
+    elif kind == "status":
+        text = str(ev.get("message"))
+    else:
+        text = f"{kind} " + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("v", "type", "t"))
+    return f"{stamp}  {text}"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.base import events as _events
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import plural, size
 from ftui.core.base.fsutil import atomic_write_json
@@ -162,7 +163,7 @@ def start_export(
 ) -> tuple[Path, int]:
     """Plan and launch the export child; returns (job_dir, pid)."""
     jd = prepare_export(ws, run_ref, fmt, quant, out, parity)
-    return jd, runs.start_child(["export", str(jd.resolve())], jd, LOG)
+    return jd, jobs.start_child(["export", str(jd.resolve())], jd, LOG)
 
 
 @dataclass
@@ -215,10 +216,10 @@ def job_state(jd: Path | str, now: float | None = None) -> JobState:
     except (OSError, ValueError):
         cfg = {}
     evs, _ = _events.read_events(jd / EVENTS)
-    st = fold(evs, JobState("running", dir=str(jd), pid=runs.read_pid(jd), config=cfg))
+    st = fold(evs, JobState("running", dir=str(jd), pid=jobs.read_pid(jd), config=cfg))
     if st.state in ("finished", "failed", "cancelled"):
         return st
-    if not runs.child_alive(jd, st.pid, st.last_event_t, now):
+    if not jobs.child_alive(jd, st.pid, st.last_event_t, now):
         st.state = "dead"
     return st
 

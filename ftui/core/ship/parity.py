@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file, read_jsonl
 from ftui.core.grade.grading import spec_for
@@ -149,7 +150,7 @@ def start(
     if st.state == "running":
         raise ParityError(f"{pd}: a parity check of this export is already running (pid {st.pid})")
     pd = prepare(ws, run_dir, export_dir, anchors=anchors, threads=threads)
-    return pd, runs.start_child(["parity", str(pd.resolve())], pd, LOG)
+    return pd, jobs.start_child(["parity", str(pd.resolve())], pd, LOG)
 
 
 def compare(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.runs import runs
@@ -161,7 +162,7 @@ def start(
     for stale in (exports.EVENTS, "stop"):
         (sd / stale).unlink(missing_ok=True)
     atomic_write_json(sd / exports.CONFIG, cfg)
-    return sd, runs.start_child(["serve", str(sd.resolve())], sd, LOG)
+    return sd, jobs.start_child(["serve", str(sd.resolve())], sd, LOG)
 
 
 def served_models(url: str, timeout: float = 2.0) -> list[str] | None:
@@ -234,11 +235,11 @@ def stop(ws: Workspace, wait: float = 15.0) -> bool:
     sd = serve_dir(ws)
     if exports.job_state(sd).state != "running":
         return False
-    runs.request_stop(sd)
+    jobs.request_stop(sd)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        pid = runs.read_pid(sd)
-        if pid is None or not runs.pid_alive(pid):
+        pid = jobs.read_pid(sd)
+        if pid is None or not jobs.pid_alive(pid):
             break
         time.sleep(0.2)
     return True

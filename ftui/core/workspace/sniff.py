@@ -20,9 +20,10 @@ from ftui.core.base import toolcalls
 from ftui.core.base.chat import as_conversation
 from ftui.core.base.errors import InputError
 from ftui.core.base.formatting import clip, plural
+from ftui.core.logs.fields import Fields
 from ftui.core.logs.passrule import PassRule, PassRuleConfig, show_grade
 from ftui.core.logs.records import Diagnostic, array_records, document_records, jsonl_records, read_text
-from ftui.core.workspace.workspace import CONFIG_NAME, Fields
+from ftui.core.workspace.workspace import CONFIG_NAME
 
 if TYPE_CHECKING:
     from ftui.core.logs.runlog import Item, RunLog

@@ -30,6 +30,7 @@ import yaml
 from ftui.core.base.errors import ConfigError, FtuiError
 from ftui.core.base.models import EMBEDDED
 from ftui.core.base.paths import StatePaths
+from ftui.core.logs.fields import Fields
 from ftui.core.logs.passrule import PassRule, PassRuleConfig
 
 CONFIG_NAME = "ftui.yaml"
@@ -88,27 +89,6 @@ def _from_dict(cls: type[Any], values: dict[str, Any]) -> Any:
     if unknown:
         raise SettingError(cls.SECTION, [(k, f"is not a setting{_nearest(k, valid)}") for k in unknown])
     return cls(**values)
-
-
-@dataclass(frozen=True)
-class Fields:
-    """Canonical name -> the field name in this team's run log."""
-
-    question_id: str = "question_id"
-    question: str = "question"
-    answer: str = "answer"
-    expected_answer: str = "expected_answer"
-    grade: str = "grade"
-    retrieval_hit: str = "retrieval_hit"
-    failure_label: str = "failure_label"
-    system_prompt: str = "system_prompt"
-    evidence_text: str = "evidence_text"
-    evidence_files: str = "evidence_files"
-    prompt: str = "prompt"
-    task: str = "task"
-    grade_reason: str = "grade_reason"
-    # The tool definitions the request declared (OpenAI's `tools`, or their JSON text).
-    tools: str = "tools"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ftui.core.grade.grading import grade
 from ftui.core.grade.llm_judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.grade.llm_judge import Judge
 from ftui.engine.child import ChildEnd
-from ftui.engine.judge.evaluate import AnswerCache, answer_key, model_identity
+from ftui.engine.infer.cache import AnswerCache, answer_key, model_identity
 
 # Called with each item and its teacher answer as soon as the answer exists.
 Answered = Callable[[dict[str, Any], str], None]

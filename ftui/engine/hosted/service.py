@@ -30,10 +30,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from ftui.core.base import jobs
 from ftui.core.base.events import EventWriter
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.hosted.service import KEYS_ENV, Service, ServiceError, keys_from_env, owner_of, page
-from ftui.core.runs import runs
 from ftui.core.ship import exports, serving
 from ftui.core.workspace.workspace import Workspace
 from ftui.engine.child import failure_fields
@@ -101,16 +101,16 @@ class Inference:
         for stale in (exports.EVENTS, "stop"):
             (self.dir / stale).unlink(missing_ok=True)
         atomic_write_json(self.dir / exports.CONFIG, cfg)
-        runs.start_child(["serve", str(self.dir.resolve())], self.dir, serving.LOG)
+        jobs.start_child(["serve", str(self.dir.resolve())], self.dir, serving.LOG)
 
     def stop(self) -> None:
         if exports.job_state(self.dir).state != "running":
             return
-        runs.request_stop(self.dir)
+        jobs.request_stop(self.dir)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            pid = runs.read_pid(self.dir)
-            if pid is None or not runs.pid_alive(pid):
+            pid = jobs.read_pid(self.dir)
+            if pid is None or not jobs.pid_alive(pid):
                 return
             time.sleep(0.2)
 

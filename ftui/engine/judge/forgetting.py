@@ -23,8 +23,8 @@ from typing import Any
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.judge import forgetting as fg
 from ftui.engine.child import ChildEnd
+from ftui.engine.infer.cache import model_identity
 from ftui.engine.judge import lm_eval_index
-from ftui.engine.judge.evaluate import model_identity
 
 
 class Cancelled(Exception):

@@ -20,7 +20,7 @@ from ftui.core.base.fsutil import atomic_write_json, read_jsonl
 from ftui.core.grade.grading import grade
 from ftui.core.ship.parity import ITEMS, RESULT, compare
 from ftui.engine.child import ChildEnd
-from ftui.engine.judge.evaluate import AnswerCache, answer_key
+from ftui.engine.infer.cache import AnswerCache, answer_key
 
 REFERENCE_CACHE = "reference_answers.jsonl"
 

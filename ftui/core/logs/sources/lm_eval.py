@@ -17,7 +17,7 @@ from typing import Any
 from ftui.core.base.chat import as_conversation
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources import Converted, Records, Source, mapping, not_format
+from ftui.core.logs.sources.source import Converted, Records, Source, mapping, not_format
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
 # A doc's question under the names the harness's tasks use most.

@@ -18,7 +18,7 @@ from typing import Any
 
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources import Records, Source, mapping, not_format, sequence
+from ftui.core.logs.sources.source import Records, Source, mapping, not_format, sequence
 
 _SINGLE = re.compile(
     r"\[Question\]\n(?P<q>.*?)\n\n\[The Start of Assistant's Answer\]\n(?P<a>.*?)\n\[The End of Assistant's Answer\]",

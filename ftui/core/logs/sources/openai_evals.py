@@ -14,7 +14,7 @@ from typing import Any
 
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources import Records, Source, mapping, not_format
+from ftui.core.logs.sources.source import Records, Source, mapping, not_format
 
 
 def _text(v: Any) -> str | None:

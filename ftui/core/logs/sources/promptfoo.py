@@ -22,8 +22,8 @@ from typing import Any
 from ftui.core.base import toolcalls
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, array_records, find_array, jsonl_records, read_text
-from ftui.core.logs.sources import Converted, Records, Source, mapping, not_format
 from ftui.core.logs.sources.lm_eval import _prompt
+from ftui.core.logs.sources.source import Converted, Records, Source, mapping, not_format
 
 _EXPECTING = ("equals", "contains", "icontains", "starts-with", "regex", "contains-json", "is-json")
 _QUESTION_VARS = ("question", "query", "input", "prompt", "text")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textual import work
 
+from ftui.core.base import jobs
 from ftui.core.base.formatting import plural
 from ftui.core.curate import drafts as dr
 
@@ -59,7 +60,7 @@ class DraftingMixin:
         c = dr.cluster_counts(self.draft_store.all(), self.cluster)
         parts = []
         if self._draft_job is not None:
-            st = dr.job_state(self._draft_job)
+            st = jobs.job_state(self._draft_job)
             prog = st.progress.get("all", {})
             parts.append(f"drafting {prog.get('done', 0)}/{prog.get('total', st.items or '?')}")
         if c["draft"]:
@@ -128,7 +129,7 @@ class DraftingMixin:
         job = self._draft_job
         if job is None:
             return
-        st = dr.job_state(job)
+        st = jobs.job_state(job)
         done = st.progress.get("all", {}).get("done", 0)
         if done != self._draft_seen:
             self._draft_seen = done

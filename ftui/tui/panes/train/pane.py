@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Log, ProgressBar, Static
 
+from ftui.core.base import jobs
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
@@ -82,7 +83,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         super().__init__()
         self.run_dir: Path | None = None
         self.view: RunView | None = None
-        self.tail: runs.Tail | None = None
+        self.tail: jobs.Tail | None = None
         self._log_offset = 0
         self._since_list = 0.0
         self._since_hosted = HOSTED_POLL_EVERY
@@ -155,7 +156,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         run_dir = Path(run_dir)
         self.run_dir = run_dir
         self.view = RunView(run_id=run_dir.name)
-        self.tail = runs.Tail(run_dir / "events.jsonl")
+        self.tail = jobs.Tail(run_dir / "events.jsonl")
         chart = self.query_one("#tr-chart", LossChart)
         chart.clear(title=f"loss · {run_dir.name}")
         log = self.query_one("#tr-log", Log)
@@ -331,7 +332,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             hosted.cancel(run_dir)
             self.app.call_from_thread(self.notify, "cancel sent to the service", title=f"Cancel {run_dir.name}")
             return
-        signalled = runs.request_stop(run_dir)
+        signalled = jobs.request_stop(run_dir)
         msg = "stop requested; waiting for the checkpoint" if signalled else "stop file written (no live process found)"
         self.app.call_from_thread(self.notify, msg, title=f"Cancel {run_dir.name}")
 
