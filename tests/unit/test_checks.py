@@ -9,6 +9,7 @@ import pytest
 
 from ftui.core.base.tokens import ChatTokenizer
 from ftui.core.build import checks, formats
+from ftui.core.build.checks.runner import _display
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "datasets"
 
@@ -31,7 +32,7 @@ def test_openai_file_with_three_problems_reports_exactly_those_three(tok):
         ("5", "warning", "truncated"),
     ]
     assert r.ok
-    shown = checks._display(FIX / "openai_three_findings.jsonl")  # relative to the cwd when below it
+    shown = _display(FIX / "openai_three_findings.jsonl")  # relative to the cwd when below it
     assert shown.endswith("openai_three_findings.jsonl") and all(f.where.startswith(shown + ":") for f in r.findings)
     t = r.tokens
     assert t["count"] == 6 and t["max"] > 1024 and t["min"] < 100

@@ -186,7 +186,7 @@ def estimate(
 ) -> dict[str, Any] | None:
     """The billed-token estimate from checks.hosted_estimate (OpenAI's epoch rule), or None if absent."""
     try:
-        from ftui.core.build.checks import hosted_estimate
+        from ftui.core.build.checks.hosted_estimate import hosted_estimate
     except ImportError:
         return None
     convs = [_conversation(r) for r in train]
