@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ftui.core.workspace.workspace import EvalConfig  # noqa: E402 (after the path is set)
+from ftui.core.workspace.settings import EvalConfig  # noqa: E402 (after the path is set)
 
 
 def make_workspace(root: Path, n: int, max_new_tokens: int, batch_size: int):

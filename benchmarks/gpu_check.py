@@ -98,7 +98,7 @@ def run_check(name: str, steps: int, warmup: int, model_name: str, device: str =
     import torch
     from train_throughput import StepClock
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.callback import BestTracker, EventsCallback
     from ftui.engine.train.data import load_datasets
     from ftui.engine.train.run import make_trainer

@@ -92,7 +92,7 @@ class Side:
     def __init__(self, dtype: str, opts, train_ds, tmp: Path):
         import torch
 
-        from ftui.core.workspace.workspace import TrainConfig
+        from ftui.core.workspace.settings import TrainConfig
         from ftui.engine.train.callback import BestTracker, EventsCallback
         from ftui.engine.train.run import make_trainer
         from ftui.engine.weights.device import plan_device

@@ -9,7 +9,7 @@ from ftui.core.base.errors import InputError
 from ftui.core.build.store import BuildError, load_build, resolve_build_path
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
-from ftui.core.workspace.workspace import TRAIN_METHODS
+from ftui.core.workspace.settings import TRAIN_METHODS
 
 
 def register(sub) -> None:

@@ -14,7 +14,7 @@ from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
 from ftui.core.runs.text import format_event, probe_text
-from ftui.core.workspace.workspace import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
+from ftui.core.workspace.settings import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
 
 
 def register(sub) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ftui.core.workspace.workspace import TRAIN_METHODS
+from ftui.core.workspace.settings import TRAIN_METHODS
 from ftui.sample.regenerate import SAMPLE_DIR
 
 

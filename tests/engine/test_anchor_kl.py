@@ -51,7 +51,7 @@ def test_kl_counts_only_completion_tokens_of_the_chosen_rows():
 def _train(tmp_path, tiny_model_dir, build, anchor_kl: float):
     import torch
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import make_trainer
     from ftui.engine.weights.device import plan_device
     from ftui.engine.weights.models import load_model_and_tokenizer
@@ -98,7 +98,7 @@ def _anchor_drift(trainer) -> float:
 
 
 def test_batches_say_which_rows_are_anchors(tmp_path, tiny_model_dir):
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import make_trainer
     from ftui.engine.train.sft_loss import ANCHOR_COLUMN
     from ftui.engine.weights.device import plan_device
@@ -159,7 +159,7 @@ def test_preserved_rows_add_only_the_kl_term(tmp_path, tiny_model_dir):
     import torch
     import torch.nn.functional as F
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import make_trainer
     from ftui.engine.train.sft_loss import ANCHOR_COLUMN, KL_ONLY_COLUMN, anchored_kl
     from ftui.engine.weights.device import plan_device

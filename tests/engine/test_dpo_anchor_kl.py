@@ -58,7 +58,7 @@ def test_anchor_labels_cover_the_answer_only(tiny_model_dir):
 def _trainer(tmp_path, tiny_model_dir, build, anchor_kl: float, max_steps: int = 6):
     import torch
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import make_trainer
     from ftui.engine.weights.device import plan_device
     from ftui.engine.weights.models import load_model_and_tokenizer

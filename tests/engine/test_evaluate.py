@@ -18,7 +18,7 @@ TARGET = "src/mod_3.py"
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model_dir, tmp_path_factory):
-    from ftui.core.workspace.workspace import PromptConfig
+    from ftui.core.workspace.settings import PromptConfig
     from tests.fixtures.datasets.workspace import failing
 
     row = failing(3, "wrong_symbol")

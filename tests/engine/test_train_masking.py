@@ -9,7 +9,7 @@ from tests.fixtures.tiny_build import write_build
 def test_sft_labels_cover_only_the_assistant_answer(tmp_path, tiny_model_dir):
     import torch
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import make_trainer
     from ftui.engine.weights.device import plan_device
     from ftui.engine.weights.models import load_model_and_tokenizer

@@ -114,7 +114,7 @@ def test_best_tracker_selects_by_probes_and_rebuilds_from_events():
 def test_dpo_guard_adds_the_chosen_nll_term():
     from types import SimpleNamespace
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import training_args
 
     plan = SimpleNamespace(bf16=False, fp16=False, gradient_checkpointing=False, device="cpu")

@@ -17,7 +17,7 @@ from tests.fixtures.toolcalls import workspace as agents_ws
 def test_sft_on_a_tool_call_learns_only_the_call(tmp_path, tiny_model_dir):
     import torch
 
-    from ftui.core.workspace.workspace import TrainConfig
+    from ftui.core.workspace.settings import TrainConfig
     from ftui.engine.train.run import make_trainer
     from ftui.engine.weights.device import plan_device
     from ftui.engine.weights.models import load_model_and_tokenizer

@@ -14,7 +14,8 @@ from ftui.core.base.errors import ConfigError
 from ftui.core.build import checks
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
-from ftui.core.workspace.workspace import HostedConfig, Workspace
+from ftui.core.workspace.settings import HostedConfig
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.ft_server import FineTuneServer
 from tests.fixtures.tiny_build import write_workspace
 

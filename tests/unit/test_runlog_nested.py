@@ -9,7 +9,8 @@ import pytest
 from ftui.core.curate.clusters import cluster_failures
 from ftui.core.logs.runlog import load_run_log
 from ftui.core.workspace.prompts import messages_for, user_text
-from ftui.core.workspace.workspace import PromptConfig, Workspace
+from ftui.core.workspace.settings import PromptConfig
+from ftui.core.workspace.workspace import Workspace
 from tests.fixtures.runlogs import make_workspace, write_jsonl
 
 NESTED = (

@@ -13,7 +13,8 @@ from ftui.core.build import builder
 from ftui.core.build.store import BuildError
 from ftui.core.judge.evalrun import eval_settings
 from ftui.core.runs import runs
-from ftui.core.workspace.workspace import BuildConfig, EvalConfig, SettingError, TrainConfig, Workspace
+from ftui.core.workspace.settings import BuildConfig, EvalConfig, SettingError, TrainConfig
+from ftui.core.workspace.workspace import Workspace
 from ftui.tui.panes.train.run_form import parse_form
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
@@ -92,7 +93,7 @@ def test_the_engine_rebuilds_a_run_s_sections_and_refuses_unknown_keys(tmp_path)
 
 def test_the_hosted_section_and_its_epochs_flag_share_one_rule(tmp_path):
     from ftui.core.hosted.hosted import HostedError, target_for
-    from ftui.core.workspace.workspace import HostedConfig
+    from ftui.core.workspace.settings import HostedConfig
 
     with pytest.raises(SettingError, match=r"^hosted\.n_epochs must be at least 1$"):
         HostedConfig(base_url="http://x/v1", model="m", n_epochs=0)

@@ -19,7 +19,8 @@ from ftui.core.build.heldout_split import keep_prompts_on_one_side, preserve_row
 from ftui.core.build.plan import normalise_ws, plan_build
 from ftui.core.build.rows import dpo_row, jsonl, pc_row, sft_row
 from ftui.core.build.store import SCHEMA, Build, BuildError, write_build
-from ftui.core.workspace.workspace import BuildConfig, SettingError, Workspace
+from ftui.core.workspace.settings import BuildConfig, SettingError
+from ftui.core.workspace.workspace import Workspace
 
 # Formats a build can emit beside the chat files; "chat" is always written.
 FORMATS = ("chat", "prompt-completion")

@@ -11,7 +11,8 @@ from ftui.core.build.store import BuildError
 from ftui.core.logs.runlog import Item, load_run_log, read_items
 from ftui.core.logs.seeded_order import round_half_up
 from ftui.core.workspace.prompts import user_text
-from ftui.core.workspace.workspace import BuildConfig, Workspace
+from ftui.core.workspace.settings import BuildConfig
+from ftui.core.workspace.workspace import Workspace
 
 # Discard reasons, as written to the manifest.
 UNCORRECTED = "uncorrected"

@@ -27,7 +27,7 @@ from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.build import formats
-from ftui.core.workspace.workspace import HostedConfig, SettingError
+from ftui.core.workspace.settings import HostedConfig, SettingError
 
 if TYPE_CHECKING:
     from ftui.core.workspace.workspace import Workspace

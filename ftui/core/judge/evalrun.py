@@ -27,7 +27,8 @@ from ftui.core.judge.compare import load_report
 from ftui.core.logs.runlog import Item, load_benchmark
 from ftui.core.runs import runs
 from ftui.core.workspace.prompts import messages_for, tools_of
-from ftui.core.workspace.workspace import EvalConfig, Workspace
+from ftui.core.workspace.settings import EvalConfig
+from ftui.core.workspace.workspace import Workspace
 
 EVAL_DIR = "eval"
 CONFIG = "config.json"

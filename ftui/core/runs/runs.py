@@ -20,7 +20,7 @@ from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.runs.fold import fold
-from ftui.core.workspace.workspace import TrainConfig
+from ftui.core.workspace.settings import TrainConfig
 
 if TYPE_CHECKING:
     from ftui.core.workspace.workspace import Workspace

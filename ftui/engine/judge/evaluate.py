@@ -32,7 +32,7 @@ from ftui.core.judge.evalrun import (
     eval_dir,
     eval_settings,
 )
-from ftui.core.workspace.workspace import EndpointConfig
+from ftui.core.workspace.settings import EndpointConfig
 from ftui.engine.child import ChildEnd
 from ftui.engine.infer.cache import AnswerCache, answer_key, endpoint_identity, model_identity
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ftui.core.base.events import EventWriter, read_events
 from ftui.core.base.fsutil import atomic_write_json
-from ftui.core.workspace.workspace import TrainConfig
+from ftui.core.workspace.settings import TrainConfig
 from ftui.engine.child import Heartbeat, failure_fields
 from ftui.engine.train import ranks
 from ftui.engine.train.ranks import is_main_process
@@ -51,7 +51,7 @@ def read_config(run_dir: Path) -> tuple[dict, TrainConfig]:
     rules and defaults hold here too); a bad or unknown setting is an error naming its line."""
     from ftui.core.base.errors import InputError
     from ftui.core.runs.runs import train_config
-    from ftui.core.workspace.workspace import SettingError
+    from ftui.core.workspace.settings import SettingError
 
     path = run_dir / "config.json"
     try:

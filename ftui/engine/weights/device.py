@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftui.core.workspace.workspace import DTYPES
+from ftui.core.workspace.settings import DTYPES
 
 # /proc/cpuinfo flags of the CPUs that do bf16 arithmetic in hardware.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ftui.core.base import toolcalls
-from ftui.core.workspace.workspace import PromptConfig
+from ftui.core.workspace.settings import PromptConfig
 
 
 def text_of(m: dict[str, Any]) -> str:

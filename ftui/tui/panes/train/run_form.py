@@ -11,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from ftui.core.workspace.workspace import TRAIN_METHODS, SettingError, TrainConfig, Workspace
+from ftui.core.workspace.settings import TRAIN_METHODS, SettingError, TrainConfig
+from ftui.core.workspace.workspace import Workspace
 
 # (field, label, kind) — kind: text | int | float | optfloat | optint (blank: unset). The form only
 # reads the text; what a value may be is the train section's rule (TrainConfig), checked through it.
