@@ -152,7 +152,7 @@ def upload_rows(build: Any, method: str) -> tuple[list[dict[str, Any]], list[dic
 def write_upload_files(
     train: list[dict[str, Any]], held: list[dict[str, Any]], method: str, out_dir: Path
 ) -> tuple[Path, Path | None]:
-    """The build's rows in the service's JSONL format (formats.py owns the mapping)."""
+    """The build's rows in the service's JSONL format (the formats package owns the mapping)."""
     fmt = _FILES[method][2]
     train_path = out_dir / "train.jsonl"
     formats.write(train, train_path, fmt)
