@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from ftui.core.base.errors import InputError
-from ftui.core.judge.postmortem import build_postmortem, loss_summary, write_postmortem
+from ftui.core.judge.postmortem import build_postmortem, write_postmortem
+from ftui.core.judge.postmortem_evidence import loss_summary
 from tests.fixtures.eval_run import make_eval_workspace, write_fixture_run
 
 
