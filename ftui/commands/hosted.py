@@ -8,6 +8,7 @@ from ftui.commands.common import EXIT_FOUND, EXIT_USAGE, add_json, add_run, add_
 from ftui.core.base.errors import InputError
 from ftui.core.build.store import BuildError, load_build, resolve_build_path
 from ftui.core.hosted import hosted
+from ftui.core.hosted.hosted_client import HostedError, target_for
 from ftui.core.runs import runs
 from ftui.core.workspace.settings import TRAIN_METHODS
 
@@ -52,7 +53,7 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
 
 
-def _fail(exc: hosted.HostedError):
+def _fail(exc: HostedError):
     # The service said no: the command ran and found a problem. Anything else is the user's input.
     fail(str(exc), EXIT_FOUND if exc.service else EXIT_USAGE)
 
@@ -88,9 +89,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         fail(str(exc))
     method = args.method or ws.train.method
     try:
-        target = hosted.target_for(ws, args.base_url, args.model, args.epochs, args.suffix)
+        target = target_for(ws, args.base_url, args.model, args.epochs, args.suffix)
         run_dir = hosted.submit(ws, build, target, method, say=_say(args))
-    except hosted.HostedError as exc:
+    except HostedError as exc:
         _fail(exc)
     config = hosted.read_config(run_dir)
     if not args.follow:
@@ -120,7 +121,7 @@ def _find(args: argparse.Namespace):
         hosted.read_config(run_dir)
     except InputError as exc:
         fail(str(exc))
-    except hosted.HostedError as exc:
+    except HostedError as exc:
         _fail(exc)
     return run_dir
 
@@ -138,7 +139,7 @@ def _watch(args: argparse.Namespace, run_dir, follow: bool) -> int:
             for ev in hosted.sync(run_dir):
                 show(ev)
             state = hosted.run_state(run_dir)
-    except hosted.HostedError as exc:
+    except HostedError as exc:
         _fail(exc)
     if not args.json:
         print(f"run {run_dir.name}: {state}")
@@ -161,7 +162,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         return 0
     try:
         written = hosted.cancel(run_dir)
-    except hosted.HostedError as exc:
+    except HostedError as exc:
         _fail(exc)
     state = hosted.run_state(run_dir)
     emit(

@@ -12,6 +12,7 @@ from ftui.core.base import jobs
 from ftui.core.base.errors import InputError
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
+from ftui.core.hosted.hosted_client import HostedError
 from ftui.core.runs import runs
 from ftui.core.runs.text import format_event, probe_text
 from ftui.core.workspace.settings import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
@@ -218,7 +219,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if hosted.is_hosted(run_dir):
         try:
             hosted.cancel(run_dir)
-        except hosted.HostedError as exc:
+        except HostedError as exc:
             fail(str(exc), EXIT_FOUND if exc.service else 2)
         emit(
             args,

@@ -12,7 +12,8 @@ from ftui.cli import main
 from ftui.core.base import events
 from ftui.core.base.errors import ConfigError
 from ftui.core.build import checks
-from ftui.core.hosted import hosted
+from ftui.core.hosted import hosted, hosted_upload
+from ftui.core.hosted.hosted_client import HostedError
 from ftui.core.runs import runs
 from ftui.core.workspace.settings import HostedConfig
 from ftui.core.workspace.workspace import Workspace
@@ -350,15 +351,15 @@ def test_estimate_uses_a_local_tokenizer_when_there_is_one(tmp_path):
         }
         for i in range(40)
     ]
-    est = hosted.estimate(rows, None, str(model_dir))
+    est = hosted_upload.estimate(rows, None, str(model_dir))
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     per_row = len(tok.encode("user: where is x defined ?\nassistant: in file_0.py\n", add_special_tokens=False).ids)
     # 40 examples x 3 epochs = 120 passes: within 100..25,000, so OpenAI's default of 3 stands.
     assert (est["examples"], est["epochs"], est["tokens_per_epoch"]) == (40, 3, 40 * per_row)
     assert est["billed_tokens"] == 3 * 40 * per_row and str(model_dir) in est["note"]
-    approx = hosted.estimate(rows, 2, "no-such-model")
+    approx = hosted_upload.estimate(rows, 2, "no-such-model")
     assert approx["epochs"] == 2 and approx["note"].startswith("approximate")
-    assert hosted.estimate_line(est).startswith("billed-token estimate: 40 examples x 3 epochs")
+    assert hosted_upload.estimate_line(est).startswith("billed-token estimate: 40 examples x 3 epochs")
 
 
 def test_build_without_held_out_rows_sends_no_validation_file(tmp_path, monkeypatch):
@@ -450,7 +451,7 @@ def test_follow_bridges_a_service_that_does_not_answer_for_a_while(ws_dir, serve
     assert _submit(ws_dir, server) == 0
     run_dir = _only_run(ws_dir)
     real_sync, calls = hosted.sync, []
-    down = hosted.HostedError(f"{server.base_url}: cannot reach the service", service=True, unreachable=True)
+    down = HostedError(f"{server.base_url}: cannot reach the service", service=True, unreachable=True)
 
     def flaky_sync(rd, client=None):
         calls.append(1)
@@ -469,16 +470,16 @@ def test_follow_bridges_a_service_that_does_not_answer_for_a_while(ws_dir, serve
     run_dir = next(d for d in (ws_dir / ".ftui" / "runs").iterdir() if d != run_dir)
     calls.clear()
     monkeypatch.setattr(hosted, "sync", gone)
-    with pytest.raises(hosted.HostedError, match="cannot reach"):
+    with pytest.raises(HostedError, match="cannot reach"):
         hosted.follow(run_dir, interval=0.01, unreachable_for=0.05)
     assert len(calls) > 1  # it kept trying for the window
 
     def refused(rd, client=None):
         calls.append(1)
-        raise hosted.HostedError("HTTP 401: Incorrect API key provided.", service=True)
+        raise HostedError("HTTP 401: Incorrect API key provided.", service=True)
 
     calls.clear()
     monkeypatch.setattr(hosted, "sync", refused)
-    with pytest.raises(hosted.HostedError, match="401"):
+    with pytest.raises(HostedError, match="401"):
         hosted.follow(run_dir, interval=0.01)
     assert len(calls) == 1  # a refusal is not retried

@@ -92,7 +92,7 @@ def test_the_engine_rebuilds_a_run_s_sections_and_refuses_unknown_keys(tmp_path)
 
 
 def test_the_hosted_section_and_its_epochs_flag_share_one_rule(tmp_path):
-    from ftui.core.hosted.hosted import HostedError, target_for
+    from ftui.core.hosted.hosted_client import HostedError, target_for
     from ftui.core.workspace.settings import HostedConfig
 
     with pytest.raises(SettingError, match=r"^hosted\.n_epochs must be at least 1$"):

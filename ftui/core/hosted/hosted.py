@@ -11,207 +11,34 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.base import events as _events
-from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.run_dirs import new_run_dir
-from ftui.core.build import formats
-from ftui.core.workspace.settings import HostedConfig, SettingError
+from ftui.core.hosted.hosted_client import HostedError, Target, calling, client_for
+from ftui.core.hosted.hosted_events import as_dict, emit_service_event, new_service_events, seen_in, service_checkpoints
+from ftui.core.hosted.hosted_upload import METHODS, estimate, estimate_line, upload_rows, write_upload_files
 
 if TYPE_CHECKING:
     from ftui.core.workspace.workspace import Workspace
 
+
 KIND = "hosted"
-METHODS = {"sft": "supervised", "dpo": "dpo"}
-# Build file stems and the service's upload format, per method.
-_FILES = {"sft": ("train", "eval", "openai-chat"), "dpo": ("dpo_train", "dpo_eval", "openai-preference")}
 STATE_FILE = "hosted_state.json"
 _LOCK_FILE = ".hosted.lock"
-# A rough tokens-per-character rate for when no tokenizer is on disk (English text and code).
-_CHARS_PER_TOKEN = 4.0
 # Job statuses after which nothing more happens on the service.
 _DONE = {"succeeded": "finished", "failed": "failed", "cancelled": "cancelled"}
 
 Say = Callable[[str], None]
 # How long a watch keeps polling a service that does not answer before it gives up.
 UNREACHABLE_S = 300.0
-
-
-class HostedError(FtuiError):
-    """`service` errors came back from the fine-tuning service; the others are the user's input."""
-
-    def __init__(self, message: str, service: bool = False, unreachable: bool = False):
-        super().__init__(message)
-        self.service = service
-        # No answer at all (a restart, a dropped tunnel): worth polling again, unlike a refusal.
-        self.unreachable = unreachable
-
-
-# Where a job goes: the workspace's `hosted:` section with the command line's overrides applied.
-Target = HostedConfig
-
-
-def target_for(
-    ws: Workspace,
-    base_url: str | None = None,
-    model: str | None = None,
-    epochs: int | None = None,
-    suffix: str | None = None,
-) -> Target:
-    """The workspace's `hosted:` section with command-line overrides applied."""
-    cfg = getattr(ws, "hosted", None)
-    base_url = base_url or (cfg.base_url if cfg else None)
-    model = model or (cfg.model if cfg else None)
-    where = ws.config_path
-    if not base_url:
-        raise HostedError(
-            f"{where}: no fine-tuning service: add `hosted: {{base_url: ..., model: ...}}` or give --base-url"
-        )
-    if not model:
-        raise HostedError(f"{where}: no base model for the hosted job: set `hosted.model` or give --model")
-    try:
-        return Target(
-            base_url=base_url.rstrip("/"),
-            model=model,
-            api_key_env=cfg.api_key_env if cfg else "OPENAI_API_KEY",
-            n_epochs=epochs if epochs is not None else (cfg.n_epochs if cfg else None),
-            suffix=suffix if suffix is not None else (cfg.suffix if cfg else None),
-        )
-    except SettingError as exc:  # only --epochs can break it: the workspace's own value was checked on load
-        raise HostedError(f"--epochs {exc.problems[0][1]}, not {epochs}") from None
-
-
-def api_key(api_key_env: str) -> str:
-    key = os.environ.get(api_key_env, "").strip()
-    if not key:
-        raise HostedError(f"no API key: the environment variable {api_key_env} is not set")
-    return key
-
-
-def client_for(base_url: str, api_key_env: str, timeout: float = 60.0, max_retries: int = 2) -> Any:
-    key = api_key(api_key_env)
-    from openai import OpenAI  # the client costs ~0.5 s to import; only hosted commands pay it
-
-    return OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries)
-
-
-def service_error(exc: BaseException, base_url: str) -> HostedError:
-    """One line for anything the client raised: HTTP status and the service's own message."""
-    from openai import APIConnectionError, APIStatusError
-
-    if isinstance(exc, APIStatusError):
-        body = exc.body
-        msg = None
-        if isinstance(body, dict):
-            inner = body.get("error")
-            msg = (inner if isinstance(inner, dict) else body).get("message")
-        msg = msg or exc.message
-        return HostedError(f"{base_url}: HTTP {exc.status_code}: {msg}", service=True)
-    if isinstance(exc, APIConnectionError):
-        return HostedError(f"{base_url}: cannot reach the service ({exc.message})", service=True, unreachable=True)
-    return HostedError(f"{base_url}: {exc}", service=True)
-
-
-@contextmanager
-def _calling(base_url: str) -> Iterator[None]:
-    from openai import OpenAIError
-
-    try:
-        yield
-    except OpenAIError as exc:
-        raise service_error(exc, base_url) from None
-
-
-# --- upload files and the cost estimate -------------------------------------------------------
-
-
-def upload_rows(build: Any, method: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    if method not in METHODS:
-        raise HostedError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    train_name, eval_name, _ = _FILES[method]
-    train = build.rows(train_name)
-    if not train:
-        raise HostedError(f"{build.dir / (train_name + '.jsonl')}: no training rows for {method.upper()} in this build")
-    # The service's validation file is the build's validation split: the held-out rows judge the job later.
-    validation = f"{eval_name.replace('eval', 'validation')}"
-    has_validation = (build.dir / f"{validation}.jsonl").exists()
-    return train, build.rows(validation if has_validation else eval_name)
-
-
-def write_upload_files(
-    train: list[dict[str, Any]], held: list[dict[str, Any]], method: str, out_dir: Path
-) -> tuple[Path, Path | None]:
-    """The build's rows in the service's JSONL format (the formats package owns the mapping)."""
-    fmt = _FILES[method][2]
-    train_path = out_dir / "train.jsonl"
-    formats.write(train, train_path, fmt)
-    eval_path = None
-    if held:
-        eval_path = out_dir / "eval.jsonl"
-        formats.write(held, eval_path, fmt)
-    return train_path, eval_path
-
-
-def _conversation(row: dict[str, Any]) -> list[dict[str, Any]]:
-    if "messages" in row:
-        return list(row["messages"])
-    return list(row.get("prompt") or []) + list(row.get("chosen") or []) + list(row.get("rejected") or [])
-
-
-def _local_tokenizer(model_name: str | None) -> Any:
-    if not model_name:
-        return None
-    try:
-        from ftui.core.base.tokens import load_for_model
-
-        # prepare=False: an estimate is not worth converting a model for.
-        return load_for_model(model_name, say=lambda _m: None, prepare=False)
-    except Exception:  # no tokenizer on disk, or an unreadable one: fall back to characters
-        return None
-
-
-def estimate(
-    train: list[dict[str, Any]], epochs: int | None, tokenizer_model: str | None = None
-) -> dict[str, Any] | None:
-    """The billed-token estimate from checks.hosted_estimate (OpenAI's epoch rule), or None if absent."""
-    try:
-        from ftui.core.build.checks.hosted_estimate import hosted_estimate
-    except ImportError:
-        return None
-    convs = [_conversation(r) for r in train]
-    tok = _local_tokenizer(tokenizer_model)
-    if tok is not None:
-        counts = tok.count_many(convs)
-        how = f"counted with the {tokenizer_model} tokenizer; the hosted model's own differs a little"
-    else:
-        counts = [
-            math.ceil(sum(len(str(m.get("content") or "")) for m in c) / _CHARS_PER_TOKEN) + 4 * len(c) for c in convs
-        ]
-        how = f"approximate: {_CHARS_PER_TOKEN:g} characters per token, no local tokenizer"
-    est = hosted_estimate(counts, epochs=epochs)
-    est["note"] = how
-    return est
-
-
-def estimate_line(est: dict[str, Any]) -> str:
-    return (
-        f"billed-token estimate: {est['examples']} examples x {est['epochs']} epochs, "
-        f"{est['tokens_per_epoch']:,} tokens per epoch = {est['billed_tokens']:,} tokens ({est['note']})"
-    )
-
-
-# --- submit -----------------------------------------------------------------------------------
 
 
 def _upload(client: Any, path: Path) -> str:
@@ -236,7 +63,7 @@ def submit(
     run_dir = new_run_dir(ws.state.runs, f"hosted-{method}")
     try:
         train_path, eval_path = write_upload_files(train, held, method, run_dir / "upload")
-        with _calling(target.base_url):
+        with calling(target.base_url):
             say(f"uploading {train_path.name} ({len(train)} rows) to {target.base_url}")
             train_id = _upload(client, train_path)
             eval_id = None
@@ -331,55 +158,6 @@ def run_state(run_dir: Path) -> str:
     return state
 
 
-@dataclass
-class _Seen:
-    """What the events file already records from the service (the file is the source of truth)."""
-
-    last_event_id: str | None = None
-    event_ids: frozenset[str] = frozenset()
-    status: str | None = None
-    checkpoints: frozenset[str] = frozenset()
-    step: int | None = None
-    max_steps: int | None = None
-    best_eval_loss: float | None = None
-    best_step: int | None = None
-    last_checkpoint: str | None = None
-    final: str | None = None
-    started_t: float | None = None
-
-
-def _seen(run_dir: Path) -> _Seen:
-    evs, _ = _events.read_events(run_dir / "events.jsonl")
-    s = _Seen()
-    cps: set[str] = set()
-    ids: set[str] = set()
-    for ev in evs:
-        kind = ev.get("type")
-        if ev.get("service_event_id"):
-            s.last_event_id = ev["service_event_id"]
-            ids.add(ev["service_event_id"])
-        if ev.get("job_status"):
-            s.status = ev["job_status"]
-        if kind == "started":
-            s.started_t = ev.get("t")
-        elif kind == "log":
-            s.step = ev.get("step", s.step)
-            s.max_steps = ev.get("max_steps") or s.max_steps
-        elif kind == "eval":
-            loss = ev.get("eval_loss")
-            if isinstance(loss, (int, float)) and (s.best_eval_loss is None or loss < s.best_eval_loss):
-                s.best_eval_loss, s.best_step = loss, ev.get("step")
-        elif kind == "checkpoint":
-            if ev.get("service_checkpoint_id"):
-                cps.add(ev["service_checkpoint_id"])
-            s.last_checkpoint = ev.get("path")
-        elif kind in _events.FINAL_TYPES:
-            s.final = kind
-    s.checkpoints = frozenset(cps)
-    s.event_ids = frozenset(ids)
-    return s
-
-
 def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
     # A readable mirror for people and other tools; sync() itself trusts only events.jsonl.
     atomic_write_json(run_dir / STATE_FILE, state)
@@ -396,109 +174,31 @@ def _locked(run_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _new_service_events(client: Any, job_id: str, last_id: str | None, seen_ids: frozenset[str]) -> list[Any]:
-    """Service events not yet recorded, oldest first.
-
-    OpenAI lists newest first, page by page: reading stops at the last event already recorded, so
-    a long job costs one request per poll. A service that lists oldest first shows itself by an
-    unrecorded event right after that marker; then the rest of the list is read instead.
-    """
-    fresh = []
-    oldest_first = False
-    it = iter(client.fine_tuning.jobs.list_events(job_id, limit=100))
-    for ev in it:
-        if last_id is not None and ev.id == last_id:
-            nxt = next(it, None)
-            if nxt is not None and nxt.id not in seen_ids:
-                oldest_first = True
-                fresh = [nxt] + [e for e in it if e.id not in seen_ids]
-            break
-        if ev.id not in seen_ids:
-            fresh.append(ev)
-    if not oldest_first:
-        fresh.reverse()
-    fresh.sort(key=lambda e: e.created_at or 0)  # stable: list order decides within one second
-    return fresh
-
-
-def _as_dict(data: Any) -> dict[str, Any]:
-    if isinstance(data, dict):
-        return data
-    dump = getattr(data, "model_dump", None)
-    return dump(exclude_none=True) if dump else {}
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _emit_service_event(w: _events.EventWriter, ev: Any, seen: _Seen) -> None:
-    data = _as_dict(getattr(ev, "data", None))
-    ids = {"service_event_id": ev.id, "service_t": ev.created_at}
-    step = _num(data.get("step"))
-    if getattr(ev, "type", None) == "metrics" and step is not None and step.is_integer():
-        step = int(step)
-        total = _num(data.get("total_steps"))
-        seen.max_steps = int(total) if total else seen.max_steps
-        seen.step = step
-        w.emit(
-            "log",
-            step=step,
-            max_steps=seen.max_steps,
-            epoch=_num(data.get("epoch")),
-            loss=_num(data.get("train_loss")),
-            learning_rate=None,
-            token_accuracy=_num(data.get("train_mean_token_accuracy")),
-            **ids,
-        )
-        # full_valid_loss is over the whole validation file; valid_loss over one batch.
-        valid = _num(data.get("full_valid_loss"))
-        if valid is None:
-            valid = _num(data.get("valid_loss"))
-        if valid is not None:
-            w.emit("eval", step=step, eval_loss=valid, **ids)
-            if seen.best_eval_loss is None or valid < seen.best_eval_loss:
-                seen.best_eval_loss, seen.best_step = valid, step
-        return
-    level = getattr(ev, "level", "info")
-    prefix = "" if level == "info" else f"[{level}] "
-    w.emit("status", message=f"{prefix}{ev.message}", **ids)
-
-
-def _checkpoints(client: Any, job_id: str) -> list[Any]:
-    from openai import NotFoundError
-
-    try:
-        return sorted(client.fine_tuning.jobs.checkpoints.list(job_id, limit=100), key=lambda c: c.step_number or 0)
-    except NotFoundError:
-        return []  # not every OpenAI-compatible service keeps checkpoints
-
-
 def sync(run_dir: Path | str, client: Any = None) -> list[dict[str, Any]]:
     """Poll the job once and append what is new to events.jsonl; returns the events written."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     base_url, job_id = config["base_url"], config["job_id"]
     with _locked(run_dir):
-        seen = _seen(run_dir)
+        seen = seen_in(run_dir)
         if seen.final is not None:
             return []
         if client is None:
             client = client_for(base_url, config.get("api_key_env") or "OPENAI_API_KEY")
-        with _calling(base_url):
+        with calling(base_url):
             job = client.fine_tuning.jobs.retrieve(job_id)
-            fresh = _new_service_events(client, job_id, seen.last_event_id, seen.event_ids)
-            cps = [c for c in _checkpoints(client, job_id) if c.id not in seen.checkpoints]
+            fresh = new_service_events(client, job_id, seen.last_event_id, seen.event_ids)
+            cps = [c for c in service_checkpoints(client, job_id) if c.id not in seen.checkpoints]
         before = (run_dir / "events.jsonl").stat().st_size if (run_dir / "events.jsonl").exists() else 0
         with _events.EventWriter(run_dir / "events.jsonl") as w:
             for ev in fresh:
-                _emit_service_event(w, ev, seen)
+                emit_service_event(w, ev, seen)
             for c in cps:
                 w.emit(
                     "checkpoint",
                     step=int(c.step_number or 0),
                     path=c.fine_tuned_model_checkpoint,
-                    metrics=_as_dict(getattr(c, "metrics", None)),
+                    metrics=as_dict(getattr(c, "metrics", None)),
                     service_checkpoint_id=c.id,
                 )
                 seen.last_checkpoint = c.fine_tuned_model_checkpoint
@@ -589,7 +289,7 @@ def cancel(run_dir: Path | str, client: Any = None) -> list[dict[str, Any]]:
         return []
     if client is None:
         client = client_for(config["base_url"], config.get("api_key_env") or "OPENAI_API_KEY")
-    with _calling(config["base_url"]):
+    with calling(config["base_url"]):
         client.fine_tuning.jobs.cancel(config["job_id"])
     return sync(run_dir, client)
 

@@ -13,6 +13,7 @@ from textual.widgets import Log, ProgressBar, Static
 from ftui.core.base import jobs
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
+from ftui.core.hosted.hosted_client import HostedError, target_for
 from ftui.core.runs import runs
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
@@ -193,7 +194,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         # One poll at a time: a slow service must not pile requests up.
         try:
             hosted.sync(run_dir)
-        except hosted.HostedError as exc:  # the service is down or refused: say so where the run's state is
+        except HostedError as exc:  # the service is down or refused: say so where the run's state is
             self.app.call_from_thread(self.query_one("#tr-detail", Static).update, f"✘ polling the job: {exc}")
         finally:
             self._syncing = False
@@ -296,7 +297,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         build = load_build(self.ftui.ws, None)
         if overrides.pop("target", "local") == "hosted":
             epochs = overrides.get("epochs")
-            target = hosted.target_for(self.ftui.ws, epochs=int(epochs) if epochs else None)
+            target = target_for(self.ftui.ws, epochs=int(epochs) if epochs else None)
             run_dir = hosted.submit(self.ftui.ws, build, target, overrides["method"], say=lambda _m: None)
         else:
             run_dir = runs.create_run(self.ftui.ws, build, overrides)
