@@ -13,6 +13,7 @@ from ftui.core.base.errors import FtuiError
 # `ftui --help` stays fast and the UI's start-up never loads the training stack.
 COMMAND_MODULES = (
     "curate",
+    "corrections",
     "discover",
     "data",
     "train",
