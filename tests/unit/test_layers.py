@@ -47,6 +47,22 @@ def test_the_tree_keeps_its_layers(tree: Path) -> None:
         ("ftui/tui/panes/train/pane.py", "import ftui.engine.train.run", "ftui.engine.train.run"),
         ("ftui/commands/curate.py", "import torch", "torch"),
         ("ftui/core/runs/runs.py", "import textual", "textual"),
+        # Inside each layer, a step that reaches up to a later one.
+        (
+            "ftui/core/logs/fields.py",
+            "import ftui.core.judge.evalrun",
+            "ftui.core.logs.fields -> ftui.core.judge.evalrun",
+        ),
+        (
+            "ftui/engine/infer/generate.py",
+            "import ftui.engine.train.run",
+            "ftui.engine.infer.generate -> ftui.engine.train.run",
+        ),
+        (
+            "ftui/tui/widgets/word_diff.py",
+            "import ftui.tui.panes.base",
+            "ftui.tui.widgets.word_diff -> ftui.tui.panes.base",
+        ),
     ],
 )
 def test_an_import_against_the_layers_breaks_the_lint(tree: Path, module: str, line: str, names: str) -> None:
