@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import append_jsonl
@@ -20,10 +20,6 @@ from ftui.core.grade.grading import extract_json
 
 CACHE_NAME = "judge.jsonl"
 _WORD = re.compile(r"^\W*(pass|passed|fail|failed|correct|incorrect)\b", re.IGNORECASE)
-
-
-if TYPE_CHECKING:
-    pass
 
 
 class JudgeError(FtuiError):
