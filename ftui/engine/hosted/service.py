@@ -464,6 +464,8 @@ def _ticker(svc: Service, stop: threading.Event, writer: EventWriter) -> None:
 
 # Bytes of a request's line and headers: OpenAI's clients send about 1 KB; past this the answer is 431.
 MAX_HEADER_BYTES = 32 << 10
+# Seconds a refused connection's remaining bytes are read and dropped before it is closed.
+DRAIN_S = 2.0
 
 
 def header_limited_protocol() -> type:
@@ -486,7 +488,17 @@ def header_limited_protocol() -> type:
             self.transport.write(self.conn.send(event))
             self.transport.write(self.conn.send(h11.Data(data=data.encode())))
             self.transport.write(self.conn.send(h11.EndOfMessage()))
-            self.transport.close()
+            # The client may still be sending the rest of its headers: closing now would reset the
+            # connection and lose the answer. Say we are done, read and drop the rest a short while.
+            self._draining = True
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(DRAIN_S, self.transport.close)
+
+        def data_received(self, data: bytes) -> None:
+            if getattr(self, "_draining", False):
+                return
+            super().data_received(data)
 
     return Protocol
 

@@ -167,8 +167,10 @@ def watch_parent(pid: int, on_gone, poll: float = PARENT_POLL_S) -> threading.Th
     """Call `on_gone` once process `pid` has ended (or this process was handed to another parent):
     a server started for another process does not outlive it."""
 
+    parent = os.getppid()
+
     def loop() -> None:
-        while os.getppid() == pid and jobs.pid_alive(pid):
+        while jobs.pid_alive(pid) and os.getppid() == parent:
             time.sleep(poll)
         on_gone()
 
