@@ -467,3 +467,42 @@ def test_fuzzed_job_bodies_get_a_job_or_openais_4xx_never_a_500(tmp_path_factory
         made: list = []
         check()
     assert made  # some bodies were well formed: the test also sees jobs made
+
+
+def test_a_checker_process_checks_the_files_and_a_dead_one_is_replaced(svc):
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    a = owner_of(KEY_A)
+    svc.limits = Limits(max_job_steps=10)
+    svc.new_checker = lambda: ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        good = svc.add_file(a, "t.jsonl", GOOD, "fine-tune")["id"]
+        job = svc.create_job(a, {"model": "base-model", "training_file": good, "hyperparameters": {"n_epochs": 2}})
+        assert job["status"] == "queued" and (svc.builds_dir / job["id"] / "train.jsonl").is_file()
+        bad = svc.add_file(a, "b.jsonl", b"\xff\xfe", "fine-tune")["id"]
+        failed = svc.create_job(a, {"model": "base-model", "training_file": bad})
+        assert failed["error"]["code"] == "invalid_training_file"
+        with pytest.raises(ft_service.ServiceError) as exc:  # raised in the checker, the same error here
+            svc.create_job(a, {"model": "base-model", "training_file": good, "hyperparameters": {"n_epochs": 50}})
+        assert exc.value.status == 400 and exc.value.code == "job_too_large"
+    finally:
+        svc.close()
+
+    class Dead:
+        def submit(self, *args, **kw):
+            f: Future = Future()
+            f.set_exception(BrokenProcessPool("killed"))
+            return f
+
+        def shutdown(self, **kw):
+            pass
+
+    made = []
+    svc.new_checker = lambda: made.append(Dead()) or made[-1]
+    for _ in range(2):
+        with pytest.raises(ft_service.ServiceError) as exc:
+            svc.create_job(a, {"model": "base-model", "training_file": good})
+        assert exc.value.status == 503
+    assert len(made) == 2  # a new checker for the next job

@@ -19,7 +19,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,10 @@ class Service(ServiceFiles):
             d.mkdir(parents=True, exist_ok=True)
         self.max_running = max(1, max_running)
         self.limits = limits or Limits()
+        # Where new jobs' files are checked: without it in the caller's thread; the service process
+        # gives a process pool, so a large file's check never holds the interpreter its requests share.
+        self.new_checker: Callable[[], Executor] | None = None
+        self._checker: Executor | None = None
         self.base_name = base_model_name(ws.model)
         self._lock = threading.RLock()
 
@@ -158,12 +163,45 @@ class Service(ServiceFiles):
             "cancelled_at": None,
             "notes": [{"t": time.time(), "level": "info", "message": f"Validating training file: {training_file}"}],
         }
+        rec = self._prepare_elsewhere(owner, rec, settings)
+        with self._lock:
+            if rec["error"] is None:  # again: other jobs of this key may have come in during the check
+                self._check_share(owner)
+            self._save(rec)
+        return self.public_job(rec)
+
+    def _prepare_elsewhere(self, owner: str, rec: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+        if self.new_checker is None:
+            return self.prepare(owner, rec, settings)
+        with self._lock:
+            pool = self._checker = self._checker or self.new_checker()
+        try:
+            return pool.submit(_prepare_in_worker, str(self.ws.root), self.limits, owner, rec, settings).result()
+        except BrokenExecutor:  # the checker died (out of memory, killed): the next job gets a new one
+            with self._lock:
+                if self._checker is pool:
+                    self._checker = None
+            raise ServiceError(
+                503, "ftui's file checker stopped while checking this job's files; send the request again"
+            ) from None
+
+    def close(self) -> None:
+        """Stop the checker process, if one runs."""
+        with self._lock:
+            if self._checker is not None:
+                self._checker.shutdown(wait=False, cancel_futures=True)
+                self._checker = None
+
+    def prepare(self, owner: str, rec: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+        """A new job's files checked and written as its build: the job record, failed with OpenAI's
+        `invalid_training_file` (or `_validation_file`) when a file does not pass."""
+        mtype = rec["method"]["type"]
         rows, problem, rec["trained_tokens"] = self.check_file(
-            owner, training_file, mtype, "training_file", settings["train"]["n_epochs"]
+            owner, rec["training_file"], mtype, "training_file", settings["train"]["n_epochs"]
         )
         held: list[dict[str, Any]] = []
-        if problem is None and req.validation_file is not None:
-            held, vproblem, _ = self.check_file(owner, req.validation_file, mtype, "validation_file")
+        if problem is None and rec["validation_file"] is not None:
+            held, vproblem, _ = self.check_file(owner, rec["validation_file"], mtype, "validation_file")
             if vproblem is not None:
                 self._fail_validation(rec, vproblem, "validation_file")
         elif problem is not None:
@@ -172,11 +210,7 @@ class Service(ServiceFiles):
             steps = self._steps(len(rows), settings["train"])
             rec["train"] = self._make_build(rec, rows, held, settings["train"], steps)
             rec["notes"].append({"t": time.time(), "level": "info", "message": "Files validated, job queued"})
-        with self._lock:
-            if rec["error"] is None:  # again: other jobs of this key may have come in during the check
-                self._check_share(owner)
-            self._save(rec)
-        return self.public_job(rec)
+        return rec
 
     def _check_share(self, owner: str) -> None:
         """At most `max_active_per_key` jobs of one key queued or running: one key cannot fill the queue."""
@@ -472,6 +506,21 @@ class Service(ServiceFiles):
     def _served_line(self, owner: str) -> str:
         names = [m["id"] for m in self.models(owner)]
         return f"this service serves {', '.join(names)}, and the checkpoints its jobs list (`:ckpt-step-N`)"
+
+
+_WORKER_SERVICE: dict[tuple[str, Limits], Service] = {}
+
+
+def _prepare_in_worker(
+    ws_root: str, limits: Limits, owner: str, rec: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any]:
+    """`Service.prepare` in a checker process, which keeps its service (and tokenizer) between jobs."""
+    from ftui.core.workspace.workspace import Workspace
+
+    svc = _WORKER_SERVICE.get((ws_root, limits))
+    if svc is None:
+        svc = _WORKER_SERVICE[(ws_root, limits)] = Service(Workspace.load(ws_root), limits=limits)
+    return svc.prepare(owner, rec, settings)
 
 
 def page(items: list[dict[str, Any]], after: str | None, limit: int) -> dict[str, Any]:

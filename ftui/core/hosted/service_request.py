@@ -29,6 +29,9 @@ class ServiceError(FtuiError):
         self.param = param
         self.code = code
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a checker process, re-raised in the service
+        return (type(self), (self.status, self.message, self.param, self.code))
+
     def body(self) -> dict[str, Any]:
         return error_body(self.status, self.message, self.param, self.code)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
 import os
 import secrets
 import signal
@@ -23,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -518,6 +520,8 @@ def main(service_dir: str | Path) -> int:
         ws = Workspace.load(cfg["workspace"])
         limits = Limits(**{k: int(v) for k, v in (cfg.get("limits") or {}).items()})
         svc = Service(ws, max_running=int(cfg.get("max_running") or 1), limits=limits)
+        # One checker process: jobs' file checks take turns (bounded memory) beside the requests.
+        svc.new_checker = lambda: ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         Inference(svc).stop()  # a model server a killed service left running: found and stopped
         writer.emit("started", pid=os.getpid(), port=cfg["port"], model=svc.base_name)
         threading.Thread(target=_ticker, args=(svc, stop, writer), name="ftui-service-queue", daemon=True).start()
@@ -548,6 +552,8 @@ def main(service_dir: str | Path) -> int:
         return 1
     finally:
         stop.set()
+        if svc is not None:
+            svc.close()
         if svc is not None:
             Inference(svc).stop()  # a model server left behind would hold the memory and a port
         beat.stop()
