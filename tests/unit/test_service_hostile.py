@@ -164,9 +164,23 @@ def test_uploads_are_limited_owner_only_and_keep_only_the_base_name(svc):
     with _client(svc) as c:
         ok = _upload(c, content=GOOD, name="../../etc/passwd")
         assert ok.status_code == 200 and ok.json()["filename"] == "passwd"
-        _openai_error(_upload(c, content=b"x" * 5000), 413, "file")
+        assert _openai_error(_upload(c, content=b"x" * 5000), 413, "file")["code"] == "file_too_large"
         # A body past the limit plus the form's overhead is refused from its declared length.
-        _openai_error(_upload(c, content=b"x" * 200_000), 413)
+        assert _openai_error(_upload(c, content=b"x" * 200_000), 413, "file")["code"] == "file_too_large"
+        # Sent in chunks with no declared length, it is refused as the bytes arrive.
+        form = (
+            b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="file"; filename="t.jsonl"\r\n\r\n'
+            + b"x" * 200_000
+            + b"\r\n--B--\r\n"
+        )
+        chunked = c.post(
+            "/v1/files",
+            headers=_auth(KEY_A) | {"Content-Type": "multipart/form-data; boundary=B"},
+            content=(form[i : i + 8192] for i in range(0, len(form), 8192)),
+        )
+        assert "content-length" not in {k.lower() for k in chunked.request.headers}
+        assert _openai_error(chunked, 413, "file")["code"] == "file_too_large"
     with pytest.raises(ft_service.ServiceError, match="printable"):
         svc.add_file(owner_of(KEY_A), "a\nb.jsonl", GOOD, "fine-tune")
     data = sorted(svc.files_dir.glob("*.jsonl"))

@@ -206,8 +206,8 @@ def create_app(
         limit = svc.limits.upload_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-            raise _too_large(limit)
-        counted = Request(request.scope, _counting(request.receive, limit + FORM_OVERHEAD))
+            raise _too_large(limit, "file", "file_too_large")
+        counted = Request(request.scope, _counting(request.receive, limit + FORM_OVERHEAD, "file", "file_too_large"))
         try:
             # Starlette spools each part to a temporary file past 1 MB: the upload is never whole in memory.
             form = await counted.form(max_files=1, max_fields=8)
@@ -407,11 +407,11 @@ async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
-def _too_large(limit: int) -> ServiceError:
-    return ServiceError(413, f"the request is larger than this service's limit of {limit} bytes", None, "too_large")
+def _too_large(limit: int, param: str | None = None, code: str = "too_large") -> ServiceError:
+    return ServiceError(413, f"the request is larger than this service's limit of {limit} bytes", param, code)
 
 
-def _counting(receive: Any, limit: int) -> Any:
+def _counting(receive: Any, limit: int, param: str | None = None, code: str = "too_large") -> Any:
     """An ASGI receive that refuses a body past `limit` bytes as it arrives, whatever it declared."""
     seen = 0
 
@@ -420,7 +420,7 @@ def _counting(receive: Any, limit: int) -> Any:
         message = await receive()
         seen += len(message.get("body", b""))
         if seen > limit:
-            raise _too_large(limit)
+            raise _too_large(limit, param, code)
         return message
 
     return counted
