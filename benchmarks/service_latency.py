@@ -63,8 +63,9 @@ def _multipart(name: str, content: bytes) -> tuple[bytes, str]:
 def _probe(url: str, until: threading.Event, out: list[float], pause: float = 0.02) -> None:
     while not until.is_set():
         t0 = time.perf_counter()
-        _request(f"{url}/files", KEY_B)
+        listed = json.loads(_request(f"{url}/files", KEY_B))
         out.append((time.perf_counter() - t0) * 1000)
+        assert len(listed["data"]) == 5, listed  # an answer, not a refusal
         time.sleep(pause)
 
 
