@@ -297,13 +297,18 @@ def test_one_keys_file_check_does_not_stall_another_key(svc, monkeypatch):
         app = app_mod.create_app(svc, KEYS)
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://t") as c:
             body = {"model": "base-model", "training_file": fid}
-            create = asyncio.create_task(c.post("/v1/fine_tuning/jobs", headers=_auth(KEY_A), json=body))
+            # More job requests than the server has worker threads, every one held in its check.
+            creates = [
+                asyncio.create_task(c.post("/v1/fine_tuning/jobs", headers=_auth(KEY_A), json=body)) for _ in range(50)
+            ]
             while not checking.is_set():
                 await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
             other = await asyncio.wait_for(c.get("/v1/files", headers=_auth(KEY_B)), timeout=10)
             assert other.status_code == 200 and not release.is_set()
             release.set()
-            assert (await create).status_code == 200
+            codes = [r.status_code for r in await asyncio.gather(*creates)]
+            assert codes.count(200) == svc.limits.max_active_per_key and set(codes) == {200, 429}
 
     try:
         asyncio.run(scenario())

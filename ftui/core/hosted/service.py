@@ -21,6 +21,7 @@ import re
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import asdict
@@ -106,6 +107,7 @@ class Service(ServiceJobs):
         self._checker: Executor | None = None
         self.base_name = base_model_name(ws.model)
         self._lock = threading.RLock()
+        self._checking: Counter[str] = Counter()  # per key: job requests whose files are being checked
 
     @functools.cached_property
     def tokenizer(self) -> tokens.ChatTokenizer | None:  # type: ignore[override]
@@ -132,8 +134,17 @@ class Service(ServiceJobs):
         self.get_file(owner, req.training_file, "training_file")
         if req.validation_file is not None:
             self.get_file(owner, req.validation_file, "validation_file")
-        self._check_share(owner)
         settings = self._settings(req)
+        with self._lock:  # a place in this key's share, held while its files are checked
+            self._check_share(owner)
+            self._checking[owner] += 1
+        try:
+            return self._create(owner, req, settings)
+        finally:
+            with self._lock:
+                self._checking[owner] -= 1
+
+    def _create(self, owner: str, req: JobRequest, settings: dict[str, Any]) -> dict[str, Any]:
         training_file, mtype = req.training_file, req.method
         rec: dict[str, Any] = {
             "id": _new_id("ftjob"),
@@ -155,8 +166,6 @@ class Service(ServiceJobs):
         }
         rec = self._prepare_elsewhere(owner, rec, settings)
         with self._lock:
-            if rec["error"] is None:  # again: other jobs of this key may have come in during the check
-                self._check_share(owner)
             self._save(rec)
         return self.public_job(rec)
 
@@ -203,9 +212,11 @@ class Service(ServiceJobs):
         return rec
 
     def _check_share(self, owner: str) -> None:
-        """At most `max_active_per_key` jobs of one key queued or running: one key cannot fill the queue."""
+        """At most `max_active_per_key` jobs of one key queued, running or having their files checked:
+        one key cannot fill the queue, nor keep the checker busy for everyone."""
         limit = self.limits.max_active_per_key
-        active = sum(r.get("owner") == owner and self.status_of(r)[0] in ACTIVE for r in self.records())
+        active = self._checking[owner]
+        active += sum(r.get("owner") == owner and self.status_of(r)[0] in ACTIVE for r in self.records())
         if active >= limit:
             raise ServiceError(
                 429,

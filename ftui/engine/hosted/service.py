@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -147,6 +149,9 @@ def create_app(
     app = FastAPI(title="ftui fine-tuning service", docs_url=None, redoc_url=None, openapi_url=None)
     inference = inference or Inference(svc)
     throttle = throttle or AuthThrottle()
+    # Requests that wait long (a job's file check, a chat on a model still loading) take worker
+    # threads of their own, so however many are in flight the other requests keep theirs.
+    creating, chatting = anyio.CapacityLimiter(CREATING_AT_ONCE), anyio.CapacityLimiter(CHATS_AT_ONCE)
     app.state.inference = inference
 
     @app.exception_handler(ServiceError)
@@ -257,7 +262,7 @@ def create_app(
         who = owner(request)
         body = await _json_object(request)
         # The file check reads and tokenizes the whole upload: a worker thread's work, never the loop's.
-        job: dict[str, Any] = await run_in_threadpool(svc.create_job, who, body)
+        job: dict[str, Any] = await anyio.to_thread.run_sync(svc.create_job, who, body, limiter=creating)
         await run_in_threadpool(svc.tick)
         return job
 
@@ -330,7 +335,7 @@ def create_app(
             async def endpoint(request: Request) -> Any:
                 who = owner(request)
                 body = await _json_object(request, CHAT_BODY_LIMIT)
-                return await run_in_threadpool(_forward, path, body, who)
+                return await anyio.to_thread.run_sync(_forward, path, body, who, limiter=chatting)
 
             return endpoint
 
@@ -339,6 +344,10 @@ def create_app(
     return Guard(app, loopback_hosts(bind_host))
 
 
+# Job requests whose files are being checked, and chat requests being answered, at once; more wait
+# their turn without holding the threads every other request is served from.
+CREATING_AT_ONCE = 4
+CHATS_AT_ONCE = 8
 # Bytes of a job request's JSON body, and of a chat request's (whose messages can be long).
 JOB_BODY_LIMIT = 1 << 20
 CHAT_BODY_LIMIT = 16 << 20
