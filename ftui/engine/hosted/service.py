@@ -10,6 +10,7 @@ what `ftui parity` checks, and lets llama.cpp hold one model in memory at a time
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -128,10 +129,12 @@ class Inference:
         if exports.job_state(self.dir).state != "running":
             return
         jobs.request_stop(self.dir)
+        pid = jobs.read_pid(self.dir)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            pid = jobs.read_pid(self.dir)
-            if pid is None or not jobs.pid_alive(pid):
+        while pid is not None and jobs.pid_alive(pid):
+            if time.monotonic() > deadline:  # deaf to SIGTERM: it must not keep the memory and the port
+                with contextlib.suppress(OSError):
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
                 return
             time.sleep(0.2)
 
@@ -152,7 +155,6 @@ def create_app(
     # Requests that wait long (a job's file check, a chat on a model still loading) take worker
     # threads of their own, so however many are in flight the other requests keep theirs.
     creating, chatting = anyio.CapacityLimiter(CREATING_AT_ONCE), anyio.CapacityLimiter(CHATS_AT_ONCE)
-    app.state.inference = inference
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -379,7 +381,6 @@ class Guard:
 
     def __init__(self, app: Any, hosts: frozenset[str] | None):
         self.app, self.hosts = app, hosts
-        self.state = app.state
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
