@@ -27,6 +27,7 @@ from ftui.core.hosted.service import Service, owner_of
 from ftui.core.hosted.service_request import AuthThrottle, Limits
 from ftui.core.ship import serving
 from ftui.core.workspace.workspace import Workspace
+from ftui.engine.hosted import guard, inference
 from ftui.engine.hosted import service as app_mod
 from tests.fixtures.tiny_build import write_workspace
 
@@ -253,8 +254,8 @@ def test_oversized_headers_get_431_in_openais_shape(svc):
         host="127.0.0.1",
         port=port,
         log_level="error",
-        http=app_mod.header_limited_protocol(),
-        h11_max_incomplete_event_size=app_mod.MAX_HEADER_BYTES,
+        http=guard.header_limited_protocol(),
+        h11_max_incomplete_event_size=guard.MAX_HEADER_BYTES,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -378,14 +379,14 @@ def test_a_child_gets_a_secret_in_its_environment_only(tmp_path, monkeypatch):
 
 
 def test_an_orphaned_model_server_is_stopped_on_restart(svc):
-    inference = app_mod.Inference(svc)
-    inference.dir.mkdir(parents=True)
-    (inference.dir / "config.json").write_text(json.dumps({"base_url": "http://127.0.0.1:1/v1", "models": []}))
+    server = inference.Inference(svc)
+    server.dir.mkdir(parents=True)
+    (server.dir / "config.json").write_text(json.dumps({"base_url": "http://127.0.0.1:1/v1", "models": []}))
     orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        (inference.dir / "pid").write_text(f"{orphan.pid}\n")
-        assert inference._running_names() is None  # not this service's: it must not be used
-        app_mod.Inference(svc).stop()
+        (server.dir / "pid").write_text(f"{orphan.pid}\n")
+        assert server._running_names() is None  # not this service's: it must not be used
+        inference.Inference(svc).stop()
         assert orphan.wait(timeout=20) == -signal.SIGTERM
     finally:
         if orphan.poll() is None:
