@@ -442,6 +442,8 @@ def page(items: list[dict[str, Any]], after: str | None, limit: int) -> dict[str
 # --- the service process: launched and followed like every other child ----------------------------
 
 DEFAULT_PORT = 8800
+# Addresses only this machine reaches: bound to one, the service answers only to their names.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LOG = "service.log"
 
 
@@ -449,7 +451,7 @@ def listen_line(host: str, port: int, keys: int, model: str, root: Path) -> str:
     """What the service says on start: where it listens, to whom, and where it keeps its state."""
     scope = (
         "this machine only; --host 0.0.0.0 listens on every interface"
-        if host in ("127.0.0.1", "localhost", "::1")
+        if host in LOOPBACK
         else "EVERY machine that can reach this address"
     )
     return (

@@ -9,7 +9,7 @@ import secrets
 import sys
 from typing import Any
 
-from ftui.core.hosted.service import ServiceError
+from ftui.core.hosted.service import LOOPBACK, ServiceError
 from ftui.core.hosted.service_request import error_body
 
 # Bytes of a job request's JSON body, and of a chat request's (whose messages can be long).
@@ -18,7 +18,6 @@ CHAT_BODY_LIMIT = 16 << 20
 # A multipart form's bytes beyond its file: boundaries, part headers and the `purpose` field.
 FORM_OVERHEAD = 64 << 10
 REQUEST_ID = "ftui.request_id"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger("ftui.service")
 
 
