@@ -526,3 +526,19 @@ def test_a_checker_process_checks_the_files_and_a_dead_one_is_replaced(svc):
             svc.create_job(a, {"model": "base-model", "training_file": good})
         assert exc.value.status == 503
     assert len(made) == 2  # a new checker for the next job
+
+
+def test_an_upload_is_copied_to_disk_in_chunks_never_read_whole(svc):
+    import io
+
+    asked: list[int] = []
+
+    class Stream(io.BytesIO):
+        def read(self, size=-1):
+            asked.append(size)
+            return super().read(size)
+
+    body = GOOD * 40_000  # about 3 MB
+    rec = svc.add_file(owner_of(KEY_A), "big.jsonl", Stream(body), "fine-tune")
+    assert rec["bytes"] == len(body) and (svc.files_dir / f"{rec['id']}.jsonl").read_bytes() == body
+    assert asked and all(0 < n <= 1 << 20 for n in asked)
