@@ -61,7 +61,8 @@ METADATA_PAIRS, METADATA_KEY, METADATA_VALUE = 16, 64, 512
 MAX_ID = 64
 SUFFIX_RE = re.compile(r"[A-Za-z0-9_.-]+")
 # Methods this service trains, as OpenAI names them -> ftui's training method. A method added here
-# (reinforcement) needs its own hyperparameters in HYPERPARAMETERS and an upload format.
+# (reinforcement) needs its hyperparameters in HYPERPARAMETERS (and their ranges in `_hyper`), its
+# upload format in service_files.UPLOAD_FORMAT, and its build files in service.BUILD_FILES/BUILD_FORMAT.
 METHOD_OF = {"supervised": "sft", "dpo": "dpo"}
 HYPERPARAMETERS = {
     "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
