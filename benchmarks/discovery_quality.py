@@ -43,6 +43,10 @@ def _workspace(tmp: Path, drop: tuple[str, ...]) -> tuple[Workspace, dict[str, s
                 row.pop(key, None)
             dst.write(json.dumps(row) + "\n")
     (tmp / "ftui.yaml").write_text((SAMPLE / "ftui.yaml").read_text())
+    # The sample's config names its folders (the forgetting check's tasks); they must exist beside it.
+    for sub in ("general_tasks",):
+        if not (tmp / sub).exists():
+            (tmp / sub).symlink_to(SAMPLE / sub)
     return Workspace.load(tmp), truth
 
 

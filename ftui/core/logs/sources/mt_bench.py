@@ -18,7 +18,7 @@ from typing import Any
 
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources.source import Records, Source, mapping, not_format, sequence
+from ftui.core.logs.sources.source import Options, Records, Source, mapping, not_format, sequence
 
 _SINGLE = re.compile(
     r"\[Question\]\n(?P<q>.*?)\n\n\[The Start of Assistant's Answer\]\n(?P<a>.*?)\n\[The End of Assistant's Answer\]",
@@ -44,7 +44,7 @@ def _find(path: Path, *names: str) -> Path | None:
     return None
 
 
-def records(path: Path, diags: list[Diagnostic]) -> Records:
+def records(path: Path, diags: list[Diagnostic], options: Options | None = None) -> Records:
     rows = list(jsonl_records(path, diags))
     if rows and not looks_like(rows[0][1]):
         rec = rows[0][1]
