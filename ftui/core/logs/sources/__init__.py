@@ -13,7 +13,16 @@ from pathlib import Path
 
 from ftui.core.base.errors import FtuiError
 from ftui.core.logs.passrule import PassRuleConfig
-from ftui.core.logs.sources import inspect_log, lm_eval, mt_bench, openai_evals, promptfoo
+from ftui.core.logs.sources import (
+    alpaca_eval,
+    inspect_log,
+    lm_eval,
+    mt_bench,
+    mt_bench_pair,
+    openai_evals,
+    pairwise,
+    promptfoo,
+)
 from ftui.core.logs.sources.source import (
     Converted,
     Options,
@@ -26,7 +35,8 @@ from ftui.core.logs.sources.source import (
 )
 
 SOURCES: dict[str, Source] = {
-    m.SOURCE.name: m.SOURCE for m in (lm_eval, promptfoo, inspect_log, openai_evals, mt_bench)
+    m.SOURCE.name: m.SOURCE
+    for m in (lm_eval, promptfoo, inspect_log, openai_evals, mt_bench, mt_bench_pair, alpaca_eval, pairwise)
 }
 
 __all__ = [
