@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ftui.commands.common import EXIT_OK, EXIT_USAGE, emit
-from ftui.core.workspace.init_file import next_step, preview, read_with, write_config, yaml_text
+from ftui.core.workspace.init_file import failure_groups, next_step, preview, read_with, write_config, yaml_text
 from ftui.core.workspace.sniff import propose
 from ftui.core.workspace.workspace import CONFIG_NAME
 
@@ -19,6 +19,11 @@ def register(sub) -> None:
     p.add_argument("--filter", metavar="NAME", help="read only this filter of an lm-eval task (default: every one)")
     p.add_argument("--model", metavar="NAME", help="pairwise judgments: the model whose side is graded (name or 1/2)")
     p.add_argument("--yes", "-y", action="store_true", help="write without asking")
+    p.add_argument(
+        "--discover",
+        action="store_true",
+        help="when the failures carry no label, group them by discovery right after writing",
+    )
     p.add_argument("--force", action="store_true", help=f"replace an existing {CONFIG_NAME}")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
@@ -59,5 +64,21 @@ def run(args: argparse.Namespace) -> int:
     cfg = write_config(prop, args.workspace, force=args.force)
     data["written"] = str(cfg)
     data["next"] = next_step(log, str(cfg.parent))
+    unlabeled = any(it.failures for it in log.items) and not failure_groups(log)
+    if unlabeled and not args.discover and not args.yes and sys.stdin.isatty():
+        args.discover = input("No label field: group the failures by discovery now? [Y/n] ").strip().lower() in (
+            "",
+            "y",
+            "yes",
+        )
+    if unlabeled and args.discover:
+        from ftui.core.curate.edits import describe_run, run_discovery
+        from ftui.core.workspace.workspace import Workspace
+
+        res = run_discovery(Workspace.load(cfg))
+        data["discovered"] = res.names
+        data["next"] = (
+            f"discovered {len(res.names)} clusters ({describe_run(res.run)}); next: ftui clusters {cfg.parent}"
+        )
     emit(args, data, f"wrote {cfg}\n{data['next']}")
     return EXIT_OK

@@ -78,3 +78,13 @@ def test_an_unknown_metric_is_one_line_naming_the_file_line_and_nearest(folder, 
         Workspace.load(folder)
     msg = str(exc.value)
     assert "ftui.yaml:3" in msg and "did you mean `bleu_acc`?" in msg and "\n" not in msg
+
+
+def test_init_discover_groups_unlabeled_failures_right_away(folder, capsys):
+    code, out, _ = run(capsys, "init", folder, "--yes", "--discover")
+    assert code == 0, out
+    assert "discovered" in out and "next: ftui clusters" in out
+    code, out, _ = run(capsys, "clusters", folder, "--json")
+    clusters = json.loads(out)["clusters"]
+    assert clusters and all(c["discovered"] for c in clusters)
+    assert sum(c["count"] for c in clusters) == own_counts("bleu_acc")[1]
