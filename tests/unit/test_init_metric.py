@@ -88,3 +88,15 @@ def test_init_discover_groups_unlabeled_failures_right_away(folder, capsys):
     clusters = json.loads(out)["clusters"]
     assert clusters and all(c["discovered"] for c in clusters)
     assert sum(c["count"] for c in clusters) == own_counts("bleu_acc")[1]
+
+
+def test_filter_flag_keeps_one_filter_and_an_unknown_one_is_refused(tmp_path, capsys):
+    from tests.fixtures.evallogs import copy_tool
+
+    folder = copy_tool("lm_eval", tmp_path)
+    code, out, _ = run(capsys, "init", folder, "--filter", "flexible-extract", "--yes")
+    assert code == 0, out
+    assert "filter `flexible-extract` of strict-match, flexible-extract" in out
+    assert "7 items" in out  # arith once (its flexible-extract lines) and mcq
+    code, _, err = run(capsys, "init", folder, "--filter", "strict", "--force", "--yes")
+    assert code != 0 and "did you mean `strict-match`?" in err

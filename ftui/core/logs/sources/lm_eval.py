@@ -10,6 +10,7 @@ multiple-choice tasks nothing was generated: the answer is the choice the model 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -239,22 +240,29 @@ def explain(files: list[Path], options: Options) -> list[str]:
     return lines
 
 
-def _names_of(key: str, samples: list[Any]) -> list[str]:
+# A workspace is checked on every load: its files' metrics from their first lines, their filters
+# by a scan of the text (a second filter's lines start after all of the first's).
+CHECK_LINES = 200
+_FILTER = re.compile(r'"filter": "((?:[^"\\]|\\.)*)"')
+
+
+def _names_of(key: str, path: Path) -> list[str]:
     if key == "filter":
-        return [str(x) for x in _filters(samples) if x is not None]
-    return metric_names(samples)[0]
+        text = path.read_text(encoding="utf-8", errors="replace")
+        return list(dict.fromkeys(json.loads(f'"{m}"') for m in _FILTER.findall(text)))
+    head = [s for _, s in itertools.islice(jsonl_records(path, []), CHECK_LINES)]
+    return metric_names(head)[0]
 
 
 def check(files: list[Path], options: Options) -> str | None:
     problem = unknown_options("lm_eval", ("metric", "filter"), options)
     if problem:
         return problem
-    read = _samples(files)
-    where = read[0][0].name if len(read) == 1 else f"any of {len(read)} files"
+    where = files[0].name if len(files) == 1 else f"any of {len(files)} files"
     for key in ("filter", "metric"):
         if key not in options:
             continue
-        valid = list(dict.fromkeys(n for _, samples in read for n in _names_of(key, samples)))
+        valid = list(dict.fromkeys(n for f in files for n in _names_of(key, f)))
         if options[key] not in valid:
             return (
                 f"source_options.{key}: no {key} `{options[key]}` in {where}"
