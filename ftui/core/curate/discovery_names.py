@@ -90,11 +90,16 @@ def _distinguishing_terms(items: Sequence[Item], labels: Array, k: int, top: int
         rows = np.flatnonzero(labels == c)
         if rows.size:
             docfreq[c] = np.asarray(binary[rows].sum(axis=0)).ravel() / rows.size
-    score *= docfreq >= min(0.2, 1.0)
     out = []
     for c in range(k):
-        order = np.argsort(-score[c], kind="stable")[:top]
-        out.append([str(vocab[j]) for j in order if score[c, j] > 0])
+        # Words a fifth of the cluster uses; a cluster of varied topics falls back to a twentieth.
+        for share in (0.2, 0.05):
+            kept = score[c] * (docfreq[c] >= share)
+            order = np.argsort(-kept, kind="stable")[:top]
+            words = [str(vocab[j]) for j in order if kept[j] > 0]
+            if words:
+                break
+        out.append(words)
     return out
 
 
