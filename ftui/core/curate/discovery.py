@@ -43,8 +43,10 @@ __all__ = ["DEFAULT_MAX_K", "VIEWS", "Discovery", "DiscoveryError", "Found", "ag
 
 DEFAULT_MAX_K = 12
 VIEWS = ("mixed", "topic", "signature")
-# k is chosen on at most this many items; silhouette is quadratic in the items it scores.
+# k is chosen on at most this many items; silhouette is quadratic in the items it scores, and
+# stability fits k-means fifty times a k.
 SELECT_SAMPLE = 2000
+STABILITY_SAMPLE = 600
 # A request group is split only when it has this many failures and its best split scores this
 # silhouette: below it, the "clusters" are phrasings of one failure.
 MIN_SPLIT, SPLIT_MIN = 8, 0.3
@@ -136,11 +138,9 @@ def _topic_split(
         from sklearn.preprocessing import normalize
 
         x = np.hstack([x, normalize(emb).astype("float32")])
-    x_sel = (
-        x[sample_rows(n, seed)]
-        if n <= SELECT_SAMPLE
-        else x[np.sort(np.random.default_rng(seed).choice(n, SELECT_SAMPLE, replace=False))]
-    )
+    x_sel = x
+    if n > STABILITY_SAMPLE:
+        x_sel = x[np.sort(np.random.default_rng(seed).choice(n, STABILITY_SAMPLE, replace=False))]
     if k is None:
         top = min(max_k, n // MIN_TOPIC_SIZE)
         scores = {kk: round(stability(x_sel, kk, seed), 4) for kk in range(2, top + 1)}
