@@ -13,7 +13,7 @@ import urllib.request
 from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail, load_ws
 from ftui.core.base import jobs
 from ftui.core.hosted import service as ft_service
-from ftui.core.ship import exports, serving
+from ftui.core.ship import serving
 
 
 def register(sub) -> None:
@@ -43,7 +43,7 @@ def _healthy(host: str, port: int) -> bool:
 def cmd_service(args: argparse.Namespace) -> int:
     ws = load_ws(args)
     root = ft_service.service_dir(ws)
-    st = exports.job_state(root)
+    st = jobs.job_state(root)
     if args.status:
         cfg = st.config
         emit(
@@ -77,9 +77,9 @@ def cmd_service(args: argparse.Namespace) -> int:
         pid = jobs.start_child(["service", str(root.resolve())], root, ft_service.LOG)
         deadline = time.monotonic() + 60
         while not _healthy(args.host, args.port):
-            if exports.job_state(root).state != "running" or time.monotonic() > deadline:
+            if jobs.job_state(root).state != "running" or time.monotonic() > deadline:
                 fail(
-                    f"{root / ft_service.LOG}: the service did not start ({exports.job_state(root).error or 'see the log'})",
+                    f"{root / ft_service.LOG}: the service did not start ({jobs.job_state(root).error or 'see the log'})",
                     EXIT_FOUND,
                 )
             time.sleep(0.3)

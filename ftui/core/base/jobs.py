@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,16 +230,29 @@ class Tail:
         evs, self.offset = _events.read_events(self.path, self.offset)
         return evs
 
-    def follow(
-        self, interval: float = POLL_S, until_final: bool = True, timeout: float | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield events as they arrive; stops after a final event (when until_final) or at the timeout."""
+    def batches(
+        self, interval: float = POLL_S, timeout: float | None = None, gone: Callable[[], bool] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The one follow loop: each read's new events (often none), every `interval` seconds, up to and
+        including a final event. It also stops at the timeout, or when `gone()` says the writer is dead
+        (the liveness rule: `job_state`'s "dead", a run's `read_state`), after one last read."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            for ev in self.poll():
-                yield ev
-                if until_final and ev.get("type") in _events.FINAL_TYPES:
-                    return
-            if deadline is not None and time.monotonic() > deadline:
+            evs = self.poll()
+            if not evs and gone is not None and gone():
+                # The child may have written its last lines between the read above and the verdict.
+                evs, last = self.poll(), True
+            else:
+                last = deadline is not None and time.monotonic() > deadline
+            final = next((i for i, ev in enumerate(evs) if ev.get("type") in _events.FINAL_TYPES), None)
+            yield evs if final is None else evs[: final + 1]
+            if final is not None or last:
                 return
             time.sleep(interval)
+
+    def follow(
+        self, interval: float = POLL_S, timeout: float | None = None, gone: Callable[[], bool] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield events one by one as `batches` reads them."""
+        for evs in self.batches(interval, timeout, gone):
+            yield from evs

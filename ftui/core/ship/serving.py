@@ -146,7 +146,7 @@ def start(
     threads: int | None = None,
 ) -> tuple[Path, int]:
     sd = serve_dir(ws)
-    st = exports.job_state(sd)
+    st = jobs.job_state(sd)
     if st.state == "running":
         cfg = st.config
         raise ServeError(
@@ -177,7 +177,7 @@ def served_models(url: str, timeout: float = 2.0) -> list[str] | None:
 
 def status(ws: Workspace) -> dict[str, Any]:
     sd = serve_dir(ws)
-    st = exports.job_state(sd)
+    st = jobs.job_state(sd)
     cfg = st.config
     out: dict[str, Any] = {
         "state": st.state,
@@ -233,7 +233,7 @@ def _tail(path: Path, n: int = 3) -> str:
 
 def stop(ws: Workspace, wait: float = 15.0) -> bool:
     sd = serve_dir(ws)
-    if exports.job_state(sd).state != "running":
+    if jobs.job_state(sd).state != "running":
         return False
     jobs.request_stop(sd)
     deadline = time.monotonic() + wait

@@ -58,7 +58,7 @@ class Inference:
         self._lock = threading.Lock()
 
     def _running_names(self) -> set[str] | None:
-        st = exports.job_state(self.dir)
+        st = jobs.job_state(self.dir)
         if st.state != "running":
             return None
         return {m["name"] for m in st.config.get("models") or []}
@@ -81,7 +81,7 @@ class Inference:
                 listed = serving.served_models(url)
                 if listed is not None and all(m["name"] in listed for m in cfg["models"]):
                     return url
-                st = exports.job_state(self.dir)
+                st = jobs.job_state(self.dir)
                 if st.state != "running":
                     raise ServiceError(503, f"the inference server {st.state}: {st.error or 'see its log'}")
                 if time.monotonic() > deadline:
@@ -104,7 +104,7 @@ class Inference:
         jobs.start_child(["serve", str(self.dir.resolve())], self.dir, serving.LOG)
 
     def stop(self) -> None:
-        if exports.job_state(self.dir).state != "running":
+        if jobs.job_state(self.dir).state != "running":
             return
         jobs.request_stop(self.dir)
         deadline = time.monotonic() + 15
