@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ftui.commands import follow
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, EXIT_USAGE, add_json, add_workspace, emit, fail, load_ws
 from ftui.commands.curate import load_log
 from ftui.core.base import jobs
@@ -148,37 +149,28 @@ def _teacher(ws, label: str, args) -> dr.Teacher:
     return dr.prompt_settings(ws, label).teacher_for(ws)
 
 
-def follow(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
+def follow_job(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
     # From `offset`: a resumed job's earlier final event is history, not its end.
-    tail = jobs.Tail(Path(job_dir) / dr.EVENTS, offset)
     last = 0.0
-    dead_since = None
-    while True:
-        for ev in tail.poll():
-            kind = ev["type"]
-            if kind == "status" and not json_out:
-                print(f"  {ev.get('message')}", file=sys.stderr)
-            elif kind == "progress" and not json_out:
-                now = time.monotonic()
-                if now - last > 5 or ev["done"] == ev["total"]:
-                    last = now
-                    print(
-                        f"  drafted {ev['done']}/{ev['total']}, {ev.get('passed', 0)} pass the grader", file=sys.stderr
-                    )
-            elif kind in FINAL_TYPES:
-                if kind == "failed":
-                    print(f"ftui: drafting failed: {ev.get('error')}", file=sys.stderr)
-                return EXIT_OK if kind == "finished" else EXIT_FOUND
-        if dr.job_state(job_dir).state == "dead":
-            dead_since = dead_since or time.monotonic()
-            if time.monotonic() - dead_since > 5:
-                print(f"ftui: the drafting job died; see {Path(job_dir) / dr.LOG}", file=sys.stderr)
-                return EXIT_FOUND
-        time.sleep(0.5)
+    for ev in follow.events(Path(job_dir) / dr.EVENTS, lambda: jobs.job_state(job_dir).state == "dead", offset):
+        kind = ev["type"]
+        if kind == "status" and not json_out:
+            print(f"  {ev.get('message')}", file=sys.stderr)
+        elif kind == "progress" and not json_out:
+            now = time.monotonic()
+            if now - last > 5 or ev["done"] == ev["total"]:
+                last = now
+                print(f"  drafted {ev['done']}/{ev['total']}, {ev.get('passed', 0)} pass the grader", file=sys.stderr)
+        elif kind in FINAL_TYPES:
+            if kind == "failed":
+                print(f"ftui: drafting failed: {ev.get('error')}", file=sys.stderr)
+            return EXIT_OK if kind == "finished" else EXIT_FOUND
+    print(f"ftui: the drafting job died; see {Path(job_dir) / dr.LOG}", file=sys.stderr)
+    return EXIT_FOUND
 
 
 def _job_summary(job_dir: Path) -> dict:
-    st = dr.job_state(job_dir)
+    st = jobs.job_state(job_dir)
     prog = st.progress.get("all", {})
     return {
         "job": Path(job_dir).name,
@@ -225,7 +217,7 @@ def cmd_run(args) -> int:
         )
     code = EXIT_OK
     if args.follow:
-        code = follow(job_dir, args.json)
+        code = follow_job(job_dir, args.json)
         data["result"] = _job_summary(job_dir)
         if not args.json:
             r = data["result"]
@@ -366,6 +358,6 @@ def cmd_resume(args) -> int:
     job_dir = dr.resume_job(ws, args.job)
     if not args.json:
         print(f"{job_dir.name}: resumed")
-    code = follow(job_dir, args.json, offset) if args.follow else EXIT_OK
+    code = follow_job(job_dir, args.json, offset) if args.follow else EXIT_OK
     emit(args, _job_summary(job_dir))
     return code

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from ftui.commands import train_dryrun
+from ftui.commands import follow, train_dryrun
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core.base import jobs
 from ftui.core.base.errors import InputError
@@ -125,28 +124,21 @@ def _flag_error(exc: SettingError, given: dict) -> str:
 
 
 def _follow(args, run_dir: Path, offset: int = 0) -> int:
-    tail = jobs.Tail(run_dir / "events.jsonl", offset)
     last_type = None
-    while True:
-        for ev in tail.poll():
-            if args.json:
-                emit(args, ev)
-            else:
-                line = format_event(ev)
-                if line:
-                    print(line, flush=True)
-            last_type = ev.get("type")
-        if last_type in ("finished", "failed", "cancelled"):
-            return EXIT_FOUND if last_type == "failed" else 0
-        info = runs.read_state(run_dir)
-        if info.state == "dead":
-            print(
-                f"run {run_dir.name} is dead: its process is gone without a final event "
-                f"(resume it with `ftui train --resume {run_dir.name}`)",
-                flush=True,
-            )
-            return EXIT_FOUND
-        time.sleep(0.5)
+    for ev in follow.events(run_dir / "events.jsonl", lambda: runs.read_state(run_dir).state == "dead", offset):
+        if args.json:
+            emit(args, ev)
+        else:
+            _print_event(ev)
+        last_type = ev.get("type")
+    if last_type in ("finished", "failed", "cancelled"):
+        return EXIT_FOUND if last_type == "failed" else 0
+    print(
+        f"run {run_dir.name} is dead: its process is gone without a final event "
+        f"(resume it with `ftui train --resume {run_dir.name}`)",
+        flush=True,
+    )
+    return EXIT_FOUND
 
 
 def cmd_train(args: argparse.Namespace) -> int:

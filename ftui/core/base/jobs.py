@@ -113,6 +113,27 @@ def request_stop(job_dir: Path | str, pid_name: str = PID) -> bool:
     return True
 
 
+def wait_for(done: Callable[[], bool], timeout: float, interval: float = POLL_S) -> bool:
+    """Ask `done()` every `interval` seconds until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def stop_and_wait(job_dir: Path | str, wait: float, pid_name: str = PID) -> bool:
+    """`request_stop`, then give the process up to `wait` seconds to end; True when it has ended."""
+    request_stop(job_dir, pid_name)
+
+    def ended() -> bool:
+        pid = read_pid(job_dir, pid_name)
+        return pid is None or not pid_alive(pid)
+
+    return wait_for(ended, wait, 0.2)
+
+
 def stop_requested(job_dir: Path | str) -> bool:
     """The child's side of `request_stop`, for a child that was not signalled."""
     return (Path(job_dir) / STOP).exists()

@@ -235,13 +235,7 @@ def stop(ws: Workspace, wait: float = 15.0) -> bool:
     sd = serve_dir(ws)
     if jobs.job_state(sd).state != "running":
         return False
-    jobs.request_stop(sd)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        pid = jobs.read_pid(sd)
-        if pid is None or not jobs.pid_alive(pid):
-            break
-        time.sleep(0.2)
+    jobs.stop_and_wait(sd, wait)
     return True
 
 

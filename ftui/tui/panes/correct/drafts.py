@@ -12,9 +12,7 @@ from textual import work
 from ftui.core.base import jobs
 from ftui.core.base.formatting import plural
 from ftui.core.curate import drafts as dr
-
-# How often a running drafting job's events are read.
-POLL_S = 1.0
+from ftui.tui.panes.job_watch import JobWatch
 
 
 class DraftingMixin:
@@ -22,7 +20,8 @@ class DraftingMixin:
 
     _draft_store: dr.DraftStore | None = None
     _draft_job = None  # the running job's folder, for this pane's cluster
-    _draft_poll = None
+    _draft_watch: JobWatch | None = None
+    _draft_st: jobs.JobState | None = None  # its latest state
     _draft_seen = -1
 
     # -- reading ----------------------------------------------------------------------------
@@ -59,10 +58,9 @@ class DraftingMixin:
             return ""
         c = dr.cluster_counts(self.draft_store.all(), self.cluster)
         parts = []
-        if self._draft_job is not None:
-            st = jobs.job_state(self._draft_job)
-            prog = st.progress.get("all", {})
-            parts.append(f"drafting {prog.get('done', 0)}/{prog.get('total', st.items or '?')}")
+        if self._draft_job is not None and self._draft_st is not None:
+            st = self._draft_st
+            parts.append(f"drafting {st.overall.get('done', 0)}/{st.overall.get('total', st.items or '?')}")
         if c["draft"]:
             parts.append(f"{c['draft']} drafts ({c['passing']} pass)")
         return " · ".join(parts)
@@ -108,16 +106,22 @@ class DraftingMixin:
 
     def _follow_job(self, job_dir, message: str | None = None) -> None:
         self._draft_job = job_dir
+        self._draft_st = None
         self._draft_seen = -1
         if message:
             self.notify(message, title="Draft")
-        if self._draft_poll is None:
-            self._draft_poll = self.set_interval(POLL_S, self._poll_job)
+        if self._draft_watch is not None:
+            self._draft_watch.stop()
+        self._draft_watch = JobWatch(
+            self, lambda: jobs.job_state(job_dir), lambda st: self._draft_progress(job_dir, st)
+        )
         self._update_status()
 
     def find_running_job(self) -> None:
         """On opening a cluster: follow a job that is already drafting it (started elsewhere, or before)."""
         self._draft_job = None
+        if self._draft_watch is not None:
+            self._draft_watch.stop()
         if self.cluster is None:
             return
         for j in dr.list_jobs(self.session.ws):
@@ -125,18 +129,17 @@ class DraftingMixin:
                 self._follow_job(dr.find_job(self.session.ws, j["dir"]))
                 return
 
-    def _poll_job(self) -> None:
-        job = self._draft_job
-        if job is None:
+    def _draft_progress(self, job_dir, st: jobs.JobState) -> None:
+        if job_dir != self._draft_job:  # the pane moved on to another cluster
             return
-        st = jobs.job_state(job)
-        done = st.progress.get("all", {}).get("done", 0)
+        self._draft_st = st
+        done = st.overall.get("done", 0)
         if done != self._draft_seen:
             self._draft_seen = done
             self.drafts_changed()
         if st.state != "running":
             self._draft_job = None
-            prog = st.progress.get("all", {})
+            prog = st.overall
             text = f"{st.state}: {prog.get('done', 0)}/{prog.get('total', '?')} drafted, {prog.get('passed', 0)} pass"
             if st.error:
                 text += f" ({st.error})"
