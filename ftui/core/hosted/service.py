@@ -27,6 +27,7 @@ from ftui.core.base.errors import FtuiError
 from ftui.core.base.events import FINAL_TYPES, read_events
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.build import checks, formats
+from ftui.core.build import files as build_files
 from ftui.core.hosted.service_events import openai_checkpoints, openai_events
 from ftui.core.runs import runs
 
@@ -38,8 +39,6 @@ KEYS_ENV = "FTUI_SERVICE_KEYS"
 ORG = "ftui"
 METHOD_OF = {"supervised": "sft", "dpo": "dpo"}
 UPLOAD_FORMAT = {"supervised": "openai-chat", "dpo": "openai-preference"}
-# The build files the trainer reads, per method: training rows, and the rows its eval loss uses.
-BUILD_FILES = {"supervised": ("train.jsonl", "validation.jsonl"), "dpo": ("dpo_train.jsonl", "dpo_validation.jsonl")}
 BUILD_FORMAT = {"supervised": "trl-messages", "dpo": "trl-preference"}
 MAX_SUFFIX = 64  # OpenAI's limit on a fine-tuned model's suffix
 # A job's first lines of a bad file: enough to fix it, short enough for an error message.
@@ -339,7 +338,8 @@ class Service:
         mtype = rec["method"]["type"]
         build_dir = self.builds_dir / rec["id"]
         build_dir.mkdir(parents=True, exist_ok=True)
-        train_name, valid_name = BUILD_FILES[mtype]
+        files = build_files.method_files(METHOD_OF[mtype])
+        train_name, valid_name = files.train, files.validation
         formats.write(rows, build_dir / train_name, BUILD_FORMAT[mtype])
         if held:
             formats.write(held, build_dir / valid_name, BUILD_FORMAT[mtype])

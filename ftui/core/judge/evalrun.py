@@ -17,6 +17,7 @@ from typing import Any
 from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
+from ftui.core.build import files as build_files
 from ftui.core.build.store import targeted_cluster
 from ftui.core.curate import clusters as clusters_mod
 from ftui.core.curate.overlay import Overlay
@@ -260,7 +261,7 @@ def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dic
     from ftui.core.base.fsutil import read_jsonl
     from ftui.core.logs.runlog import load_run_log
 
-    path = Path(build_dir) / "train.jsonl"
+    path = build_files.train_file(build_dir, build_files.SFT)
     rows = read_jsonl(path) if path.exists() else []
     return fewshot.pool(rows, target, load_run_log(ws))
 

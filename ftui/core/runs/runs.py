@@ -19,6 +19,7 @@ from ftui.core.base.errors import InputError
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
 from ftui.core.base.run_dirs import new_run_dir
+from ftui.core.build import files as build_files
 from ftui.core.runs.fold import fold
 from ftui.core.workspace.workspace import TrainConfig
 
@@ -67,14 +68,11 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
     overrides = dict(overrides or {})
     model = overrides.pop("model", None) or ws.model
     cfg = train_settings(ws, overrides)
-    needed = ("train.jsonl",) if cfg["method"] == "sft" else ("dpo_train.jsonl",)
-    for name in needed:
-        if not (build_dir / name).is_file():
-            raise InputError(
-                build_dir / name,
-                None,
-                f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
-            )
+    needed = build_files.train_file(build_dir, cfg["method"])
+    if not needed.is_file():
+        raise InputError(
+            needed, None, f"build {build_dir.name} has no {needed.name}: it cannot train with {cfg['method'].upper()}"
+        )
     if cfg.get("accelerate_config"):
         from ftui.core.runs.accelerate_checks import check_launch
 
