@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.base.fsutil import read_jsonl
-from ftui.core.curate.drafts import ANSWER_CACHE, CONFIG, EVENTS, ITEMS, LOCAL, Draft, DraftStore, Teacher
+from ftui.core.curate.drafts.job import ANSWER_CACHE, CONFIG, EVENTS, ITEMS
+from ftui.core.curate.drafts.store import Draft, DraftStore
+from ftui.core.curate.drafts.teacher import LOCAL, Teacher
 from ftui.core.grade.grading import grade
 from ftui.core.grade.llm_judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.grade.llm_judge import Judge
