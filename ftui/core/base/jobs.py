@@ -36,6 +36,16 @@ DEAD_AFTER_S = 30.0
 POLL_S = 0.3
 
 
+def fresh_folder(job_dir: Path | str, *also: str) -> Path:
+    """A job folder ready for a new child: made if missing, without the previous job's events, its
+    stop request or the files named in `also` (a previous result the new job replaces)."""
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    for name in (EVENTS, STOP, *also):
+        (job_dir / name).unlink(missing_ok=True)
+    return job_dir
+
+
 def start_child(args: list[str], job_dir: Path, log_name: str, pid_name: str = PID) -> int:
     """Start `python -m ftui.engine ARGS...` detached; returns its pid (also written to job_dir/pid_name)."""
     job_dir = Path(job_dir)
@@ -252,13 +262,20 @@ class Tail:
         return evs
 
     def batches(
-        self, interval: float = POLL_S, timeout: float | None = None, gone: Callable[[], bool] | None = None
+        self,
+        interval: float = POLL_S,
+        timeout: float | None = None,
+        gone: Callable[[], bool] | None = None,
+        step: Callable[[], None] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """The one follow loop: each read's new events (often none), every `interval` seconds, up to and
         including a final event. It also stops at the timeout, or when `gone()` says the writer is dead
-        (the liveness rule: `job_state`'s "dead", a run's `read_state`), after one last read."""
+        (the liveness rule: `job_state`'s "dead", a run's `read_state`), after one last read. `step()`
+        runs before each read, for events this process writes itself (a hosted job's, from its service)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if step is not None:
+                step()
             evs = self.poll()
             if not evs and gone is not None and gone():
                 # The child may have written its last lines between the read above and the verdict.

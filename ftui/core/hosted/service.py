@@ -609,9 +609,7 @@ def listen_line(host: str, port: int, keys: int, model: str, root: Path) -> str:
 
 def write_config(ws: Workspace, host: str, port: int, max_running: int) -> Path:
     root = service_dir(ws)
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.jsonl", "stop"):
-        (root / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(root)
     atomic_write_json(
         root / "config.json",
         {

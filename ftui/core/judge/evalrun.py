@@ -7,7 +7,6 @@ a model on its own training examples measures memory, not the fix. Held-out eval
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -41,7 +40,7 @@ BASE_CACHE = "base_answers.jsonl"
 PASSING = "passing"
 RETRIEVAL_MISS = "retrieval_miss"
 # Files of a previous evaluation that a new one replaces (the base-answer cache lives elsewhere).
-_RESET = (EVENTS, REPORT, ANSWERS, "stop")
+_RESET = (REPORT, ANSWERS)
 
 
 class EvalError(FtuiError):
@@ -268,10 +267,7 @@ def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dic
 
 def write_plan(plan: EvalPlan) -> Path:
     d = eval_dir(plan.run_dir, plan.dir_name)
-    d.mkdir(parents=True, exist_ok=True)
-    for name in _RESET:
-        with contextlib.suppress(FileNotFoundError):
-            (d / name).unlink()
+    jobs.fresh_folder(d, *_RESET)
     atomic_write_jsonl(d / ITEMS, plan.items)
     atomic_write_json(d / CONFIG, plan.config)
     return d

@@ -20,7 +20,7 @@ from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.build import files as build_files
-from ftui.core.runs.fold import fold
+from ftui.core.runs.fold import fold_run
 from ftui.core.workspace.workspace import TrainConfig
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class RunInfo:
 def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any] | None:
     """Fold events into `info` (through the one fold, `RunFold`); returns the final event that still
     stands, if any. An event after a final one (a resume) makes the run current again."""
-    f = fold(events)
+    f = fold_run(events)
     if f.last_log is not None or f.final is not None:
         info.step = f.step
     info.max_steps = f.max_steps if f.max_steps is not None else info.max_steps

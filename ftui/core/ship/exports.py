@@ -144,9 +144,7 @@ def prepare_export(
     st = jobs.job_state(jd)
     if st.state == "running":
         raise ExportError(f"{jd}: an export {cfg['name']} of {run_dir.name} is already running (pid {st.pid})")
-    jd.mkdir(parents=True, exist_ok=True)
-    for stale in (EVENTS, "stop"):
-        (jd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(jd)
     atomic_write_json(jd / CONFIG, cfg)
     return jd
 

@@ -112,9 +112,7 @@ def prepare(ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True
     items = plan_items(ws, run_dir, anchors=anchors)
     ecfg = read_json_file(evalrun.eval_dir(run_dir) / evalrun.CONFIG, "the run's evaluation has no config.json")
     pd = parity_dir(run_dir, export_dir)
-    pd.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.jsonl", RESULT, "stop"):
-        (pd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(pd, RESULT)
     atomic_write_jsonl(pd / ITEMS, items)
     atomic_write_json(
         pd / "config.json",

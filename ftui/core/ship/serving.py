@@ -158,9 +158,7 @@ def start(
     if threads is not None and threads < 1:
         raise ServeError(f"--threads {threads}: give 1 or more")
     cfg = plan(ws, run_dirs, port=port, quant=quant, engine=engine, threads=threads)
-    sd.mkdir(parents=True, exist_ok=True)
-    for stale in (exports.EVENTS, "stop"):
-        (sd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(sd)
     atomic_write_json(sd / exports.CONFIG, cfg)
     return sd, jobs.start_child(["serve", str(sd.resolve())], sd, LOG)
 

@@ -97,9 +97,7 @@ class Inference:
         # The plan lists the base, then one entry per run folder given, in order.
         for entry, name in zip(cfg["models"][1:], names, strict=True):
             entry["name"], entry["adapter"] = name, str(models[name][1].resolve())
-        self.dir.mkdir(parents=True, exist_ok=True)
-        for stale in (exports.EVENTS, "stop"):
-            (self.dir / stale).unlink(missing_ok=True)
+        jobs.fresh_folder(self.dir)
         atomic_write_json(self.dir / exports.CONFIG, cfg)
         jobs.start_child(["serve", str(self.dir.resolve())], self.dir, serving.LOG)
 

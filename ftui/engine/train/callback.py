@@ -14,7 +14,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ftui.core.base.events import EventWriter
-from ftui.core.runs.fold import fold
+from ftui.core.runs.fold import fold_run
 from ftui.core.runs.probes import net_fixed
 from ftui.engine.child import StopRequest
 from ftui.engine.train.ranks import any_rank, rank_zero_says
@@ -79,7 +79,7 @@ class BestTracker:
     @classmethod
     def from_events(cls, events: list[dict[str, Any]], patience: int, select_by: str = "eval_loss") -> BestTracker:
         """Rebuild the tracker from an earlier session's events, so a resumed run keeps its best."""
-        f = fold(events)
+        f = fold_run(events)
         if select_by == "eval_loss":
             return cls(patience, f.best_eval, f.best_step, f.evals_since_best)
         # By probes: replay each evaluation with the probe graded at its step, as the run saw them.

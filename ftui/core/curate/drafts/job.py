@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -155,8 +154,7 @@ def write_job(
 
 
 def start_job(job_dir: Path) -> int:
-    with contextlib.suppress(FileNotFoundError):
-        (Path(job_dir) / "stop").unlink()
+    (Path(job_dir) / jobs.STOP).unlink(missing_ok=True)
     return jobs.start_child(["draft", str(Path(job_dir).resolve())], Path(job_dir), LOG)
 
 
