@@ -182,7 +182,7 @@ def follow_job(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
 
 def _job_summary(job_dir: Path) -> dict:
     st = jobs.job_state(job_dir)
-    prog = st.progress.get("all", {})
+    prog = st.overall
     return {
         "job": Path(job_dir).name,
         "dir": str(job_dir),

@@ -36,14 +36,13 @@ def job(
     line: Callable[[jobs.JobState], str],
     quiet: bool = False,
     state: Callable[[], jobs.JobState] | None = None,
-    offset: int = 0,
 ) -> jobs.JobState:
     """Follow a job folder, printing `line(state)` to stderr whenever it changes (unless quiet); returns
     its state as the files tell it at the end: the final event's, or "dead"."""
     read = state or (lambda: jobs.job_state(job_dir))
     st = jobs.JobState("running", dir=str(job_dir))
     last = ""
-    for evs in batches(Path(job_dir) / jobs.EVENTS, lambda: read().state == "dead", offset):
+    for evs in batches(Path(job_dir) / jobs.EVENTS, lambda: read().state == "dead"):
         jobs.fold(evs, st)
         if st.state in FINAL_TYPES:
             break

@@ -201,7 +201,7 @@ def list_jobs(ws: Workspace) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
         st = jobs.job_state(d)
-        prog = st.progress.get("all", {})
+        prog = st.overall
         out.append(
             {
                 "job": d.name,
