@@ -73,13 +73,14 @@ def test_build_counts_name_every_role_and_why_rows_were_discarded():
         },
         "per_cluster": {"wrong_field": {"items": 9, "corrected": 7, "train": 5, "validation": 1, "eval": 1}},
     }
-    assert build_texts.counts_lines(manifest, label_width=12) == [
+    assert build_texts.counts_lines(manifest) == [
         "train 12: 6 corrections + 6 anchors",
-        "validation 2 · held out 3 · DPO 7 · discarded 3",
-        "cluster         done train valid  test discarded",
-        "wrong_field      7/9     5     1     1         0",
+        "valid 2 · test 3 · DPO pairs 7",
+        "cluster         done train valid test",
+        "wrong_field      7/9     5     1    1",
         "discarded: 3 (1 stale, 2 uncorrected)",
     ]
+    assert build_texts.cluster_table(manifest, label_width=12)[1] == "wrong_field    7/9     5     1    1         0"
     assert build_texts.discarded_line({"discarded": 0}) is None
 
 

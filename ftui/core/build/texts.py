@@ -19,10 +19,8 @@ def train_line(c: dict[str, Any]) -> str:
 
 
 def roles_line(c: dict[str, Any]) -> str:
-    return (
-        f"validation {c.get('validation', 0)} · held out {c.get('eval', 0)} · DPO {dpo_pairs(c)}"
-        f" · discarded {c.get('discarded', 0)}"
-    )
+    """The rows of the other roles: validation chooses the checkpoint, test (held out) judges the run."""
+    return f"valid {c.get('validation', 0)} · test {c.get('eval', 0)} · DPO pairs {dpo_pairs(c)}"
 
 
 def discarded_line(c: dict[str, Any]) -> str | None:
@@ -34,25 +32,29 @@ def discarded_line(c: dict[str, Any]) -> str | None:
     return f"discarded: {c['discarded']}" + (f" ({reasons})" if reasons else "")
 
 
-def cluster_table(manifest: dict[str, Any], label_width: int = 28, limit: int | None = None) -> list[str]:
-    """One line a cluster: items corrected of all, and the rows each role got."""
+def cluster_table(
+    manifest: dict[str, Any], label_width: int = 28, limit: int | None = None, discarded: bool = True
+) -> list[str]:
+    """One line a cluster: items corrected of all, and the rows each role got (and the items discarded)."""
     per = manifest.get("per_cluster") or {}
     if not per:
         return []
     w = label_width
-    lines = [f"{'cluster':<{w}} {'done':>7} {'train':>5} {'valid':>5} {'test':>5} {'discarded':>9}"]
+    tail = f" {'discarded':>9}" if discarded else ""
+    lines = [f"{'cluster':<{w}} {'done':>5} {'train':>5} {'valid':>5} {'test':>4}{tail}"]
     for label, s in list(per.items())[:limit]:
         done = f"{s.get('corrected', 0)}/{s.get('items', 0)}"
+        tail = f" {s.get('discarded', 0):>9}" if discarded else ""
         lines.append(
-            f"{label[:w]:<{w}} {done:>7} {s.get('train', 0):>5} {s.get('validation', 0):>5}"
-            f" {s.get('eval', 0):>5} {s.get('discarded', 0):>9}"
+            f"{label[:w]:<{w}} {done:>5} {s.get('train', 0):>5} {s.get('validation', 0):>5} {s.get('eval', 0):>4}{tail}"
         )
     return lines
 
 
-def counts_lines(manifest: dict[str, Any], label_width: int = 28, limit: int | None = None) -> list[str]:
-    """What a build holds: its training rows, the other roles, each cluster's share, what was discarded."""
+def counts_lines(manifest: dict[str, Any], label_width: int = 14, limit: int | None = 12) -> list[str]:
+    """What a build holds, in a narrow panel: its training rows, the other roles, each cluster's share
+    (the first `limit`), what was discarded and why."""
     c = manifest.get("counts", {})
-    lines = [train_line(c), roles_line(c), *cluster_table(manifest, label_width, limit)]
-    discarded = discarded_line(c)
-    return [*lines, discarded] if discarded else lines
+    lines = [train_line(c), roles_line(c), *cluster_table(manifest, label_width, limit, discarded=False)]
+    why = discarded_line(c)
+    return [*lines, why] if why else lines

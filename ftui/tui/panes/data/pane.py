@@ -36,7 +36,7 @@ def histogram_text(tokens: dict | None, width: int = 14) -> str:
 
 
 def counts_text(build) -> str:
-    return "\n".join(build_texts.counts_lines(build.manifest, label_width=16, limit=12))
+    return "\n".join(build_texts.counts_lines(build.manifest))
 
 
 def _short(where: str) -> str:
