@@ -104,13 +104,7 @@ class Inference:
     def stop(self) -> None:
         if jobs.job_state(self.dir).state != "running":
             return
-        jobs.request_stop(self.dir)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            pid = jobs.read_pid(self.dir)
-            if pid is None or not jobs.pid_alive(pid):
-                return
-            time.sleep(0.2)
+        jobs.stop_and_wait(self.dir, 15)
 
 
 def create_app(svc: Service, keys: frozenset[str]) -> Any:
