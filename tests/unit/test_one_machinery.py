@@ -137,7 +137,7 @@ def test_the_stop_file_is_named_once():
     assert found == []
 
 
-def test_every_engine_child_checks_for_a_stop_through_the_one_helper():
+def test_every_engine_child_takes_its_stop_through_stop_request():
     signals = defaultdict(list)
     for path, tree in TREES.items():
         if not path.startswith("ftui/engine/") or path == CHILD:
