@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.base import events as _events
+from ftui.core.base import jobs
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.hosted.hosted_client import HostedError, Target, calling, client_for
@@ -259,10 +260,10 @@ def follow(
     config = read_config(run_dir)
     if client is None:
         client = client_for(config["base_url"], config.get("api_key_env") or "OPENAI_API_KEY")
-    deadline = None if timeout is None else time.monotonic() + timeout
     down_since: float | None = None
-    _, offset = _events.read_events(run_dir / "events.jsonl")
-    while True:
+
+    def poll_service() -> None:
+        nonlocal down_since
         try:
             sync(run_dir, client)
             down_since = None
@@ -272,13 +273,13 @@ def follow(
             down_since = down_since if down_since is not None else time.monotonic()
             if time.monotonic() - down_since > unreachable_for:
                 raise
-        written, offset = _events.read_events(run_dir / "events.jsonl", offset)
+
+    _, offset = _events.read_events(run_dir / "events.jsonl")
+    tail = jobs.Tail(run_dir / "events.jsonl", offset)
+    for written in tail.batches(interval, timeout, gone=lambda: run_state(run_dir) != "running", step=poll_service):
         for ev in written:
             on_event(ev)
-        state = run_state(run_dir)
-        if state != "running" or (deadline is not None and time.monotonic() >= deadline):
-            return state
-        time.sleep(interval)
+    return run_state(run_dir)
 
 
 def cancel(run_dir: Path | str, client: Any = None) -> list[dict[str, Any]]:

@@ -6,12 +6,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ftui.core.build import files as build_files
 from ftui.core.build import formats
 from ftui.core.hosted.hosted_client import HostedError
 
 METHODS = {"sft": "supervised", "dpo": "dpo"}
-# Build file stems and the service's upload format, per method.
-_FILES = {"sft": ("train", "eval", "openai-chat"), "dpo": ("dpo_train", "dpo_eval", "openai-preference")}
+# The service's upload format, per method.
+UPLOAD_FORMAT = {"sft": "openai-chat", "dpo": "openai-preference"}
 
 
 # A rough tokens-per-character rate for when no tokenizer is on disk (English text and code).
@@ -21,21 +22,19 @@ _CHARS_PER_TOKEN = 4.0
 def upload_rows(build: Any, method: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if method not in METHODS:
         raise HostedError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    train_name, eval_name, _ = _FILES[method]
-    train = build.rows(train_name)
+    train_path = build_files.train_file(build.dir, method)
+    train = build.rows(build_files.stem(train_path.name))
     if not train:
-        raise HostedError(f"{build.dir / (train_name + '.jsonl')}: no training rows for {method.upper()} in this build")
-    # The service's validation file is the build's validation split: the held-out rows judge the job later.
-    validation = f"{eval_name.replace('eval', 'validation')}"
-    has_validation = (build.dir / f"{validation}.jsonl").exists()
-    return train, build.rows(validation if has_validation else eval_name)
+        raise HostedError(f"{train_path}: no training rows for {method.upper()} in this build")
+    # The service's validation file is what a local run evaluates on: the held-out rows judge the job later.
+    return train, build.rows(build_files.stem(build_files.eval_file(build.dir, method).name))
 
 
 def write_upload_files(
     train: list[dict[str, Any]], held: list[dict[str, Any]], method: str, out_dir: Path
 ) -> tuple[Path, Path | None]:
     """The build's rows in the service's JSONL format (the formats package owns the mapping)."""
-    fmt = _FILES[method][2]
+    fmt = UPLOAD_FORMAT[method]
     train_path = out_dir / "train.jsonl"
     formats.write(train, train_path, fmt)
     eval_path = None
