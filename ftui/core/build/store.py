@@ -23,6 +23,14 @@ class BuildError(FtuiError):
     pass
 
 
+# The file of a build each training method trains on (a GRPO one exists in a rewards build only).
+TRAIN_FILES = {"sft": "train.jsonl", "dpo": "dpo_train.jsonl", "grpo": "grpo_train.jsonl"}
+
+
+def train_file(method: str) -> str:
+    return TRAIN_FILES[method]
+
+
 @dataclass(frozen=True)
 class Build:
     dir: Path
@@ -55,7 +63,7 @@ class Build:
             f"build {self.id}: {c['train']} train ({c['train_corrections']} corrections + "
             f"{c['train_anchors']} anchors), {c.get('validation', 0)} validation, {c['eval']} held out, "
             f"{c['dpo_train'] + c['dpo_eval'] + c.get('dpo_validation', 0)} DPO pairs, "
-            f"{c['discarded']} discarded"
+            f"{c['discarded']} discarded" + (f", {c['grpo_train']} GRPO prompts" if "grpo_train" in c else "")
         )
 
 

@@ -67,14 +67,16 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
     overrides = dict(overrides or {})
     model = overrides.pop("model", None) or ws.model
     cfg = train_settings(ws, overrides)
-    needed = ("train.jsonl",) if cfg["method"] == "sft" else ("dpo_train.jsonl",)
-    for name in needed:
-        if not (build_dir / name).is_file():
-            raise InputError(
-                build_dir / name,
-                None,
-                f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
-            )
+    from ftui.core.build.store import train_file
+
+    name = train_file(cfg["method"])
+    if not (build_dir / name).is_file():
+        hint = " (build it with build.rewards or train.method: grpo)" if cfg["method"] == "grpo" else ""
+        raise InputError(
+            build_dir / name,
+            None,
+            f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}{hint}",
+        )
     if cfg.get("accelerate_config"):
         from ftui.core.runs.accelerate_checks import check_launch
 

@@ -18,7 +18,9 @@ from ftui.engine.infer import toolrender
 SFT_FILES = ("train.jsonl", "eval.jsonl")
 PRESERVE_FILE = "preserve.jsonl"
 DPO_FILES = ("dpo_train.jsonl", "dpo_eval.jsonl")
-VALIDATION_FILES = {"sft": "validation.jsonl", "dpo": "dpo_validation.jsonl"}
+GRPO_FILES = ("grpo_train.jsonl", "grpo_eval.jsonl")
+FILES = {"sft": SFT_FILES, "dpo": DPO_FILES, "grpo": GRPO_FILES}
+VALIDATION_FILES = {"sft": "validation.jsonl", "dpo": "dpo_validation.jsonl", "grpo": "grpo_validation.jsonl"}
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
@@ -116,11 +118,38 @@ def dpo_row(path: Path, lineno: int, row: dict, render=None) -> dict:
     return out
 
 
+def grpo_row(path: Path, lineno: int, row: dict, render=None) -> dict:
+    """A prompt and what grades its answers. The grader spec and tools ride as JSON text: a dataset
+    column needs one type, and specs differ in their keys."""
+    prompt = row.get("prompt")
+    if row.get("tools"):
+        # Tools as the fallback renders them (in the system turn); a template that renders tools
+        # itself is not used here, since TRL applies the chat template to the prompt on its own.
+        prompt = toolcalls.fallback_messages(prompt, toolcalls.load_tools(row.get("tools"))) if prompt else prompt
+    grader = row.get("grader")
+    if not isinstance(grader, dict) or not isinstance(grader.get("kind"), str):
+        raise InputError(path, lineno, "`grader` must be a grader spec with a `kind`")
+    if grader["kind"] == "judge":
+        raise InputError(path, lineno, "a judge grader cannot reward answers inside the training child")
+    expected = row.get("expected")
+    if expected is not None and not isinstance(expected, str):
+        raise InputError(path, lineno, "`expected` must be text")
+    return {
+        "prompt": _check_messages(path, lineno, prompt, "prompt"),
+        "id": str(row.get("id") or f"line {lineno}"),
+        "cluster": str(row.get("cluster") or ""),
+        "question": str(row.get("question") or ""),
+        "expected": expected or "",
+        "grader": json.dumps(grader, sort_keys=True),
+        "item_tools": json.dumps(row["tools"]) if row.get("tools") else "",
+    }
+
+
 def eval_file(build_dir: Path, method: str) -> Path:
     """The file training evaluates on (eval loss, early stopping, the best checkpoint)."""
     build_dir = Path(build_dir)
     validation = build_dir / VALIDATION_FILES[method]
-    return validation if validation.exists() else build_dir / (SFT_FILES if method == "sft" else DPO_FILES)[1]
+    return validation if validation.exists() else build_dir / FILES[method][1]
 
 
 def read_split(build_dir: Path, method: str, split: str, tok=None) -> list[dict]:
@@ -131,13 +160,13 @@ def read_split(build_dir: Path, method: str, split: str, tok=None) -> list[dict]
     validation file and evaluates on its held-out rows, as it always did.
     """
     build_dir = Path(build_dir)
-    names = SFT_FILES if method == "sft" else DPO_FILES
+    names = FILES[method]
     path = build_dir / names[0] if split == "train" else eval_file(build_dir, method)
     if not path.exists():
         if split == "eval":
             return []
         raise InputError(path, None, f"build has no {path.name} (was it built for {method.upper()}?)")
-    convert = sft_row if method == "sft" else dpo_row
+    convert = {"sft": sft_row, "dpo": dpo_row, "grpo": grpo_row}[method]
     rows = _read_rows(path)
     render = tok if tok is not None and has_tools(build_dir) and toolrender.renders_tools(tok) else None
     return [convert(path, lineno, row, render) for lineno, row in rows]
@@ -186,8 +215,6 @@ def load_datasets(build_dir: Path, method: str, kl_rows: bool = False, tok=None)
     if kl_rows and method == "sft" and preserve.exists():
         train += [sft_row(preserve, lineno, row, render) for lineno, row in _read_rows(preserve)]
     if not train:
-        raise InputError(
-            Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None, "no training examples"
-        )
+        raise InputError(Path(build_dir) / FILES[method][0], None, "no training examples")
     ev = read_split(build_dir, method, "eval", tok)
     return Dataset.from_list(train), (Dataset.from_list(ev) if ev else None)
