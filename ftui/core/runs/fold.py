@@ -15,6 +15,8 @@ from ftui.core.runs.probes import rates as probe_rates
 from ftui.core.runs.text import event_message
 
 Point = tuple[int, float]
+# A GRPO log event's figures beside the loss (ftui.core.base.events.LogEvent).
+GRPO_LOG_FIELDS = ("reward", "reward_std", "frac_reward_zero_std", "completion_length", "kl", "cluster_reward")
 # (step, targeted cluster's pass rate, anchors' pass rate) of one graded probe
 ProbePoint = tuple[int, float | None, float | None]
 
@@ -56,6 +58,7 @@ class RunFold:
     last_checkpoint: str | None = None
     # GRPO: every logged step's mean reward, the latest `samples` event, and the warnings so far
     rewards: list[Point] = field(default_factory=list)
+    reward_stats: dict[str, Any] = field(default_factory=dict)  # the latest log's GRPO figures
     samples: dict[str, Any] | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     adapter: str | None = None
@@ -131,6 +134,7 @@ class RunFold:
             delta.train.append((step, self.loss))
         reward = _num(ev.get("reward"))
         if reward is not None:
+            self.reward_stats = {k: ev[k] for k in GRPO_LOG_FIELDS if k in ev}
             self.rewards.append((step, reward))
             delta.rewards.append((step, reward))
 

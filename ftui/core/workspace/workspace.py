@@ -194,7 +194,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = _Problems(self.SECTION)
-        problems.require(self.method in TRAIN_METHODS, "method", f"must be {' or '.join(TRAIN_METHODS)}")
+        problems.require(
+            self.method in TRAIN_METHODS, "method", f"must be {', '.join(TRAIN_METHODS[:-1])} or {TRAIN_METHODS[-1]}"
+        )
         problems.require(self.lora_r >= 1, "lora_r", "must be at least 1")
         problems.require(self.lora_alpha >= 1, "lora_alpha", "must be at least 1")
         problems.require(self.learning_rate > 0, "learning_rate", "must be above 0")
