@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ftui.core.base.errors import InputError
 from ftui.core.build import builder
 from ftui.core.build.store import train_file
 from ftui.core.grade.grading import spec_for
@@ -51,7 +52,7 @@ def test_method_grpo_builds_for_rewards_and_a_corrections_build_cannot_train_it(
 
     plain = builder.build(ws, ["hallucination"])
     assert "grpo_train" not in plain.manifest["files"] and "rewards" not in plain.manifest["options"]
-    with pytest.raises(Exception, match="grpo_train.jsonl.*train.method: grpo"):
+    with pytest.raises(InputError, match=r"grpo_train\.jsonl.*train\.method: grpo"):
         runs.create_run(ws, plain, {"method": "grpo"})
     grpo_ws = dataclasses.replace(ws, train=dataclasses.replace(ws.train, method="grpo"))
     b = builder.build(grpo_ws, ["hallucination"])

@@ -160,5 +160,5 @@ def grpo_trainer(cfg, common: dict[str, Any]):
     common = dict(common)
     common["eval_dataset"] = None
     trainer = GRPOTrainer(reward_funcs=funcs, **common)
-    trainer.grader_reward = funcs[0]
+    trainer.grader_reward = funcs[0]  # type: ignore[attr-defined]
     return trainer
