@@ -264,7 +264,7 @@ def _reward_line(loss: dict[str, Any]) -> list[str]:
         return []
     head, tail = rewards[:5], rewards[-5:]
 
-    def mean(part: list, i: int) -> float | None:
+    def mean(part: list[tuple[Any, ...]], i: int) -> float | None:
         vals = [p[i] for p in part if isinstance(p[i], (int, float))]
         return sum(vals) / len(vals) if vals else None
 
