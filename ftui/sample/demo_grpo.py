@@ -21,7 +21,7 @@ from ftui.core.build import builder
 from ftui.core.judge import evalrun
 from ftui.core.judge.postmortem import write_postmortem
 from ftui.core.runs import runs
-from ftui.core.runs.fold import fold
+from ftui.core.runs.fold import fold_run
 from ftui.core.workspace.workspace import Workspace
 from ftui.sample.demo import DemoError, DemoResult, _follow_eval, _follow_training, cluster_table
 
@@ -104,7 +104,7 @@ def run_grpo_demo(
     t1 = time.monotonic()
     _follow_training(run_dir, log, poll)
     timings["train_s"] = time.monotonic() - t1
-    rewards = fold(read_events(run_dir / "events.jsonl")[0]).rewards
+    rewards = fold_run(read_events(run_dir / "events.jsonl")[0]).rewards
     if rewards:
         log(f"reward {rewards[0][1]:.3f} at step {rewards[0][0]} → {rewards[-1][1]:.3f} at step {rewards[-1][0]}")
 

@@ -9,7 +9,7 @@ import pytest
 
 from ftui.core.base import events, jobs
 from ftui.core.runs import runs
-from ftui.core.runs.fold import fold
+from ftui.core.runs.fold import fold_run
 from tests.engine.train_support import all_events, start, tiny_workspace, wait_final, wait_step
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_grpo_run_logs_reward_and_samples(tmp_path, tiny_model_dir):
         for s in e["samples"]:
             assert s["reward"] == (1.0 if "e" in s["answer"].lower() else 0.0)
             assert s["reason"].startswith("answer contains" if s["reward"] else "answer does not contain")
-    f = fold(evs)
+    f = fold_run(evs)
     assert [s for s, _ in f.rewards] == [1, 2, 3] and f.samples == samples[-1]
     assert (run_dir / "adapter" / "adapter_model.safetensors").exists()
 

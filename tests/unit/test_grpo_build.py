@@ -7,7 +7,7 @@ import pytest
 
 from ftui.core.base.errors import InputError
 from ftui.core.build import builder
-from ftui.core.build.store import train_file
+from ftui.core.build.files import train_file
 from ftui.core.grade.grading import spec_for
 from ftui.core.logs.runlog import load_run_log
 from ftui.core.runs import runs
@@ -56,6 +56,6 @@ def test_method_grpo_builds_for_rewards_and_a_corrections_build_cannot_train_it(
         runs.create_run(ws, plain, {"method": "grpo"})
     grpo_ws = dataclasses.replace(ws, train=dataclasses.replace(ws.train, method="grpo"))
     b = builder.build(grpo_ws, ["hallucination"])
-    assert (b.dir / train_file("grpo")).is_file() and b.id != plain.id
+    assert train_file(b.dir, "grpo").is_file() and b.id != plain.id
     run_dir = runs.create_run(grpo_ws, b)
     assert runs.read_run_config(run_dir)["method"] == "grpo"

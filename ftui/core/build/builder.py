@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ftui.core.build import files as build_files
+from ftui.core.build.files import stem
 from ftui.core.build.heldout_split import keep_prompts_on_one_side, preserve_rows, split_roles
 from ftui.core.build.plan import normalise_ws, plan_build
 from ftui.core.build.rows import dpo_row, grpo_row, jsonl, pc_row, sft_row
@@ -66,26 +68,27 @@ def build(
 
     # eval.jsonl holds the held-out (test) rows, validation.jsonl the rows training evaluates on.
     # A rewards build's failures without a correction have no answer to learn: GRPO files only.
+    sft, dpo = build_files.method_files(build_files.SFT), build_files.method_files(build_files.DPO)
     files: dict[str, list[dict[str, Any]]] = {
-        "train": [sft_row(ex, ws) for ex in train if ex.kind != "failure"],
-        "validation": [sft_row(ex, ws) for ex in valid if ex.kind != "failure"],
-        "eval": [sft_row(ex, ws) for ex in held if ex.kind != "failure"],
+        stem(name): [sft_row(ex, ws) for ex in part if ex.kind != "failure"]
+        for name, part in zip(sft.names, (train, valid, held), strict=True)
     }
     if rewards:
         # GRPO trains on the failures only: the base already passes the anchors, so their groups
         # would mostly share one reward and teach nothing; they stay in validation and test.
-        files["grpo_train"] = [grpo_row(ex, ws) for ex in train if ex.kind in ("correction", "failure")]
-        files["grpo_validation"] = [grpo_row(ex, ws) for ex in valid]
-        files["grpo_eval"] = [grpo_row(ex, ws) for ex in held]
+        g_train, g_valid, g_held = map(stem, build_files.method_files(build_files.GRPO).names)
+        files[g_train] = [grpo_row(ex, ws) for ex in train if ex.kind in ("correction", "failure")]
+        files[g_valid] = [grpo_row(ex, ws) for ex in valid]
+        files[g_held] = [grpo_row(ex, ws) for ex in held]
     if preserve:
         # A file of its own: exports and hosted uploads read train.jsonl, and these answers are wrong.
         files["preserve"] = [sft_row(ex, ws) for ex in preserve]
     if "prompt-completion" in formats:
-        files["train_pc"] = [pc_row(ex, ws) for ex in train]
-        files["validation_pc"] = [pc_row(ex, ws) for ex in valid]
-        files["eval_pc"] = [pc_row(ex, ws) for ex in held]
+        files["train_pc"] = [pc_row(ex, ws) for ex in train if ex.kind != "failure"]
+        files["validation_pc"] = [pc_row(ex, ws) for ex in valid if ex.kind != "failure"]
+        files["eval_pc"] = [pc_row(ex, ws) for ex in held if ex.kind != "failure"]
     dpo_dropped: list[dict[str, Any]] = []
-    for name, part in (("dpo_train", train), ("dpo_validation", valid), ("dpo_eval", held)):
+    for name, part in zip(map(stem, dpo.names), (train, valid, held), strict=True):
         rows = []
         for ex in part:
             if ex.kind != "correction":

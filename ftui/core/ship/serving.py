@@ -48,6 +48,9 @@ LLAMA_CPP_GREEDY = {"repeat_penalty": 1.0, "top_k": 1, "min_p": 0.0}
 # model's greedy answers. ftui's server fills these in where a request leaves them out.
 LLAMA_CPP_REQUEST_DEFAULTS = {"repeat_penalty": 1.0}
 GENERATION_PATHS = ("/v1/chat/completions", "/v1/completions")
+# The key a serving child requires on every request, when its parent gives it one (the fine-tuning
+# service does, a new one each start): in the child's environment only, never in its config file.
+API_KEY_ENV = "FTUI_SERVE_API_KEY"
 
 
 class ServeError(FtuiError):
@@ -146,7 +149,7 @@ def start(
     threads: int | None = None,
 ) -> tuple[Path, int]:
     sd = serve_dir(ws)
-    st = exports.job_state(sd)
+    st = jobs.job_state(sd)
     if st.state == "running":
         cfg = st.config
         raise ServeError(
@@ -158,17 +161,16 @@ def start(
     if threads is not None and threads < 1:
         raise ServeError(f"--threads {threads}: give 1 or more")
     cfg = plan(ws, run_dirs, port=port, quant=quant, engine=engine, threads=threads)
-    sd.mkdir(parents=True, exist_ok=True)
-    for stale in (exports.EVENTS, "stop"):
-        (sd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(sd)
     atomic_write_json(sd / exports.CONFIG, cfg)
     return sd, jobs.start_child(["serve", str(sd.resolve())], sd, LOG)
 
 
-def served_models(url: str, timeout: float = 2.0) -> list[str] | None:
-    """The model names the endpoint lists, or None when it does not answer."""
+def served_models(url: str, timeout: float = 2.0, api_key: str | None = None) -> list[str] | None:
+    """The model names the endpoint lists, or None when it does not answer (or refuses the key)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with urllib.request.urlopen(f"{url}/models", timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/models", headers=headers), timeout=timeout) as resp:
             data = json.loads(resp.read().decode("utf-8"))
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -177,7 +179,7 @@ def served_models(url: str, timeout: float = 2.0) -> list[str] | None:
 
 def status(ws: Workspace) -> dict[str, Any]:
     sd = serve_dir(ws)
-    st = exports.job_state(sd)
+    st = jobs.job_state(sd)
     cfg = st.config
     out: dict[str, Any] = {
         "state": st.state,
@@ -233,15 +235,9 @@ def _tail(path: Path, n: int = 3) -> str:
 
 def stop(ws: Workspace, wait: float = 15.0) -> bool:
     sd = serve_dir(ws)
-    if exports.job_state(sd).state != "running":
+    if jobs.job_state(sd).state != "running":
         return False
-    jobs.request_stop(sd)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        pid = jobs.read_pid(sd)
-        if pid is None or not jobs.pid_alive(pid):
-            break
-        time.sleep(0.2)
+    jobs.stop_and_wait(sd, wait)
     return True
 
 

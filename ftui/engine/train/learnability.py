@@ -8,27 +8,20 @@ writes JOB_DIR/result.json (passes per item, the sampling time). Progress goes t
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.build.learnability import CONFIG, EVENTS, RESULT, summarize, verdict
 from ftui.core.grade.grading import grade
-from ftui.engine.child import ChildEnd
+from ftui.engine.child import Cancelled, ChildEnd, StopRequest
 
 # Answers kept per item in the result: enough to see what the base says, not every sample.
 ANSWERS_KEPT = 2
 
 
-class Cancelled(Exception):
-    pass
-
-
-def sample(cfg: dict[str, Any], generator, emit, stopped) -> dict[str, Any]:
+def sample(cfg: dict[str, Any], generator, emit, stop: StopRequest) -> dict[str, Any]:
     """The result for `cfg` with `generator` (an infer.generate.Generator)."""
     items, k = cfg["items"], int(cfg["k"])
     messages = [it["messages"] for it in items for _ in range(k)]
@@ -36,8 +29,7 @@ def sample(cfg: dict[str, Any], generator, emit, stopped) -> dict[str, Any]:
 
     def progress(done: int, total: int) -> None:
         emit("progress", side="all", done=done, total=total)
-        if stopped():
-            raise Cancelled()
+        stop.check()
 
     emit("status", message=f"sampling {k} answers for each of {len(items)} failures")
     t0 = time.monotonic()
@@ -84,14 +76,8 @@ def sample(cfg: dict[str, Any], generator, emit, stopped) -> dict[str, Any]:
 
 def main(job_dir: str | Path, generator_factory=None) -> int:
     d = Path(job_dir)
-    stop = threading.Event()
     end = ChildEnd(d / EVENTS, cancel_on=(Cancelled,), cancelled=lambda: {"step": None, "checkpoint": None})
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_term)
+    stop = StopRequest(d).install()
     with end:
         cfg = json.loads((d / CONFIG).read_text(encoding="utf-8"))
         end.emit("started", items=len(cfg["items"]), model=cfg["model"])
@@ -104,7 +90,7 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
             gen = load_for_generation(
                 cfg["model"], device=cfg.get("device") or "auto", dtype=cfg.get("dtype") or "auto"
             )
-        result = sample(cfg, gen, end.emit, lambda: stop.is_set() or (d / "stop").exists())
+        result = sample(cfg, gen, end.emit, stop)
         atomic_write_json(d / RESULT, result)
         s = summarize(result)
         end.emit(
