@@ -28,10 +28,16 @@ def loss_summary(run_dir: Path | str) -> dict[str, Any]:
         "early_stopped": False,
         "runtime_s": None,
         "state": None,
+        "rewards": [],
+        "warnings": [],
     }
     for ev in evs:
         kind = ev["type"]
+        if kind == "warning":
+            out["warnings"].append(ev.get("message"))
         if kind == "log":
+            if isinstance(ev.get("reward"), (int, float)):
+                out["rewards"].append((ev.get("step"), ev["reward"], ev.get("frac_reward_zero_std")))
             if out["first_loss"] is None:
                 out["first_loss"] = ev.get("loss")
             out["last_loss"], out["steps"] = ev.get("loss"), ev.get("step")
