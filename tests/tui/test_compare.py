@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ftui.tui.app import FtuiApp
-from ftui.tui.panes.compare.pane import metric_rows
+from ftui.tui.panes.compare.metrics import metric_rows
 from ftui.tui.widgets.word_diff import word_diff
 from tests.tui.conftest import REPORT, add_report, settle
 
@@ -120,7 +120,7 @@ async def test_postmortem_is_written_when_missing(ws):
 
 
 def test_p_values_fit_their_column_and_keep_the_exponent():
-    from ftui.tui.panes.compare.pane import p_text
+    from ftui.tui.panes.compare.metrics import p_text
 
     assert [p_text(p) for p in (1.0, 0.289, 0.0386, 2.98e-08, 9.54e-07)] == ["1", "0.29", "0.039", "3e-8", "1e-6"]
     assert all(len(p_text(p)) <= 6 for p in (0.00012, 1e-12, 0.5))
@@ -202,3 +202,63 @@ async def test_forgetting_check_runs_in_the_background_and_its_table_sits_beside
         lines = [table.render_line(y).text for y in range(3)]
         assert lines[1].split()[0].startswith("sample_ar") and lines[1].split()[-2:] == ["100→50", "-50✘"]
         assert lines[2].split()[-2:] == ["50→50", "+0"]
+
+
+async def test_an_evaluation_started_elsewhere_shows_its_progress_not_press_e(ws):
+    import json
+    import os
+
+    from tests.tui.conftest import make_run, recorded
+
+    run_dir = make_run(ws, "busy-run", recorded())
+    d = run_dir / "eval"
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    (d / "pid").write_text(f"{os.getpid()}\n")  # a live process: the CLI's child, as far as the pane can tell
+    t = __import__("time").time()
+    evs = [
+        {"v": 1, "type": "started", "t": t, "items": 16},
+        {"v": 1, "type": "progress", "t": t, "side": "base", "done": 6, "total": 16},
+        {"v": 1, "type": "heartbeat", "t": t},
+    ]
+    (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evs))
+    app = FtuiApp(ws, start_pane="compare", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        for _ in range(20):
+            banner = str(app.screen.query_one("#cmp-banner").render())
+            if "6/16" in banner:
+                break
+            await pilot.pause(0.1)
+        assert "evaluating busy-run" in banner and "base 6/16" in banner and "press e" not in banner
+        (d / "events.jsonl").write_text(
+            "".join(json.dumps(e) + "\n" for e in [*evs, {"v": 1, "type": "cancelled", "t": t}])
+        )
+
+
+async def test_a_filter_set_on_one_run_is_reset_for_the_next(ws):
+    add_report(ws)
+    add_report(ws, run_id="other-run")
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        await pilot.press("r")
+        await pilot.pause()
+        assert pane.bucket == "regressed" and len(pane.query_one("#cmp-items").rows) == 1
+        await pilot.press("o")
+        await settle(pilot, app, 3)
+        assert pane.bucket == "all" and pane.cluster is None
+        assert len(pane.query_one("#cmp-items").rows) == 12
+        assert "all" in str(pane.query_one("#cmp-filter").render())
+
+
+async def test_p_values_are_labeled_with_their_test_and_counts(ws):
+    add_report(ws)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        banner = str(pane.query_one("#cmp-banner").render())
+        assert "mid-p 0.12 (3 fixed vs 0 regressed)" in banner
+        assert "exact p" in pane.query_one("#metric-table").render_line(0).text

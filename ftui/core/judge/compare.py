@@ -47,10 +47,10 @@ VERDICTS: dict[tuple[bool, bool] | str, dict[str, Any]] = {
             "Add more corrected examples for the cluster.",
         ],
     },
-    # Joins the table when the cluster improved but the 95% interval of its change still holds zero.
+    # Replaces the table whenever the cluster's 95% interval cannot settle the question (see `settles`).
     "inconclusive": {
         "verdict": "inconclusive",
-        "headline": "Inconclusive: the cluster's gain could still be zero.",
+        "headline": "Inconclusive: too few items of the cluster to tell whether it changed.",
         "advice": [],
     },
     # Joins the table when the prompt rung (few-shot corrections in context) fixes the cluster at
@@ -108,6 +108,32 @@ def rates(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# A change the interval must rule out before "the cluster did not improve" is said: below it,
+# a flat result on many items is a finding; above it, a flat result on a few items is not.
+NO_GAIN = 0.10
+
+
+def settles(x: dict[str, Any]) -> str:
+    """What a slice's figures say about its change: "better" or "worse" (the 95% interval excludes
+    zero and the mid-p McNemar test agrees), "flat" (the interval rules out a gain of NO_GAIN or
+    more) or "unsettled" (too few items to say).
+
+    Both the interval and the test are asked because at a handful of items they disagree: two
+    fixed items of two give an interval above zero but a mid-p of 0.25.
+    """
+    if not x.get("total") or "ci" not in x:
+        return "unsettled"
+    lo, hi = x["ci"]
+    significant = x.get("mid_p", 1.0) < ALPHA
+    if lo > 0 and significant:
+        return "better"
+    if hi < 0 and significant:
+        return "worse"
+    if (x.get("change") or 0) <= 0 and hi < NO_GAIN:
+        return "flat"
+    return "unsettled"
+
+
 def decide(
     targeted: dict[str, Any],
     items: list[dict[str, Any]],
@@ -118,18 +144,31 @@ def decide(
 ) -> dict[str, Any]:
     """The verdict from the seed's table, plus the ship gate on anchor-like regressions.
 
+    The table is read only when the targeted cluster's 95% interval settles the question: a gain
+    whose interval holds zero, or a flat result on too few items to rule out a real gain, is
+    "inconclusive" whatever else happened. The few-shot arm is weighed too: when examples in the
+    prompt fix the cluster at least as well, and that is settled, fine-tuning was not needed.
+
     A regression on a flaky item (a base pass that did not hold when re-asked) is always counted
     and shown; with `ignore_flaky` it neither blocks the gate nor makes the verdict "investigate".
     A general task whose score dropped by more than `eval.forgetting.max_drop` (the forgetting
     check) counts as a regression the benchmark could not see.
     """
-    improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
+    state = settles(targeted)
+    improved = state == "better"
     regressed = [it["id"] for it in items if it["bucket"] == "regressed" and not (ignore_flaky and it.get("flaky"))]
     forgot = [r for r in (forgetting or {}).get("tasks", []) if r.get("flagged")]
-    inconclusive = improved and bool(targeted.get("spans_zero"))
-    prompt_rung = fewshot is not None and improved and fewshot_suffices(targeted, fewshot)
-    key = "inconclusive" if inconclusive else (improved, bool(regressed) or bool(forgot))
-    out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
+    inconclusive = state == "unsettled"
+    fewshot_gain = (
+        fewshot is not None
+        and fewshot_suffices(targeted, fewshot)
+        and fewshot["targeted"]["tuned_passed"] > fewshot["targeted"]["base_passed"]
+    )
+    prompt_rung = fewshot_gain and (improved or settles(fewshot["targeted"]) == "better")  # type: ignore[index]
+    key: tuple[bool, bool] | str = (
+        "inconclusive" if inconclusive else (improved, bool(regressed) or bool(forgot) or state == "worse")
+    )
+    out = dict(VERDICTS["not_needed" if prompt_rung else key])
     out["advice"] = list(out["advice"])
     if forgot:
         drops = ", ".join(drop_text(r) for r in forgot)
@@ -145,11 +184,12 @@ def decide(
         )
     if forgetting is not None:
         out["forgetting_flagged"] = [r["task"] for r in forgot]
-    if inconclusive:
+    if inconclusive and targeted["total"]:
         lo, hi = targeted["ci"]
         more = targeted.get("more_items_to_settle")
         out["advice"].append(
-            f"The cluster's change is {pts(targeted['change'])}, but its 95% interval ({pts(lo)} to {pts(hi)}) "
+            f"The cluster's change is {pts(targeted['change'])} on {targeted['total']} item"
+            f"{'s' if targeted['total'] != 1 else ''}, and its 95% interval ({pts(lo)} to {pts(hi)}) "
             "still holds zero."
         )
         out["advice"].append(
@@ -160,11 +200,12 @@ def decide(
         )
         if regressed:
             out["advice"].append(f"Also read the {len(regressed)} regression(s) before shipping.")
-    if prompt_rung and fewshot is not None:
+    if fewshot_gain and fewshot is not None:
         out["advice"].append(
             f"Few-shot prompting with {fewshot.get('k')} of the cluster's corrections passes "
             f"{fewshot['targeted']['tuned_passed']}/{fewshot['targeted']['total']} of the cluster "
-            f"(fine-tuned: {targeted['tuned_passed']}/{targeted['total']}) and breaks nothing the base passed."
+            f"(fine-tuned: {targeted['tuned_passed']}/{targeted['total']}) and breaks nothing the base passed"
+            + ("." if prompt_rung else "; try the prompt change before more training.")
         )
     out["improved"] = improved
     out["regressions"] = sum(it["bucket"] == "regressed" for it in items)
@@ -372,8 +413,12 @@ def interval_text(x: dict[str, Any]) -> str:
     lo, hi = x["ci"]
     mdc = x.get("detectable_change")
     smallest = f"{100 * mdc:.0f} pts" if mdc is not None else "none (too few items)"
-    text = f"95% CI {pts(lo)} to {pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
-    if x.get("spans_zero") and (x.get("change") or 0) > 0:
+    b = x.get("buckets") or {}
+    text = (
+        f"95% CI {pts(lo)} to {pts(hi)}, mid-p={x['mid_p']:.3g} (mid-p McNemar on {b.get('fixed', 0)} fixed vs "
+        f"{b.get('regressed', 0)} regressed of {x['total']}), smallest detectable change {smallest}"
+    )
+    if settles(x) == "unsettled":
         more = x.get("more_items_to_settle")
         text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'more items needed'})"
     return text
@@ -416,7 +461,8 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
         lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {pct(x['base_rate']):>6}")
         lines.append(
             f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {pct(x['tuned_rate']):>6}   change {pts(x['change'])}"
-            f"   (McNemar p={x['mcnemar_p']:.3g})"
+            f"   (exact McNemar p={x['mcnemar_p']:.3g}: {x['buckets']['fixed']} fixed vs "
+            f"{x['buckets']['regressed']} regressed)"
         )
         if interval_text(x):
             lines.append("  " + interval_text(x))

@@ -10,115 +10,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from ftui.core.base.formatting import MISSING, pct, pts
-from ftui.core.judge import compare, evalrun, forgetting, side_by_side
+from ftui.core.judge import evalrun, forgetting, side_by_side
 from ftui.core.runs import runs
 from ftui.tui.panes.base import Pane
+from ftui.tui.panes.compare.metrics import (
+    BUCKET_MARK,
+    METRIC_COLUMNS,
+    VERDICT_WORD,
+    WIDE,
+    forgetting_cells,
+    forgetting_of,
+    interval_cell,
+    metric_cells,
+    metric_rows,
+)
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
-
-BUCKET_FILTERS = ("all", "fixed", "regressed", "still_failing", "still_passing")
-BUCKET_MARK = {
-    "fixed": "✔ fixed",
-    "regressed": "✘ regressed",
-    "still_failing": "· still failing",
-    "still_passing": "= still passing",
-}
-VERDICT_WORD = {
-    "ship": "SHIP",
-    "investigate": "INVESTIGATE",
-    "data_quality": "DATA QUALITY",
-    "stop": "STOP",
-    "inconclusive": "INCONCLUSIVE",
-    "not_needed": "FINE-TUNING NOT NEEDED",
-}
-
-
-METRIC_COLUMNS = (
-    Column("cluster", 0),
-    Column("n", 4, "right"),
-    Column("base → tuned", 13, "right"),
-    Column("change", 8, "right"),
-    Column("fix", 4, "right"),
-    Column("reg", 4, "right"),
-    Column("p", 6, "right"),
-)
-# Under 120 columns, with the forgetting table beside it, the benchmark's table keeps its first four
-# (the fix/reg counts are the bucket filters' and the cluster's p is in the banner).
-WIDE = 120
-
-
-def metric_rows(report: dict) -> list[tuple[str, dict]]:
-    """Targeted cluster, the rest, then each cluster of the benchmark (from the per-item grades)."""
-    rows = []
-    target = report.get("targeted_cluster")
-    if report.get("targeted"):
-        rows.append((f"▶ {target or 'targeted'}", report["targeted"]))
-    fewshot = report.get("fewshot")
-    if fewshot and fewshot.get("targeted", {}).get("total"):
-        # The prompt rung on the same items: base → base with the cluster's corrections in the prompt.
-        rows.append((f"  ↳ few-shot ×{fewshot.get('k')} (base)", fewshot["targeted"]))
-    if report.get("rest"):
-        rows.append(("rest of benchmark", report["rest"]))
-    by_cluster: dict[str, list] = {}
-    for it in report.get("items", []):
-        by_cluster.setdefault(it.get("cluster") or "—", []).append(it)
-    for name in sorted(by_cluster, key=lambda n: (-len(by_cluster[n]), n)):
-        if name == target:
-            continue
-        rows.append((f"  {name}", compare.rates(by_cluster[name])))
-    return rows
-
-
-def metric_cells(row: tuple[str, dict]) -> list[str]:
-    name, m = row
-    b = m.get("buckets", {})
-    return [
-        name,
-        str(m.get("total", 0)),
-        f"{pct(m.get('base_rate'), 0)} → {pct(m.get('tuned_rate'), 0)}",
-        pts(m.get("change"), 0),
-        str(b.get("fixed", 0)),
-        str(b.get("regressed", 0)),
-        MISSING if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
-    ]
-
-
-def interval_cell(m: dict) -> str:
-    """The cluster's change with its 95% interval, in one short line for the banner."""
-    if "ci" not in m or not m.get("total"):
-        return ""
-    lo, hi = (round(100 * x) + 0 for x in m["ci"])
-    mdc = m.get("detectable_change")
-    text = f"cluster {pts(m['change'], 0)} (95% CI {lo:+d} to {hi:+d}) · mid-p {p_text(m['mid_p'])}"
-    return text + (f" · {m['total']} items detect ≥{mdc * 100:.0f} pts" if mdc is not None else " · too few items")
-
-
-def forgetting_cells(row: dict) -> list[str]:
-    """A general task of the forgetting check: base → tuned, and its change (✘ past eval.forgetting.max_drop)."""
-
-    def share(x: float | None) -> str:
-        return MISSING if x is None else f"{100 * x:.0f}"
-
-    change = row.get("change")
-    return [
-        row["task"],
-        f"{share(row.get('base'))}→{share(row.get('tuned'))}",
-        (MISSING if change is None else f"{100 * change:+.0f}") + ("✘" if row.get("flagged") else ""),
-    ]
-
-
-def forgetting_of(report: dict | None, run_dir: Path | None) -> dict | None:
-    """The forgetting table of a run: from its report, or from the check alone when not evaluated yet."""
-    if report and report.get("forgetting"):
-        return report["forgetting"]
-    result = forgetting.read_result(run_dir) if run_dir is not None else None
-    return forgetting.summary(result) if result else None
-
-
-def p_text(p: float) -> str:
-    # Six cells wide: small p-values keep their exponent, which is what a reader compares.
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}".replace("e-0", "e-")
 
 
 class ComparePane(Pane):
@@ -275,10 +182,19 @@ tuned fails), **still failing**, **still passing**.
             fg = forgetting_of(report, target)
         except Exception as exc:  # a broken check result is shown, the benchmark's report still is
             error = error or f"forgetting check: {exc}"
-        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg)
+        # An evaluation started elsewhere (the CLI, another window) is shown with its progress, so
+        # the pane never invites a second one.
+        running = target is not None and evalrun.eval_state(target).state == "running"
+        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg, running)
 
     def _loaded(
-        self, dirs: list, target: Path | None, report: dict | None, error: str | None, fg: dict | None = None
+        self,
+        dirs: list,
+        target: Path | None,
+        report: dict | None,
+        error: str | None,
+        fg: dict | None = None,
+        running: bool = False,
     ) -> None:
         self.run_dirs = dirs
         self.run_dir = target
@@ -291,8 +207,12 @@ tuned fails), **still failing**, **still passing**.
             banner.update(f"✘ {error}")
             banner.set_classes("banner -stop")
             return
+        if running and self._eval_watch is None:
+            self._watch(target)
+            banner.update(f"evaluating {target.name}: reading its progress…")
         if report is None:
-            banner.update(f"{target.name} has no evaluation yet: press e to evaluate it (base vs fine-tuned).")
+            if not running:
+                banner.update(f"{target.name} has no evaluation yet: press e to evaluate it (base vs fine-tuned).")
             banner.set_classes("banner")
             self.report = None
             self.query_one("#metric-table", RowTable).set_rows([])
@@ -414,9 +334,7 @@ tuned fails), **still failing**, **still passing**.
             self.notify("No runs yet", severity="warning")
             return
         i = self.run_dirs.index(self.run_dir) if self.run_dir in self.run_dirs else -1
-        self.run_dir = self.run_dirs[(i + 1) % len(self.run_dirs)]
-        self.report = None
-        self.find_reports()
+        self._pick(self.run_dirs[(i + 1) % len(self.run_dirs)])
 
     def action_postmortem(self) -> None:
         if self.run_dir is None:
@@ -465,6 +383,9 @@ tuned fails), **still failing**, **still passing**.
 
     def _eval_started(self, run_dir: Path) -> None:
         self.notify(f"evaluating {run_dir.name} in the background", title="Evaluation")
+        self._watch(run_dir)
+
+    def _watch(self, run_dir: Path) -> None:
         if self._eval_watch is not None:
             self._eval_watch.stop()
         self._eval_watch = self.set_interval(max(1.0, self.ftui.watch_interval), lambda: self._watch_eval(run_dir))
@@ -547,6 +468,10 @@ tuned fails), **still failing**, **still passing**.
             yield (f"Compare run {d.name}", "Show this run's report", lambda d=d: self._pick(d))
 
     def _pick(self, run_dir: Path) -> None:
+        if run_dir != self.run_dir:
+            # A filter belongs to the run it was set on: the next run opens on all of its items.
+            self.bucket, self.cluster = "all", None
+            self.vs, self.vs_dir = None, None
         self.run_dir = run_dir
         self.report = None
         self.find_reports()
