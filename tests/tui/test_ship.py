@@ -67,6 +67,7 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
         status = str(screen.query_one("#ship-status").render())
         assert status.startswith(str(run_dir / "exports" / "gguf-q8_0"))
         assert "peak memory 774 MB (+543 MB writing, weights 538 MB) · parity through llama.cpp" in status
+        assert "out of 2 benchmark items" in status
         items = screen.query_one("#ship-items")
         assert [r["id"] for r in items.rows] == ["q02", "q01"]  # the lost grade first
         items.focus()

@@ -60,6 +60,9 @@ def export_detail(row: dict | None) -> str:
     facts = [exports.memory_text(m.get("memory"), short=True) or ""]
     if row.get("consumer"):
         facts.append(f"parity through {row['consumer'].split(' (')[0]}")
+    if row.get("parity"):
+        # Says what the identical/same counts are out of: the judged items and the anchors.
+        facts.append(f"out of {parity.items_text(row['parity'])}")
     return f"{m.get('out') or row['name']}\n" + " · ".join(f for f in facts if f)
 
 
