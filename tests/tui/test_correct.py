@@ -154,3 +154,28 @@ async def test_item_header_says_what_the_counter_line_says_once_saved(ws):
         await pilot.press("r")
         await settle(pilot, app)
         assert " needs review │" in counter() and header().endswith(" · needs review")
+
+
+async def test_text_undone_to_nothing_is_not_a_correction(ws):
+    app = FtuiApp(ws, start_pane="correct")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        pane = app.screen
+        item = pane.item
+        await pilot.press("e")
+        await type_text(pilot, "draft")
+        await pilot.pause(1.2)  # autosaved once
+        await settle(pilot, app)
+        assert CorrectionStore(ws).get(item.id) is not None
+        for _ in range(5):
+            await pilot.press("backspace")
+        await pilot.press("escape")
+        await settle(pilot, app, 3)
+        status = str(pane.query_one("#co-status").render())
+        assert CorrectionStore(ws).get(item.id) is None
+        assert "0 corrected" in status and "✔ saved" not in status and "not saved" in status
+        # The original answer typed back is the failure, not a correction.
+        await pilot.press("o", "x", "backspace", "escape")  # o focuses the editor
+        await settle(pilot, app, 3)
+        assert CorrectionStore(ws).get(item.id) is None
+        assert "same as the original answer: not saved" in str(pane.query_one("#co-status").render())

@@ -390,3 +390,21 @@ async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(w
         await pilot.press("s")
         await pilot.pause()
         assert chart.smooth and "train (EMA 0.6)" in chart.plt.build()
+
+
+async def test_a_new_run_reads_0_percent_and_loading_until_its_first_step(ws):
+    make_run(ws, "done-run", recorded())
+    t = time.time()
+    fresh = make_run(ws, "zz-fresh", [{"v": 1, "type": "started", "t": t, "max_steps": 30}])
+    (fresh / "pid").write_text(f"{os.getpid()}\n")
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        pane = app.screen
+        bar = pane.query_one("#tr-progress", ProgressBar)
+        pane.attach(next(r.dir for r in pane.query_one("#run-table").rows if r.id == "done-run"))
+        assert bar.percentage == 1.0
+        pane.attach(fresh)  # straight from a finished run: nothing of its 100% may stay
+        await pilot.pause()
+        assert bar.percentage == 0.0
+        assert "loading" in str(pane.query_one("#tr-stats").render())

@@ -125,6 +125,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._gen: dict[str, int] = defaultdict(int)
         self._save_lock = threading.Lock()
         self._save_state = ""
+        self._start_text, self._start_status = "", PENDING
         self._template_source = None
         self._header_status = ""
 
@@ -204,6 +205,9 @@ The status line counts corrected / skipped / review / to do in this cluster.
         corr = self.session.correction(item.id)
         draft = self.pending_draft()
         self._load_editor(corr.output if corr is not None else draft.output if draft is not None else "")
+        # What the item was when shown: an edit undone back to it, on an item without a
+        # correction, is no correction at all.
+        self._start_text, self._start_status = self.editor.text, self.session.status(item.id)
         self._save_state = ""
         stale = corr is not None and corr.is_stale(item)
         self._render_item()
@@ -309,11 +313,16 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._dirty = False
         text = self.editor.text
         self._loaded_text = text
-        if not text.strip():
-            self._save_state = "empty: not saved"
+        current = self.session.status(item.id)
+        unchanged = self._start_status == PENDING and text == self._start_text
+        if not text.strip() or unchanged or text.strip() == (item.answer or "").strip():
+            why = "empty" if not text.strip() else "unchanged" if unchanged else "same as the original answer"
+            if self._start_status == PENDING and current != PENDING:
+                # Saved earlier in this edit, then undone: take the saved correction back.
+                self._store(item, None, PENDING)
+            self._save_state = f"{why}: not saved"
             self._update_status()
             return
-        current = self.session.status(item.id)
         status = REVIEW if current == REVIEW else CORRECTED
         self._store(item, text, status)
 
@@ -343,7 +352,8 @@ The status line counts corrected / skipped / review / to do in this cluster.
 
     def _saved(self, item_id: str, status: str) -> None:
         word = {CORRECTED: "saved", SKIPPED: "skipped", REVIEW: "marked for review", PENDING: "reverted"}[status]
-        if self.item is not None and self.item.id == item_id:
+        undone = status == PENDING and self._save_state.endswith("not saved")
+        if self.item is not None and self.item.id == item_id and not undone:
             self._save_state = f"✔ {word}"
             self._update_status()
         self.ftui.corrections_changed(item_id)

@@ -163,6 +163,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         log.clear()
         self._log_offset = 0
         self._poll(quiet=True)
+        self._render_stats()
         self._mark_dead(self.query_one("#run-table", RowTable).rows)
         chart.flush_now()
         if not log.has_class("-hidden"):
@@ -224,8 +225,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         self.query_one("#tr-stats", Static).update(v.stats_line())
         self.query_one("#tr-detail", Static).update(v.detail_line())
         bar = self.query_one("#tr-progress", ProgressBar)
-        if v.max_steps:
-            bar.update(total=v.max_steps, progress=v.step)
+        # Without a step count yet the bar reads 0%, never the previous run's figure.
+        bar.update(total=v.max_steps or 1, progress=min(v.step, v.max_steps) if v.max_steps else 0)
 
     # -- log tail --------------------------------------------------------------------------
     def _read_log(self) -> None:

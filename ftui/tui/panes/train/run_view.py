@@ -32,7 +32,10 @@ class RunView(RunFold):
         parts = [f"{self.run_id} · {self.state}"]
         if self.max_steps:
             parts.append(f"step {self.step}/{self.max_steps}")
-        if self.state == "running":
+        if self.state == "running" and not self.step:
+            # Before the first step the model is still loading: no ETA, no rate can be true yet.
+            parts.append("loading")
+        elif self.state == "running":
             parts.append(f"ETA {duration(self.eta_s)}")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
