@@ -119,6 +119,7 @@ class FtuiApp(App):
                 title=worker.description or "Failed",
                 severity="error",
                 timeout=20,
+                markup=False,  # errors quote paths and fixes with brackets (`ftui[train]`)
             )
 
     def _broadcast(self, message) -> None:

@@ -408,3 +408,32 @@ async def test_a_new_run_reads_0_percent_and_loading_until_its_first_step(ws):
         await pilot.pause()
         assert bar.percentage == 0.0
         assert "loading" in str(pane.query_one("#tr-stats").render())
+
+
+async def test_the_form_refuses_before_starting_when_the_training_stack_is_missing(ws, monkeypatch):
+    import importlib.util
+
+    from ftui.core.base import jobs
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.logs.runlog import load_run_log
+
+    store = CorrectionStore(ws)
+    for item in load_run_log(ws).items[:8]:
+        if item.label and item.retrieval_hit:
+            store.save(item, f"corrected answer for {item.id}")
+    builder.build(ws)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    spawned = []
+    monkeypatch.setattr(jobs, "start_child", lambda *a, **k: spawned.append(a) or 0)
+    app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(pilot, app)
+        stats = str(app.screen.query_one("#tr-stats").render())
+        assert "not started" in stats and "pip install 'ftui[train]'" in stats and "torch" in stats
+        assert spawned == [] and not list(Path(ws.state.runs).glob("*/config.json"))

@@ -17,6 +17,7 @@ from typing import Any
 from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
+from ftui.core.base.stack import require_train_stack
 from ftui.core.build.store import targeted_cluster
 from ftui.core.curate import clusters as clusters_mod
 from ftui.core.curate.overlay import Overlay
@@ -286,6 +287,7 @@ def start_eval(
 ) -> tuple[Path, int]:
     """Plan and launch the evaluation child for a run; returns (run_dir, pid)."""
     run_dir = runs.find_run(ws, str(run_ref))
+    require_train_stack("an evaluation")
     state = eval_state(run_dir, name=dir_name)
     if state.state == "running":
         raise EvalError(

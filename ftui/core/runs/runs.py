@@ -19,6 +19,7 @@ from ftui.core.base.errors import InputError
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
 from ftui.core.base.run_dirs import new_run_dir
+from ftui.core.base.stack import require_train_stack
 from ftui.core.runs.fold import fold
 from ftui.core.workspace.workspace import TrainConfig
 
@@ -75,6 +76,15 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
                 None,
                 f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
             )
+        if not _has_rows(build_dir / name):
+            raise InputError(
+                build_dir / name,
+                None,
+                f"build {build_dir.name} has no training rows: write corrections first "
+                "(the Correct pane, or `ftui correct`), then build again",
+            )
+    # Checked here, before a run folder exists, rather than by a child failing seconds later.
+    require_train_stack()
     if cfg.get("accelerate_config"):
         from ftui.core.runs.accelerate_checks import check_launch
 
@@ -99,9 +109,15 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
     return run_dir
 
 
+def _has_rows(path: Path) -> bool:
+    with open(path, encoding="utf-8") as fh:
+        return any(line.strip() for line in fh)
+
+
 def start_training(run_dir: Path, resume: bool = False) -> int:
     """Launch the detached training child for `run_dir`; returns its pid."""
     run_dir = Path(run_dir)
+    require_train_stack()
     if resume:
         state = read_state(run_dir)
         if state.state == "running":

@@ -8,9 +8,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Log, ProgressBar, Static
 
 from ftui.core.base import jobs
+from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
@@ -300,9 +302,18 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             target = hosted.target_for(self.ftui.ws, epochs=int(epochs) if epochs else None)
             run_dir = hosted.submit(self.ftui.ws, build, target, overrides["method"], say=lambda _m: None)
         else:
-            run_dir = runs.create_run(self.ftui.ws, build, overrides)
-            runs.start_training(run_dir)
+            try:
+                run_dir = runs.create_run(self.ftui.ws, build, overrides)
+                runs.start_training(run_dir)
+            except FtuiError as exc:  # refused before a child was started: say why and the fix
+                self.app.call_from_thread(self._refused, str(exc))
+                return
         self.app.call_from_thread(self._started, run_dir)
+
+    def _refused(self, why: str) -> None:
+        # Plain text: the fix holds brackets (`ftui[train]`) that markup would eat.
+        self.query_one("#tr-stats", Static).update(Content(f"✘ not started: {why}"))
+        self.notify(why, title="Training not started", severity="error", timeout=20, markup=False)
 
     def _started(self, run_dir: Path) -> None:
         self.notify(f"{run_dir.name} started in the background", title="Training")
