@@ -18,7 +18,7 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
         assert "INCONCLUSIVE" in banner and "cluster +60 pts (95% CI +0 to +83) · mid-p 0.12" in banner
         items = pane.query_one("#cmp-items")
         assert len(items.rows) == 12
-        await pilot.press("r")
+        await pilot.press("f", "f")  # all → fixed → regressed
         await pilot.pause()
         assert [it["id"] for it in items.rows] == ["q09"]
         assert "✘ regr. ~flaky" in items.render_line(1).text
@@ -27,10 +27,10 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
         diff = pane.query_one("#cmp-diff")
         assert "pass" in str(diff.query_one("#wd-base").border_title)
         assert "fail" in str(diff.query_one("#wd-tuned").border_title)
-        await pilot.press("f")
+        await pilot.press("f", "f", "f", "f")  # round to fixed again
         await pilot.pause()
         assert {it["bucket"] for it in items.rows} == {"fixed"} and len(items.rows) == 4
-        await pilot.press("a", "c")  # first cluster only
+        await pilot.press("f", "f", "f", "f", "F")  # round to all buckets; first cluster only
         await pilot.pause()
         clusters = {it["cluster"] for it in items.rows}
         assert len(clusters) == 1
@@ -96,7 +96,7 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
         await settle(pilot, app, 3)
         pane = app.screen
         assert "no evaluation yet" in str(pane.query_one("#cmp-banner").render())
-        await pilot.press("e")
+        await pilot.press("E")
         await settle(pilot, app)
         assert calls == [run_dir]
         for _ in range(40):
@@ -243,10 +243,10 @@ async def test_a_filter_set_on_one_run_is_reset_for_the_next(ws):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
         pane = app.screen
-        await pilot.press("r")
+        await pilot.press("f", "f")
         await pilot.pause()
         assert pane.bucket == "regressed" and len(pane.query_one("#cmp-items").rows) == 1
-        await pilot.press("o")
+        await pilot.press("right_square_bracket")
         await settle(pilot, app, 3)
         assert pane.bucket == "all" and pane.cluster is None
         assert len(pane.query_one("#cmp-items").rows) == 12

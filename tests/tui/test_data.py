@@ -40,7 +40,7 @@ async def test_build_check_and_export_by_keys(ws):
         assert discarded and not discarded & set(done)
         # Without the model's tokenizer on disk the pane says why token counts are missing.
         assert "token counts skipped" in str(pane.query_one("#dt-hist").render())
-        await pilot.press("x")
+        await pilot.press("X")
         await pilot.pause()
         assert type(app.screen).__name__ == "ExportScreen"
         await pilot.press("enter")  # the first format: OpenAI chat
@@ -115,9 +115,9 @@ async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
         assert str(pane.query_one("#dt-finding").render()) == (
             f"×{len(ids)}: not in training — {ids[0]}, {ids[1]}, {ids[2]} and {len(ids) - 3} more (a: every finding)"
         )
-        await pilot.press("a")
+        await pilot.press("f")
         await pilot.pause()
         assert [r[2] for r in table.rows if r[0] == "discarded"] == ids
-        await pilot.press("a")
+        await pilot.press("f")
         await pilot.pause()
         assert [r[:4] for r in table.rows if r[0] == "discarded"] == [r[:4] for r in grouped]

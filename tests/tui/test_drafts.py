@@ -59,7 +59,7 @@ async def test_accept_edit_reject_one_by_one(ws):
         app.open_correct("wrong_symbol", items[2].id)
         await settle(pilot, app)
         assert "Draft ✘ fails" in str(pane.query_one("#co-json").render())
-        await pilot.press("x")
+        await pilot.press("z")
         await settle(pilot, app, 3)
         assert dr.DraftStore(ws).get(items[2].id).status == "rejected"
         assert CorrectionStore(ws).get(items[2].id) is None
@@ -87,6 +87,9 @@ async def test_accept_all_passing_says_how_many(ws):
         await pilot.pause()
         assert type(app.screen).__name__ == "ConfirmScreen"
         assert "Accept 3 drafts that pass the grader in wrong_symbol?" in str(app.screen.query_one("#cf-q").render())
+        # It shows what it will accept before the yes: every item id with the start of its draft.
+        detail = "\n".join(str(w.render()) for w in app.screen.query(".muted"))
+        assert all(f"{it.id}: " in detail for it in items[:3]) and items[3].id not in detail
         await pilot.press("y")
         await settle(pilot, app, 3)
     store = CorrectionStore(ws).all()

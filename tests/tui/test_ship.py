@@ -56,7 +56,7 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
     app = FtuiApp(ws, start_pane="compare")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
-        await pilot.press("x")
+        await pilot.press("X")
         await settle(pilot, app, 3)
         screen = app.screen
         assert type(screen).__name__ == "ShipScreen"
@@ -77,7 +77,9 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
         assert str(diff.query_one("#wd-base").border_title) == "Judged ✔ pass"
         assert str(diff.query_one("#wd-tuned").border_title) == "Export ✘ fail"
         # The fixture run has no adapter: asking for an export is one clear line, nothing starts.
-        await pilot.press("m")
+        await pilot.press("X")  # a pick list of formats: the first is merged
+        await pilot.pause()
+        await pilot.press("j", "enter")
         await settle(pilot, app)
         notes = [n.message for n in app._notifications]
         assert any("has no adapter" in m and "\n" not in m for m in notes)

@@ -56,8 +56,9 @@ async def test_live_probe_curves_follow_the_child(ws):
             assert chart.probes[0][1] == 0.25 and chart.probes[3] == (20, 1.0, 0.75)
             stats = str(pane.query_one("#tr-stats").render())
             assert "probes @30: cluster 8/8, anchors 4/4" in stats
-            # Reattaching reads the same points back from the file.
-            await pilot.press("a")
+            # Reattaching (enter on the run) reads the same points back from the file.
+            pane.query_one("#run-table").focus()
+            await pilot.press("enter")
             await pilot.pause(0.3)
             assert [p[0] for p in pane.query_one("#tr-chart").probes] == [5, 10, 15, 20, 25, 30]
     finally:
@@ -260,7 +261,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
         app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot, app)
-            await pilot.press("n")
+            await pilot.press("N")
             await pilot.pause()
             form = app.screen
             assert type(form).__name__ == "RunFormScreen"
@@ -358,7 +359,7 @@ async def test_resume_a_cancelled_run(ws, monkeypatch):
     async with app.run_test(size=(80, 24)) as pilot:
         await _attach_first(pilot, app)
         assert app.screen.view.state == "cancelled"
-        await pilot.press("r")
+        await pilot.press("U")
         await settle(pilot, app)
         assert calls == [(run_dir, True)]
 
@@ -382,12 +383,12 @@ async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(w
         raw = [y for _, y in chart.train]
         text = chart.plt.build()
         assert chart.smooth and "train (EMA 0.6)" in text and faint in text
-        await pilot.press("s")
+        await pilot.press("tilde")
         await pilot.pause()
         text = chart.plt.build()
         assert not chart.smooth and "train (EMA" not in text and faint not in text and "train" in text
         assert [y for _, y in chart.train] == raw  # only the drawing changes
-        await pilot.press("s")
+        await pilot.press("tilde")
         await pilot.pause()
         assert chart.smooth and "train (EMA 0.6)" in chart.plt.build()
 
@@ -430,7 +431,7 @@ async def test_the_form_refuses_before_starting_when_the_training_stack_is_missi
     app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        await pilot.press("n")
+        await pilot.press("N")
         await pilot.pause()
         await pilot.press("ctrl+r")
         await settle(pilot, app)

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from ftui.core.judge import evalrun, forgetting, side_by_side
 from ftui.core.runs import runs
+from ftui.tui import keymap
 from ftui.tui.panes.base import Pane
 from ftui.tui.panes.compare.metrics import (
+    BUCKET_FILTERS,
     BUCKET_MARK,
     METRIC_COLUMNS,
     VERDICT_WORD,
@@ -39,22 +40,23 @@ way. Each item falls in a bucket: **fixed** (base failed, tuned passes), **regre
 tuned fails), **still failing**, **still passing**.
 
 * The banner is the verdict: *ship* (improved, nothing broke), *investigate* (improved, some
-  regressions), *data quality* (no improvement, nothing broke), *stop*, or *inconclusive* (improved,
-  but the 95% interval of the cluster's change still holds zero). Below it: that interval
-  (Newcombe's paired method), the mid-p McNemar p-value and the smallest change the cluster's
-  number of items could show.
+  regressions), *data quality* (the interval rules out a real gain, nothing broke), *stop*,
+  *fine-tuning not needed* (few-shot examples fix the cluster as well), or *inconclusive*: the
+  cluster's items cannot settle it (its 95% interval holds zero, or the mid-p test disagrees).
+  Below it: that interval (Newcombe's paired method), the mid-p McNemar p-value with the fixed
+  and regressed counts it is computed on, and the smallest change the cluster's items could show.
 * The table gives pass rates base → fine-tuned for the targeted cluster, the rest of the benchmark
-  and each cluster, with fixed/regressed counts and the exact McNemar p-value.
+  and each cluster, with fixed/regressed counts and the exact McNemar p-value (*exact p*).
 * A regression marked *~flaky* is an item whose base pass did not hold when re-asked with
   sampling (`eval.flaky_k`); it counts, and `eval.gate_ignores_flaky` lets the gate pass it.
 * With `eval.fewshot_k`, the row under the cluster is the prompt rung: the base model given that
   many of the cluster's corrections as examples. When it fixes the cluster as well and breaks
   nothing, the verdict is *fine-tuning not needed*.
-* Filters: **a** all, **f** fixed, **r** regressed, **s** still failing, **p** still passing;
-  **c** cycles through clusters.
+* Filters: **f** cycles the bucket (all, fixed, regressed, still failing, still passing);
+  **F** cycles through clusters. A filter belongs to its run: the next run opens on all items.
 * The two boxes show the selected item's answers with the words that differ highlighted, and each
   side's grade with its reason.
-* **x** ships the run: export it (merged, adapter, GGUF, Ollama) and see, item by item, whether
+* **X** exports the run: export it (merged, adapter, GGUF, Ollama) and see, item by item, whether
   the export answers like the model judged here.
 * **v** sets another evaluated run's report beside this one: each item's bucket here and there
   (✔ fixed, ✘ regressed, · still failing, = still passing) and which run fixed or broke what;
@@ -64,50 +66,11 @@ tuned fails), **still failing**, **still passing**.
   the benchmark's: per task base → tuned and the change, ✘ when it dropped by more than
   `eval.forgetting.max_drop` (the verdict then says so). Base results are cached per model and
   task, the tuned ones per adapter, so a second **g** only measures what is missing.
-* **w** opens the postmortem (Markdown). **o** switches to another run's report; **e** starts
-  the evaluation of the selected run when it has none.
+* **w** opens the postmortem (Markdown). **]** / **[** show the next / previous run; **E**
+  starts the evaluation of the shown run. An evaluation already running (started here or from
+  the CLI) shows its progress in the banner instead.
 """
-    BINDINGS = [
-        Binding("a", "filter('all')", "All", id="compare.all", tooltip="Show every item"),
-        Binding("f", "filter('fixed')", "Fixed", id="compare.fixed", tooltip="Items the fine-tune fixed"),
-        Binding("r", "filter('regressed')", "Regr", id="compare.regressed", tooltip="Items the fine-tune broke"),
-        Binding("s", "filter('still_failing')", "Fail", id="compare.failing", tooltip="Items still failing"),
-        Binding(
-            "p", "filter('still_passing')", "Passing", id="compare.passing", tooltip="Items still passing", show=False
-        ),
-        Binding("c", "next_cluster", "Cluster", id="compare.cluster", tooltip="Cycle the cluster filter"),
-        Binding("w", "postmortem", "Postmortem", id="compare.postmortem", tooltip="Read the postmortem"),
-        Binding(
-            "v",
-            "versus",
-            "Versus",
-            id="compare.versus",
-            tooltip="Set the next evaluated run beside this one, item by item (again: the one after; then off)",
-            show=False,
-        ),
-        Binding(
-            "o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False
-        ),
-        Binding(
-            "x", "ship", "Ship", id="compare.ship", tooltip="Export the run and check the export's answers", show=False
-        ),
-        Binding(
-            "g",
-            "forgetting",
-            "General",
-            id="compare.forgetting",
-            tooltip="Check general tasks base vs fine-tuned (forgetting, lm-evaluation-harness)",
-            show=False,
-        ),
-        Binding(
-            "e",
-            "evaluate",
-            "Evaluate",
-            id="compare.eval",
-            tooltip="Evaluate the shown run (base vs fine-tuned)",
-            show=False,
-        ),
-    ]
+    BINDINGS = keymap.bindings("compare")
 
     def __init__(self) -> None:
         super().__init__()
@@ -268,7 +231,7 @@ tuned fails), **still failing**, **still passing**.
         ]
         line = (
             f"filter: {self.bucket.replace('_', ' ')} · cluster: {self.cluster or 'all'} · {len(shown)} of {len(items)} items"
-            "   (a f r s p: bucket · c: cluster)"
+            "   (f: bucket · F: cluster)"
         )
         if self.vs is not None:
             line = side_by_side.summary_line(self.vs) + "  (v: next run / off)"
@@ -281,6 +244,11 @@ tuned fails), **still failing**, **still passing**.
     def action_filter(self, bucket: str) -> None:
         self.bucket = bucket
         self._apply_filter()
+
+    def action_next_filter(self) -> None:
+        """One key for the bucket filter: all → fixed → regressed → still failing → still passing → all."""
+        i = BUCKET_FILTERS.index(self.bucket) if self.bucket in BUCKET_FILTERS else -1
+        self.action_filter(BUCKET_FILTERS[(i + 1) % len(BUCKET_FILTERS)])
 
     def action_next_cluster(self) -> None:
         names = self._clusters()
@@ -329,12 +297,12 @@ tuned fails), **still failing**, **still passing**.
         self._apply_filter()
 
     # -- runs, evaluation, postmortem ------------------------------------------------------
-    def action_next_run(self) -> None:
+    def action_step_run(self, by: int) -> None:
         if not self.run_dirs:
             self.notify("No runs yet", severity="warning")
             return
         i = self.run_dirs.index(self.run_dir) if self.run_dir in self.run_dirs else -1
-        self._pick(self.run_dirs[(i + 1) % len(self.run_dirs)])
+        self._pick(self.run_dirs[(i + by) % len(self.run_dirs)])
 
     def action_postmortem(self) -> None:
         if self.run_dir is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual import work
 
 from ftui.core.base import jobs
-from ftui.core.base.formatting import plural
+from ftui.core.base.formatting import clip, plural
 from ftui.core.curate import drafts as dr
 
 # How often a running drafting job's events are read.
@@ -52,7 +52,7 @@ class DraftingMixin:
             return None
         mark = "✔ passes" if d.passed else "✘ fails"
         # Keys first: at 80 columns the reason is what gets cut.
-        return f"Draft {mark} · a accept · e edit · x reject · {d.grader}: {d.reason}"
+        return f"Draft {mark} · a accept · e edit · z reject · {d.grader}: {d.reason}"
 
     def draft_status(self) -> str:
         if self.cluster is None or self.session is None:
@@ -72,7 +72,7 @@ class DraftingMixin:
         if self.cluster is None:
             return
         if self._draft_job is not None:
-            self.notify(f"{self.cluster.label} is being drafted: c cancels", title="Draft")
+            self.notify(f"{self.cluster.label} is being drafted: x stops it", title="Draft")
             return
         ws = self.session.ws
         settings = dr.prompt_settings(ws, self.cluster.label)
@@ -175,7 +175,8 @@ class DraftingMixin:
     def action_accept_passing(self) -> None:
         if self.cluster is None:
             return
-        ids = [d.id for d in dr.passing_pending(self.session.ws, self.cluster)]
+        passing = dr.passing_pending(self.session.ws, self.cluster)
+        ids = [d.id for d in passing]
         if not ids:
             self.notify(f"No waiting draft in {self.cluster.label} passes its grader", title="Draft")
             return
@@ -183,7 +184,10 @@ class DraftingMixin:
 
         c = dr.cluster_counts(self.draft_store.all(), self.cluster)
         question = f"Accept {len(ids)} drafts that pass the grader in {self.cluster.label}?"
-        detail = f"{c['draft'] - len(ids)} waiting drafts fail their grader and stay for you to edit or reject."
+        # What will be accepted, shown before the yes: each item and the start of its draft.
+        shown = "\n".join(f"  {d.id}: {clip(' '.join(d.output.split()), 60)}" for d in passing[:8])
+        more = f"\n  … and {len(ids) - 8} more" if len(ids) > 8 else ""
+        detail = f"{shown}{more}\n{c['draft'] - len(ids)} waiting drafts fail their grader and stay for you to edit or reject."
         self.app.push_screen(ConfirmScreen(question, detail), lambda yes: yes and self._decide(ids, "accept"))
 
     @work(thread=True, exit_on_error=False, group="save", description="Deciding drafts")

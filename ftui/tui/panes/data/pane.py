@@ -6,12 +6,12 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from ftui.core.build import builder, checks, formats
 from ftui.core.build import store as build_store
+from ftui.tui import keymap
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
 from ftui.tui.session import Session
@@ -105,17 +105,10 @@ Turns the corrections into a training set and checks it before training.
   truncated), quality checks, exact and near duplicates, and leakage into held-out or benchmark
   items. Errors block nothing here but will hurt training: fix them first.
 * A finding that repeats (the same level and kind) is one row with its count and first places;
-  **a** lists every finding, and again groups them.
-* **k** checks the newest build again. **x** exports it (OpenAI, TRL, LLaMA-Factory formats).
+  **f** lists every finding, and again groups them.
+* **K** checks the newest build again. **X** exports it (OpenAI, TRL, LLaMA-Factory formats).
 """
-    BINDINGS = [
-        Binding("b", "build", "Build", id="data.build", tooltip="Build the dataset from the corrections"),
-        Binding("k", "check", "Check", id="data.check", tooltip="Run the pre-flight check on the newest build"),
-        Binding("x", "export", "Export", id="data.export", tooltip="Export the build in another format"),
-        Binding(
-            "a", "every_finding", "All", id="data.all", tooltip="List every finding, or group repeated ones by kind"
-        ),
-    ]
+    BINDINGS = keymap.bindings("data")
 
     def __init__(self) -> None:
         super().__init__()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Log, ProgressBar, Static
@@ -16,6 +15,7 @@ from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
+from ftui.tui import keymap
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
 from ftui.tui.panes.train.run_view import RunView
@@ -45,7 +45,7 @@ class TrainPane(Pane):
 Fine-tune with LoRA (or QLoRA) on the newest dataset build. The run is a separate process: it keeps
 going if you quit ftui or lose the SSH connection, and you can come back to it from here.
 
-* **n** opens the run form with the workspace's defaults (ftui.yaml `train:`) filled in.
+* **N** opens the run form with the workspace's defaults (ftui.yaml `train:`) filled in.
   **ctrl+r** in the form starts the run.
 * The list shows every run of the workspace: running, finished, failed, cancelled, or dead
   (its process is gone without a final event). **enter** on a run reattaches: the whole loss
@@ -55,31 +55,16 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
   0–1). Below the list: progress, time left, tokens/s, the best eval loss with its step, the
   last probe's pass counts and the learning rate.
 * The train loss is drawn smoothed (an exponential moving average, TensorBoard's 0.6) over the
-  raw per-step curve in a faint colour; **s** switches the smoothing off and on.
-* **x** cancels the attached run after a confirmation; it stops at the next step, saves a
+  raw per-step curve in a faint colour; **~** switches the smoothing off and on.
+* **x** stops the attached run after a confirmation; it stops at the next step, saves a
   checkpoint and ends as *cancelled*.
-* **r** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
-* **l** shows or hides the tail of the run's own log (train.log): errors and warnings land there.
+* **U** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
+* **l** shows or hides, beside the chart, the tail of the run's own log (train.log): errors and warnings land there.
 * With a `hosted:` section in ftui.yaml the form's *Target* can be **hosted**: the build goes to
   that OpenAI-compatible service (`ftui service` on a GPU box, or any other), and the attached
   hosted run is polled every few seconds and drawn like a local one; **x** cancels the job.
 """
-    BINDINGS = [
-        Binding("n", "new_run", "New run", id="train.new", tooltip="Open the run form (defaults from ftui.yaml)"),
-        Binding("a", "attach", "Attach", id="train.attach", tooltip="Reattach to the selected run (full curve)"),
-        Binding("x", "cancel_run", "Cancel run", id="train.cancel", tooltip="Stop the attached run (asks first)"),
-        Binding(
-            "r",
-            "resume",
-            "Resume",
-            id="train.resume",
-            tooltip="Continue a cancelled, failed or dead run from its last checkpoint",
-            show=False,
-        ),
-        Binding("l", "toggle_log", "Log", id="train.log", tooltip="Show or hide the run's log tail"),
-        Binding("s", "toggle_smoothing", "Smooth", id="train.smooth", tooltip="Smooth the train loss, or show it raw"),
-        Binding("R", "refresh_runs", "Refresh", id="train.refresh", tooltip="Re-read the list of runs", show=False),
-    ]
+    BINDINGS = keymap.bindings("train")
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,12 +83,12 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
                 yield RowTable(
                     [Column("run", 0), Column("state", 11), Column("step", 9, "right"), Column("best", 7, "right")],
                     self._run_cells,
-                    empty="no runs yet: n starts one",
+                    empty="no runs yet: N starts one",
                     id="run-table",
                 )
             with Vertical(id="tr-main"):
                 yield Static(
-                    "No run attached. n: new run · enter on a run: attach", id="tr-stats", classes="status-line"
+                    "No run attached. N: new run · enter on a run: attach", id="tr-stats", classes="status-line"
                 )
                 yield ProgressBar(total=None, show_eta=False, id="tr-progress")
                 yield Static("", id="tr-detail", classes="muted")
