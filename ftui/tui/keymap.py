@@ -70,7 +70,7 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         K("correct.skip", "s", "skip", "Skip", "Skip this item (not trained on)"),
         K("correct.review", "h", "review", "Hold", "Hold for review (marks the item as needs review)"),
         K("correct.revert", "u", "revert", "Undo", "Undo this item's correction (back to to do)", footer=False),
-        K("correct.template", "t", "template", "Template", "Apply one template to the whole cluster"),
+        K("correct.template", "t", "template", "Template", "Apply one template to the whole cluster", False),
         K("correct.save", "ctrl+s", "save_now", "Save", "Save now", footer=False, priority=True),
         K("correct.draft", "d", "draft_cluster", "Draft", "Draft this cluster with a teacher model"),
         K("correct.accept_draft", "a", "accept_draft", "Accept", "Accept this item's draft"),
@@ -90,7 +90,7 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         K("data.build", "b", "build", "Build", "Build the dataset from the corrections"),
         K("data.check", "K", "check", "Check", "Run the pre-flight check on the newest build"),
         K("data.export", "X", "export", "Export", "Export the build in another format"),
-        K("data.all", "f", "every_finding", "All findings", "Show every finding of the check, or the first ones"),
+        K("data.all", "f", "every_finding", "Filter", "Filter the check's findings: every one, or grouped by kind"),
     ),
     "train": (
         K("train.new", "N", "new_run", "New run", "Open the run form (defaults from ftui.yaml)"),

@@ -262,3 +262,30 @@ async def test_p_values_are_labeled_with_their_test_and_counts(ws):
         banner = str(pane.query_one("#cmp-banner").render())
         assert "mid-p 0.12 (3 fixed vs 0 regressed)" in banner
         assert "exact p" in pane.query_one("#metric-table").render_line(0).text
+
+
+async def test_the_panes_numbers_are_the_clis(ws, capsys):
+    import json
+
+    from ftui.cli import main
+    from ftui.tui.panes.compare.metrics import metric_cells
+
+    run_dir = add_report(ws)
+    assert main(["report", run_dir.name, "-w", str(ws.root), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        rows = pane.query_one("#metric-table").rows
+        name, m = rows[0]
+        t = cli["targeted"]
+        assert (m["total"], m["base_passed"], m["tuned_passed"]) == (t["total"], t["base_passed"], t["tuned_passed"])
+        cells = metric_cells(rows[0])
+        assert cells[1] == str(t["total"]) and cells[4] == str(t["buckets"]["fixed"])
+        assert cells[5] == str(t["buckets"]["regressed"])
+        banner = str(pane.query_one("#cmp-banner").render())
+        assert cli["verdict"]["verdict"].upper().replace("_", " ") in banner
+        lo, hi = (round(100 * x) for x in t["ci"])
+        assert f"95% CI {lo:+d} to {hi:+d}" in banner
+        assert len(pane.query_one("#cmp-items").rows) == len(cli["items"])

@@ -113,7 +113,7 @@ async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
         await pilot.pause()
         ids = [d["id"] for d in left_out]
         assert str(pane.query_one("#dt-finding").render()) == (
-            f"×{len(ids)}: not in training — {ids[0]}, {ids[1]}, {ids[2]} and {len(ids) - 3} more (a: every finding)"
+            f"×{len(ids)}: not in training — {ids[0]}, {ids[1]}, {ids[2]} and {len(ids) - 3} more (f: every finding)"
         )
         await pilot.press("f")
         await pilot.pause()
@@ -121,3 +121,25 @@ async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
         await pilot.press("f")
         await pilot.pause()
         assert [r[:4] for r in table.rows if r[0] == "discarded"] == [r[:4] for r in grouped]
+
+
+async def test_the_data_pane_says_when_the_build_is_older_than_the_corrections(ws):
+    _correct(ws, 3)
+    app = FtuiApp(ws, start_pane="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("b")
+        await settle(pilot, app, 3)
+        pane = app.screen
+        assert "older than the corrections" not in str(pane.query_one("#dt-status").render())
+        log = load_run_log(ws)
+        extra = next(it for it in log.items if it.label == "wrong_symbol" and it.retrieval_hit and it.id not in
+                     CorrectionStore(ws).all())  # fmt: skip
+        CorrectionStore(ws).save(extra, extra.expected)
+        app.corrections_changed(extra.id)  # what the Correct pane announces after a save
+        await settle(pilot, app, 3)
+        status = str(pane.query_one("#dt-status").render())
+        assert f"build {pane.build.id} is older than the corrections (1 new since)" in status
+        await pilot.press("b")
+        await settle(pilot, app, 3)
+        assert "older than the corrections" not in str(pane.query_one("#dt-status").render())

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from ftui.core.build import builder, checks, formats
+from ftui.core.build import builder, checks, formats, freshness
 from ftui.core.build import store as build_store
 from ftui.tui import keymap
 from ftui.tui.messages import BuildReady
@@ -75,7 +75,7 @@ def finding_rows(findings: list[checks.Finding], every_finding: bool = False) ->
                 (g.level, g.kind, _short(first.where), first.message, f"{_short(first.where)}: {first.message}")
             )
         else:
-            detail = f"×{g.count}: {g.message} — {g.places()} (a: every finding)"
+            detail = f"×{g.count}: {g.message} — {g.places()} (f: every finding)"
             rows.append((g.level, g.kind, _short(first.where), f"×{g.count} {g.message}", detail))
     return rows
 
@@ -142,6 +142,19 @@ Turns the corrections into a training set and checks it before training.
     def on_session(self, session: Session) -> None:
         self.load_latest()
 
+    def corrections_changed(self, item_id: str) -> None:
+        # A correction written in another pane makes the shown build stale: say so at once.
+        if self.build is not None and self.report is not None:
+            self.refresh_stale(self.build)
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="stale", description="Comparing build and corrections"
+    )
+    def refresh_stale(self, build) -> None:
+        stale = freshness.stale_text(self.ftui.ws, build)
+        if self.report is not None:
+            self.app.call_from_thread(self._show_report, build, self.report, "", stale)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", description="Reading the newest build")
     def load_latest(self) -> None:
         builds = build_store.list_builds(self.ftui.ws)
@@ -184,7 +197,8 @@ Turns the corrections into a training set and checks it before training.
         report = checks.check_build(
             build, self.ftui.ws, tokenizer=tokenizer, model=self.ftui.ws.model, label=f"{build.id}/train.jsonl"
         )
-        self.app.call_from_thread(self._show_report, build, report, note)
+        stale = freshness.stale_text(self.ftui.ws, build)
+        self.app.call_from_thread(self._show_report, build, report, note, stale)
 
     def _show_build(self, build, status: str | None, fresh: bool = False) -> None:
         self.build = build
@@ -199,12 +213,11 @@ Turns the corrections into a training set and checks it before training.
         if pane is not None:
             pane.post_message(BuildReady(build_id))
 
-    def _show_report(self, build, report: checks.CheckReport, note: str) -> None:
+    def _show_report(self, build, report: checks.CheckReport, note: str, stale: str = "") -> None:
         self.report = report
         verdict = "✔ no errors" if report.ok else f"✘ {len(report.errors)} errors"
-        self.query_one("#dt-status", Static).update(
-            f"{build.summary_line()} │ check: {verdict}, {len(report.warnings)} warnings"
-        )
+        text = f"{build.summary_line()} │ check: {verdict}, {len(report.warnings)} warnings"
+        self.query_one("#dt-status", Static).update(f"{stale}\n{text}" if stale else text)
         hist = histogram_text(report.tokens)
         self.query_one("#dt-hist", Static).update(hist or note or "no token statistics")
         self._show_findings()
