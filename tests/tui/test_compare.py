@@ -278,7 +278,7 @@ async def test_the_panes_numbers_are_the_clis(ws, capsys):
         await settle(pilot, app, 3)
         pane = app.screen
         rows = pane.query_one("#metric-table").rows
-        name, m = rows[0]
+        _name, m = rows[0]
         t = cli["targeted"]
         assert (m["total"], m["base_passed"], m["tuned_passed"]) == (t["total"], t["base_passed"], t["tuned_passed"])
         cells = metric_cells(rows[0])

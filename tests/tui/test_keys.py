@@ -133,7 +133,7 @@ def test_a_bad_keys_yaml_is_one_line_naming_file_key_and_nearest_id(tmp_path):
     assert msg.startswith(str(path)) and "'clusters.spilt'" in msg and "nearest valid id: clusters.split" in msg
     assert "\n" not in msg
     path.write_text("clusters.split: [1, 2]\n")
-    with pytest.raises(keymap.KeymapError, match="clusters.split: expected a key name"):
+    with pytest.raises(keymap.KeymapError, match=r"clusters\.split: expected a key name"):
         keymap.load_user_keymap(path)
     path.write_text("compare.filter: '['\n")
     assert keymap.load_user_keymap(path) == {"compare.filter": "left_square_bracket"}
