@@ -373,7 +373,7 @@ def test_ema_is_debiased_like_tensorboards():
     assert ema([5.0] * 10) == pytest.approx([5.0] * 10)
 
 
-async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(ws):
+async def test_tilde_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(ws):
     make_run(ws, "done-run", recorded())
     app = FtuiApp(ws, watch_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -381,16 +381,63 @@ async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(w
         chart = app.screen.query_one("#tr-chart")
         faint = "38;2;{};{};{}".format(*chart._faint(TRAIN_COLOR))
         raw = [y for _, y in chart.train]
-        text = chart.plt.build()
-        assert chart.smooth and "train (EMA 0.6)" in text and faint in text
+
+        def legend() -> str:
+            return str(chart.query_one("#lc-legend").render())
+
+        assert chart.smooth and "train (EMA 0.6)" in legend() and "raw" in legend() and faint in chart.plt.build()
         await pilot.press("tilde")
         await pilot.pause()
-        text = chart.plt.build()
-        assert not chart.smooth and "train (EMA" not in text and faint not in text and "train" in text
+        assert not chart.smooth and "train (EMA" not in legend() and faint not in chart.plt.build()
+        assert "train" in legend()
         assert [y for _, y in chart.train] == raw  # only the drawing changes
         await pilot.press("tilde")
         await pilot.pause()
-        assert chart.smooth and "train (EMA 0.6)" in chart.plt.build()
+        assert chart.smooth and "train (EMA 0.6)" in legend()
+
+
+def test_the_loss_axis_keeps_a_minimum_range_and_spikes_are_found():
+    from ftui.tui.widgets.loss_chart import spikes, y_limits
+
+    # Two points of noise must not fill the plot's height as if the loss climbed.
+    lo, hi = y_limits([0.43, 0.49])
+    assert hi - lo >= 0.5 * 0.49 - 1e-9 and lo <= 0.43 and hi >= 0.49
+    assert y_limits([2.5, 0.3]) == (0.3, 2.5)  # a real descent keeps its own range
+    assert y_limits([0.01, 0.011])[0] >= 0  # never below zero for a loss
+    steady = [1.0 - 0.02 * i for i in range(20)]
+    assert spikes(steady) == []
+    assert spikes([*steady, 4.0]) == [20]  # the last step's loss leaps: flagged
+
+
+async def test_the_chart_has_its_legend_outside_the_plot_and_labeled_axes(ws):
+    make_run(ws, "done-run", recorded(EVENTS_PROBES))
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        chart = app.screen.query_one("#tr-chart")
+        legend = str(chart.query_one("#lc-legend").render())
+        assert "eval" in legend and "cluster" in legend and "anchors" in legend
+        loss_text, rates_text = chart.plt.build(), chart.rates_plt.build()
+        assert "eval" not in loss_text and "cluster" not in rates_text  # nothing drawn over the data
+        assert "loss" in loss_text and "pass rate" in rates_text  # each axis says what it measures
+        assert chart.query_one("#lc-rates").display
+        await pilot.press("l")
+        await pilot.pause()
+        # The log opens beside the chart: the chart keeps its height.
+        assert app.screen.query_one("#tr-log").display and chart.size.height >= 8
+
+
+async def test_a_final_loss_spike_is_marked(ws):
+    events = recorded()
+    last = max(i for i, e in enumerate(events) if e["type"] == "log" and "loss" in e)
+    events[last] = {**events[last], "loss": 6.0, "grad_norm": 61.0}
+    make_run(ws, "spiky", events)
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        chart = app.screen.query_one("#tr-chart")
+        assert chart.spikes == [events[last]["step"]]
+        assert f"spike @{events[last]['step']}" in str(chart.query_one("#lc-legend").render())
 
 
 async def test_a_new_run_reads_0_percent_and_loading_until_its_first_step(ws):

@@ -92,8 +92,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
                 )
                 yield ProgressBar(total=None, show_eta=False, id="tr-progress")
                 yield Static("", id="tr-detail", classes="muted")
-                yield LossChart(id="tr-chart")
-                yield Log(id="tr-log", max_lines=2000, classes="-hidden")
+                # The log opens beside the chart, never instead of it.
+                with Horizontal(id="tr-plots"):
+                    yield LossChart(id="tr-chart")
+                    yield Log(id="tr-log", max_lines=2000, classes="-hidden")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
