@@ -18,6 +18,7 @@ from ftui.core.base import events as _events
 from ftui.core.base.errors import InputError
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
+from ftui.core.base.paths import read_path, store_path, workspace_root
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.base.stack import require_train_stack
 from ftui.core.runs.fold import fold
@@ -91,12 +92,13 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
         cfg["accelerate_config"] = str((Path(ws.root) / cfg["accelerate_config"]).resolve())
         check_launch(cfg)
     run_dir = new_run_dir(parent or ws.state.runs, cfg["method"])
+    # Stored relative to the run folder, so a copied or moved workspace keeps its runs' builds.
     config = {
         "run_id": run_dir.name,
         "created": _now_iso(),
         "workspace": str(ws.root),
         "model": model,
-        "build_dir": str(build_dir),
+        "build_dir": store_path(build_dir, run_dir),
         "build_id": manifest.get("build_id", build_dir.name),
         **cfg,
     }
@@ -135,8 +137,21 @@ def start_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None
 
 
 def read_run_config(run_dir: Path | str) -> dict[str, Any]:
-    """A run's config.json; a missing or broken one is an InputError naming the file."""
-    return read_json_file(Path(run_dir) / "config.json", "not a run folder (no config.json)")
+    """A run's config.json, its paths resolved; a missing or broken one is an InputError naming the file."""
+    return resolve_paths(read_json_file(Path(run_dir) / "config.json", "not a run folder (no config.json)"), run_dir)
+
+
+def resolve_paths(cfg: dict[str, Any], run_dir: Path | str) -> dict[str, Any]:
+    """A run config with `build_dir` made absolute (stored relative, or absolute in a workspace that
+    was since copied or moved) and `workspace` the one the run folder is in now."""
+    out = dict(cfg)
+    old = cfg.get("workspace")
+    if cfg.get("build_dir"):
+        out["build_dir"] = str(read_path(cfg["build_dir"], run_dir, old))
+    root = workspace_root(run_dir)
+    if root is not None:
+        out["workspace"] = str(root)
+    return out
 
 
 @dataclass

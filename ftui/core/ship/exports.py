@@ -22,6 +22,7 @@ from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import plural, size
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.models import local_model_dir
+from ftui.core.base.paths import read_path, store_path, workspace_root
 from ftui.core.runs import runs
 
 if TYPE_CHECKING:
@@ -42,6 +43,24 @@ LOG = "export.log"
 
 class ExportError(FtuiError):
     pass
+
+
+# The config keys that hold paths: stored relative to the job folder, resolved by `read_config`.
+EXPORT_PATHS = ("out", "run_dir", "adapter")
+
+
+def read_config(jd: Path | str) -> dict[str, Any]:
+    """An export job's config.json with its paths absolute (relative ones, and absolute ones of a
+    workspace since copied or moved, resolved against where the job folder is now)."""
+    cfg: dict[str, Any] = json.loads((Path(jd) / CONFIG).read_text(encoding="utf-8"))
+    old = cfg.get("workspace")
+    for k in EXPORT_PATHS:
+        if cfg.get(k):
+            cfg[k] = str(read_path(cfg[k], jd, old))
+    root = workspace_root(jd)
+    if root is not None:
+        cfg["workspace"] = str(root)
+    return cfg
 
 
 def export_name(fmt: str, quant: str | None = None) -> str:
@@ -147,6 +166,8 @@ def prepare_export(
     if st.state == "running":
         raise ExportError(f"{jd}: an export {cfg['name']} of {run_dir.name} is already running (pid {st.pid})")
     jd.mkdir(parents=True, exist_ok=True)
+    # Paths inside the workspace are stored relative to the job folder: a copied workspace keeps them.
+    cfg = {**cfg, **{k: store_path(cfg[k], jd) for k in EXPORT_PATHS if cfg.get(k)}}
     for stale in (EVENTS, "stop"):
         (jd / stale).unlink(missing_ok=True)
     atomic_write_json(jd / CONFIG, cfg)
@@ -228,7 +249,14 @@ def list_exports(run_dir: Path) -> list[JobState]:
     root = Path(run_dir) / JOBS_DIR
     if not root.is_dir():
         return []
-    return [job_state(d) for d in sorted(root.iterdir()) if (d / CONFIG).is_file()]
+    out = []
+    for d in sorted(root.iterdir()):
+        if (d / CONFIG).is_file():
+            st = job_state(d)
+            if st.config:  # a readable config: its paths as they are now
+                st.config = read_config(d)
+            out.append(st)
+    return out
 
 
 def find_export(run_dir: Path, ref: str) -> Path:
@@ -238,7 +266,7 @@ def find_export(run_dir: Path, ref: str) -> Path:
         return p.resolve()
     jd = job_dir(run_dir, ref)
     if (jd / CONFIG).is_file():
-        out = Path(json.loads((jd / CONFIG).read_text(encoding="utf-8"))["out"])
+        out = Path(read_config(jd)["out"])
         if is_export(out):
             return out
         raise ExportError(f"{out}: export {ref} of {Path(run_dir).name} is not complete ({job_state(jd).state})")
