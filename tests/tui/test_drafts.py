@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -137,3 +138,42 @@ async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
             )
     assert CorrectionStore(ws).all() == {}
     assert json.loads((dr.drafts_dir(ws) / dr.PROMPTS).read_text())["wrong_symbol"]["teacher"]["model"] == "teacher-x"
+
+
+def test_a_copied_or_repeated_answer_is_flagged_and_not_counted_as_passing():
+    expected = '{"file_path": "src/store.py"}'
+    item = {
+        "expected": expected,
+        "original": "I think it is in utils.",
+        "messages": [{"role": "user", "content": f"Fix this. The expected answer, from the graded log:\n{expected}"}],
+    }
+    assert dr.suspect(expected, item) == ""  # the answer itself: right, not a copy inside other text
+    assert "holds the expected answer its prompt showed" in dr.suspect(f"Wrong, but {expected} maybe", item)
+    assert dr.suspect("I think it is in  UTILS.", item) == "repeats the original answer"
+    hidden = {**item, "messages": [{"role": "user", "content": "Fix this."}]}
+    assert dr.suspect(f"It is {expected}", hidden) == ""  # the prompt did not show it: earned
+    d = dr.Draft("q1", "c", "x", True, "", "contains", "t", "h", "2026", flag="repeats the original answer")
+    assert d.passed and not d.passes
+
+
+def test_the_teacher_being_the_model_fixed_is_warned(ws):
+    assert "is the model being fixed" in dr.teacher_warning(ws, dr.Teacher(model=ws.model))
+    other = dr.Teacher(kind="endpoint", model="gpt-4o-mini", base_url="http://x/v1")
+    assert dr.teacher_warning(ws, other) == ""
+
+
+async def test_bulk_accept_leaves_flagged_drafts_out(ws):
+    items = make_drafts(ws, passing=3, failing=0)
+    store = dr.DraftStore(ws)
+    flagged = dataclasses.replace(store.get(items[1].id), flag="repeats the original answer")
+    store.append([flagged])
+    app = FtuiApp(ws, start_pane="correct")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        assert "3 drafts (2 pass)" in str(app.screen.query_one("#co-status").render())
+        await pilot.press("A")
+        await pilot.pause()
+        assert "Accept 2 drafts" in str(app.screen.query_one("#cf-q").render())
+        await pilot.press("y")
+        await settle(pilot, app, 3)
+    assert set(CorrectionStore(ws).all()) == {items[0].id, items[2].id}

@@ -110,6 +110,8 @@ class Draft:
     status: str = "draft"
     decided: str = ""
     final_output: str | None = None  # what was accepted, when a person edited the draft
+    # Why the grader's pass cannot be trusted ("" when it can): such a draft is not counted as passing.
+    flag: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,6 +126,42 @@ class Draft:
     @property
     def pending(self) -> bool:
         return self.status == "draft"
+
+    @property
+    def passes(self) -> bool:
+        """Passed its grader, and not by copying (see `suspect`)."""
+        return self.passed and not self.flag
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def suspect(output: str, item: dict[str, Any]) -> str:
+    """Why a draft's grade cannot be trusted, "" when it can.
+
+    A draft that repeats the original (failing) answer, or that holds the expected answer its own
+    prompt showed inside other text, passes a `contains` grader without being right: the words
+    were copied, not produced.
+    """
+    out = _norm(output)
+    if item.get("original") and out == _norm(item["original"]):
+        return "repeats the original answer"
+    expected = _norm(item.get("expected") or "")
+    prompt = _norm((item.get("messages") or [{}])[-1].get("content", ""))
+    if expected and expected in prompt and expected in out and out != expected:
+        return "holds the expected answer its prompt showed, inside other text"
+    return ""
+
+
+def teacher_warning(ws: Workspace, teacher: Teacher) -> str:
+    """A warning when the teacher is the very model being fixed ("" otherwise): it drafts the same
+    failures it made, and a grader pass is then mostly the prompt's doing."""
+    if teacher.kind == LOCAL and (teacher.model or ws.model) == ws.model:
+        return f"the teacher {teacher.name} is the model being fixed: its drafts repeat its failures"
+    if teacher.model and teacher.model.rsplit("/", 1)[-1] == str(ws.model).rsplit("/", 1)[-1]:
+        return f"the teacher {teacher.name} looks like the model being fixed ({ws.model})"
+    return ""
 
 
 class DraftStore:
@@ -403,6 +441,7 @@ def plan_drafts(
                 "messages": msgs,
                 "prompt_hash": h,
                 "original_hash": answer_hash(it.answer),
+                "original": it.answer,
             }
         )
     return DraftPlan(cluster.label, teacher, settings, items, [ex.id for ex, _ in examples], skipped)
@@ -599,7 +638,7 @@ def passing_pending(ws: Workspace, cluster: Cluster) -> list[Draft]:
     out = []
     for it in cluster.items:
         d = drafts.get(it.id)
-        if d is not None and d.pending and d.passed and it.id not in corrections:
+        if d is not None and d.pending and d.passes and it.id not in corrections:
             out.append(d)
     return out
 
@@ -611,7 +650,7 @@ def cluster_counts(drafts: dict[str, Draft], cluster: Cluster) -> dict[str, int]
         d = drafts.get(it.id)
         if d is not None:
             out[d.status] += 1
-            out["passing"] += d.pending and d.passed
+            out["passing"] += d.pending and d.passes
     return out
 
 

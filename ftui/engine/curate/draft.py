@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from ftui.core.base.fsutil import read_jsonl
-from ftui.core.curate.drafts import ANSWER_CACHE, CONFIG, EVENTS, ITEMS, LOCAL, Draft, DraftStore, Teacher
+from ftui.core.curate.drafts import ANSWER_CACHE, CONFIG, EVENTS, ITEMS, LOCAL, Draft, DraftStore, Teacher, suspect
 from ftui.core.grade.grading import grade
 from ftui.core.grade.llm_judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.grade.llm_judge import Judge
@@ -83,11 +83,12 @@ class Drafting:
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             job=self.dir.name,
             original_hash=item.get("original_hash", ""),
+            flag=suspect(answer, item) if g.passed else "",
         )
         with self._lock:
             self.store.append([d])
             self.done += 1
-            self.passed += g.passed
+            self.passed += d.passes
         return d
 
     def _status(self, message: str) -> None:
@@ -122,7 +123,7 @@ class Drafting:
                 # Drafted before this job was interrupted: already in the store, maybe already decided.
                 with self._lock:
                     self.done += 1
-                    self.passed += d.passed
+                    self.passed += d.passes
             else:
                 self.record(it, answer)
         self._progress()

@@ -50,7 +50,7 @@ class DraftingMixin:
         d = self.pending_draft()
         if d is None or self.editor.text != d.output:
             return None
-        mark = "✔ passes" if d.passed else "✘ fails"
+        mark = f"⚠ passes but {d.flag}" if d.flag else "✔ passes" if d.passed else "✘ fails"
         # Keys first: at 80 columns the reason is what gets cut.
         return f"Draft {mark} · a accept · e edit · z reject · {d.grader}: {d.reason}"
 
@@ -78,8 +78,10 @@ class DraftingMixin:
         settings = dr.prompt_settings(ws, self.cluster.label)
         teacher = settings.teacher_for(ws)
         plan = dr.plan_drafts(ws, self.cluster, teacher, settings)
+        warning = dr.teacher_warning(ws, teacher)
         summary = (
-            f"Teacher {teacher.name} · {len(plan.items)} items to draft · {len(plan.examples)} accepted "
+            (f"⚠ {warning}\n" if warning else "")
+            + f"Teacher {teacher.name} · {len(plan.items)} items to draft · {len(plan.examples)} accepted "
             f"corrections as examples · placeholders {{instruction}} {{system}} {{user}} {{answer}} {{expected}}"
         )
         from ftui.tui.panes.correct.draft_prompt import DraftPromptScreen

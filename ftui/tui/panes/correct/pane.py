@@ -208,7 +208,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         drafted = self.draft_label()
         if drafted is not None:
             label.update(drafted)
-            label.set_classes("-ok" if self.pending_draft().passed else "-bad")
+            label.set_classes("-ok" if self.pending_draft().passes else "-bad")
             return
         tools = tools_of(item) if item is not None else []
         if tools:
