@@ -149,3 +149,11 @@ async def test_help_lists_every_key_of_an_action_with_its_id(ws):
         text = app.screen.query_one("Markdown").source
         assert "| `S` | Split |" in text and "`clusters.split`" in text
         assert "`up/k`" in text and "`down/j`" in text
+
+
+def test_the_keys_page_lists_every_key_id():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "keys.md").read_text()
+    missing = [k.id for keys in keymap.KEYMAP.values() for k in keys if f"`{k.id}`" not in page]
+    assert missing == [], f"docs/keys.md does not list {missing}"
