@@ -485,3 +485,28 @@ async def test_the_form_refuses_before_starting_when_the_training_stack_is_missi
         stats = str(app.screen.query_one("#tr-stats").render())
         assert "not started" in stats and "pip install 'ftui[train]'" in stats and "torch" in stats
         assert spawned == [] and not list(Path(ws.state.runs).glob("*/config.json"))
+
+
+async def test_the_form_says_which_build_and_clusters_it_trains_and_qlora_in_words(ws):
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.logs.runlog import load_run_log
+
+    store = CorrectionStore(ws)
+    for item in load_run_log(ws).items[:8]:
+        if item.label and item.retrieval_hit:
+            store.save(item, f"corrected answer for {item.id}")
+    build = builder.build(ws)
+    app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("N")
+        await pilot.pause()
+        form = app.screen
+        head = str(form.query_one("#rf-build").render())
+        assert f"Build {build.id}:" in head and "corrections +" in head and "Cluster" in head
+        box = form.query_one("#f-qlora")
+        assert str(box.label) == "OFF: full-precision base" and not box.value
+        box.value = True
+        await pilot.pause()
+        assert str(box.label).startswith("ON: 4-bit")
