@@ -230,7 +230,7 @@ async def test_an_evaluation_started_elsewhere_shows_its_progress_not_press_e(ws
             if "6/16" in banner:
                 break
             await pilot.pause(0.1)
-        assert "evaluating busy-run" in banner and "base 6/16" in banner and "press e" not in banner
+        assert "evaluating busy-run" in banner and "base 6/16" in banner and "press E" not in banner
         (d / "events.jsonl").write_text(
             "".join(json.dumps(e) + "\n" for e in [*evs, {"v": 1, "type": "cancelled", "t": t}])
         )

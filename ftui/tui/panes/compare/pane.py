@@ -175,7 +175,7 @@ tuned fails), **still failing**, **still passing**.
             banner.update(f"evaluating {target.name}: reading its progress…")
         if report is None:
             if not running:
-                banner.update(f"{target.name} has no evaluation yet: press e to evaluate it (base vs fine-tuned).")
+                banner.update(f"{target.name} has no evaluation yet: press E to evaluate it (base vs fine-tuned).")
             banner.set_classes("banner")
             self.report = None
             self.query_one("#metric-table", RowTable).set_rows([])

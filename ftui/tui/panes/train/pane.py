@@ -361,7 +361,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         self.load_runs()
 
     def on_build_ready(self, message: BuildReady) -> None:
-        self.notify(f"build {message.build_id} is ready to train on (n: new run)", title="Dataset")
+        self.notify(f"build {message.build_id} is ready to train on (N: new run)", title="Dataset")
 
     def palette(self):
         yield from super().palette()
