@@ -82,16 +82,21 @@ async def test_newest_build_is_shown_and_checked_on_open(ws):
         assert "check:" in str(pane.query_one("#dt-status").render())
 
 
-def test_counts_say_how_many_rows_are_preserved():
-    from types import SimpleNamespace
+def test_counts_say_how_many_rows_are_preserved_and_dpo_is_one_count():
+    from pathlib import Path
 
+    from ftui.core.build.store import Build
     from ftui.tui.panes.data.pane import counts_text
 
-    counts = {"train": 12, "train_corrections": 6, "train_anchors": 3, "eval": 2}
-    plain = counts_text(SimpleNamespace(manifest={"counts": counts}))
+    counts = {"train": 12, "train_corrections": 6, "train_anchors": 3, "eval": 2, "discarded": 0}
+    counts |= {"dpo_train": 50, "dpo_validation": 7, "dpo_eval": 9}
+    plain = counts_text(Build(Path("."), {"build_id": "b", "counts": counts}))
     assert plain.splitlines()[0] == "train 12: 6 corrections + 3 anchors"
-    kept = counts_text(SimpleNamespace(manifest={"counts": {**counts, "preserve": 3}}))
+    kept = counts_text(Build(Path("."), {"build_id": "b", "counts": {**counts, "preserve": 3}}))
     assert kept.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 3 preserved (KL)"
+    # The header and the panel give the same DPO count (train + validation + held out).
+    header = Build(Path("."), {"build_id": "b", "counts": counts}).summary_line()
+    assert "66 DPO pairs" in header and "DPO 66" in plain
 
 
 async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):

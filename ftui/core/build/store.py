@@ -49,12 +49,18 @@ class Build:
         path = self.dir / f"{name}.jsonl"
         return fsutil.read_jsonl(path) if path.exists() else []
 
+    @property
+    def dpo_pairs(self) -> int:
+        """Every DPO pair of the build (train, validation and held out): the one count shown everywhere."""
+        c = self.manifest.get("counts", {})
+        return int(c.get("dpo_train", 0) + c.get("dpo_eval", 0) + c.get("dpo_validation", 0))
+
     def summary_line(self) -> str:
         c = self.manifest["counts"]
         return (
             f"build {self.id}: {c['train']} train ({c['train_corrections']} corrections + "
             f"{c['train_anchors']} anchors), {c.get('validation', 0)} validation, {c['eval']} held out, "
-            f"{c['dpo_train'] + c['dpo_eval'] + c.get('dpo_validation', 0)} DPO pairs, "
+            f"{self.dpo_pairs} DPO pairs, "
             f"{c['discarded']} discarded"
         )
 

@@ -40,7 +40,7 @@ def counts_text(build) -> str:
     kept = f" + {c['preserve']} preserved (KL)" if c.get("preserve") else ""
     lines = [
         f"train {c.get('train', 0)}: {c.get('train_corrections', 0)} corrections + {c.get('train_anchors', 0)} anchors{kept}",
-        f"held out {c.get('eval', 0)} · DPO {c.get('dpo_train', 0) + c.get('dpo_eval', 0)} · discarded {c.get('discarded', 0)}",
+        f"held out {c.get('eval', 0)} · DPO {build.dpo_pairs} · discarded {c.get('discarded', 0)}",
     ]
     per = m.get("per_cluster") or {}
     if per:
