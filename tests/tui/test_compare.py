@@ -289,3 +289,24 @@ async def test_the_panes_numbers_are_the_clis(ws, capsys):
         lo, hi = (round(100 * x) for x in t["ci"])
         assert f"95% CI {lo:+d} to {hi:+d}" in banner
         assert len(pane.query_one("#cmp-items").rows) == len(cli["items"])
+
+
+async def test_a_report_older_than_the_runs_adapter_says_so(ws):
+    import os
+    import time
+
+    run_dir = add_report(ws)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 3)
+        assert "newer than this report" not in str(app.screen.query_one("#cmp-banner").render())
+    adapter = run_dir / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    later = time.time() + 60
+    os.utime(adapter / "adapter_config.json", (later, later))  # trained again after the evaluation
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 3)
+        banner = str(app.screen.query_one("#cmp-banner").render())
+        assert "adapter is newer than this report" in banner and "INCONCLUSIVE" in banner

@@ -329,3 +329,23 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "verdict": v["verdict"],
         "ship": v["ship"],
     }
+
+
+def report_stale_text(run_dir: Path | str, name: str = EVAL_DIR) -> str:
+    """ "" when the run's report judged its current adapter; else one line saying it is older.
+
+    A run resumed or trained again after its evaluation has a newer adapter than the one judged:
+    the report still reads, but it no longer describes the run.
+    """
+    report = eval_dir(run_dir, name) / REPORT
+    adapter = Path(run_dir) / "adapter"
+    try:
+        judged = report.stat().st_mtime
+        files = [p.stat().st_mtime for p in adapter.iterdir() if p.is_file()]
+    except OSError:
+        return ""
+    if files and max(files) > judged:
+        return (
+            f"⚠ {Path(run_dir).name}'s adapter is newer than this report (trained again after it): E evaluates it again"
+        )
+    return ""

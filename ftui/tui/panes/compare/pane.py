@@ -84,6 +84,7 @@ tuned fails), **still failing**, **still passing**.
         # Another run's report set beside this one (`v`): item id -> its row in side_by_side.pair.
         self.vs: dict | None = None
         self.vs_dir: Path | None = None
+        self._stale = ""  # the shown report is older than the run's adapter: what to say
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -148,7 +149,8 @@ tuned fails), **still failing**, **still passing**.
         # An evaluation started elsewhere (the CLI, another window) is shown with its progress, so
         # the pane never invites a second one.
         running = target is not None and evalrun.eval_state(target).state == "running"
-        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg, running)
+        stale = evalrun.report_stale_text(target) if report is not None and target is not None else ""
+        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg, running, stale)
 
     def _loaded(
         self,
@@ -158,7 +160,9 @@ tuned fails), **still failing**, **still passing**.
         error: str | None,
         fg: dict | None = None,
         running: bool = False,
+        stale: str = "",
     ) -> None:
+        self._stale = stale
         self.run_dirs = dirs
         self.run_dir = target
         self.show_forgetting(fg)
@@ -197,6 +201,8 @@ tuned fails), **still failing**, **still passing**.
         gate = v.get("ship_gate") or {}
         if gate and not gate.get("open", True) and gate.get("reason"):
             text += f"\nship gate closed: {gate['reason']}"
+        if self._stale:
+            text = f"{self._stale}\n{text}"
         banner = self.query_one("#cmp-banner", Static)
         banner.update(text)
         banner.set_classes(f"banner -{v.get('verdict', 'none')}")
