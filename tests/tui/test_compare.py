@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ftui.tui.app import FtuiApp
 from ftui.tui.panes.compare.metrics import metric_rows
 from ftui.tui.widgets.word_diff import word_diff
@@ -76,9 +78,10 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
     from tests.tui.conftest import make_run, recorded
 
     run_dir = make_run(ws, "fresh-run", recorded())
-    calls = []
+    calls, limits = [], []
 
     def fake_start_eval(ws_, run_ref, limit=None):
+        limits.append(limit)
         # What the evaluation child leaves behind when it is done.
         d = evalrun.eval_dir(run_ref)
         d.mkdir(parents=True, exist_ok=True)
@@ -91,6 +94,9 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
         return run_ref, 0
 
     monkeypatch.setattr(evalrun, "start_eval", fake_start_eval)
+    # The plan (what would run) and the last evaluation's pace, as E shows them before starting.
+    monkeypatch.setattr(evalrun, "plan_eval", lambda ws_, rd: SimpleNamespace(items=[{}] * 40, config={}))
+    monkeypatch.setattr(evalrun, "seconds_per_item", lambda ws_: 3.0)
     app = FtuiApp(ws, start_pane="compare", watch_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
@@ -98,7 +104,15 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
         assert "no evaluation yet" in str(pane.query_one("#cmp-banner").render())
         await pilot.press("E")
         await settle(pilot, app)
-        assert calls == [run_dir]
+        assert type(app.screen).__name__ == "PickScreen"  # nothing started yet
+        options = app.screen.query_one("#pk-list")
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels[0] == "all 40 items · about 2m00s at the last evaluation's pace"
+        assert labels[1].startswith("16 items spread over the clusters") and len(labels) == 2
+        assert calls == []
+        await pilot.press("j", "j", "enter")  # 16 items
+        await settle(pilot, app)
+        assert calls == [run_dir] and limits == [16]
         for _ in range(40):
             await pilot.pause(0.1)
             await app.workers.wait_for_complete()

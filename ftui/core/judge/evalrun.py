@@ -277,6 +277,14 @@ def write_plan(plan: EvalPlan) -> Path:
     return d
 
 
+def check_stack(plan: EvalPlan) -> None:
+    """Refuse, with the install command, an evaluation that answers locally without the training
+    stack; one that asks endpoints for both sides needs none."""
+    cfg = plan.config
+    if not (cfg.get("base_endpoint") and cfg.get("tuned_endpoint")):
+        require_train_stack("an evaluation")
+
+
 def start_eval(
     ws: Workspace,
     run_ref: str | Path,
@@ -287,13 +295,13 @@ def start_eval(
 ) -> tuple[Path, int]:
     """Plan and launch the evaluation child for a run; returns (run_dir, pid)."""
     run_dir = runs.find_run(ws, str(run_ref))
-    require_train_stack("an evaluation")
     state = eval_state(run_dir, name=dir_name)
     if state.state == "running":
         raise EvalError(
             f"{eval_dir(run_dir, dir_name)}: an evaluation of {run_dir.name} is already running (pid {state.pid})"
         )
     plan = plan_eval(ws, run_dir, limit=limit, tuned_endpoint=tuned_endpoint, dir_name=dir_name)
+    check_stack(plan)
     write_plan(plan)
     extra = ["--dir", dir_name] if dir_name != EVAL_DIR else []
     pid = jobs.start_child(["eval", str(run_dir.resolve()), *extra], eval_dir(run_dir, dir_name), LOG)
@@ -349,3 +357,21 @@ def report_stale_text(run_dir: Path | str, name: str = EVAL_DIR) -> str:
             f"⚠ {Path(run_dir).name}'s adapter is newer than this report (trained again after it): E evaluates it again"
         )
     return ""
+
+
+def seconds_per_item(ws: Workspace) -> float | None:
+    """The pace of the newest finished evaluation in the workspace (seconds per benchmark item,
+    both sides), for an estimate before the next one starts; None when none has finished."""
+    from ftui.core.base.events import read_events
+
+    best: tuple[float, float] | None = None  # (finished at, pace)
+    for info in runs.list_runs(ws):
+        evs, _ = read_events(eval_dir(info.dir) / EVENTS)
+        started = next((e for e in evs if e.get("type") == "started"), None)
+        finished = next((e for e in reversed(evs) if e.get("type") == "finished"), None)
+        if not started or not finished or not started.get("items"):
+            continue
+        pace = (float(finished["t"]) - float(started["t"])) / int(started["items"])
+        if pace > 0 and (best is None or finished["t"] > best[0]):
+            best = (float(finished["t"]), pace)
+    return best[1] if best else None

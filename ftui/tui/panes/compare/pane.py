@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from ftui.core.base.formatting import duration
 from ftui.core.judge import evalrun, forgetting, side_by_side
 from ftui.core.runs import runs
 from ftui.tui import keymap
@@ -27,6 +28,9 @@ from ftui.tui.panes.compare.metrics import (
 )
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
+
+# What E offers besides every item: quick evaluations on a stratified sample.
+QUICK_LIMITS = (16, 64)
 
 
 class ComparePane(Pane):
@@ -348,11 +352,41 @@ tuned fails), **still failing**, **still passing**.
         if self.run_dir is None:
             self.notify("No run to evaluate", severity="warning")
             return
-        self.start_eval(self.run_dir)
+        self.plan_eval(self.run_dir)
 
-    @work(thread=True, exit_on_error=False, group="eval", description="Starting the evaluation")
-    def start_eval(self, run_dir: Path) -> None:
-        evalrun.start_eval(self.ftui.ws, run_dir)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="eval", description="Planning the evaluation")
+    def plan_eval(self, run_dir: Path) -> None:
+        # Checked and counted before anything starts: what would run, how many items, how long.
+        plan = evalrun.plan_eval(self.ftui.ws, run_dir)
+        evalrun.check_stack(plan)
+        pace = evalrun.seconds_per_item(self.ftui.ws)
+        self.app.call_from_thread(self._choose_items, run_dir, len(plan.items), pace)
+
+    def _choose_items(self, run_dir: Path, n: int, pace: float | None) -> None:
+        from ftui.tui.dialogs.pick import PickScreen
+
+        def estimate(k: int) -> str:
+            return f"about {duration(k * pace)} at the last evaluation's pace" if pace else "time unknown"
+
+        choices = [(str(k), f"{k} items spread over the clusters · {estimate(k)}") for k in QUICK_LIMITS if k < n]
+        choices.insert(0, ("all", f"all {n} items · {estimate(n)}"))
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.start_eval(run_dir, None if value == "all" else int(value))
+
+        self.app.push_screen(
+            PickScreen(
+                f"Evaluate {run_dir.name}: base vs fine-tuned on how many benchmark items?",
+                choices,
+                "Each item is answered twice (base and fine-tuned) and graded; it runs in the background.",
+            ),
+            chosen,
+        )
+
+    @work(thread=True, exit_on_error=False, group="eval-start", description="Starting the evaluation")
+    def start_eval(self, run_dir: Path, limit: int | None = None) -> None:
+        evalrun.start_eval(self.ftui.ws, run_dir, limit=limit)
         self.app.call_from_thread(self._eval_started, run_dir)
 
     def _eval_started(self, run_dir: Path) -> None:
