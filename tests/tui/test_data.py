@@ -94,6 +94,9 @@ def test_counts_say_how_many_rows_are_preserved_and_dpo_is_one_count():
     assert plain.splitlines()[0] == "train 12: 6 corrections + 3 anchors"
     kept = counts_text(Build(Path("."), {"build_id": "b", "counts": {**counts, "preserve": 3}}))
     assert kept.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 3 preserved (KL)"
+    # Preservation asked for but none kept: the line says 0 rather than vanishing.
+    none = counts_text(Build(Path("."), {"build_id": "b", "counts": counts, "options": {"preserve": ["x"]}}))
+    assert none.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 0 preserved (KL)"
     # The header and the panel give the same DPO count (train + validation + held out).
     header = Build(Path("."), {"build_id": "b", "counts": counts}).summary_line()
     assert "66 DPO pairs" in header and "DPO 66" in plain

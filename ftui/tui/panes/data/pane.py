@@ -38,6 +38,12 @@ def counts_text(build) -> str:
     m = build.manifest
     c = m.get("counts", {})
     kept = f" + {c['preserve']} preserved (KL)" if c.get("preserve") else ""
+    if not kept and (m.get("options") or {}).get("preserve"):
+        # Asked for, none kept (e.g. every candidate shares evidence with a held-out item): say so.
+        dropped = c.get("preserve_dropped_shared_evidence", 0)
+        kept = (
+            f" + 0 preserved (KL; {dropped} shared evidence with held-out items)" if dropped else " + 0 preserved (KL)"
+        )
     lines = [
         f"train {c.get('train', 0)}: {c.get('train_corrections', 0)} corrections + {c.get('train_anchors', 0)} anchors{kept}",
         f"held out {c.get('eval', 0)} · DPO {build.dpo_pairs} · discarded {c.get('discarded', 0)}",
