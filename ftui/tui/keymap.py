@@ -58,6 +58,7 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         K("clusters.move", "M", "move", "Move", "Move the selected item to another cluster", footer=False),
         K("clusters.undo", "u", "undo", "Undo", "Undo the last rename, merge, split, move or discovery"),
         K("clusters.reload", "R", "reload", "Reload", "Read the run log and corrections again", footer=False),
+        K("clusters.back", "escape", "back", "Back", "From the items back to the clusters", footer=False),
     ),
     "correct": (
         K("correct.edit", "e,enter", "edit", "Edit", "Edit the correction (esc to stop; it saves by itself)"),

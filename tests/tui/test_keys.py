@@ -157,3 +157,16 @@ def test_the_keys_page_lists_every_key_id():
     page = (Path(__file__).resolve().parents[2] / "docs" / "keys.md").read_text()
     missing = [k.id for keys in keymap.KEYMAP.values() for k in keys if f"`{k.id}`" not in page]
     assert missing == [], f"docs/keys.md does not list {missing}"
+
+
+async def test_enter_opens_and_esc_goes_back_in_the_clusters_pane(ws):
+    app = FtuiApp(ws, start_pane="clusters")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        assert app.focused.id == "cluster-table"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused.id == "item-table"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused.id == "cluster-table"

@@ -184,6 +184,9 @@ of these (and a discovery), one at a time. The cursor stays on the cluster you c
             return
         self.ftui.open_correct(cluster.label, item.id if item is not None else None)
 
+    def action_back(self) -> None:
+        self.query_one("#cluster-table", RowTable).focus()
+
     def action_reload(self) -> None:
         self.query_one("#cl-summary", Static).update("Reloading…")
         self.ftui.load_session()
