@@ -211,7 +211,7 @@ class LossChart(Vertical):
         plt.ylabel("pass rate")
         plt.ylim(0, 1)
         plt.xticks([])  # the steps are read on the loss plot's axis just above
-        plt.yticks([0, 0.5, 1], ["0", ".5", "1"])
+        plt.yticks([0, 0.5, 1], ["0.00", "0.50", "1.00"])  # as wide as the loss ticks: the x axes line up
         for col, label, marker, color in (
             (1, "cluster", "+", CLUSTER_COLOR),
             (2, "anchors", "x", ANCHORS_COLOR),
