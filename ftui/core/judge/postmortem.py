@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.base.events import read_events
 from ftui.core.base.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.base.fsutil import atomic_write_text
-from ftui.core.judge.compare import drop_text, settles, shared_traits
+from ftui.core.judge.compare import shared_traits
 from ftui.core.judge.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
+from ftui.core.judge.verdict import drop_text, settles
 from ftui.core.logs.passrule import show_grade
 from ftui.core.runs.runs import read_run_config
 
