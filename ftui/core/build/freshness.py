@@ -49,4 +49,4 @@ def stale_text(ws: Workspace, build: Build) -> str:
     parts = [f"{len(ch[k])} {k}" for k in ("new", "edited", "removed") if ch[k]]
     if not parts:
         return ""
-    return f"⚠ build {build.id} is older than the corrections ({', '.join(parts)} since) · b rebuilds"
+    return f"⚠ build {build.id} is older than the corrections ({', '.join(parts)} since)"

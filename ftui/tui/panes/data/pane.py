@@ -223,7 +223,7 @@ Turns the corrections into a training set and checks it before training.
         self.report = report
         verdict = "✔ no errors" if report.ok else f"✘ {len(report.errors)} errors"
         text = f"{build.summary_line()} │ check: {verdict}, {len(report.warnings)} warnings"
-        self.query_one("#dt-status", Static).update(f"{stale}\n{text}" if stale else text)
+        self.query_one("#dt-status", Static).update(f"{stale} · b rebuilds\n{text}" if stale else text)
         hist = histogram_text(report.tokens)
         self.query_one("#dt-hist", Static).update(hist or note or "no token statistics")
         self._show_findings()
