@@ -74,7 +74,8 @@ async def _tables_walk(pilot, app, pane: str) -> list[str]:
     await settle(pilot, app, 3)
     tables = [t for t in app.screen.query(RowTable) if t.display and t.rows]
     seen = []
-    for _ in range(len(tables) + 1):
+    # Tab visits every focusable widget (scrolling boxes too); a few rounds reach each table.
+    for _ in range(2 * len(tables) + 4):
         focused = app.focused
         if isinstance(focused, RowTable) and focused.rows and focused.id not in seen:
             seen.append(focused.id)
@@ -101,6 +102,9 @@ async def test_tab_moves_between_tables_and_j_k_move_in_each(ws):
         assert await _tables_walk(pilot, app, "clusters") == ["cluster-table", "item-table"]
         assert "run-table" in await _tables_walk(pilot, app, "train")
         assert {"metric-table", "cmp-items"} <= set(await _tables_walk(pilot, app, "compare"))
+        await pilot.press("3", "b")  # a build, so the Data pane's findings table has rows
+        await settle(pilot, app, 4)
+        assert "dt-findings" in await _tables_walk(pilot, app, "data")
 
 
 async def test_palette_shows_readable_key_names(ws):
