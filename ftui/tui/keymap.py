@@ -59,6 +59,22 @@ KEYMAP: dict[str, tuple[Key, ...]] = {
         K("clusters.undo", "u", "undo", "Undo", "Undo the last rename, merge, split, move or discovery"),
         K("clusters.reload", "R", "reload", "Reload", "Read the run log and corrections again", footer=False),
         K("clusters.back", "escape", "back", "Back", "From the items back to the clusters", footer=False),
+        K(
+            "clusters.finer",
+            "plus",
+            "granularity(1)",
+            "Finer",
+            "Discover again with one more topic cluster (k+1)",
+            False,
+        ),
+        K(
+            "clusters.coarser",
+            "minus",
+            "granularity(-1)",
+            "Coarser",
+            "Discover again with one topic cluster fewer",
+            False,
+        ),
     ),
     "correct": (
         K("correct.edit", "e,enter", "edit", "Edit", "Edit the correction (esc to stop; it saves by itself)"),

@@ -6,9 +6,11 @@ import dataclasses
 import json
 import time
 
-from ftui.core.curate import drafts as dr
 from ftui.core.curate.clusters import cluster_failures
 from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.drafts import store as draft_store
+from ftui.core.curate.drafts import teacher as draft_teacher
+from ftui.core.curate.drafts import trust as draft_trust
 from ftui.core.logs.runlog import load_run_log
 from ftui.tui.app import FtuiApp
 from tests.fixtures.chat_server import ChatServer
@@ -23,7 +25,7 @@ def make_drafts(ws, passing: int, failing: int) -> list:
     for k, it in enumerate(c.items[: passing + failing]):
         ok = k < passing
         rows.append(
-            dr.Draft(
+            draft_store.Draft(
                 id=it.id,
                 cluster=c.label,
                 output=it.expected if ok else "somewhere in the code",
@@ -35,7 +37,7 @@ def make_drafts(ws, passing: int, failing: int) -> list:
                 created="2026-01-01T00:00:00Z",
             )
         )
-    dr.DraftStore(ws).append(rows)
+    draft_store.DraftStore(ws).append(rows)
     return c.items
 
 
@@ -62,7 +64,7 @@ async def test_accept_edit_reject_one_by_one(ws):
         assert "Draft ✘ fails" in str(pane.query_one("#co-json").render())
         await pilot.press("z")
         await settle(pilot, app, 3)
-        assert dr.DraftStore(ws).get(items[2].id).status == "rejected"
+        assert draft_store.DraftStore(ws).get(items[2].id).status == "rejected"
         assert CorrectionStore(ws).get(items[2].id) is None
         assert pane.editor.text == ""
 
@@ -74,9 +76,9 @@ async def test_accept_edit_reject_one_by_one(ws):
         await pilot.press("escape")
         await settle(pilot, app, 3)
     assert CorrectionStore(ws).get(items[3].id).output == "my own fix"
-    d = dr.DraftStore(ws).get(items[3].id)
+    d = draft_store.DraftStore(ws).get(items[3].id)
     assert d.status == "edited" and d.final_output == "my own fix"
-    assert dr.DraftStore(ws).get(items[1].id).pending  # never touched: still waiting
+    assert draft_store.DraftStore(ws).get(items[1].id).pending  # never touched: still waiting
 
 
 async def test_accept_all_passing_says_how_many(ws):
@@ -95,13 +97,13 @@ async def test_accept_all_passing_says_how_many(ws):
         await settle(pilot, app, 3)
     store = CorrectionStore(ws).all()
     assert set(store) == {it.id for it in items[:3]}
-    assert {dr.DraftStore(ws).get(it.id).status for it in items[3:5]} == {"draft"}
+    assert {draft_store.DraftStore(ws).get(it.id).status for it in items[3:5]} == {"draft"}
 
 
 async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
     with ChatServer(teacher_reply) as server:
-        teacher = dr.Teacher("endpoint", "teacher-x", server.base_url, "NO_KEY")
-        dr.save_prompt_settings(ws, "wrong_symbol", dr.PromptSettings(teacher=teacher.to_dict()))
+        teacher = draft_teacher.Teacher("endpoint", "teacher-x", server.base_url, "NO_KEY")
+        draft_teacher.save_prompt_settings(ws, "wrong_symbol", draft_teacher.PromptSettings(teacher=teacher.to_dict()))
         app = FtuiApp(ws, start_pane="correct")
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot, app)
@@ -126,8 +128,8 @@ async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
             await settle(pilot, app)
             assert len(server.requests) == n
             assert "JSON only" in server.requests[0]["body"]["messages"][-1]["content"]
-            assert dr.prompt_settings(ws, "wrong_symbol").instruction == "JSON only"
-            drafts = dr.DraftStore(ws).all()
+            assert draft_teacher.prompt_settings(ws, "wrong_symbol").instruction == "JSON only"
+            drafts = draft_store.DraftStore(ws).all()
             assert len(drafts) == n
             # The current item's draft is on screen with its grade.
             d = drafts[pane.item.id]
@@ -137,7 +139,10 @@ async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
                 pane.query_one("#co-status").render()
             )
     assert CorrectionStore(ws).all() == {}
-    assert json.loads((dr.drafts_dir(ws) / dr.PROMPTS).read_text())["wrong_symbol"]["teacher"]["model"] == "teacher-x"
+    assert (
+        json.loads((draft_store.drafts_dir(ws) / draft_teacher.PROMPTS).read_text())["wrong_symbol"]["teacher"]["model"]
+        == "teacher-x"
+    )
 
 
 def test_a_copied_or_repeated_answer_is_flagged_and_not_counted_as_passing():
@@ -147,24 +152,24 @@ def test_a_copied_or_repeated_answer_is_flagged_and_not_counted_as_passing():
         "original": "I think it is in utils.",
         "messages": [{"role": "user", "content": f"Fix this. The expected answer, from the graded log:\n{expected}"}],
     }
-    assert dr.suspect(expected, item) == ""  # the answer itself: right, not a copy inside other text
-    assert "holds the expected answer its prompt showed" in dr.suspect(f"Wrong, but {expected} maybe", item)
-    assert dr.suspect("I think it is in  UTILS.", item) == "repeats the original answer"
+    assert draft_trust.suspect(expected, item) == ""  # the answer itself: right, not a copy inside other text
+    assert "holds the expected answer its prompt showed" in draft_trust.suspect(f"Wrong, but {expected} maybe", item)
+    assert draft_trust.suspect("I think it is in  UTILS.", item) == "repeats the original answer"
     hidden = {**item, "messages": [{"role": "user", "content": "Fix this."}]}
-    assert dr.suspect(f"It is {expected}", hidden) == ""  # the prompt did not show it: earned
-    d = dr.Draft("q1", "c", "x", True, "", "contains", "t", "h", "2026", flag="repeats the original answer")
+    assert draft_trust.suspect(f"It is {expected}", hidden) == ""  # the prompt did not show it: earned
+    d = draft_store.Draft("q1", "c", "x", True, "", "contains", "t", "h", "2026", flag="repeats the original answer")
     assert d.passed and not d.passes
 
 
 def test_the_teacher_being_the_model_fixed_is_warned(ws):
-    assert "is the model being fixed" in dr.teacher_warning(ws, dr.Teacher(model=ws.model))
-    other = dr.Teacher(kind="endpoint", model="gpt-4o-mini", base_url="http://x/v1")
-    assert dr.teacher_warning(ws, other) == ""
+    assert "is the model being fixed" in draft_trust.teacher_warning(ws, draft_teacher.Teacher(model=ws.model))
+    other = draft_teacher.Teacher(kind="endpoint", model="gpt-4o-mini", base_url="http://x/v1")
+    assert draft_trust.teacher_warning(ws, other) == ""
 
 
 async def test_bulk_accept_leaves_flagged_drafts_out(ws):
     items = make_drafts(ws, passing=3, failing=0)
-    store = dr.DraftStore(ws)
+    store = draft_store.DraftStore(ws)
     flagged = dataclasses.replace(store.get(items[1].id), flag="repeats the original answer")
     store.append([flagged])
     app = FtuiApp(ws, start_pane="correct")
