@@ -99,7 +99,7 @@ def test_counts_say_how_many_rows_are_preserved_and_dpo_is_one_count():
     assert none.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 0 preserved (KL)"
     # The header and the panel give the same DPO count (train + validation + held out).
     header = Build(Path("."), {"build_id": "b", "counts": counts}).summary_line()
-    assert "66 DPO pairs" in header and "DPO 66" in plain
+    assert "66 DPO pairs" in header and "DPO pairs 66" in plain
 
 
 async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
