@@ -76,3 +76,21 @@ def test_cli_eval_without_the_stack_answers_with_the_install_command(fixture_run
     err = capsys.readouterr().err
     assert code != 0 and "an evaluation needs the training stack" in err and "pip install 'ftui[train]'" in err
     assert spawned == []
+
+
+def test_exports_and_local_drafting_refuse_without_the_stack(fixture_run, no_torch, spawned, monkeypatch):
+    from ftui.core.curate.clusters import cluster_failures
+    from ftui.core.curate.drafts import job as draft_job
+    from ftui.core.curate.drafts.teacher import Teacher
+    from ftui.core.logs.runlog import load_run_log
+    from ftui.core.ship import exports
+
+    ws, run_dir = fixture_run
+    monkeypatch.setattr(exports, "check_architecture", lambda *a: None)
+    with pytest.raises(stack.StackMissing, match=r"a merged export needs the training stack"):
+        exports.prepare_export(ws, run_dir, "merged", None, None, False)
+    exports.prepare_export(ws, run_dir, "adapter", None, None, False)  # files only: no stack needed
+    cluster = next(c for c in cluster_failures(ws, load_run_log(ws)).clusters if c.items)
+    with pytest.raises(stack.StackMissing, match="drafting with the local model"):
+        draft_job.start_drafting(ws, cluster, Teacher(model=ws.model))
+    assert spawned == []

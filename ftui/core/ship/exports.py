@@ -21,6 +21,7 @@ from ftui.core.base.formatting import plural, size
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.models import local_model_dir
 from ftui.core.base.paths import read_path, store_path, workspace_root
+from ftui.core.base.stack import require_train_stack
 from ftui.core.runs import runs
 
 if TYPE_CHECKING:
@@ -159,6 +160,8 @@ def prepare_export(
     """Check the request and write the job's plan; returns the job folder (the child's argument)."""
     run_dir = runs.find_run(ws, str(run_ref))
     cfg = plan_export(ws, run_dir, fmt, quant, out, parity)
+    if fmt != "adapter":  # the adapter folder is copied; every other format loads the weights
+        require_train_stack(f"a {fmt} export")
     jd = job_dir(run_dir, cfg["name"])
     st = jobs.job_state(jd)
     if st.state == "running":
