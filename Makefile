@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.ftui-installed
 WORKSPACE ?= sample_data
 
-.PHONY: run test test-fast lint setup model demo demo-dpo demo-agents bench gpu-check clean
+.PHONY: run test test-fast lint setup model demo demo-dpo demo-grpo demo-agents bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,10 @@ demo: model
 
 demo-dpo: model
 	$(PY) -m ftui.sample demo --method dpo
+
+# GRPO on a copy of the sample with no corrections: the graders are the reward.
+demo-grpo: model
+	$(PY) -m ftui.sample demo --method grpo
 
 demo-agents: model
 	$(PY) -m ftui.sample demo -w sample_data/agents

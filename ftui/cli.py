@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "hosted",
     "service",
     "draft",
+    "learnability",
     "ship",
     "tui",
     "init",

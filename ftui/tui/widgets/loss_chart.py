@@ -6,6 +6,9 @@ over the raw curve, which stays behind it in a faint colour, as training dashboa
 whose raw loss leaps far above the trend is marked as a spike. The y-range never shrinks below
 half the loss's size, so noise on a flat curve is not drawn as a climb.
 
+A GRPO run draws its mean reward instead of the train loss (with no KL weight its loss is ~0 by
+design, and it is the reward that should rise), on the same plot with its own axis label.
+
 Graded probes, when the run has them, get their own strip under the loss (0 to 1 on its own
 axis): the targeted cluster's pass rate and the anchors' at each eval step. More strips (a reward,
 say) go the same way: a series list drawn in `_draw_rates`, named in the legend.
@@ -97,6 +100,7 @@ class LossChart(Vertical):
         self.train: list[tuple[float, float]] = []
         self.eval: list[tuple[float, float]] = []
         self.probes: list[tuple[int, float | None, float | None]] = []
+        self.rewards: list[tuple[float, float]] = []
         self.title = "loss"
         self.smooth = True
         self.spikes: list[int] = []  # steps whose raw loss spiked
@@ -128,15 +132,17 @@ class LossChart(Vertical):
         self.train.clear()
         self.eval.clear()
         self.probes.clear()
+        self.rewards.clear()
         self.title = title
         self._dirty = True
 
-    def add(self, train=(), eval=(), probes=()) -> None:
+    def add(self, train=(), eval=(), probes=(), rewards=()) -> None:
         """Buffer points; the next tick of the throttle draws them."""
         self.train.extend(train)
         self.eval.extend(eval)
         self.probes.extend(probes)
-        if train or eval or probes:
+        self.rewards.extend(rewards)
+        if train or eval or probes or rewards:
             self._dirty = True
 
     def toggle_smoothing(self) -> bool:
@@ -169,10 +175,20 @@ class LossChart(Vertical):
         plt.clear_figure()
         # No title inside the plot: the legend line above names the run, which leaves a row for data.
         plt.xlabel("step")
-        plt.ylabel("loss")
+        plt.ylabel("reward" if self.rewards else "loss")
         shown: list[float] = []
         self.spikes = []
-        if self.train:
+        if self.rewards:
+            xs, ys = (list(v) for v in zip(*self.rewards, strict=False))
+            if self.smooth and len(ys) > 1:
+                plt.plot(xs, ys, marker="braille", color=self._faint(TRAIN_COLOR))
+                plt.plot(xs, ema(ys), marker="braille", color=TRAIN_COLOR)
+                legend += [("━", TRAIN_COLOR, f"reward (EMA {SMOOTHING})"), ("━", self._faint(TRAIN_COLOR), "raw")]
+            else:
+                plt.plot(xs, ys, marker="braille", color=TRAIN_COLOR)
+                legend.append(("━", TRAIN_COLOR, "reward"))
+            shown += ys
+        elif self.train:
             xs, ys = (list(v) for v in zip(*self.train, strict=False))
             if self.smooth and len(ys) > 1:
                 plt.plot(xs, ys, marker="braille", color=self._faint(TRAIN_COLOR))
