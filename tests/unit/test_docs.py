@@ -16,6 +16,7 @@ import typing
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ftui.cli import build_parser
 from ftui.core.workspace.workspace import _DERIVED, Workspace
@@ -166,6 +167,51 @@ def test_every_ftui_yaml_key_is_documented():
     assert "train.lora_r" in keys and "eval.forgetting.max_drop" in keys and "fields.question_id" in keys
     missing = [k for k in keys if f"`{k}`" not in page]
     assert not missing, f"docs/configuration.md does not describe: {', '.join(missing)}"
+
+
+def _defaults(cls: type, prefix: str = "") -> dict[str, object]:
+    """Each key's default as ftui.yaml would spell it, for the keys whose section has defaults."""
+    out: dict[str, object] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        options = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+        sections = [a for a in options if dataclasses.is_dataclass(a)]
+        if sections:
+            out.update(_defaults(sections[0], f"{prefix}{f.name}."))
+        elif f.default is not dataclasses.MISSING:
+            value = f.default
+            out[f"{prefix}{f.name}"] = str(value) if isinstance(value, Path) else value
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f"{prefix}{f.name}"] = f.default_factory()
+    return out
+
+
+def test_documented_defaults_are_the_defaults():
+    """A default written as a value on the configuration page is the one the settings have."""
+    defaults = _defaults(Workspace)
+    checked = 0
+    for key, cell in re.findall(r"^\| `([\w.]+)` \| `([^`]+)` \|", (DOCS / "configuration.md").read_text(), re.M):
+        if key not in defaults:
+            continue
+        written = yaml.safe_load(cell) if "\\" not in cell else cell.encode().decode("unicode_escape")
+        actual = defaults[key]
+        actual = list(actual) if isinstance(actual, tuple) else actual
+        assert written == actual, f"docs/configuration.md: `{key}` defaults to {actual!r}, not {cell}"
+        checked += 1
+    assert checked >= 60, f"only {checked} defaults read from the page"
+
+
+def test_the_example_ftui_yaml_loads(tmp_path: Path):
+    """The commented example on the configuration page is a valid workspace."""
+    example = re.search(r"```yaml\n(.*?)```", (DOCS / "configuration.md").read_text(), re.S)
+    assert example
+    (tmp_path / "ftui.yaml").write_text(example[1], encoding="utf-8")
+    for name in ("run_log.jsonl", "benchmark.jsonl"):
+        (tmp_path / name).write_text((ROOT / "sample_data" / "run_log.jsonl").read_text(encoding="utf-8"))
+    (tmp_path / "general_tasks").mkdir()
+    ws = Workspace.load(tmp_path)
+    assert ws.train.probes == 16 and ws.eval.forgetting is not None
 
 
 def test_generated_pages_match_the_code():
