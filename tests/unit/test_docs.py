@@ -74,6 +74,17 @@ def test_both_commands_install_what_they_need():
     assert "docs-check" in rules["test"], "`make test` builds the docs site strictly"
 
 
+def test_every_cited_make_target_exists():
+    targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M))
+    for page in [README, *PAGES]:
+        text = page.read_text(encoding="utf-8")
+        cited = set(re.findall(r"`make ([a-z][\w-]*)", text))
+        for block in re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S):
+            cited |= set(re.findall(r"^\s*make ([a-z][\w-]*)", block, flags=re.M))
+        assert cited or page.name not in ("README.md", "development.md")
+        assert cited <= targets, f"{page.name} cites make targets the Makefile lacks: {sorted(cited - targets)}"
+
+
 def test_readme_links_only_to_docs_pages_that_exist():
     targets = LINK.findall(README.read_text(encoding="utf-8"))
     assert targets, "the README links to the docs pages"
