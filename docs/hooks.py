@@ -99,9 +99,17 @@ def _title(cls: type) -> str:
     return " ".join([words[0], *(w.lower() for w in words[1:])])
 
 
+# Titles the class names do not say; any other class is titled from its name.
+TITLES = {
+    "FtuiApp": "Everywhere",
+    "RowTable": "Every table",
+    "InitApp": "The init screen (opening a folder that has a log but no ftui.yaml)",
+}
+
+
 def _binding_classes() -> list[type]:
     """Every class of ftui.tui that declares its own BINDINGS: the app first, then the panes in
-    their key order, then the rest by module."""
+    their key order, then the rest."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import ftui.tui
@@ -115,7 +123,15 @@ def _binding_classes() -> list[type]:
     from ftui.tui.app import PANES
 
     order = ["FtuiApp", *(f"{mode.title()}Pane" for _, mode, _ in PANES)]
-    return sorted(found, key=lambda c: (order.index(c.__name__) if c.__name__ in order else len(order), c.__module__))
+    # After the app and its panes: the panes' own screens, then the shared dialogs and widgets.
+    places = ("ftui.tui.panes.", "ftui.tui.dialogs.", "ftui.tui.widgets.")
+
+    def rank(cls: type) -> tuple[int, int, str]:
+        first = order.index(cls.__name__) if cls.__name__ in order else len(order)
+        place = next((i for i, p in enumerate(places) if cls.__module__.startswith(p)), len(places))
+        return first, place, cls.__module__
+
+    return sorted(found, key=rank)
 
 
 def keys_page() -> str:
@@ -135,7 +151,7 @@ def keys_page() -> str:
     ]
     for cls in _binding_classes():
         rel = cls.__module__.replace(".", "/") + ".py"
-        title = "Everywhere" if cls.__name__ == "FtuiApp" else _title(cls)
+        title = TITLES.get(cls.__name__) or _title(cls)
         out += [f"## {title}", "", f"`{cls.__name__}` in `{rel}`", "", "| key | action | footer |", "|---|---|---|"]
         for b in cls.BINDINGS:
             key, text, show = (b.key, b.tooltip or b.description, b.show) if hasattr(b, "key") else (b[0], b[-1], True)
