@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import types
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftui.cli import build_parser
+from ftui.cli import build_parser, main
 from ftui.core.workspace.workspace import _DERIVED, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +107,33 @@ def test_cited_paths_and_modules_exist(page: Path):
         if not (base.with_suffix(".py").exists() or (base / "__main__.py").exists()):
             missing.append(f"python -m {module}")
     assert not missing, f"{page.name} cites what the tree does not have: {missing}"
+
+
+def test_the_tours_figures_are_the_samples(tmp_path: Path, capsys):
+    """The five-minute tour's numbers, from the tour's own commands on a fresh copy of the sample."""
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    shutil.copytree(ROOT / "sample_data", tmp_path / "sample_data", ignore=shutil.ignore_patterns(".ftui"))
+    ws = str(tmp_path / "sample_data")
+    capsys.readouterr()
+    assert main(["clusters", ws, "--json"]) == 0
+    clusters = json.loads(capsys.readouterr().out)
+    assert f"{clusters['failures']} model-attributed failures" in readme
+    for c in clusters["clusters"]:
+        assert f"`{c['label']}` ({c['count']})" in readme, c
+    reviewed = str(tmp_path / "sample_data" / "reviewed_corrections.jsonl")
+    assert main(["import-review", reviewed, "-w", ws]) == 0
+    saved = int(capsys.readouterr().out.split()[0])
+    assert f"# {saved} saved" in readme and f"DONE {saved}" in readme
+    assert main(["status", ws]) == 0
+    status = " ".join(capsys.readouterr().out.split())
+    assert f"Corrected {saved}" in status and f"# Corrected {saved}" in readme
+    assert main(["build", ws, "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)["counts"]
+    told = (
+        f"({counts['train_corrections']} corrections and {counts['train_anchors']} anchors to train on, "
+        f"{counts['validation']} validation items to choose the checkpoint, {counts['eval']} held out to judge)"
+    )
+    assert told in readme
 
 
 def _subparsers(parser) -> dict:
