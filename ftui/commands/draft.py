@@ -169,7 +169,7 @@ def follow(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
                 if kind == "failed":
                     print(f"ftui: drafting failed: {ev.get('error')}", file=sys.stderr)
                 return EXIT_OK if kind == "finished" else EXIT_FOUND
-        if dr.job_state(job_dir).state == "dead":
+        if jobs.job_state(job_dir).state == "dead":
             dead_since = dead_since or time.monotonic()
             if time.monotonic() - dead_since > 5:
                 print(f"ftui: the drafting job died; see {Path(job_dir) / dr.LOG}", file=sys.stderr)
@@ -178,7 +178,7 @@ def follow(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
 
 
 def _job_summary(job_dir: Path) -> dict:
-    st = dr.job_state(job_dir)
+    st = jobs.job_state(job_dir)
     prog = st.progress.get("all", {})
     return {
         "job": Path(job_dir).name,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ftui.core.base import jobs
 from ftui.core.build import builder
 from ftui.core.curate.corrections import CorrectionStore
 from ftui.core.judge import evalrun
@@ -104,7 +105,7 @@ async def test_x_cancels_the_hosted_job(hosted_ws, server):
 async def test_compare_evaluates_a_finished_hosted_run_at_the_service(hosted_ws, server, monkeypatch):
     app = FtuiApp(hosted_ws, start_pane="train", watch_interval=0.1)
     started = []
-    monkeypatch.setattr(runs, "start_child", lambda args, d, log, *a: started.append((args, d)) or 1)
+    monkeypatch.setattr(jobs, "start_child", lambda args, d, log, *a: started.append((args, d)) or 1)
     async with app.run_test(size=(80, 24)) as pilot:
         await _submit_from_form(pilot, app)
         pane = app.screen

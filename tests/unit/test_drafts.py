@@ -11,6 +11,7 @@ import time
 import pytest
 
 from ftui.cli import main
+from ftui.core.base import jobs
 from ftui.core.build import builder
 from ftui.core.curate import drafts as dr
 from ftui.core.curate.clusters import cluster_failures
@@ -167,9 +168,9 @@ def test_a_killed_job_keeps_what_it_finished_and_resumes(ws, capsys):
         os.kill(int((job_dir / "pid").read_text()), signal.SIGKILL)
         gate.set()
         deadline = time.monotonic() + 40
-        while dr.job_state(job_dir).state != "dead" and time.monotonic() < deadline:
+        while jobs.job_state(job_dir).state != "dead" and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert dr.job_state(job_dir).state == "dead"
+        assert jobs.job_state(job_dir).state == "dead"
         kept = dr.DraftStore(ws).all()
         assert finished <= set(kept)
         asked_before = len(server.requests)
