@@ -1,6 +1,7 @@
-"""The README and the docs site stay true: short README, its two commands first, links and cited
-paths that exist, commands and flags the CLI has, every ftui.yaml key documented, the generated
-pages in step with the code, and the site built with `mkdocs build --strict`."""
+"""The README and the docs site stay true: a short README with its two commands first (both
+running the setup step) and links to pages that exist; every cited path, module, command, flag and
+make target real; every ftui.yaml key documented with its real default; the tour's figures what its
+commands print; the generated pages in step with the code; the site built with --strict."""
 
 from __future__ import annotations
 
