@@ -124,7 +124,7 @@ def test_the_tours_figures_are_the_samples(tmp_path: Path, capsys):
     reviewed = str(tmp_path / "sample_data" / "reviewed_corrections.jsonl")
     assert main(["import-review", reviewed, "-w", ws]) == 0
     saved = int(capsys.readouterr().out.split()[0])
-    assert f"# {saved} saved" in readme and f"DONE {saved}" in readme
+    assert f"# {saved} saved" in readme and f"done/left is {saved}/0" in readme
     assert main(["status", ws]) == 0
     status = " ".join(capsys.readouterr().out.split())
     assert f"Corrected {saved}" in status and f"# Corrected {saved}" in readme
