@@ -63,7 +63,7 @@ def layers_page(pyproject: Path = ROOT / "pyproject.toml") -> str:
         "",
     ]
     for contract in contracts(pyproject):
-        out += [f"## {contract['name'][0].upper()}{contract['name'][1:]}", ""]
+        out += [f"## {contract['name']}", ""]
         if contract["type"] == "layers":
             out += ["| layer (top to bottom) | what it holds |", "|---|---|"]
             for layer in contract["layers"]:

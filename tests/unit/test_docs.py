@@ -269,7 +269,7 @@ def test_the_layers_page_follows_the_contracts(tmp_path: Path):
     page = hooks.layers_page()
     assert "`ftui.core.ship`" in page and "`ftui.core.judge`" in page
     for contract in hooks.contracts():
-        assert contract["name"][1:] in page
+        assert f"## {contract['name']}" in page
         for layer in contract.get("layers", []):
             assert f"`{layer}`" in page
     assert "`ftui.core.extra`" in hooks.layers_page(changed)
