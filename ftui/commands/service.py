@@ -13,6 +13,7 @@ import urllib.request
 from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail, load_ws
 from ftui.core.base import jobs
 from ftui.core.hosted import service as ft_service
+from ftui.core.hosted.service_request import Limits
 from ftui.core.ship import exports, serving
 
 
@@ -25,6 +26,28 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     p.add_argument("--port", type=int, default=ft_service.DEFAULT_PORT, help="port (default: %(default)s)")
     p.add_argument("--max-running", type=int, default=1, metavar="N", help="jobs training at once (default: 1)")
+    limits = Limits()
+    p.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=limits.upload_bytes >> 20,
+        metavar="MB",
+        help="largest file a key may upload (default: %(default)s, OpenAI's limit)",
+    )
+    p.add_argument(
+        "--max-job-steps",
+        type=int,
+        default=limits.max_job_steps,
+        metavar="N",
+        help="most training steps one job may ask for (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-jobs-per-key",
+        type=int,
+        default=limits.max_active_per_key,
+        metavar="N",
+        help="jobs one key may have queued or running at once (default: %(default)s)",
+    )
     p.add_argument("--detach", action="store_true", help="run in the background (log: STATE/service/service.log)")
     p.add_argument("--status", action="store_true", help="say whether the service runs, and where")
     p.add_argument("--stop", action="store_true", help="stop a detached service (its training runs go on)")
@@ -67,11 +90,17 @@ def cmd_service(args: argparse.Namespace) -> int:
     keys = ft_service.keys_from_env(os.environ.get(ft_service.KEYS_ENV))
     if not keys:
         fail(f"no keys: set {ft_service.KEYS_ENV} to one or more keys (comma-separated); clients send one as Bearer")
-    if args.max_running < 1:
-        fail(f"--max-running must be at least 1, not {args.max_running}")
+    for flag in ("max_running", "max_upload_mb", "max_job_steps", "max_jobs_per_key"):
+        if getattr(args, flag) < 1:
+            fail(f"--{flag.replace('_', '-')} must be at least 1, not {getattr(args, flag)}")
+    limits = Limits(
+        upload_bytes=args.max_upload_mb << 20,
+        max_job_steps=args.max_job_steps,
+        max_active_per_key=args.max_jobs_per_key,
+    )
     if not serving.port_free(args.port, args.host):
         fail(f"port {args.port} on {args.host} is busy; pick another with --port")
-    root = ft_service.write_config(ws, args.host, args.port, args.max_running)
+    root = ft_service.write_config(ws, args.host, args.port, args.max_running, limits)
     line = ft_service.listen_line(args.host, args.port, len(keys), ft_service.base_model_name(ws.model), root)
     if args.detach:
         pid = jobs.start_child(["service", str(root.resolve())], root, ft_service.LOG)

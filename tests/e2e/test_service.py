@@ -102,6 +102,11 @@ def _wait(client, job_id: str, until=lambda j: j.status in DONE, timeout: float 
         time.sleep(1)
 
 
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(kv.split("=", 1) for kv in raw.decode(errors="replace").split("\0") if "=" in kv)
+
+
 def _events(client, job_id: str) -> list:
     return list(reversed(list(client.fine_tuning.jobs.list_events(job_id, limit=100))))
 
@@ -217,6 +222,40 @@ def test_supervised_job_succeeds_and_its_model_answers(service):
     exported = _run_dir(service, job.id) / exports.EXPORTS_DIR / name / exports.MANIFEST
     assert json.loads(exported.read_text())["adapter"].endswith("checkpoints/checkpoint-4")
 
+    # The model server behind the chat answers no one without the service's per-start secret.
+    inference = ft_service.service_dir(Workspace.load(service.ws_dir)) / "inference"
+    url = json.loads((inference / "config.json").read_text())["base_url"]
+    assert serving.served_models(url) is None and serving.served_models(url, api_key=KEY_A) is None
+    from openai import OpenAI
+
+    local = OpenAI(base_url=url, api_key="anything", max_retries=0, timeout=60)
+    with pytest.raises(openai.AuthenticationError):
+        local.chat.completions.create(model=job.fine_tuned_model, messages=msgs, max_tokens=2)
+    server_pid = jobs.read_pid(inference)
+    assert (
+        ft_service.KEYS_ENV not in _environ(server_pid)
+        and "api_key" not in (inference / "llama_cpp_server.json").read_text()
+    )
+
+
+def test_a_killed_service_takes_its_model_server_with_it(service):
+    pytest.importorskip("llama_cpp")
+    a = service.client()
+    msgs = [{"role": "user", "content": "hi"}]
+    assert a.chat.completions.create(model=service.base, messages=msgs, max_tokens=2, temperature=0).choices
+    root = ft_service.service_dir(Workspace.load(service.ws_dir))
+    server_pid, service_pid = jobs.read_pid(root / "inference"), jobs.read_pid(root)
+    assert jobs.pid_alive(server_pid)
+    os.kill(service_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while jobs.pid_alive(server_pid):  # it saw its parent go and stopped itself
+        assert time.monotonic() < deadline, "the model server outlived its killed service"
+        time.sleep(0.2)
+    while jobs.pid_alive(service_pid):
+        time.sleep(0.1)
+    service.start()
+    assert a.models.list().data  # the restarted service answers
+
 
 def test_cancel_a_running_job(service):
     import openai
@@ -275,10 +314,12 @@ def _run_dir(service, job_id: str) -> Path:
 
 def test_restart_mid_job_loses_nothing(service):
     a = service.client()
-    train = _upload(a, service.ws_dir, "train.jsonl")
-    # 1,200 steps: no machine finishes it while the service restarts; it is cancelled at the end.
+    # The rows four times over, 50 epochs (OpenAI's most): 1,200 steps, which no machine finishes
+    # while the service restarts; it is cancelled at the end.
+    rows = _rows(service.ws_dir, "train.jsonl", ("messages",)) * 4
+    train = a.files.create(file=("train.jsonl", rows), purpose="fine-tune").id
     job = a.fine_tuning.jobs.create(
-        model=service.base, training_file=train, hyperparameters={"n_epochs": 200, "batch_size": 2}
+        model=service.base, training_file=train, hyperparameters={"n_epochs": 50, "batch_size": 2}
     )
     _wait(a, job.id, until=lambda j: j.status in DONE or len(_metrics(a, j.id)) >= 2)
     before_events = [e.model_dump() for e in _events(a, job.id)]
@@ -289,6 +330,7 @@ def test_restart_mid_job_loses_nothing(service):
     try:
         pid = jobs.read_pid(_run_dir(service, job.id))
         assert pid is not None and jobs.pid_alive(pid)  # the training goes on without the service
+        assert _environ(pid).get(ft_service.KEYS_ENV) is None  # the service's keys stay with the service
     finally:
         service.start()
 

@@ -36,11 +36,14 @@ DEAD_AFTER_S = 30.0
 POLL_S = 0.3
 
 
-def start_child(args: list[str], job_dir: Path, log_name: str, pid_name: str = PID) -> int:
-    """Start `python -m ftui.engine ARGS...` detached; returns its pid (also written to job_dir/pid_name)."""
+def start_child(
+    args: list[str], job_dir: Path, log_name: str, pid_name: str = PID, extra_env: dict[str, str] | None = None
+) -> int:
+    """Start `python -m ftui.engine ARGS...` detached; returns its pid (also written to job_dir/pid_name).
+    `extra_env` reaches this child alone (a secret it shares with its parent, never on disk)."""
     job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    env = dict(os.environ) | (extra_env or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     with open(job_dir / log_name, "ab") as log:

@@ -48,6 +48,9 @@ LLAMA_CPP_GREEDY = {"repeat_penalty": 1.0, "top_k": 1, "min_p": 0.0}
 # model's greedy answers. ftui's server fills these in where a request leaves them out.
 LLAMA_CPP_REQUEST_DEFAULTS = {"repeat_penalty": 1.0}
 GENERATION_PATHS = ("/v1/chat/completions", "/v1/completions")
+# The key a serving child requires on every request, when its parent gives it one (the fine-tuning
+# service does, a new one each start): in the child's environment only, never in its config file.
+API_KEY_ENV = "FTUI_SERVE_API_KEY"
 
 
 class ServeError(FtuiError):
@@ -165,10 +168,11 @@ def start(
     return sd, jobs.start_child(["serve", str(sd.resolve())], sd, LOG)
 
 
-def served_models(url: str, timeout: float = 2.0) -> list[str] | None:
-    """The model names the endpoint lists, or None when it does not answer."""
+def served_models(url: str, timeout: float = 2.0, api_key: str | None = None) -> list[str] | None:
+    """The model names the endpoint lists, or None when it does not answer (or refuses the key)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with urllib.request.urlopen(f"{url}/models", timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/models", headers=headers), timeout=timeout) as resp:
             data = json.loads(resp.read().decode("utf-8"))
     except (urllib.error.URLError, OSError, ValueError):
         return None

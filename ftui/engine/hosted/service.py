@@ -5,24 +5,29 @@ HTTP. Training jobs are ordinary detached runs, so stopping this process stops n
 Chat completions go to an inference child, `python -m ftui.engine serve` (the same server as `ftui
 serve`: llama.cpp on GGUF exports, or vLLM with the adapters on CUDA), restarted when a new
 fine-tune has to join it. That keeps torch and the models out of this process, serves exactly
-what `ftui parity` checks, and lets llama.cpp hold one model in memory at a time.
+what `ftui parity` checks, and lets llama.cpp hold one model in memory at a time (inference.py).
+Around the routes, guard.py checks what HTTP brings before any route runs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import multiprocessing
 import os
 import signal
-import socket
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -30,95 +35,47 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from ftui.core.base import jobs
 from ftui.core.base.events import EventWriter
-from ftui.core.base.fsutil import atomic_write_json
-from ftui.core.hosted.service import KEYS_ENV, Service, ServiceError, keys_from_env, owner_of, page
+from ftui.core.hosted.service import Service, ServiceError, owner_of, page, take_keys
+from ftui.core.hosted.service_files import public_file
+from ftui.core.hosted.service_request import AuthThrottle, Limits, error_body
 from ftui.core.ship import exports, serving
 from ftui.core.workspace.workspace import Workspace
 from ftui.engine.child import failure_fields
+from ftui.engine.hosted.guard import (
+    CHAT_BODY_LIMIT,
+    FORM_OVERHEAD,
+    MAX_HEADER_BYTES,
+    REQUEST_ID,
+    Guard,
+    counting,
+    header_limited_protocol,
+    json_object,
+    log,
+    loopback_hosts,
+    too_large,
+)
+from ftui.engine.hosted.inference import INFERENCE_START_S, Inference
 
 TICK_S = 1.0
-INFERENCE_DIR = "inference"
-INFERENCE_START_S = 900.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((serving.HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class Inference:
-    """The serving child for the base model and every succeeded job, restarted when the set grows."""
-
-    def __init__(self, svc: Service):
-        self.svc = svc
-        self.dir = svc.root / INFERENCE_DIR
-        self._lock = threading.Lock()
-
-    def _running_names(self) -> set[str] | None:
-        st = exports.job_state(self.dir)
-        if st.state != "running":
-            return None
-        return {m["name"] for m in st.config.get("models") or []}
-
-    def url(self, wanted: dict[str, tuple[Path, Path]]) -> str:
-        """The child's base URL once it serves every name in `wanted` (name -> run folder, adapter folder)."""
-        with self._lock:
-            names = self._running_names()
-            if names is None or not set(wanted) <= names:
-                self.stop()
-                # Every succeeded job joins, so one more fine-tune does not restart it for the others;
-                # a checkpoint joins when asked for.
-                finals = {name: (rd, rd / "adapter") for name, (_owner, rd) in self.svc.served_runs().items()}
-                everything = finals | wanted
-                self._start(everything)
-            cfg = json.loads((self.dir / exports.CONFIG).read_text(encoding="utf-8"))
-            url = str(cfg["base_url"])
-            deadline = time.monotonic() + INFERENCE_START_S
-            while True:
-                listed = serving.served_models(url)
-                if listed is not None and all(m["name"] in listed for m in cfg["models"]):
-                    return url
-                st = exports.job_state(self.dir)
-                if st.state != "running":
-                    raise ServiceError(503, f"the inference server {st.state}: {st.error or 'see its log'}")
-                if time.monotonic() > deadline:
-                    raise ServiceError(503, "the inference server did not start in time")
-                time.sleep(0.5)
-
-    def _start(self, models: dict[str, tuple[Path, Path]]) -> None:
-        port = _free_port()
-        ws = self.svc.ws
-        names = list(models)
-        run_dirs = [models[name][0] for name in names]
-        cfg = serving.plan(ws, run_dirs, port=port, quant=serving.DEFAULT_QUANT, engine="auto")
-        # The plan lists the base, then one entry per run folder given, in order.
-        for entry, name in zip(cfg["models"][1:], names, strict=True):
-            entry["name"], entry["adapter"] = name, str(models[name][1].resolve())
-        self.dir.mkdir(parents=True, exist_ok=True)
-        for stale in (exports.EVENTS, "stop"):
-            (self.dir / stale).unlink(missing_ok=True)
-        atomic_write_json(self.dir / exports.CONFIG, cfg)
-        jobs.start_child(["serve", str(self.dir.resolve())], self.dir, serving.LOG)
-
-    def stop(self) -> None:
-        if exports.job_state(self.dir).state != "running":
-            return
-        jobs.request_stop(self.dir)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            pid = jobs.read_pid(self.dir)
-            if pid is None or not jobs.pid_alive(pid):
-                return
-            time.sleep(0.2)
-
-
-def create_app(svc: Service, keys: frozenset[str]) -> Any:
+def create_app(
+    svc: Service,
+    keys: frozenset[str],
+    *,
+    bind_host: str | None = None,
+    throttle: AuthThrottle | None = None,
+    inference: Inference | None = None,
+) -> Any:
+    """The HTTP app. `bind_host` a loopback address: only requests naming a loopback host are
+    answered (a web page that rebinds its own name to 127.0.0.1 is not)."""
     app = FastAPI(title="ftui fine-tuning service", docs_url=None, redoc_url=None, openapi_url=None)
-    inference = Inference(svc)
-    app.state.inference = inference
+    inference = inference or Inference(svc)
+    throttle = throttle or AuthThrottle()
+    # Requests that wait long (a job's file check, a chat on a model still loading) take worker
+    # threads of their own, so however many are in flight the other requests keep theirs.
+    creating, chatting = anyio.CapacityLimiter(CREATING_AT_ONCE), anyio.CapacityLimiter(CHATS_AT_ONCE)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -132,16 +89,32 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(ServiceError(exc.status_code, str(exc.detail)).body(), exc.status_code)
+        return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
+        rid = request.scope.get(REQUEST_ID, "")
+        msg = f"The server had an error while processing your request (request id {rid}); its log names it"
+        return JSONResponse(error_body(500, msg), 500)
 
     def owner(request: Request) -> str:
+        client = request.client.host if request.client else "unknown"
+        wait = throttle.blocked(client)
+        if wait:
+            raise ServiceError(
+                429,
+                f"Too many failed authentications from {client}; try again in {math.ceil(wait)} s",
+                code="rate_limit_exceeded",
+            )
         header = request.headers.get("authorization") or ""
         if not header.lower().startswith("bearer ") or not header[7:].strip():
+            throttle.failed(client)
             raise ServiceError(
                 401, "You didn't provide an API key (Authorization: Bearer KEY).", code="invalid_api_key"
             )
         who = owner_of(header[7:].strip())
         if who not in keys:
+            throttle.failed(client)
             raise ServiceError(401, "Incorrect API key provided.", code="invalid_api_key")
         return who
 
@@ -158,17 +131,28 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
     @app.post("/v1/files")
     async def upload(request: Request) -> dict[str, Any]:
         who = owner(request)
+        limit = svc.limits.upload_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+            raise too_large(limit, "file", "file_too_large")
+        counted = Request(request.scope, counting(request.receive, limit + FORM_OVERHEAD, "file", "file_too_large"))
         try:
-            form = await request.form()
+            # Starlette spools each part to a temporary file past 1 MB: the upload is never whole in memory.
+            form = await counted.form(max_files=1, max_fields=8)
+        except ServiceError:
+            raise
         except Exception:  # not multipart at all: say what is expected
             raise ServiceError(400, "expected a multipart form with `file` and `purpose`", "file") from None
-        file, purpose = form.get("file"), form.get("purpose")
-        if not isinstance(file, UploadFile):
-            raise ServiceError(400, "expected a `file` part", "file")
-        if not isinstance(purpose, str):
-            raise ServiceError(400, "expected a `purpose` part", "purpose")
-        content = await file.read()
-        return await run_in_threadpool(svc.add_file, who, file.filename or "upload.jsonl", content, purpose)
+        try:
+            file, purpose = form.get("file"), form.get("purpose")
+            if not isinstance(file, UploadFile):
+                raise ServiceError(400, "expected a `file` part", "file")
+            if not isinstance(purpose, str):
+                raise ServiceError(400, "expected a `purpose` part", "purpose")
+            await file.seek(0)
+            return await run_in_threadpool(svc.add_file, who, file.filename or "upload.jsonl", file.file, purpose)
+        finally:
+            await form.close()
 
     @app.get("/v1/files")
     def list_files(request: Request) -> dict[str, Any]:
@@ -176,8 +160,7 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
 
     @app.get("/v1/files/{file_id}")
     def get_file(request: Request, file_id: str) -> dict[str, Any]:
-        rec = svc.get_file(owner(request), file_id)
-        return {k: v for k, v in rec.items() if k != "owner"}
+        return public_file(svc.get_file(owner(request), file_id))
 
     @app.delete("/v1/files/{file_id}")
     def delete_file(request: Request, file_id: str) -> dict[str, Any]:
@@ -185,13 +168,25 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
 
     @app.get("/v1/files/{file_id}/content")
     def file_content(request: Request, file_id: str) -> Response:
-        return Response(svc.file_content(owner(request), file_id), media_type="application/octet-stream")
+        try:  # opened now: a delete after this still lets the answer finish
+            fh = svc.file_path(owner(request), file_id).open("rb")
+        except FileNotFoundError:
+            raise ServiceError(404, f"No such File object: {file_id}", "file_id") from None
+
+        def chunks() -> Iterator[bytes]:
+            with fh:
+                while chunk := fh.read(1 << 20):
+                    yield chunk
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
 
     @app.post("/v1/fine_tuning/jobs")
     async def create_job(request: Request) -> dict[str, Any]:
         who = owner(request)
-        job = svc.create_job(who, await _json_object(request))
-        svc.tick()
+        body = await json_object(request)
+        # The file check reads and tokenizes the whole upload: a worker thread's work, never the loop's.
+        job: dict[str, Any] = await anyio.to_thread.run_sync(svc.create_job, who, body, limiter=creating)
+        await run_in_threadpool(svc.tick)
         return job
 
     @app.get("/v1/fine_tuning/jobs")
@@ -221,19 +216,21 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
         return {"object": "list", "data": svc.models(owner(request))}
 
     def _chat_target(who: str, model: Any) -> tuple[str, dict[str, tuple[Path, Path]]]:
+        if not isinstance(model, str):
+            raise ServiceError(400, "model must be a string", "model")
         if model == svc.base_name:
             return serving.BASE_NAME, {}
-        return model, {model: svc.chat_model(who, model)}
+        return model, {model: svc.chat_model(who, model)}  # the tenant's own models only
 
-    def _forward(path: str, request_body: dict[str, Any]) -> Any:
-        asked = request_body.pop("_asked")
-        who_model, wanted = _chat_target(request_body.pop("_owner"), asked)
+    def _forward(path: str, request_body: dict[str, Any], who: str) -> Any:
+        asked = request_body.get("model")
+        who_model, wanted = _chat_target(who, asked)
         url = inference.url(wanted)
         request_body["model"] = who_model
         req = urllib.request.Request(
             f"{url}/{path}",
             data=json.dumps(request_body).encode("utf-8"),
-            headers={"Content-Type": "application/json", "Authorization": "Bearer local"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {inference.key}"},
         )
         try:
             resp = urllib.request.urlopen(req, timeout=INFERENCE_START_S)
@@ -260,26 +257,20 @@ def create_app(svc: Service, keys: frozenset[str]) -> Any:
         def make(path: str = path) -> Any:
             async def endpoint(request: Request) -> Any:
                 who = owner(request)
-                body = await _json_object(request)
-                body["_owner"], body["_asked"] = who, body.get("model")
-                return await run_in_threadpool(_forward, path, body)
+                body = await json_object(request, CHAT_BODY_LIMIT)
+                return await anyio.to_thread.run_sync(_forward, path, body, who, limiter=chatting)
 
             return endpoint
 
         app.add_api_route(f"/v1/{path}", make(), methods=["POST"])
 
-    return app
+    return Guard(app, loopback_hosts(bind_host))
 
 
-async def _json_object(request: Any) -> dict[str, Any]:
-    """A request's JSON object body; anything else is OpenAI's 400 error, not a traceback."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ServiceError(400, "the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise ServiceError(400, "the request body must be a JSON object")
-    return body
+# Job requests whose files are being checked, and chat requests being answered, at once; more wait
+# their turn without holding the threads every other request is served from.
+CREATING_AT_ONCE = 4
+CHATS_AT_ONCE = 8
 
 
 def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:
@@ -314,19 +305,32 @@ def main(service_dir: str | Path) -> int:
     stop = threading.Event()
     svc: Service | None = None
     try:
-        keys = keys_from_env(os.environ.get(KEYS_ENV))
-        if not keys:
-            raise ServiceError(401, f"no keys: set {KEYS_ENV} to one or more keys, comma-separated")
+        # Out of the environment before any child starts: training and serving never see the keys.
+        keys = take_keys()
         ws = Workspace.load(cfg["workspace"])
-        svc = Service(ws, max_running=int(cfg.get("max_running") or 1))
+        limits = Limits(**{k: int(v) for k, v in (cfg.get("limits") or {}).items()})
+        svc = Service(ws, max_running=int(cfg.get("max_running") or 1), limits=limits)
+        # One checker process: jobs' file checks take turns (bounded memory) beside the requests.
+        svc.new_checker = lambda: ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        Inference(svc).stop()  # a model server a killed service left running: found and stopped
         writer.emit("started", pid=os.getpid(), port=cfg["port"], model=svc.base_name)
         threading.Thread(target=_ticker, args=(svc, stop, writer), name="ftui-service-queue", daemon=True).start()
         import uvicorn
 
-        app = create_app(svc, keys)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        app = create_app(svc, keys, bind_host=cfg["host"])
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         writer.emit("status", message=f"serving the fine-tuning API at {cfg['base_url']}")
-        uvicorn.run(app, host=cfg["host"], port=int(cfg["port"]), log_level="info")
+        uvicorn.run(
+            app,
+            host=cfg["host"],
+            port=int(cfg["port"]),
+            log_level="info",
+            http=header_limited_protocol(),
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        )
         writer.emit("finished", stopped=True)
         return 0
     except SystemExit:
@@ -338,6 +342,8 @@ def main(service_dir: str | Path) -> int:
         return 1
     finally:
         stop.set()
+        if svc is not None:
+            svc.close()
         if svc is not None:
             Inference(svc).stop()  # a model server left behind would hold the memory and a port
         beat.stop()

@@ -14,13 +14,15 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from ftui.core.base import jobs
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.ship import exports
-from ftui.core.ship.serving import BASE_NAME, GENERATION_PATHS, LLAMA_CPP_REQUEST_DEFAULTS, vllm_lora_rank
+from ftui.core.ship.serving import API_KEY_ENV, BASE_NAME, GENERATION_PATHS, LLAMA_CPP_REQUEST_DEFAULTS, vllm_lora_rank
 from ftui.engine.child import ChildEnd
 
 
@@ -77,7 +79,7 @@ def gguf_for(entry: dict, cfg: dict, emit) -> Path:
     return out / "model.gguf"
 
 
-def serve_llama_cpp(cfg: dict, sd: Path, emit) -> None:
+def serve_llama_cpp(cfg: dict, sd: Path, emit, api_key: str | None = None) -> None:
     import uvicorn
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ConfigFileSettings, ServerSettings
@@ -98,7 +100,8 @@ def serve_llama_cpp(cfg: dict, sd: Path, emit) -> None:
     server_cfg = {"host": cfg["host"], "port": cfg["port"], "models": models}
     # The same file `python -m llama_cpp.server --config_file` takes, kept for the user to reuse.
     atomic_write_json(sd / "llama_cpp_server.json", server_cfg)
-    settings = ConfigFileSettings.model_validate(server_cfg)
+    # The key stays out of the file above: it lives in this process's memory only.
+    settings = ConfigFileSettings.model_validate(server_cfg | ({"api_key": api_key} if api_key else {}))
     app = create_app(server_settings=ServerSettings.model_validate(settings), model_settings=settings.models)
     app = with_request_defaults(app, LLAMA_CPP_REQUEST_DEFAULTS)
     emit("status", message=f"serving {', '.join(m['model_alias'] for m in models)} at {cfg['base_url']}")
@@ -157,9 +160,38 @@ def vllm_command(cfg: dict, base: Path | None = None) -> list[str]:
     return cmd
 
 
+PARENT_POLL_S = 2.0
+
+
+def watch_parent(pid: int, on_gone, poll: float = PARENT_POLL_S) -> threading.Thread:
+    """Call `on_gone` once process `pid` has ended (or this process was handed to another parent):
+    a server started for another process does not outlive it."""
+
+    parent = os.getppid()
+
+    def loop() -> None:
+        while jobs.pid_alive(pid) and os.getppid() == parent:
+            time.sleep(poll)
+        on_gone()
+
+    t = threading.Thread(target=loop, name="ftui-serve-parent", daemon=True)
+    t.start()
+    return t
+
+
+def _stop_self() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # the server's own graceful shutdown
+    time.sleep(20)
+    os._exit(1)  # a shutdown that hangs still ends
+
+
 def main(serve_dir: str | Path) -> int:
     sd = Path(serve_dir)
     cfg = json.loads((sd / exports.CONFIG).read_text(encoding="utf-8"))
+    # Taken out of the environment, so nothing this process starts (an export) inherits it.
+    api_key = os.environ.pop(API_KEY_ENV, None) or None
+    if cfg.get("parent_pid"):
+        watch_parent(int(cfg["parent_pid"]), _stop_self)
     # A SystemExit is the SIGTERM below: stopped while still preparing the models.
     end = ChildEnd(sd / exports.EVENTS, cancel_on=(SystemExit,), cancelled=lambda: {"step": 0})
     with end:
@@ -168,11 +200,13 @@ def main(serve_dir: str | Path) -> int:
         if engine == "vllm":
             cmd = vllm_command(cfg)
             end.emit("status", message="starting vLLM: " + " ".join(cmd))
+            if api_key:  # vLLM's own variable for --api-key, kept off the command line `ps` shows
+                os.environ["VLLM_API_KEY"] = api_key
             end.beat.stop()
             end.writer.close()
             os.execv(cmd[0], cmd)  # the server takes this process's pid; health is read from the endpoint
         # uvicorn's own handler turns SIGTERM into a graceful shutdown; before it runs, stop at once.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-        serve_llama_cpp(cfg, sd, end.emit)
+        serve_llama_cpp(cfg, sd, end.emit, api_key)
         end.emit("finished", engine=engine, stopped=True)
     return end.exit_code
