@@ -88,6 +88,22 @@ def test_every_cited_make_target_exists():
         assert cited <= targets, f"{page.name} cites make targets the Makefile lacks: {sorted(cited - targets)}"
 
 
+def test_every_benchmark_is_on_the_development_page():
+    """Each benchmark script has its row; those `make bench` leaves out are named as running on their own."""
+    page = (DOCS / "development.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    bench = re.search(r"^bench:.*?(?=^\S|\Z)", makefile, flags=re.M | re.S)
+    assert bench
+    in_make_bench = set(re.findall(r"benchmarks/(\w+\.py)", bench[0]))
+    for script in sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")):
+        if script == "gpu_check.py":  # `make gpu-check`, a section of its own
+            assert "`benchmarks/gpu_check.py`" in page
+            continue
+        assert f"| `benchmarks/{script}` |" in page, f"docs/development.md has no row for benchmarks/{script}"
+        if script not in in_make_bench:
+            assert f"`{script}`" in page, f"docs/development.md does not say `make bench` leaves out {script}"
+
+
 def test_readme_links_only_to_docs_pages_that_exist():
     targets = LINK.findall(README.read_text(encoding="utf-8"))
     assert targets, "the README links to the docs pages"
