@@ -12,6 +12,7 @@ from ftui.core.base.errors import FtuiError
 from ftui.core.base.models import EMBEDDED
 from ftui.core.build import builder, checks, formats
 from ftui.core.build import store as build_store
+from ftui.core.build import texts as build_texts
 from ftui.core.workspace.workspace import Workspace
 
 MAX_LISTED = 20
@@ -186,15 +187,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build_text(b: build_store.Build) -> str:
     m, c = b.manifest, b.manifest["counts"]
-    lines = [b.summary_line(), f"  folder: {b.dir}"]
-    lines.append(
-        f"  {'cluster':<28} {'items':>6} {'corrected':>9} {'train':>6} {'valid':>5} {'test':>5} {'discarded':>9}"
-    )
-    for label, s in m["per_cluster"].items():
-        lines.append(
-            f"  {label[:28]:<28} {s['items']:>6} {s['corrected']:>9} {s['train']:>6} {s.get('validation', 0):>5}"
-            f" {s['eval']:>5} {s['discarded']:>9}"
-        )
+    lines = [b.summary_line(), f"  folder: {b.dir}", *(f"  {line}" for line in build_texts.cluster_table(m))]
     lines.append(
         f"  anchors: {c['anchors']} ({c['train_anchors']} train, {c.get('validation_anchors', 0)} validation,"
         f" {c['eval_anchors']} held out)"
@@ -210,9 +203,9 @@ def _build_text(b: build_store.Build) -> str:
         )
     if m["options"].get("split_by_evidence"):
         lines.append("  split: items whose evidence shares code stay on one side")
-    if c["discarded"]:
-        reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in c["discarded_by_reason"].items())
-        lines.append(f"  discarded: {c['discarded']} ({reasons})")
+    discarded = build_texts.discarded_line(c)
+    if discarded:
+        lines.append(f"  {discarded}")
     if c["dpo_dropped_identical"]:
         lines.append(f"  DPO pairs dropped (chosen = rejected): {c['dpo_dropped_identical']}")
     if c["benchmark_excluded"]:

@@ -9,14 +9,26 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ftui.commands import follow
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, EXIT_USAGE, add_json, add_workspace, emit, fail, load_ws
 from ftui.commands.curate import load_log
 from ftui.core.base import jobs
 from ftui.core.base.events import FINAL_TYPES
 from ftui.core.base.formatting import clip
-from ftui.core.curate import drafts as dr
 from ftui.core.curate.clusters import cluster_failures
 from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.drafts import (
+    decisions as draft_decisions,
+)
+from ftui.core.curate.drafts import (
+    job as draft_job,
+)
+from ftui.core.curate.drafts import (
+    store as draft_store,
+)
+from ftui.core.curate.drafts import (
+    teacher as draft_teacher,
+)
 
 WIDTH = 80
 
@@ -34,12 +46,12 @@ def register(sub) -> None:
     s.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the endpoint's key")
     s.add_argument("--local", action="store_true", help="use the workspace's own model, even if an endpoint was set")
     _prompt_args(s)
-    s.add_argument("--concurrency", type=int, default=dr.DEFAULT_CONCURRENCY, help="endpoint requests at once")
-    s.add_argument("--max-new-tokens", type=int, default=dr.DEFAULT_MAX_NEW_TOKENS, metavar="N")
+    s.add_argument("--concurrency", type=int, default=draft_job.DEFAULT_CONCURRENCY, help="endpoint requests at once")
+    s.add_argument("--max-new-tokens", type=int, default=draft_job.DEFAULT_MAX_NEW_TOKENS, metavar="N")
     s.add_argument(
         "--batch-size",
         type=int,
-        default=dr.DEFAULT_BATCH_SIZE,
+        default=draft_job.DEFAULT_BATCH_SIZE,
         metavar="N",
         help="rows the local teacher decodes at once",
     )
@@ -120,8 +132,8 @@ def _cluster(ws, log, label: str):
     return c
 
 
-def _settings(ws, label: str, args, teacher: dr.Teacher | None = None) -> dr.PromptSettings:
-    st = dr.prompt_settings(ws, label)
+def _settings(ws, label: str, args, teacher: draft_teacher.Teacher | None = None) -> draft_teacher.PromptSettings:
+    st = draft_teacher.prompt_settings(ws, label)
     if args.instruction is not None:
         st = replace(st, instruction=args.instruction)
     if args.template_file:
@@ -132,54 +144,45 @@ def _settings(ws, label: str, args, teacher: dr.Teacher | None = None) -> dr.Pro
     if args.examples is not None:
         st = replace(st, examples=max(0, args.examples))
     if teacher is not None:
-        st = replace(st, teacher={} if teacher.kind == dr.LOCAL else teacher.to_dict())
+        st = replace(st, teacher={} if teacher.kind == draft_teacher.LOCAL else teacher.to_dict())
     return st
 
 
-def _teacher(ws, label: str, args) -> dr.Teacher:
+def _teacher(ws, label: str, args) -> draft_teacher.Teacher:
     if args.local:
-        return dr.Teacher(dr.LOCAL, ws.model)
+        return draft_teacher.Teacher(draft_teacher.LOCAL, ws.model)
     if args.base_url:
         if not args.model:
             fail("--base-url needs --model (the endpoint's model name)")
-        return dr.Teacher("endpoint", args.model, args.base_url, args.api_key_env or "OPENAI_API_KEY")
+        return draft_teacher.Teacher("endpoint", args.model, args.base_url, args.api_key_env or "OPENAI_API_KEY")
     if args.model or args.api_key_env:
         fail("--model and --api-key-env go with --base-url")
-    return dr.prompt_settings(ws, label).teacher_for(ws)
+    return draft_teacher.prompt_settings(ws, label).teacher_for(ws)
 
 
-def follow(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
+def follow_job(job_dir: Path, json_out: bool = False, offset: int = 0) -> int:
     # From `offset`: a resumed job's earlier final event is history, not its end.
-    tail = jobs.Tail(Path(job_dir) / dr.EVENTS, offset)
     last = 0.0
-    dead_since = None
-    while True:
-        for ev in tail.poll():
-            kind = ev["type"]
-            if kind == "status" and not json_out:
-                print(f"  {ev.get('message')}", file=sys.stderr)
-            elif kind == "progress" and not json_out:
-                now = time.monotonic()
-                if now - last > 5 or ev["done"] == ev["total"]:
-                    last = now
-                    print(
-                        f"  drafted {ev['done']}/{ev['total']}, {ev.get('passed', 0)} pass the grader", file=sys.stderr
-                    )
-            elif kind in FINAL_TYPES:
-                if kind == "failed":
-                    print(f"ftui: drafting failed: {ev.get('error')}", file=sys.stderr)
-                return EXIT_OK if kind == "finished" else EXIT_FOUND
-        if jobs.job_state(job_dir).state == "dead":
-            dead_since = dead_since or time.monotonic()
-            if time.monotonic() - dead_since > 5:
-                print(f"ftui: the drafting job died; see {Path(job_dir) / dr.LOG}", file=sys.stderr)
-                return EXIT_FOUND
-        time.sleep(0.5)
+    for ev in follow.events(Path(job_dir) / draft_job.EVENTS, lambda: jobs.job_state(job_dir).state == "dead", offset):
+        kind = ev["type"]
+        if kind == "status" and not json_out:
+            print(f"  {ev.get('message')}", file=sys.stderr)
+        elif kind == "progress" and not json_out:
+            now = time.monotonic()
+            if now - last > 5 or ev["done"] == ev["total"]:
+                last = now
+                print(f"  {draft_job.progress_text(ev)}", file=sys.stderr)
+        elif kind in FINAL_TYPES:
+            if kind == "failed":
+                print(f"ftui: drafting failed: {ev.get('error')}", file=sys.stderr)
+            return EXIT_OK if kind == "finished" else EXIT_FOUND
+    print(f"ftui: the drafting job died; see {Path(job_dir) / draft_job.LOG}", file=sys.stderr)
+    return EXIT_FOUND
 
 
 def _job_summary(job_dir: Path) -> dict:
     st = jobs.job_state(job_dir)
-    prog = st.progress.get("all", {})
+    prog = st.overall
     return {
         "job": Path(job_dir).name,
         "dir": str(job_dir),
@@ -197,8 +200,8 @@ def cmd_run(args) -> int:
     cluster = _cluster(ws, log, args.cluster)
     teacher = _teacher(ws, cluster.label, args)
     settings = _settings(ws, cluster.label, args, teacher)
-    dr.save_prompt_settings(ws, cluster.label, settings)
-    job_dir, plan = dr.start_drafting(
+    draft_teacher.save_prompt_settings(ws, cluster.label, settings)
+    job_dir, plan = draft_job.start_drafting(
         ws,
         cluster,
         teacher,
@@ -225,7 +228,7 @@ def cmd_run(args) -> int:
         )
     code = EXIT_OK
     if args.follow:
-        code = follow(job_dir, args.json)
+        code = follow_job(job_dir, args.json)
         data["result"] = _job_summary(job_dir)
         if not args.json:
             r = data["result"]
@@ -238,7 +241,7 @@ def cmd_run(args) -> int:
 def cmd_list(args) -> int:
     ws = load_ws(args)
     log = load_log(ws)
-    store = dr.DraftStore(ws)
+    store = draft_store.DraftStore(ws)
     all_drafts = store.all()
     if args.cluster:
         ids = [it.id for it in _cluster(ws, log, args.cluster).items]
@@ -270,7 +273,7 @@ def cmd_accept(args) -> int:
     if args.passing and args.ids:
         fail("give IDs or --passing CLUSTER, not both")
     if args.passing:
-        ids = [d.id for d in dr.passing_pending(ws, _cluster(ws, log, args.passing))]
+        ids = [d.id for d in draft_decisions.passing_pending(ws, _cluster(ws, log, args.passing))]
     elif args.ids:
         ids = list(args.ids)
     else:
@@ -278,7 +281,7 @@ def cmd_accept(args) -> int:
     if args.dry_run:
         emit(args, {"would_accept": ids}, f"{len(ids)} drafts would be accepted")
         return EXIT_OK
-    done = dr.accept(ws, log.by_id, ids) if ids else []
+    done = draft_decisions.accept(ws, log.by_id, ids) if ids else []
     emit(args, [d.to_dict() for d in done], f"{len(done)} drafts accepted as corrections")
     return EXIT_OK
 
@@ -295,14 +298,14 @@ def cmd_edit(args) -> int:
             fail(f"{args.file}: cannot read ({exc.strerror})")
     else:
         text = args.text
-    done = dr.accept(ws, log.by_id, [args.id], text=text)
+    done = draft_decisions.accept(ws, log.by_id, [args.id], text=text)
     emit(args, done[0].to_dict(), f"{args.id}: {done[0].status}")
     return EXIT_OK
 
 
 def cmd_reject(args) -> int:
     ws = load_ws(args)
-    done = dr.reject(ws, args.ids)
+    done = draft_decisions.reject(ws, args.ids)
     emit(args, [d.to_dict() for d in done], f"{len(done)} drafts rejected")
     return EXIT_OK
 
@@ -313,7 +316,7 @@ def cmd_prompt(args) -> int:
     cluster = _cluster(ws, log, args.cluster)
     settings = _settings(ws, cluster.label, args)
     if args.instruction is not None or args.template_file or args.examples is not None:
-        dr.save_prompt_settings(ws, cluster.label, settings)
+        draft_teacher.save_prompt_settings(ws, cluster.label, settings)
     data = {"cluster": cluster.label, **settings.to_dict()}
     lines = [f"Teacher prompt for {cluster.label} (teacher: {settings.teacher_for(ws).name})"]
     lines.append(f"Instruction: {settings.instruction or '(none)'}")
@@ -324,10 +327,10 @@ def cmd_prompt(args) -> int:
         item = log.by_id.get(args.show)
         if item is None or item.id not in cluster.ids:
             fail(f"{ws.run_log}: no item {args.show!r} in cluster {cluster.label}")
-        examples = dr.examples_for(cluster, CorrectionStore(ws).all(), settings.examples)
-        msgs = dr.teacher_messages(item, ws, settings, examples, label=cluster.label)
+        examples = draft_job.examples_for(cluster, CorrectionStore(ws).all(), settings.examples)
+        msgs = draft_teacher.teacher_messages(item, ws, settings, examples, label=cluster.label)
         data["messages"] = msgs
-        data["prompt_hash"] = dr.prompt_hash(msgs)
+        data["prompt_hash"] = draft_teacher.prompt_hash(msgs)
         lines.append("")
         lines.append(f"The chat the teacher sees for {item.id} ({len(examples)} examples, hash {data['prompt_hash']}):")
         for m in msgs:
@@ -339,7 +342,7 @@ def cmd_prompt(args) -> int:
 
 def cmd_jobs(args) -> int:
     ws = load_ws(args)
-    jobs = dr.list_jobs(ws)
+    jobs = draft_job.list_jobs(ws)
     lines = [
         f"{j['job']:<40} {j['state']:<9} {j['done']}/{j['total'] or '?'} drafted, {j['passed']} pass" for j in jobs
     ] or ["no drafting jobs"]
@@ -349,8 +352,8 @@ def cmd_jobs(args) -> int:
 
 def cmd_stop(args) -> int:
     ws = load_ws(args)
-    job_dir = dr.find_job(ws, args.job)
-    signalled = dr.stop_job(job_dir)
+    job_dir = draft_job.find_job(ws, args.job)
+    signalled = draft_job.stop_job(job_dir)
     emit(
         args,
         {"job": job_dir.name, "signalled": signalled},
@@ -361,11 +364,11 @@ def cmd_stop(args) -> int:
 
 def cmd_resume(args) -> int:
     ws = load_ws(args)
-    events = dr.find_job(ws, args.job) / dr.EVENTS
+    events = draft_job.find_job(ws, args.job) / draft_job.EVENTS
     offset = events.stat().st_size if events.exists() else 0
-    job_dir = dr.resume_job(ws, args.job)
+    job_dir = draft_job.resume_job(ws, args.job)
     if not args.json:
         print(f"{job_dir.name}: resumed")
-    code = follow(job_dir, args.json, offset) if args.follow else EXIT_OK
+    code = follow_job(job_dir, args.json, offset) if args.follow else EXIT_OK
     emit(args, _job_summary(job_dir))
     return code

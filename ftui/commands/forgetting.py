@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
+from ftui.commands import follow
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
 from ftui.core.base import jobs
-from ftui.core.base.jobs import JobState, fold
-from ftui.core.judge import forgetting
+from ftui.core.judge import forgetting, texts
 from ftui.core.judge.compare import forgetting_lines
 from ftui.core.runs import runs
-
-POLL_S = 0.5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,43 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", metavar="A,B", help="these tasks instead of eval.forgetting.tasks")
     p.add_argument("--stop", action="store_true", help="stop a running check (finished tasks are kept)")
     p.set_defaults(func=cmd_forgetting)
-
-
-def _progress(st: JobState) -> str:
-    done = st.progress.get("tuned", {}).get("done", 0)
-    total = st.progress.get("tuned", st.progress.get("base", {})).get("total") or st.items or "?"
-    return f"{done}/{total} tasks · {st.message or 'starting'}"
-
-
-def follow(run_dir, quiet: bool) -> JobState:
-    tail = jobs.Tail(forgetting.job_dir(run_dir) / forgetting.EVENTS)
-    st = JobState("running")
-    last = ""
-    while True:
-        evs = tail.poll()
-        fold(evs, st)
-        if st.state in ("finished", "failed", "cancelled"):
-            return st
-        if not evs and forgetting.state(run_dir).state == "dead":
-            return forgetting.state(run_dir)
-        line = _progress(st)
-        if not quiet and line != last:
-            print(f"  {line}", file=sys.stderr, flush=True)
-            last = line
-        time.sleep(POLL_S)
-
-
-def outcome_line(run_id: str, st: JobState, result: dict | None) -> str:
-    """One line for a check that did not finish, saying what was kept."""
-    kept = [r["task"] for r in (result or {}).get("tasks", [])]
-    keep = f"{len(kept)} task(s) measured and kept" + (f" ({', '.join(kept)})" if kept else "")
-    if st.state == "cancelled":
-        why = "interrupted"
-    elif st.state == "dead":
-        why = "stopped: its process is gone without a final event"
-    else:
-        why = f"failed: {st.error or st.state}"
-    return f"forgetting check of {run_id} {why}; {keep}; `ftui forgetting {run_id}` measures the rest"
 
 
 def cmd_forgetting(args) -> int:
@@ -96,10 +56,10 @@ def cmd_forgetting(args) -> int:
         return EXIT_OK
     if not args.json:
         print(f"Checking general tasks on {run_dir.name} (pid {pid})...", file=sys.stderr, flush=True)
-    st = follow(run_dir, quiet=args.json)
+    st = follow.job(d, texts.forgetting_progress, args.json, lambda: forgetting.state(run_dir))
     result = forgetting.read_result(run_dir)
     if st.state != "finished":
-        line = outcome_line(run_dir.name, st, result)
+        line = texts.forgetting_outcome(run_dir.name, st, result, f"`ftui forgetting {run_dir.name}`")
         emit(args, {"run_id": run_dir.name, "state": st.state, "error": line, "log": str(d / forgetting.LOG)}, line)
         return EXIT_FOUND
     summ = forgetting.summary(result or {})

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
+from ftui.commands import follow
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
 from ftui.core.base import jobs
-from ftui.core.judge import evalrun
+from ftui.core.judge import evalrun, texts
 from ftui.core.judge.compare import render_text
 from ftui.core.judge.postmortem import write_postmortem
 from ftui.core.runs import runs
-
-# How often the follower reads new events; liveness (heartbeats, pid) is judged by core.evalrun.
-POLL_S = 0.5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,33 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_postmortem)
 
 
-def _progress_line(st: jobs.JobState) -> str:
-    parts = []
-    for side, pr in st.progress.items():  # every side in the order it began: base, tuned, then the few-shot arm
-        if pr:
-            cached = f" ({pr['cached']} cached)" if pr.get("cached") else ""
-            parts.append(f"{side} {pr['done']}/{pr['total']}{cached}")
-    return " · ".join(parts) or (st.message or "starting")
-
-
-def follow(run_dir, quiet: bool, name: str = evalrun.EVAL_DIR) -> jobs.JobState:
-    tail = jobs.Tail(evalrun.eval_dir(run_dir, name) / evalrun.EVENTS)
-    st = jobs.JobState("running")
-    last_line = ""
-    while True:
-        evs = tail.poll()
-        jobs.fold(evs, st)
-        if st.state in ("finished", "failed", "cancelled"):
-            return st
-        if not evs:
-            live = evalrun.eval_state(run_dir, name=name)
-            if live.state == "dead":
-                return live
-        line = _progress_line(st)
-        if not quiet and line != last_line:
-            print(f"  {line}", file=sys.stderr, flush=True)
-            last_line = line
-        time.sleep(POLL_S)
+def follow_eval(run_dir, quiet: bool, name: str = evalrun.EVAL_DIR) -> jobs.JobState:
+    return follow.job(
+        evalrun.eval_dir(run_dir, name), texts.eval_progress, quiet, lambda: evalrun.eval_state(run_dir, name=name)
+    )
 
 
 def cmd_eval(args) -> int:
@@ -100,7 +74,7 @@ def cmd_eval(args) -> int:
         return EXIT_OK
     if not args.json:
         print(f"Evaluating {run_dir.name} (pid {pid})...", file=sys.stderr, flush=True)
-    st = follow(run_dir, quiet=args.json, name=name)
+    st = follow_eval(run_dir, quiet=args.json, name=name)
     if st.state != "finished":
         why = st.error or ("the evaluation process died without a final event" if st.state == "dead" else st.state)
         log = eval_dir / evalrun.LOG

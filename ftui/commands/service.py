@@ -6,7 +6,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -14,7 +13,7 @@ from ftui.commands.common import EXIT_FOUND, add_json, add_workspace, emit, fail
 from ftui.core.base import jobs
 from ftui.core.hosted import service as ft_service
 from ftui.core.hosted.service_request import Limits
-from ftui.core.ship import exports, serving
+from ftui.core.ship import serving
 
 
 def register(sub) -> None:
@@ -66,7 +65,7 @@ def _healthy(host: str, port: int) -> bool:
 def cmd_service(args: argparse.Namespace) -> int:
     ws = load_ws(args)
     root = ft_service.service_dir(ws)
-    st = exports.job_state(root)
+    st = jobs.job_state(root)
     if args.status:
         cfg = st.config
         emit(
@@ -79,10 +78,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         if st.state != "running":
             emit(args, {"stopped": False, "state": st.state}, f"no service running ({st.state})")
             return 0
-        jobs.request_stop(root)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and st.pid is not None and jobs.pid_alive(st.pid):
-            time.sleep(0.2)
+        jobs.stop_and_wait(root, 20)
         emit(args, {"stopped": True}, "service stopped; its training runs go on")
         return 0
     if st.state == "running":
@@ -104,14 +100,14 @@ def cmd_service(args: argparse.Namespace) -> int:
     line = ft_service.listen_line(args.host, args.port, len(keys), ft_service.base_model_name(ws.model), root)
     if args.detach:
         pid = jobs.start_child(["service", str(root.resolve())], root, ft_service.LOG)
-        deadline = time.monotonic() + 60
-        while not _healthy(args.host, args.port):
-            if exports.job_state(root).state != "running" or time.monotonic() > deadline:
-                fail(
-                    f"{root / ft_service.LOG}: the service did not start ({exports.job_state(root).error or 'see the log'})",
-                    EXIT_FOUND,
-                )
-            time.sleep(0.3)
+        up = jobs.wait_for(
+            lambda: _healthy(args.host, args.port) or jobs.job_state(root).state != "running", timeout=60
+        )
+        if not up or not _healthy(args.host, args.port):
+            fail(
+                f"{root / ft_service.LOG}: the service did not start ({jobs.job_state(root).error or 'see the log'})",
+                EXIT_FOUND,
+            )
         emit(args, {"pid": pid, "base_url": f"http://{args.host}:{args.port}/v1", "dir": str(root)}, line)
         return 0
     print(line, flush=True)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
 
+from ftui.commands import follow
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_run, emit, fail, load_ws
 from ftui.core.base import jobs
 from ftui.core.runs import runs
-from ftui.core.ship import exports, parity, serving
-
-POLL_S = 0.5
+from ftui.core.ship import exports, parity, serving, texts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,28 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-def follow_job(jd, quiet: bool, what: str) -> exports.JobState:
-    tail = jobs.Tail(jd / exports.EVENTS)
-    st = exports.JobState("running")
-    last = ""
-    while True:
-        evs = tail.poll()
-        exports.fold(evs, st)
-        if st.state in ("finished", "failed", "cancelled"):
-            return st
-        if not evs and exports.job_state(jd).state == "dead":
-            return exports.job_state(jd)
-        pr = st.progress
-        line = f"{what}: {st.message or 'starting'}" + (
-            f" ({pr.get('done')}/{pr.get('total')} {pr.get('unit', '')})" if pr else ""
-        )
-        if not quiet and line != last:
-            print(f"  {line}", file=sys.stderr, flush=True)
-            last = line
-        time.sleep(POLL_S)
+def follow_job(jd, quiet: bool, what: str) -> jobs.JobState:
+    return follow.job(jd, lambda st: f"{what}: {texts.job_progress(st)}", quiet)
 
 
-def _job_failure(args, st: exports.JobState, what: str, log) -> int:
+def _job_failure(args, st: jobs.JobState, what: str, log) -> int:
     why = st.error or ("the process died without a final event" if st.state == "dead" else st.state)
     emit(
         args,
@@ -93,7 +73,7 @@ def _job_failure(args, st: exports.JobState, what: str, log) -> int:
 def cmd_export(args) -> int:
     ws = load_ws(args)
     jd, pid = exports.start_export(ws, args.run, args.to, args.quant, args.out, parity=not args.no_parity)
-    cfg = exports.job_state(jd).config
+    cfg = jobs.job_state(jd).config
     if args.detach:
         emit(
             args,
@@ -133,20 +113,21 @@ def cmd_export(args) -> int:
 def cmd_exports(args) -> int:
     ws = load_ws(args)
     run_dir = runs.find_run(ws, args.run)
-    rows = []
-    for st in exports.list_exports(run_dir):
-        name = st.config.get("name")
-        summary = None
-        if exports.is_export(Path(st.config.get("out", ""))):
-            summary = parity.read_summary(run_dir / parity.PARITY_DIR / name)
-        rows.append(
-            {"name": name, "state": st.state, "out": st.config.get("out"), "error": st.error, "parity": summary}
-        )
+    shown = texts.export_rows(run_dir)
+    rows = [
+        {
+            "name": r.name,
+            "state": r.state,
+            "out": r.out,
+            "error": r.error,
+            "parity": r.result and parity.summary_of(r.result),
+        }
+        for r in shown
+    ]
     lines = [f"{'export':<14} {'state':<10} parity (identical / same grade / flips)  folder"]
-    for r in rows:
-        p = r["parity"]
-        ptxt = f"{p['identical']}/{p['items']} / {p['same_grade']}/{p['items']} / {p['flips']}" if p else "-"
-        lines.append(f"{r['name']:<14} {r['state']:<10} {ptxt:<40} {r['out']}")
+    for r in shown:
+        ptxt = " / ".join(texts.parity_counts(r.result and r.result["summary"]))
+        lines.append(f"{r.name:<14} {r.shown_state:<10} {ptxt:<40} {r.out}" + (f"\n  {r.note}" if r.note else ""))
     emit(args, {"run_id": run_dir.name, "exports": rows}, "\n".join(lines) if rows else f"No exports of {run_dir.name}")
     return EXIT_OK
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from ftui.commands import train_dryrun
+from ftui.commands import follow, train_dryrun
 from ftui.commands.common import EXIT_FOUND, add_json, add_run, add_workspace, emit, fail, load_ws
 from ftui.core.base import jobs
 from ftui.core.base.errors import InputError
 from ftui.core.base.formatting import num
-from ftui.core.hosted import hosted
+from ftui.core.hosted import hosted, where
 from ftui.core.runs import runs
 from ftui.core.runs.text import format_event, probe_text
 from ftui.core.workspace.workspace import DEVICES, SELECT_BY, TRAIN_METHODS, SettingError
@@ -125,28 +124,21 @@ def _flag_error(exc: SettingError, given: dict) -> str:
 
 
 def _follow(args, run_dir: Path, offset: int = 0) -> int:
-    tail = jobs.Tail(run_dir / "events.jsonl", offset)
     last_type = None
-    while True:
-        for ev in tail.poll():
-            if args.json:
-                emit(args, ev)
-            else:
-                line = format_event(ev)
-                if line:
-                    print(line, flush=True)
-            last_type = ev.get("type")
-        if last_type in ("finished", "failed", "cancelled"):
-            return EXIT_FOUND if last_type == "failed" else 0
-        info = runs.read_state(run_dir)
-        if info.state == "dead":
-            print(
-                f"run {run_dir.name} is dead: its process is gone without a final event "
-                f"(resume it with `ftui train --resume {run_dir.name}`)",
-                flush=True,
-            )
-            return EXIT_FOUND
-        time.sleep(0.5)
+    for ev in follow.events(run_dir / "events.jsonl", lambda: runs.read_state(run_dir).state == "dead", offset):
+        if args.json:
+            emit(args, ev)
+        else:
+            _print_event(ev)
+        last_type = ev.get("type")
+    if last_type in ("finished", "failed", "cancelled"):
+        return EXIT_FOUND if last_type == "failed" else 0
+    print(
+        f"run {run_dir.name} is dead: its process is gone without a final event "
+        f"(resume it with `ftui train --resume {run_dir.name}`)",
+        flush=True,
+    )
+    return EXIT_FOUND
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -162,11 +154,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             build_dir = runs.build_dir_for(ws, args.build)
             overrides = _overrides(args)
             try:
-                run_dir = runs.create_run(ws, build_dir, overrides)
+                run_dir, pid = where.start(ws, build_dir, overrides, where.LOCAL)
             except SettingError as exc:
                 fail(_flag_error(exc, overrides))
             offset = 0
-            pid = runs.start_training(run_dir)
     except ValueError as exc:
         fail(str(exc))
     except InputError as exc:
@@ -215,23 +206,12 @@ def cmd_stop(args: argparse.Namespace) -> int:
             f"run {run_dir.name} is not running ({info.state})",
         )
         return 0
-    if hosted.is_hosted(run_dir):
-        try:
-            hosted.cancel(run_dir)
-        except hosted.HostedError as exc:
-            fail(str(exc), EXIT_FOUND if exc.service else 2)
-        emit(
-            args,
-            {"run_id": run_dir.name, "state": "cancelled", "signalled": True},
-            f"cancelled hosted job of {run_dir.name}",
-        )
-        return 0
-    signalled = jobs.request_stop(run_dir)
-    emit(
-        args,
-        {"run_id": run_dir.name, "state": info.state, "signalled": signalled},
-        f"stop requested for {run_dir.name}: it saves a checkpoint and ends with `cancelled`",
-    )
+    try:
+        done = where.stop(run_dir)
+    except hosted.HostedError as exc:
+        fail(str(exc), EXIT_FOUND if exc.service else 2)
+    state = "cancelled" if done.hosted else info.state
+    emit(args, {"run_id": run_dir.name, "state": state, "signalled": done.signalled}, done.text)
     return 0
 
 

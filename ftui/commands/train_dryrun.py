@@ -12,13 +12,13 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from ftui.core.base import jobs
+from ftui.commands import follow
 from ftui.core.base.fsutil import read_json_file
 from ftui.core.runs import runs
+from ftui.core.runs.text import format_event
 
 SMOKE = {"max_steps": 2, "epochs": None, "eval_steps": 2, "save_steps": 2, "probes": 0, "log_steps": 1}
 
@@ -36,24 +36,18 @@ def dry_run(ws, build_dir: Path, overrides: dict[str, Any], as_json: bool, keep:
             stderr=subprocess.STDOUT,
             cwd=str(run_dir),
         )
-    tail = jobs.Tail(run_dir / "events.jsonl")
     shown_launch = False
-    while True:
-        code = proc.poll()
+    # The smoke run is this process's own child: it is gone when it has exited.
+    for evs in follow.batches(run_dir / "events.jsonl", lambda: proc.poll() is not None):
         if not shown_launch and (run_dir / "launch.json").exists():
             shown_launch = True
             _print_launch(read_json_file(run_dir / "launch.json", "no launch.json"), say)
-        for ev in tail.poll():
+        for ev in evs:
             if ev.get("type") in ("log", "eval", "checkpoint", "failed", "cancelled"):
-                from ftui.core.runs.text import format_event
-
                 line = format_event(ev)
                 if line:
                     say("  " + line)
-        if code is not None:
-            break
-        time.sleep(0.3)
-    report = _report(run_dir, proc.returncode)
+    report = _report(run_dir, proc.wait())
     if as_json:
         print(json.dumps(report), flush=True)
     else:

@@ -2,20 +2,68 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
+from ftui.core.base import jobs
 from ftui.core.base.events import EventWriter
 
 # Enough of the traceback to place the error; the whole of it is in the child's log file.
 TRACEBACK_LINES = 15
 # How often a child says it is alive; readers call a child dead after several missed beats.
 HEARTBEAT_S = 5.0
+
+
+class Cancelled(Exception):
+    """Raised in a child's work when its job was asked to stop; `ChildEnd` turns it into `cancelled`."""
+
+
+class StopRequest:
+    """The child's side of `jobs.request_stop`: SIGTERM, or the stop file for a child that was not signalled.
+
+    `install()` takes over SIGTERM (and any other `signals`) from the main thread; elsewhere (a
+    child's work called in-process by a test) only the stop file and `ask()` count. With `at_once`
+    the signal raises `Cancelled` where the work stands (work that has no place to look).
+    """
+
+    def __init__(self, job_dir: Path | str, at_once: bool = False) -> None:
+        self.dir = Path(job_dir)
+        self.at_once = at_once
+        self._asked = threading.Event()
+
+    def install(self, signals: tuple[int, ...] = (signal.SIGTERM,)) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in signals:
+                signal.signal(sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.ask()
+        if self.at_once:
+            raise Cancelled()
+
+    def ask(self) -> None:
+        self._asked.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._asked.is_set() or jobs.stop_requested(self.dir)
+
+    def check(self) -> None:
+        """Raise `Cancelled` when a stop was asked for; called between units of work."""
+        if self.requested:
+            raise Cancelled()
+
+
+def memory_hint(exc: BaseException, less: str) -> str | None:
+    """Every child's hint for running out of memory (`jobs.out_of_memory`); `less` says what uses less."""
+    return f"out of memory: {less}" if jobs.out_of_memory(exc) else None
 
 
 class Heartbeat:

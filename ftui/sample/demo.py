@@ -93,45 +93,37 @@ def cluster_table(report: dict) -> list[str]:
 
 
 def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> dict:
-    tail = jobs.Tail(run_dir / "events.jsonl")
     last_print = 0.0
     final: dict = {}
-    while not final:
-        for ev in tail.poll():
-            kind = ev["type"]
-            if kind == "status":
-                log(f"  train: {ev.get('message')}")
-            elif kind == "started":
-                log(
-                    f"  train: {ev.get('method')} on {ev.get('train_size')} examples "
-                    f"({ev.get('eval_size')} held out), {ev.get('trainable_params'):,} trainable parameters"
-                )
-            elif kind == "log":
-                now = time.monotonic()
-                if now - last_print > 10 or ev.get("step") == ev.get("max_steps"):
-                    last_print = now
-                    log(f"  train: step {ev['step']}/{ev.get('max_steps')} loss {ev['loss']:.4f}")
-            elif kind == "eval":
-                log(f"  train: step {ev['step']} eval loss {ev['eval_loss']:.4f}")
-            elif kind == "probe":
-                log(
-                    f"  train: step {ev['step']} probes: cluster {ev['cluster_passed']}/{ev['cluster_total']}, "
-                    f"anchors {ev['anchors_passed']}/{ev['anchors_total']} ({ev.get('seconds', 0):.0f} s)"
-                )
-            elif kind == "early_stop":
-                log(
-                    f"  train: early stop at step {ev['step']} (best eval loss {ev['best_eval_loss']:.4f} at step {ev['best_step']})"
-                )
-            elif kind in ("finished", "failed", "cancelled"):
-                final = ev
-                break
-        if final:
-            break
-        # A child killed outright writes no final event; its missing heartbeat says it is gone.
-        if runs.read_state(run_dir).state == "dead":
-            final = {"type": "dead"}
-            break
-        time.sleep(poll)
+    # A child killed outright writes no final event; the run's liveness rule says when it is gone.
+    for ev in jobs.Tail(run_dir / "events.jsonl").follow(poll, gone=lambda: runs.read_state(run_dir).state == "dead"):
+        kind = ev["type"]
+        if kind == "status":
+            log(f"  train: {ev.get('message')}")
+        elif kind == "started":
+            log(
+                f"  train: {ev.get('method')} on {ev.get('train_size')} examples "
+                f"({ev.get('eval_size')} held out), {ev.get('trainable_params'):,} trainable parameters"
+            )
+        elif kind == "log":
+            now = time.monotonic()
+            if now - last_print > 10 or ev.get("step") == ev.get("max_steps"):
+                last_print = now
+                log(f"  train: step {ev['step']}/{ev.get('max_steps')} loss {ev['loss']:.4f}")
+        elif kind == "eval":
+            log(f"  train: step {ev['step']} eval loss {ev['eval_loss']:.4f}")
+        elif kind == "probe":
+            log(
+                f"  train: step {ev['step']} probes: cluster {ev['cluster_passed']}/{ev['cluster_total']}, "
+                f"anchors {ev['anchors_passed']}/{ev['anchors_total']} ({ev.get('seconds', 0):.0f} s)"
+            )
+        elif kind == "early_stop":
+            log(
+                f"  train: early stop at step {ev['step']} (best eval loss {ev['best_eval_loss']:.4f} at step {ev['best_step']})"
+            )
+        elif kind in ("finished", "failed", "cancelled"):
+            final = ev
+    final = final or {"type": "dead"}
     if final.get("type") != "finished":
         state = runs.read_state(run_dir)
         reason = final.get("error") or state.error or f"the run is {state.state}"
@@ -141,35 +133,25 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
 
 def _follow_eval(run_dir: Path, log: Callable[[str], None], poll: float) -> dict:
     d = evalrun.eval_dir(run_dir)
-    tail = jobs.Tail(d / evalrun.EVENTS)
     last: dict[str, float] = {}
     final: dict = {}
-    deadline_dead = None
-    while not final:
-        for ev in tail.poll():
-            kind = ev["type"]
-            if kind == "status":
-                log(f"  eval: {ev.get('message')}")
-            elif kind == "started":
-                log(f"  eval: {ev.get('items')} benchmark items, sides {', '.join(ev.get('sides') or [])}")
-            elif kind == "progress":
-                side = ev.get("side", "all")
-                now = time.monotonic()
-                if now - last.get(side, 0) > 10 or ev["done"] == ev["total"]:
-                    last[side] = now
-                    cached = f" ({ev['cached']} cached)" if ev.get("cached") else ""
-                    log(f"  eval: {side} {ev['done']}/{ev['total']}{cached}")
-            elif kind in ("finished", "failed", "cancelled"):
-                final = ev
-        if final:
-            break
-        st = evalrun.eval_state(run_dir)
-        if st.state == "dead":
-            # A fresh child may not have written its first event yet; give it a moment.
-            deadline_dead = deadline_dead or time.monotonic() + 5
-            if time.monotonic() > deadline_dead:
-                raise DemoError(f"evaluation child died\n{_tail_text(d / evalrun.LOG)}")
-        time.sleep(poll)
+    for ev in jobs.Tail(d / evalrun.EVENTS).follow(poll, gone=lambda: evalrun.eval_state(run_dir).state == "dead"):
+        kind = ev["type"]
+        if kind == "status":
+            log(f"  eval: {ev.get('message')}")
+        elif kind == "started":
+            log(f"  eval: {ev.get('items')} benchmark items, sides {', '.join(ev.get('sides') or [])}")
+        elif kind == "progress":
+            side = ev.get("side", "all")
+            now = time.monotonic()
+            if now - last.get(side, 0) > 10 or ev["done"] == ev["total"]:
+                last[side] = now
+                cached = f" ({ev['cached']} cached)" if ev.get("cached") else ""
+                log(f"  eval: {side} {ev['done']}/{ev['total']}{cached}")
+        elif kind in ("finished", "failed", "cancelled"):
+            final = ev
+    if not final:
+        raise DemoError(f"evaluation child died\n{_tail_text(d / evalrun.LOG)}")
     if final["type"] != "finished":
         raise DemoError(f"evaluation {final['type']}: {final.get('error')}\n{_tail_text(d / evalrun.LOG)}")
     return final
@@ -177,18 +159,14 @@ def _follow_eval(run_dir: Path, log: Callable[[str], None], poll: float) -> dict
 
 def _follow_forgetting(run_dir: Path, log: Callable[[str], None], poll: float) -> dict:
     d = forgetting.job_dir(run_dir)
-    tail = jobs.Tail(d / forgetting.EVENTS)
     final: dict = {}
-    started = time.monotonic()
-    while not final:
-        for ev in tail.poll():
-            if ev["type"] == "status":
-                log(f"  forgetting: {ev.get('message')}")
-            elif ev["type"] in ("finished", "failed", "cancelled"):
-                final = ev
-        if not final and time.monotonic() - started > 5 and forgetting.state(run_dir).state == "dead":
-            raise DemoError(f"forgetting check died\n{_tail_text(d / forgetting.LOG)}")
-        time.sleep(poll)
+    for ev in jobs.Tail(d / forgetting.EVENTS).follow(poll, gone=lambda: forgetting.state(run_dir).state == "dead"):
+        if ev["type"] == "status":
+            log(f"  forgetting: {ev.get('message')}")
+        elif ev["type"] in ("finished", "failed", "cancelled"):
+            final = ev
+    if not final:
+        raise DemoError(f"forgetting check died\n{_tail_text(d / forgetting.LOG)}")
     if final["type"] != "finished":
         raise DemoError(f"forgetting check {final['type']}: {final.get('error')}\n{_tail_text(d / forgetting.LOG)}")
     return final
@@ -211,7 +189,7 @@ def run_demo(
     eval_limit: int | None = None,
     check_forgetting: bool = False,
     log: Callable[[str], None] = print,
-    poll: float = 0.5,
+    poll: float = jobs.POLL_S,
 ) -> DemoResult:
     t0 = time.monotonic()
     timings: dict[str, float] = {}

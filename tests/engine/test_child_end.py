@@ -55,3 +55,42 @@ def test_an_interrupt_outside_cancel_on_is_reported_as_a_failure(tmp_path):
         raise KeyboardInterrupt()
     # The child goes on to return its exit code: the event is its report, nothing is re-raised.
     assert end.exit_code == 1 and _types(path)[-1] == "failed"
+
+
+def test_a_stop_is_asked_by_sigterm_or_by_the_stop_file(tmp_path):
+    import os
+    import signal
+
+    import pytest
+
+    from ftui.core.base import jobs
+    from ftui.engine.child import Cancelled, StopRequest
+
+    by_file = StopRequest(tmp_path / "a")
+    (tmp_path / "a").mkdir()
+    by_file.check()  # nothing asked: the work goes on
+    (tmp_path / "a" / jobs.STOP).touch()
+    with pytest.raises(Cancelled):
+        by_file.check()
+
+    before = signal.getsignal(signal.SIGTERM)
+    by_signal = StopRequest(tmp_path / "b").install()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert by_signal.requested  # the handler only notes it; the work stops where it looks
+        with pytest.raises(Cancelled):
+            by_signal.check()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
+
+
+def test_every_child_hints_at_memory_the_same_way(tmp_path):
+    from ftui.engine.child import memory_hint
+
+    for exc in (
+        MemoryError(),
+        RuntimeError("CUDA out of memory. Tried to allocate"),
+        OSError("Cannot allocate memory"),
+    ):
+        assert memory_hint(exc, "lower eval.batch_size") == "out of memory: lower eval.batch_size"
+    assert memory_hint(ValueError("bad row"), "lower eval.batch_size") is None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 from ftui.core.base.events import read_events
-from ftui.core.curate import drafts as dr
 from ftui.core.curate.clusters import cluster_failures
 from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.drafts import job as draft_job
+from ftui.core.curate.drafts import store as draft_store
+from ftui.core.curate.drafts import teacher as draft_teacher
 from ftui.core.logs.runlog import load_run_log
 from ftui.core.workspace.workspace import Workspace
 from ftui.engine.curate import draft as engine_draft
@@ -22,13 +24,13 @@ def test_local_teacher_drafts_grades_and_caches(tiny_model_dir, tmp_path):
     cluster = cluster_failures(ws, log).by_label("wrong_symbol")
     first = cluster.items[0]
     CorrectionStore(ws).save(first, first.expected)
-    teacher = dr.Teacher(dr.LOCAL, ws.model)
-    plan = dr.plan_drafts(ws, cluster, teacher)
+    teacher = draft_teacher.Teacher(draft_teacher.LOCAL, ws.model)
+    plan = draft_job.plan_drafts(ws, cluster, teacher)
     assert plan.examples == [first.id]
-    job = dr.write_job(ws, plan, concurrency=1, max_new_tokens=12, batch_size=4)
+    job = draft_job.write_job(ws, plan, concurrency=1, max_new_tokens=12, batch_size=4)
 
     assert engine_draft.main(job) == 0
-    drafts = dr.DraftStore(ws).all()
+    drafts = draft_store.DraftStore(ws).all()
     assert set(drafts) == {it["id"] for it in plan.items}
     # The drafts are the model's greedy answers to the teacher chats, graded by the item's grader.
     gen = load_for_generation(str(tiny_model_dir))
@@ -38,13 +40,15 @@ def test_local_teacher_drafts_grades_and_caches(tiny_model_dir, tmp_path):
         assert d.output == answer
         assert d.teacher == f"local:{tiny_model_dir}" and d.prompt_hash == it["prompt_hash"]
         assert d.passed == (log.by_id[it["id"]].expected in answer) and d.grader == "contains"
-    evs, _ = read_events(job / dr.EVENTS)
+    evs, _ = read_events(job / draft_job.EVENTS)
     assert evs[-1]["type"] == "finished" and evs[-1]["generated"] == len(plan.items)
 
     # The same prompts again: every answer comes from the cache, nothing is generated or rewritten.
-    again = dr.write_job(ws, dr.plan_drafts(ws, cluster, teacher, redraft=True), concurrency=1, max_new_tokens=12)
+    again = draft_job.write_job(
+        ws, draft_job.plan_drafts(ws, cluster, teacher, redraft=True), concurrency=1, max_new_tokens=12
+    )
     assert engine_draft.main(again, generator_factory=lambda: (_ for _ in ()).throw(AssertionError("loaded"))) == 0
-    evs, _ = read_events(again / dr.EVENTS)
+    evs, _ = read_events(again / draft_job.EVENTS)
     assert evs[-1]["generated"] == 0 and evs[-1]["cached"] == len(plan.items)
-    assert dr.DraftStore(ws).all() == drafts
-    assert json.loads((job / dr.CONFIG).read_text())["teacher"]["kind"] == "local"
+    assert draft_store.DraftStore(ws).all() == drafts
+    assert json.loads((job / draft_job.CONFIG).read_text())["teacher"]["kind"] == "local"

@@ -10,6 +10,7 @@ import pytest
 from ftui.core.base.events import read_events
 from ftui.core.judge import evalrun, forgetting
 from ftui.core.judge.compare import load_report
+from ftui.engine.child import Cancelled
 from ftui.engine.infer import generate as G
 from ftui.engine.judge import forgetting as engine_fg
 from ftui.engine.judge.evaluate import main as eval_main
@@ -115,7 +116,7 @@ def test_an_interrupted_check_keeps_the_finished_tasks(tiny_model_dir, adapter, 
     def interrupted_on_the_fourth(self, tm, name, folder):
         calls.append(name)
         if len(calls) == 4:  # tiny_arith's tuned side: as if SIGTERM arrived mid-task
-            raise engine_fg.Cancelled()
+            raise Cancelled()
         return real(self, tm, name, folder)
 
     monkeypatch.setattr(engine_fg.Check, "run_task", interrupted_on_the_fourth)
@@ -126,9 +127,10 @@ def test_an_interrupted_check_keeps_the_finished_tasks(tiny_model_dir, adapter, 
     assert line == "interrupted: 1 task(s) measured and kept (tiny_facts); run the check again to measure the rest"
     st = forgetting.state(run_dir)
     assert st.state == "cancelled"
-    from ftui.commands.forgetting import outcome_line
+    from ftui.core.judge.texts import forgetting_outcome
 
-    assert outcome_line(run_dir.name, st, forgetting.read_result(run_dir)) == (
+    again = f"`ftui forgetting {run_dir.name}`"
+    assert forgetting_outcome(run_dir.name, st, forgetting.read_result(run_dir), again) == (
         f"forgetting check of {run_dir.name} interrupted; 1 task(s) measured and kept (tiny_facts); "
         f"`ftui forgetting {run_dir.name}` measures the rest"
     )

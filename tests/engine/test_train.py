@@ -144,7 +144,7 @@ def test_run_outlives_its_starter_and_a_killed_child_reads_dead(tmp_path, tiny_m
         [
             sys.executable,
             "-c",
-            "import sys, time; from ftui.core import runs; "
+            "import sys, time; from ftui.core.runs import runs; "
             "print(runs.start_training(sys.argv[1]), flush=True); time.sleep(600)",
             str(run_dir),
         ],

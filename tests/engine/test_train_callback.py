@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from ftui.core.base import events
+from ftui.engine.child import StopRequest
 from ftui.engine.train.callback import BestTracker, EventsCallback
 
 
@@ -22,7 +22,7 @@ class FakeModel:
 
 
 def _setup(tmp_path, patience=2, zero=True):
-    stop = threading.Event()
+    stop = StopRequest(tmp_path)
     cb = EventsCallback(tmp_path / "events.jsonl", tmp_path, "cpu", stop, BestTracker(patience), tmp_path / "adapter")
     state = TrainerState()
     state.is_world_process_zero = zero
@@ -73,7 +73,7 @@ def test_stop_file_or_signal_requests_a_checkpointed_stop(tmp_path):
     cb.on_step_end(args, state, control)
     assert control.should_training_stop and control.should_save and cb.cancelled
     cb2, state2, args2, stop2 = _setup(tmp_path / "b")
-    stop2.set()
+    stop2.ask()
     control2 = TrainerControl()
     cb2.on_step_end(args2, state2, control2)
     assert control2.should_training_stop and control2.should_save

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from ftui.core.curate import drafts as dr
 from ftui.core.curate.clusters import cluster_failures
 from ftui.core.curate.corrections import CorrectionStore
+from ftui.core.curate.drafts import store as draft_store
+from ftui.core.curate.drafts import teacher as draft_teacher
 from ftui.core.logs.runlog import load_run_log
 from ftui.tui.app import FtuiApp
 from tests.fixtures.chat_server import ChatServer
@@ -22,7 +23,7 @@ def make_drafts(ws, passing: int, failing: int) -> list:
     for k, it in enumerate(c.items[: passing + failing]):
         ok = k < passing
         rows.append(
-            dr.Draft(
+            draft_store.Draft(
                 id=it.id,
                 cluster=c.label,
                 output=it.expected if ok else "somewhere in the code",
@@ -34,7 +35,7 @@ def make_drafts(ws, passing: int, failing: int) -> list:
                 created="2026-01-01T00:00:00Z",
             )
         )
-    dr.DraftStore(ws).append(rows)
+    draft_store.DraftStore(ws).append(rows)
     return c.items
 
 
@@ -61,7 +62,7 @@ async def test_accept_edit_reject_one_by_one(ws):
         assert "Draft ✘ fails" in str(pane.query_one("#co-json").render())
         await pilot.press("x")
         await settle(pilot, app, 3)
-        assert dr.DraftStore(ws).get(items[2].id).status == "rejected"
+        assert draft_store.DraftStore(ws).get(items[2].id).status == "rejected"
         assert CorrectionStore(ws).get(items[2].id) is None
         assert pane.editor.text == ""
 
@@ -73,9 +74,9 @@ async def test_accept_edit_reject_one_by_one(ws):
         await pilot.press("escape")
         await settle(pilot, app, 3)
     assert CorrectionStore(ws).get(items[3].id).output == "my own fix"
-    d = dr.DraftStore(ws).get(items[3].id)
+    d = draft_store.DraftStore(ws).get(items[3].id)
     assert d.status == "edited" and d.final_output == "my own fix"
-    assert dr.DraftStore(ws).get(items[1].id).pending  # never touched: still waiting
+    assert draft_store.DraftStore(ws).get(items[1].id).pending  # never touched: still waiting
 
 
 async def test_accept_all_passing_says_how_many(ws):
@@ -91,13 +92,13 @@ async def test_accept_all_passing_says_how_many(ws):
         await settle(pilot, app, 3)
     store = CorrectionStore(ws).all()
     assert set(store) == {it.id for it in items[:3]}
-    assert {dr.DraftStore(ws).get(it.id).status for it in items[3:5]} == {"draft"}
+    assert {draft_store.DraftStore(ws).get(it.id).status for it in items[3:5]} == {"draft"}
 
 
 async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
     with ChatServer(teacher_reply) as server:
-        teacher = dr.Teacher("endpoint", "teacher-x", server.base_url, "NO_KEY")
-        dr.save_prompt_settings(ws, "wrong_symbol", dr.PromptSettings(teacher=teacher.to_dict()))
+        teacher = draft_teacher.Teacher("endpoint", "teacher-x", server.base_url, "NO_KEY")
+        draft_teacher.save_prompt_settings(ws, "wrong_symbol", draft_teacher.PromptSettings(teacher=teacher.to_dict()))
         app = FtuiApp(ws, start_pane="correct")
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot, app)
@@ -122,8 +123,8 @@ async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
             await settle(pilot, app)
             assert len(server.requests) == n
             assert "JSON only" in server.requests[0]["body"]["messages"][-1]["content"]
-            assert dr.prompt_settings(ws, "wrong_symbol").instruction == "JSON only"
-            drafts = dr.DraftStore(ws).all()
+            assert draft_teacher.prompt_settings(ws, "wrong_symbol").instruction == "JSON only"
+            drafts = draft_store.DraftStore(ws).all()
             assert len(drafts) == n
             # The current item's draft is on screen with its grade.
             d = drafts[pane.item.id]
@@ -133,4 +134,7 @@ async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
                 pane.query_one("#co-status").render()
             )
     assert CorrectionStore(ws).all() == {}
-    assert json.loads((dr.drafts_dir(ws) / dr.PROMPTS).read_text())["wrong_symbol"]["teacher"]["model"] == "teacher-x"
+    assert (
+        json.loads((draft_store.drafts_dir(ws) / draft_teacher.PROMPTS).read_text())["wrong_symbol"]["teacher"]["model"]
+        == "teacher-x"
+    )

@@ -66,11 +66,11 @@ def test_report_vs_another_run(fixture_run, capsys):
 
 
 def test_eval_progress_line_names_every_side_as_it_begins():
-    from ftui.commands.judge import _progress_line
+    from ftui.core.judge.texts import eval_progress
 
     st = jobs.JobState("running")
     for side, done, cached in (("base", 77, 5), ("tuned", 77, 0), ("fewshot", 22, 0)):
         jobs.fold(
             [{"v": 1, "type": "progress", "t": 0.0, "side": side, "done": done, "total": 77, "cached": cached}], st
         )
-    assert _progress_line(st) == "base 77/77 (5 cached) · tuned 77/77 · fewshot 22/77"
+    assert eval_progress(st) == "base 77/77 (5 cached) · tuned 77/77 · fewshot 22/77"

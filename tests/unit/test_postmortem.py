@@ -145,7 +145,7 @@ def test_postmortem_marks_flaky_regressions_and_answers_the_rung_with_few_shot(f
 
 
 def test_postmortem_counts_drafted_and_edited_corrections(fixture_run):
-    from ftui.core.curate.drafts import Draft, DraftStore
+    from ftui.core.curate.drafts.store import Draft, DraftStore
     from tests.fixtures.eval_run import TRAIN_IDS
 
     ws, run_dir, _ = fixture_run

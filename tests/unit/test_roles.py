@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ftui.core.base.fsutil import read_jsonl
 from ftui.core.build import builder
+from ftui.core.build.files import eval_file
 from ftui.core.judge import evalrun
 from ftui.core.runs import probes, runs
-from ftui.engine.train.data import eval_file
 from tests.fixtures.datasets.workspace import make_workspace, write_default_corrections
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ftui.core.base import events
 from ftui.core.runs import runs
-from ftui.core.runs.fold import RunFold, fold
+from ftui.core.runs.fold import RunFold, fold_run
 from ftui.tui.panes.train.run_view import RunView
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -18,7 +18,7 @@ def _ev(kind: str, **fields):
 
 
 def test_best_eval_and_patience_counter():
-    f = fold(
+    f = fold_run(
         [
             _ev("eval", step=10, eval_loss=2.0),
             _ev("eval", step=20, eval_loss=1.5),
@@ -49,7 +49,7 @@ def test_every_reader_agrees_on_a_recorded_run(tmp_path):
     info = runs.read_state(run_dir)
     view = RunView(run_id="run")
     delta = view.apply(evs)
-    f = fold(evs)
+    f = fold_run(evs)
     assert info.state == view.state == f.state == "finished"
     assert info.step == view.step == f.step
     assert (info.best_eval_loss, info.best_step) == (view.best_eval, view.best_step) == (f.best_eval, f.best_step)
@@ -70,7 +70,7 @@ def test_probe_history_is_read_from_the_one_fold(tmp_path):
     info = runs.read_state(run_dir)
     view = RunView(run_id="run")
     delta = view.apply(evs)
-    f = fold(evs)
+    f = fold_run(evs)
     assert f.probes == probe_evs and info.last_probe == view.last_probe == f.last_probe == probe_evs[-1]
     last = probe_evs[-1]
     assert delta.probes[-1] == (
@@ -86,5 +86,5 @@ def test_probe_history_is_read_from_the_one_fold(tmp_path):
 def test_a_resumed_probe_at_the_same_step_replaces_the_earlier_one():
     first = _ev("probe", step=8, cluster_passed=1, cluster_total=4, anchors_passed=2, anchors_total=2)
     again = _ev("probe", step=8, cluster_passed=3, cluster_total=4, anchors_passed=2, anchors_total=2)
-    f = fold([_ev("eval", step=8, eval_loss=1.0), first, _ev("eval", step=8, eval_loss=0.9), again])
+    f = fold_run([_ev("eval", step=8, eval_loss=1.0), first, _ev("eval", step=8, eval_loss=0.9), again])
     assert f.probe_at(8) is again and f.probes == [first, again]

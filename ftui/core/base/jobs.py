@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,16 @@ DEAD_AFTER_S = 30.0
 
 # How often a follower reads the events file.
 POLL_S = 0.3
+
+
+def fresh_folder(job_dir: Path | str, *also: str) -> Path:
+    """A job folder ready for a new child: made if missing, without the previous job's events, its
+    stop request or the files named in `also` (a previous result the new job replaces)."""
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    for name in (EVENTS, STOP, *also):
+        (job_dir / name).unlink(missing_ok=True)
+    return job_dir
 
 
 def start_child(
@@ -114,6 +124,27 @@ def request_stop(job_dir: Path | str, pid_name: str = PID) -> bool:
         except (ProcessLookupError, PermissionError):
             return False
     return True
+
+
+def wait_for(done: Callable[[], bool], timeout: float, interval: float = POLL_S) -> bool:
+    """Ask `done()` every `interval` seconds until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def stop_and_wait(job_dir: Path | str, wait: float, pid_name: str = PID) -> bool:
+    """`request_stop`, then give the process up to `wait` seconds to end; True when it has ended."""
+    request_stop(job_dir, pid_name)
+
+    def ended() -> bool:
+        pid = read_pid(job_dir, pid_name)
+        return pid is None or not pid_alive(pid)
+
+    return wait_for(ended, wait, 0.2)
 
 
 def stop_requested(job_dir: Path | str) -> bool:
@@ -233,16 +264,36 @@ class Tail:
         evs, self.offset = _events.read_events(self.path, self.offset)
         return evs
 
-    def follow(
-        self, interval: float = POLL_S, until_final: bool = True, timeout: float | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield events as they arrive; stops after a final event (when until_final) or at the timeout."""
+    def batches(
+        self,
+        interval: float = POLL_S,
+        timeout: float | None = None,
+        gone: Callable[[], bool] | None = None,
+        step: Callable[[], None] | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The one follow loop: each read's new events (often none), every `interval` seconds, up to and
+        including a final event. It also stops at the timeout, or when `gone()` says the writer is dead
+        (the liveness rule: `job_state`'s "dead", a run's `read_state`), after one last read. `step()`
+        runs before each read, for events this process writes itself (a hosted job's, from its service)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            for ev in self.poll():
-                yield ev
-                if until_final and ev.get("type") in _events.FINAL_TYPES:
-                    return
-            if deadline is not None and time.monotonic() > deadline:
+            if step is not None:
+                step()
+            evs = self.poll()
+            if not evs and gone is not None and gone():
+                # The child may have written its last lines between the read above and the verdict.
+                evs, last = self.poll(), True
+            else:
+                last = deadline is not None and time.monotonic() > deadline
+            final = next((i for i, ev in enumerate(evs) if ev.get("type") in _events.FINAL_TYPES), None)
+            yield evs if final is None else evs[: final + 1]
+            if final is not None or last:
                 return
             time.sleep(interval)
+
+    def follow(
+        self, interval: float = POLL_S, timeout: float | None = None, gone: Callable[[], bool] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield events one by one as `batches` reads them."""
+        for evs in self.batches(interval, timeout, gone):
+            yield from evs

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ftui.core.build import files as build_files
+from ftui.core.build.files import stem
 from ftui.core.build.heldout_split import keep_prompts_on_one_side, preserve_rows, split_roles
 from ftui.core.build.plan import normalise_ws, plan_build
 from ftui.core.build.rows import dpo_row, jsonl, pc_row, sft_row
@@ -64,10 +66,9 @@ def build(
         part.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
 
     # eval.jsonl holds the held-out (test) rows, validation.jsonl the rows training evaluates on.
+    sft, dpo = build_files.method_files(build_files.SFT), build_files.method_files(build_files.DPO)
     files: dict[str, list[dict[str, Any]]] = {
-        "train": [sft_row(ex, ws) for ex in train],
-        "validation": [sft_row(ex, ws) for ex in valid],
-        "eval": [sft_row(ex, ws) for ex in held],
+        stem(name): [sft_row(ex, ws) for ex in part] for name, part in zip(sft.names, (train, valid, held), strict=True)
     }
     if preserve:
         # A file of its own: exports and hosted uploads read train.jsonl, and these answers are wrong.
@@ -77,7 +78,7 @@ def build(
         files["validation_pc"] = [pc_row(ex, ws) for ex in valid]
         files["eval_pc"] = [pc_row(ex, ws) for ex in held]
     dpo_dropped: list[dict[str, Any]] = []
-    for name, part in (("dpo_train", train), ("dpo_validation", valid), ("dpo_eval", held)):
+    for name, part in zip(map(stem, dpo.names), (train, valid, held), strict=True):
         rows = []
         for ex in part:
             if ex.kind != "correction":

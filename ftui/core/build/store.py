@@ -13,6 +13,7 @@ from typing import Any
 
 from ftui.core.base import fsutil
 from ftui.core.base.errors import FtuiError
+from ftui.core.build import files
 from ftui.core.workspace.workspace import Workspace
 
 SCHEMA = 1
@@ -34,15 +35,15 @@ class Build:
 
     @property
     def train_path(self) -> Path:
-        return self.dir / "train.jsonl"
+        return files.train_file(self.dir, files.SFT)
 
     @property
     def eval_path(self) -> Path:
-        return self.dir / "eval.jsonl"
+        return self.dir / files.method_files(files.SFT).held_out
 
     @property
     def dpo_train_path(self) -> Path:
-        return self.dir / "dpo_train.jsonl"
+        return files.train_file(self.dir, files.DPO)
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         """Rows of one file of the build: "train", "eval", "dpo_train", "dpo_eval", "train_pc", ..."""

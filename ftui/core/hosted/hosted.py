@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.base import events as _events
+from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.run_dirs import new_run_dir
+from ftui.core.build import files as build_files
 from ftui.core.build import formats
 from ftui.core.workspace.workspace import HostedConfig, SettingError
 
@@ -34,8 +36,8 @@ if TYPE_CHECKING:
 
 KIND = "hosted"
 METHODS = {"sft": "supervised", "dpo": "dpo"}
-# Build file stems and the service's upload format, per method.
-_FILES = {"sft": ("train", "eval", "openai-chat"), "dpo": ("dpo_train", "dpo_eval", "openai-preference")}
+# The service's upload format, per method.
+UPLOAD_FORMAT = {"sft": "openai-chat", "dpo": "openai-preference"}
 STATE_FILE = "hosted_state.json"
 _LOCK_FILE = ".hosted.lock"
 # A rough tokens-per-character rate for when no tokenizer is on disk (English text and code).
@@ -139,21 +141,19 @@ def _calling(base_url: str) -> Iterator[None]:
 def upload_rows(build: Any, method: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if method not in METHODS:
         raise HostedError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    train_name, eval_name, _ = _FILES[method]
-    train = build.rows(train_name)
+    train_path = build_files.train_file(build.dir, method)
+    train = build.rows(build_files.stem(train_path.name))
     if not train:
-        raise HostedError(f"{build.dir / (train_name + '.jsonl')}: no training rows for {method.upper()} in this build")
-    # The service's validation file is the build's validation split: the held-out rows judge the job later.
-    validation = f"{eval_name.replace('eval', 'validation')}"
-    has_validation = (build.dir / f"{validation}.jsonl").exists()
-    return train, build.rows(validation if has_validation else eval_name)
+        raise HostedError(f"{train_path}: no training rows for {method.upper()} in this build")
+    # The service's validation file is what a local run evaluates on: the held-out rows judge the job later.
+    return train, build.rows(build_files.stem(build_files.eval_file(build.dir, method).name))
 
 
 def write_upload_files(
     train: list[dict[str, Any]], held: list[dict[str, Any]], method: str, out_dir: Path
 ) -> tuple[Path, Path | None]:
     """The build's rows in the service's JSONL format (formats.py owns the mapping)."""
-    fmt = _FILES[method][2]
+    fmt = UPLOAD_FORMAT[method]
     train_path = out_dir / "train.jsonl"
     formats.write(train, train_path, fmt)
     eval_path = None
@@ -559,10 +559,10 @@ def follow(
     config = read_config(run_dir)
     if client is None:
         client = client_for(config["base_url"], config.get("api_key_env") or "OPENAI_API_KEY")
-    deadline = None if timeout is None else time.monotonic() + timeout
     down_since: float | None = None
-    _, offset = _events.read_events(run_dir / "events.jsonl")
-    while True:
+
+    def poll_service() -> None:
+        nonlocal down_since
         try:
             sync(run_dir, client)
             down_since = None
@@ -572,13 +572,13 @@ def follow(
             down_since = down_since if down_since is not None else time.monotonic()
             if time.monotonic() - down_since > unreachable_for:
                 raise
-        written, offset = _events.read_events(run_dir / "events.jsonl", offset)
+
+    _, offset = _events.read_events(run_dir / "events.jsonl")
+    tail = jobs.Tail(run_dir / "events.jsonl", offset)
+    for written in tail.batches(interval, timeout, gone=lambda: run_state(run_dir) != "running", step=poll_service):
         for ev in written:
             on_event(ev)
-        state = run_state(run_dir)
-        if state != "running" or (deadline is not None and time.monotonic() >= deadline):
-            return state
-        time.sleep(interval)
+    return run_state(run_dir)
 
 
 def cancel(run_dir: Path | str, client: Any = None) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from ftui.core.base import jobs, tokens
 from ftui.core.base.events import read_events
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.build import checks, formats
+from ftui.core.build import files as build_files
 from ftui.core.hosted.service_events import openai_checkpoints, openai_events
 from ftui.core.hosted.service_jobs import ORG as ORG
 from ftui.core.hosted.service_jobs import ServiceJobs
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 
 SERVICE_DIR = "service"
 KEYS_ENV = "FTUI_SERVICE_KEYS"
-# The build files the trainer reads, per method: training rows, and the rows its eval loss uses.
-BUILD_FILES = {"supervised": ("train.jsonl", "validation.jsonl"), "dpo": ("dpo_train.jsonl", "dpo_validation.jsonl")}
 BUILD_FORMAT = {"supervised": "trl-messages", "dpo": "trl-preference"}
 _CKPT_RE = re.compile(r"(?P<model>ft:.+):ckpt-step-(?P<step>[0-9]{1,9})")
 ACTIVE = ("queued", "running")
@@ -280,7 +279,8 @@ class Service(ServiceJobs):
         mtype = rec["method"]["type"]
         build_dir = self.builds_dir / rec["id"]
         build_dir.mkdir(parents=True, exist_ok=True)
-        train_name, valid_name = BUILD_FILES[mtype]
+        files = build_files.method_files(METHOD_OF[mtype])
+        train_name, valid_name = files.train, files.validation
         formats.write(rows, build_dir / train_name, BUILD_FORMAT[mtype])
         if held:
             formats.write(held, build_dir / valid_name, BUILD_FORMAT[mtype])
@@ -462,9 +462,7 @@ def listen_line(host: str, port: int, keys: int, model: str, root: Path) -> str:
 
 def write_config(ws: Workspace, host: str, port: int, max_running: int, limits: Limits | None = None) -> Path:
     root = service_dir(ws)
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.jsonl", "stop"):
-        (root / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(root)
     atomic_write_json(
         root / "config.json",
         {

@@ -62,7 +62,8 @@ MAX_ID = 64
 SUFFIX_RE = re.compile(r"[A-Za-z0-9_.-]+")
 # Methods this service trains, as OpenAI names them -> ftui's training method. A method added here
 # (reinforcement) needs its hyperparameters in HYPERPARAMETERS (and their ranges in `_hyper`), its
-# upload format in service_files.UPLOAD_FORMAT, and its build files in service.BUILD_FILES/BUILD_FORMAT.
+# upload format in service_files.UPLOAD_FORMAT, its build files in core/build/files.py and their format in
+# service.BUILD_FORMAT.
 METHOD_OF = {"supervised": "sft", "dpo": "dpo"}
 HYPERPARAMETERS = {
     "supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),

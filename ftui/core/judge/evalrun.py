@@ -7,7 +7,6 @@ a model on its own training examples measures memory, not the fix. Held-out eval
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
+from ftui.core.build import files as build_files
 from ftui.core.build.store import targeted_cluster
 from ftui.core.curate import clusters as clusters_mod
 from ftui.core.curate.overlay import Overlay
@@ -40,7 +40,7 @@ BASE_CACHE = "base_answers.jsonl"
 PASSING = "passing"
 RETRIEVAL_MISS = "retrieval_miss"
 # Files of a previous evaluation that a new one replaces (the base-answer cache lives elsewhere).
-_RESET = (EVENTS, REPORT, ANSWERS, "stop")
+_RESET = (REPORT, ANSWERS)
 
 
 class EvalError(FtuiError):
@@ -260,17 +260,14 @@ def _fewshot_pool(ws: Workspace, build_dir: str, target: str | None) -> list[dic
     from ftui.core.base.fsutil import read_jsonl
     from ftui.core.logs.runlog import load_run_log
 
-    path = Path(build_dir) / "train.jsonl"
+    path = build_files.train_file(build_dir, build_files.SFT)
     rows = read_jsonl(path) if path.exists() else []
     return fewshot.pool(rows, target, load_run_log(ws))
 
 
 def write_plan(plan: EvalPlan) -> Path:
     d = eval_dir(plan.run_dir, plan.dir_name)
-    d.mkdir(parents=True, exist_ok=True)
-    for name in _RESET:
-        with contextlib.suppress(FileNotFoundError):
-            (d / name).unlink()
+    jobs.fresh_folder(d, *_RESET)
     atomic_write_jsonl(d / ITEMS, plan.items)
     atomic_write_json(d / CONFIG, plan.config)
     return d

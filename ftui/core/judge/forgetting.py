@@ -111,9 +111,7 @@ def start(
         )
     cfg = plan(ws, run_dir, limit=limit, tasks=tasks)
     d = job_dir(run_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    for name in (EVENTS, "stop"):
-        (d / name).unlink(missing_ok=True)
+    jobs.fresh_folder(d)
     atomic_write_json(d / CONFIG, cfg)
     pid = jobs.start_child(["forgetting", str(run_dir.resolve())], d, LOG)
     return run_dir, pid

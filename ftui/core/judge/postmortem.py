@@ -247,7 +247,7 @@ def _drafted_lines(e: Evidence) -> list[str]:
     """How many of the build's corrections a teacher drafted (only the workspace knows)."""
     if e.ws is None:
         return []
-    from ftui.core.curate.drafts import provenance
+    from ftui.core.curate.drafts.decisions import provenance
 
     manifest = e.manifest
     ids = [*manifest.get("train_ids", []), *manifest.get("validation_ids", []), *manifest.get("eval_ids", [])]

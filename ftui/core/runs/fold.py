@@ -153,7 +153,8 @@ class RunFold:
         return (t1 - t0) / (s1 - s0) * max(0, self.max_steps - s1)
 
 
-def fold(events: Iterable[dict[str, Any]]) -> RunFold:
+def fold_run(events: Iterable[dict[str, Any]]) -> RunFold:
+    """A training run's events folded; a job of another kind folds through `jobs.fold`."""
     f = RunFold()
     f.apply(events)
     return f

@@ -19,7 +19,8 @@ from ftui.core.base.errors import InputError
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
 from ftui.core.base.run_dirs import new_run_dir
-from ftui.core.runs.fold import fold
+from ftui.core.build import files as build_files
+from ftui.core.runs.fold import fold_run
 from ftui.core.workspace.workspace import TrainConfig
 
 if TYPE_CHECKING:
@@ -67,14 +68,11 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
     overrides = dict(overrides or {})
     model = overrides.pop("model", None) or ws.model
     cfg = train_settings(ws, overrides)
-    needed = ("train.jsonl",) if cfg["method"] == "sft" else ("dpo_train.jsonl",)
-    for name in needed:
-        if not (build_dir / name).is_file():
-            raise InputError(
-                build_dir / name,
-                None,
-                f"build {build_dir.name} has no {name}: it cannot train with {cfg['method'].upper()}",
-            )
+    needed = build_files.train_file(build_dir, cfg["method"])
+    if not needed.is_file():
+        raise InputError(
+            needed, None, f"build {build_dir.name} has no {needed.name}: it cannot train with {cfg['method'].upper()}"
+        )
     if cfg.get("accelerate_config"):
         from ftui.core.runs.accelerate_checks import check_launch
 
@@ -160,7 +158,7 @@ class RunInfo:
 def summarize(events: Iterable[dict[str, Any]], info: RunInfo) -> dict[str, Any] | None:
     """Fold events into `info` (through the one fold, `RunFold`); returns the final event that still
     stands, if any. An event after a final one (a resume) makes the run current again."""
-    f = fold(events)
+    f = fold_run(events)
     if f.last_log is not None or f.final is not None:
         info.step = f.step
     info.max_steps = f.max_steps if f.max_steps is not None else info.max_steps

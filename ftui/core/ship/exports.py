@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftui.core.base import events as _events
 from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import plural, size
@@ -35,8 +33,8 @@ GGUF_ARCHITECTURES = ("llama",)
 JOBS_DIR = "export-jobs"
 EXPORTS_DIR = "exports"
 MANIFEST = "ftui-export.json"
-CONFIG = "config.json"
-EVENTS = "events.jsonl"
+CONFIG = jobs.CONFIG
+EVENTS = jobs.EVENTS
 LOG = "export.log"
 
 
@@ -143,12 +141,10 @@ def prepare_export(
     run_dir = runs.find_run(ws, str(run_ref))
     cfg = plan_export(ws, run_dir, fmt, quant, out, parity)
     jd = job_dir(run_dir, cfg["name"])
-    st = job_state(jd)
+    st = jobs.job_state(jd)
     if st.state == "running":
         raise ExportError(f"{jd}: an export {cfg['name']} of {run_dir.name} is already running (pid {st.pid})")
-    jd.mkdir(parents=True, exist_ok=True)
-    for stale in (EVENTS, "stop"):
-        (jd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(jd)
     atomic_write_json(jd / CONFIG, cfg)
     return jd
 
@@ -166,69 +162,11 @@ def start_export(
     return jd, jobs.start_child(["export", str(jd.resolve())], jd, LOG)
 
 
-@dataclass
-class JobState:
-    """A detached job's state read from its folder: the fold of its events and its pid's liveness."""
-
-    state: str  # "none" | "running" | "finished" | "failed" | "cancelled" | "dead"
-    dir: str = ""
-    pid: int | None = None
-    message: str | None = None
-    progress: dict[str, Any] = field(default_factory=dict)
-    result: dict[str, Any] = field(default_factory=dict)
-    started: dict[str, Any] = field(default_factory=dict)  # what the child said when it started (engine, pid, ...)
-    error: str | None = None
-    hint: str | None = None
-    last_event_t: float | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def fold(evs: list[dict[str, Any]], st: JobState) -> JobState:
-    for ev in evs:
-        kind = ev["type"]
-        st.last_event_t = ev.get("t", st.last_event_t)
-        if kind == "started":
-            st.state, st.error, st.hint = "running", None, None
-            st.started = {k: v for k, v in ev.items() if k not in ("v", "type", "t")}
-        elif kind == "progress":
-            st.progress = {k: ev.get(k) for k in ("done", "total", "unit", "stage") if k in ev}
-        elif kind == "status":
-            st.message = ev.get("message")
-        elif kind == "finished":
-            st.state = "finished"
-            st.result = {k: v for k, v in ev.items() if k not in ("v", "type", "t")}
-        elif kind == "failed":
-            st.state, st.error, st.hint = "failed", ev.get("error"), ev.get("hint")
-        elif kind == "cancelled":
-            st.state = "cancelled"
-    return st
-
-
-def job_state(jd: Path | str, now: float | None = None) -> JobState:
-    jd = Path(jd)
-    if not (jd / CONFIG).exists():
-        return JobState("none", dir=str(jd))
-    try:
-        cfg = json.loads((jd / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cfg = {}
-    evs, _ = _events.read_events(jd / EVENTS)
-    st = fold(evs, JobState("running", dir=str(jd), pid=jobs.read_pid(jd), config=cfg))
-    if st.state in ("finished", "failed", "cancelled"):
-        return st
-    if not jobs.child_alive(jd, st.pid, st.last_event_t, now):
-        st.state = "dead"
-    return st
-
-
-def list_exports(run_dir: Path) -> list[JobState]:
+def list_exports(run_dir: Path) -> list[jobs.JobState]:
     root = Path(run_dir) / JOBS_DIR
     if not root.is_dir():
         return []
-    return [job_state(d) for d in sorted(root.iterdir()) if (d / CONFIG).is_file()]
+    return [jobs.job_state(d) for d in sorted(root.iterdir()) if (d / CONFIG).is_file()]
 
 
 def find_export(run_dir: Path, ref: str) -> Path:
@@ -241,7 +179,7 @@ def find_export(run_dir: Path, ref: str) -> Path:
         out = Path(json.loads((jd / CONFIG).read_text(encoding="utf-8"))["out"])
         if is_export(out):
             return out
-        raise ExportError(f"{out}: export {ref} of {Path(run_dir).name} is not complete ({job_state(jd).state})")
+        raise ExportError(f"{out}: export {ref} of {Path(run_dir).name} is not complete ({jobs.job_state(jd).state})")
     names = [s.config.get("name") for s in list_exports(run_dir)]
     known = ", ".join(n for n in names if n) or "none yet"
     raise ExportError(f"{Path(run_dir) / JOBS_DIR}: no export {ref!r} of {Path(run_dir).name} (exports: {known})")

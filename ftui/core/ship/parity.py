@@ -22,7 +22,7 @@ from ftui.core.grade.grading import spec_for
 from ftui.core.judge import evalrun
 from ftui.core.logs.runlog import load_benchmark
 from ftui.core.runs import runs
-from ftui.core.ship.exports import JobState, job_state, read_manifest
+from ftui.core.ship.exports import read_manifest
 from ftui.core.workspace.prompts import messages_for, tools_of
 
 if TYPE_CHECKING:
@@ -34,8 +34,6 @@ RESULT = "parity.json"
 LOG = "parity.log"
 # Grade flips tolerated by `ftui parity` before it exits non-zero, as a share of the items checked.
 DEFAULT_MAX_FLIP_RATE = 0.0
-
-__all__ = ["JobState", "job_state"]
 
 
 class ParityError(FtuiError):
@@ -114,9 +112,7 @@ def prepare(ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True
     items = plan_items(ws, run_dir, anchors=anchors)
     ecfg = read_json_file(evalrun.eval_dir(run_dir) / evalrun.CONFIG, "the run's evaluation has no config.json")
     pd = parity_dir(run_dir, export_dir)
-    pd.mkdir(parents=True, exist_ok=True)
-    for stale in ("events.jsonl", RESULT, "stop"):
-        (pd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(pd, RESULT)
     atomic_write_jsonl(pd / ITEMS, items)
     atomic_write_json(
         pd / "config.json",
@@ -146,7 +142,7 @@ def start(
     ws: Workspace, run_dir: Path, export_dir: Path, anchors: bool = True, threads: int | None = None
 ) -> tuple[Path, int]:
     pd = parity_dir(run_dir, export_dir)
-    st = job_state(pd)
+    st = jobs.job_state(pd)
     if st.state == "running":
         raise ParityError(f"{pd}: a parity check of this export is already running (pid {st.pid})")
     pd = prepare(ws, run_dir, export_dir, anchors=anchors, threads=threads)
@@ -199,9 +195,12 @@ def read_result(pd: Path) -> dict[str, Any] | None:
 
 def read_summary(pd: Path) -> dict[str, Any] | None:
     res = read_result(pd)
-    if res is None:
-        return None
-    return {k: v for k, v in res["summary"].items() if k != "rows"} | {"name": res.get("name")}
+    return None if res is None else summary_of(res)
+
+
+def summary_of(result: dict[str, Any]) -> dict[str, Any]:
+    """A parity result's counts without its per-item rows, and the export's name."""
+    return {k: v for k, v in result["summary"].items() if k != "rows"} | {"name": result.get("name")}
 
 
 def exceeds(summary: dict[str, Any], max_flip_rate: float = DEFAULT_MAX_FLIP_RATE) -> bool:

@@ -149,7 +149,7 @@ def start(
     threads: int | None = None,
 ) -> tuple[Path, int]:
     sd = serve_dir(ws)
-    st = exports.job_state(sd)
+    st = jobs.job_state(sd)
     if st.state == "running":
         cfg = st.config
         raise ServeError(
@@ -161,9 +161,7 @@ def start(
     if threads is not None and threads < 1:
         raise ServeError(f"--threads {threads}: give 1 or more")
     cfg = plan(ws, run_dirs, port=port, quant=quant, engine=engine, threads=threads)
-    sd.mkdir(parents=True, exist_ok=True)
-    for stale in (exports.EVENTS, "stop"):
-        (sd / stale).unlink(missing_ok=True)
+    jobs.fresh_folder(sd)
     atomic_write_json(sd / exports.CONFIG, cfg)
     return sd, jobs.start_child(["serve", str(sd.resolve())], sd, LOG)
 
@@ -181,7 +179,7 @@ def served_models(url: str, timeout: float = 2.0, api_key: str | None = None) ->
 
 def status(ws: Workspace) -> dict[str, Any]:
     sd = serve_dir(ws)
-    st = exports.job_state(sd)
+    st = jobs.job_state(sd)
     cfg = st.config
     out: dict[str, Any] = {
         "state": st.state,
@@ -237,15 +235,9 @@ def _tail(path: Path, n: int = 3) -> str:
 
 def stop(ws: Workspace, wait: float = 15.0) -> bool:
     sd = serve_dir(ws)
-    if exports.job_state(sd).state != "running":
+    if jobs.job_state(sd).state != "running":
         return False
-    jobs.request_stop(sd)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        pid = jobs.read_pid(sd)
-        if pid is None or not jobs.pid_alive(pid):
-            break
-        time.sleep(0.2)
+    jobs.stop_and_wait(sd, wait)
     return True
 
 

@@ -14,35 +14,33 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from ftui.core.base.fsutil import read_jsonl
-from ftui.core.curate.drafts import ANSWER_CACHE, CONFIG, EVENTS, ITEMS, LOCAL, Draft, DraftStore, Teacher
+from ftui.core.curate.drafts.job import ANSWER_CACHE, CONFIG, EVENTS, ITEMS
+from ftui.core.curate.drafts.store import Draft, DraftStore
+from ftui.core.curate.drafts.teacher import LOCAL, Teacher
 from ftui.core.grade.grading import grade
 from ftui.core.grade.llm_judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.grade.llm_judge import Judge
-from ftui.engine.child import ChildEnd
+from ftui.engine.child import Cancelled, ChildEnd, StopRequest, memory_hint
 from ftui.engine.infer.cache import AnswerCache, answer_key, model_identity
 
 # Called with each item and its teacher answer as soon as the answer exists.
 Answered = Callable[[dict[str, Any], str], None]
 
 
-class Cancelled(Exception):
-    pass
-
-
 class Drafting:
     """One drafting job; `generator_factory()` is swappable so tests can drive a tiny model."""
 
-    def __init__(self, job_dir: Path | str, emit: Callable[..., object], generator_factory=None):
+    def __init__(
+        self, job_dir: Path | str, emit: Callable[..., object], generator_factory=None, stop: StopRequest | None = None
+    ):
         self.dir = Path(job_dir)
         self.cfg = json.loads((self.dir / CONFIG).read_text(encoding="utf-8"))
         self.items = read_jsonl(self.dir / ITEMS)
@@ -50,7 +48,7 @@ class Drafting:
         self.teacher = Teacher.from_dict(self.cfg["teacher"])
         self.store = DraftStore(self.cfg["drafts_dir"])
         self._factory = generator_factory
-        self.stop_requested = False
+        self.stop = stop or StopRequest(self.dir)
         self.done = 0
         self.passed = 0
         self.cached = 0
@@ -59,10 +57,6 @@ class Drafting:
         self._judge = None
         if any(it["grader"].get("kind") == "judge" for it in self.items) and self.cfg.get("judge"):
             self._judge = Judge.from_config(self.cfg["judge"], Path(self.cfg["cache_dir"]) / JUDGE_CACHE)
-
-    def _check_stop(self) -> None:
-        if self.stop_requested or (self.dir / "stop").exists():
-            raise Cancelled()
 
     def identity(self) -> str:
         t = self.teacher
@@ -158,7 +152,7 @@ class Drafting:
             for j, a in zip(idx, outs, strict=True):
                 answered(todo[j], a)
             self._progress()
-            self._check_stop()
+            self.stop.check()
 
         gen.generate(
             [it["messages"] for it in todo],
@@ -189,7 +183,7 @@ class Drafting:
                     answered(it, fut.result())
                 self._progress()
                 try:
-                    self._check_stop()
+                    self.stop.check()
                 except Cancelled:
                     for fut in running:
                         fut.cancel()
@@ -205,7 +199,10 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
     job = None
 
     def hint(exc: BaseException) -> str | None:
-        return "check the teacher's base_url and its api_key_env variable" if "connect" in str(exc).lower() else None
+        oom = memory_hint(exc, "lower --batch-size or --max-new-tokens, or draft with an endpoint teacher")
+        if oom or "connect" not in str(exc).lower():
+            return oom
+        return "check the teacher's base_url and its api_key_env variable"
 
     end = ChildEnd(
         d / EVENTS,
@@ -214,14 +211,9 @@ def main(job_dir: str | Path, generator_factory=None) -> int:
         hint=hint,
     )
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        if job is not None:
-            job.stop_requested = True
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_term)
+    stop = StopRequest(d).install()
     with end:
-        job = Drafting(d, end.emit, generator_factory)
+        job = Drafting(d, end.emit, generator_factory, stop)
         t0 = time.monotonic()
         job.run()
         end.emit(

@@ -44,7 +44,7 @@ class Inference:
         self.key = secrets.token_urlsafe(32)
 
     def _running_names(self) -> set[str] | None:
-        st = exports.job_state(self.dir)
+        st = jobs.job_state(self.dir)
         # One started by another service process has a key this one does not know: replace it.
         if st.state != "running" or st.config.get("parent_pid") != os.getpid():
             return None
@@ -68,7 +68,7 @@ class Inference:
                 listed = serving.served_models(url, api_key=self.key)
                 if listed is not None and all(m["name"] in listed for m in cfg["models"]):
                     return url
-                st = exports.job_state(self.dir)
+                st = jobs.job_state(self.dir)
                 if st.state != "running":
                     raise ServiceError(503, f"the inference server {st.state}: {st.error or 'see its log'}")
                 if time.monotonic() > deadline:
@@ -85,9 +85,7 @@ class Inference:
         for entry, name in zip(cfg["models"][1:], names, strict=True):
             entry["name"], entry["adapter"] = name, str(models[name][1].resolve())
         cfg["parent_pid"] = os.getpid()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        for stale in (exports.EVENTS, "stop"):
-            (self.dir / stale).unlink(missing_ok=True)
+        jobs.fresh_folder(self.dir)
         atomic_write_json(self.dir / exports.CONFIG, cfg)
         jobs.start_child(
             ["serve", str(self.dir.resolve())], self.dir, serving.LOG, extra_env={serving.API_KEY_ENV: self.key}
@@ -95,14 +93,10 @@ class Inference:
 
     def stop(self) -> None:
         """Stop the serving child, this service's or one a killed service left behind."""
-        if exports.job_state(self.dir).state != "running":
+        if jobs.job_state(self.dir).state != "running":
             return
-        jobs.request_stop(self.dir)
         pid = jobs.read_pid(self.dir)
-        deadline = time.monotonic() + 15
-        while pid is not None and jobs.pid_alive(pid):
-            if time.monotonic() > deadline:  # deaf to SIGTERM: it must not keep the memory and the port
-                with contextlib.suppress(OSError):
-                    os.killpg(os.getpgid(pid), signal.SIGKILL)
-                return
-            time.sleep(0.2)
+        if not jobs.stop_and_wait(self.dir, 15) and pid is not None:
+            # Deaf to SIGTERM: it must not keep the memory and the port.
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,19 +32,20 @@ from ftui.core.judge.evalrun import (
     eval_settings,
 )
 from ftui.core.workspace.workspace import EndpointConfig
-from ftui.engine.child import ChildEnd
+from ftui.engine.child import Cancelled, ChildEnd, StopRequest, memory_hint
 from ftui.engine.infer.cache import AnswerCache, answer_key, endpoint_identity, model_identity
-
-
-class Cancelled(Exception):
-    pass
 
 
 class Evaluation:
     """One evaluation; `generator_factory(adapter)` is swappable so tests can count model loads."""
 
     def __init__(
-        self, run_dir: Path | str, emit: Callable[..., object], generator_factory=None, dir_name: str = EVAL_DIR
+        self,
+        run_dir: Path | str,
+        emit: Callable[..., object],
+        generator_factory=None,
+        dir_name: str = EVAL_DIR,
+        stop: StopRequest | None = None,
     ):
         self.run_dir = Path(run_dir)
         self.dir = eval_dir(self.run_dir, dir_name)
@@ -55,15 +55,11 @@ class Evaluation:
         self.emit = emit
         self._factory = generator_factory
         self._local: Any = None
-        self.stop_requested = False
+        self.stop = stop or StopRequest(self.dir)
         self.generated = {"base": 0, "tuned": 0}
         self.cache_hits = 0
 
     # --- generators -----------------------------------------------------------------------
-    def _check_stop(self) -> None:
-        if self.stop_requested or (self.dir / "stop").exists():
-            raise Cancelled()
-
     def _local_generator(self):
         if self._local is None:
             adapter = self.cfg.get("adapter") if self.cfg.get("tuned_endpoint") is None else None
@@ -145,7 +141,7 @@ class Evaluation:
                     cache.put(keys[i], a, identity)
             self.generated[side] += len(idx)
             self.emit("progress", side=side, done=cached + self.generated[side], total=n, cached=cached)
-            self._check_stop()
+            self.stop.check()
 
         tools = [self.items[i].get("tools") for i in todo]
         if any(tools):
@@ -173,7 +169,7 @@ class Evaluation:
             nonlocal done
             done += len(idx)
             self.emit("progress", side="flaky", done=done, total=total, cached=0)
-            self._check_stop()
+            self.stop.check()
 
         self.emit("progress", side="flaky", done=0, total=total, cached=0)
         answers = gen.generate(
@@ -209,9 +205,9 @@ class Evaluation:
         )
         base_cache = AnswerCache(cache_dir / BASE_CACHE)
         base = self.answer_side("base", base_cache)
-        self._check_stop()
+        self.stop.check()
         tuned = self.answer_side("tuned")
-        self._check_stop()
+        self.stop.check()
         shots = None
         if any("fewshot_messages" in it for it in self.items):
             for it in self.items:
@@ -311,9 +307,10 @@ def _tools_key(item: dict) -> list[dict]:
 
 
 def _hint(exc: BaseException) -> str | None:
+    oom = memory_hint(exc, "lower eval.batch_size or eval.max_new_tokens")
+    if oom:
+        return oom
     text = f"{type(exc).__name__}: {exc}".lower()
-    if "out of memory" in text:
-        return "out of memory: lower eval.batch_size or eval.max_new_tokens"
     if "adapter_config.json" in text:
         return "the run has no usable adapter; evaluate a finished run"
     if "unauthorized" in text or "connect" in text:
@@ -333,13 +330,9 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
 
     end = ChildEnd(d / EVENTS, cancel_on=(Cancelled,), cancelled=cancelled, hint=_hint)
 
-    def on_term(signum, frame):
-        if ev is not None:
-            ev.stop_requested = True
-
-    signal.signal(signal.SIGTERM, on_term)
+    stop = StopRequest(d).install()
     with end:
-        ev = Evaluation(run_dir, end.emit, dir_name=dir_name)
+        ev = Evaluation(run_dir, end.emit, dir_name=dir_name, stop=stop)
         t0 = time.monotonic()
         path = ev.run()
         end.emit(

@@ -14,7 +14,6 @@ import difflib
 import hashlib
 import json
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,13 +21,10 @@ from typing import Any
 
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.judge import forgetting as fg
-from ftui.engine.child import ChildEnd
+from ftui.core.judge.texts import kept_text
+from ftui.engine.child import Cancelled, ChildEnd, StopRequest, memory_hint
 from ftui.engine.infer.cache import model_identity
 from ftui.engine.judge import lm_eval_index
-
-
-class Cancelled(Exception):
-    pass
 
 
 class TaskUnavailable(Exception):
@@ -60,9 +56,16 @@ def _cwd(path: Path | None) -> Iterator[None]:
 
 
 class Check:
-    def __init__(self, run_dir: Path | str, emit: Callable[..., object], lm_factory: Callable[..., Any] | None = None):
+    def __init__(
+        self,
+        run_dir: Path | str,
+        emit: Callable[..., object],
+        lm_factory: Callable[..., Any] | None = None,
+        stop: StopRequest | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self.dir = fg.job_dir(self.run_dir)
+        self.stop = stop or StopRequest(self.dir)
         self.cfg = json.loads((self.dir / fg.CONFIG).read_text(encoding="utf-8"))
         self.emit = emit
         self._lm_factory = lm_factory
@@ -232,6 +235,7 @@ class Check:
         tm = self.task_manager()
         done = 0
         for name in names:
+            self.stop.check()
             try:
                 self.check_known(tm, name)
                 fp, folder = self.fingerprint(tm, name)
@@ -272,21 +276,20 @@ def main(run_dir: str | Path, argv: list[str] | None = None) -> int:
             check.write_result(complete=False)
         end.emit(
             "status",
-            message=f"interrupted: {len(kept)} task(s) measured and kept"
-            + (f" ({', '.join(kept)})" if kept else "")
-            + "; run the check again to measure the rest",
+            message=f"interrupted: {kept_text(kept)}; run the check again to measure the rest",
         )
         return {"step": len(kept), "checkpoint": None}
 
-    end = ChildEnd(d / fg.EVENTS, cancel_on=(Cancelled, KeyboardInterrupt), cancelled=cancelled)
-
-    def on_term(signum: int, frame: Any) -> None:
-        # lm-eval has no stop hook: leave at once; every finished task is already on disk.
-        raise Cancelled()
-
-    signal.signal(signal.SIGTERM, on_term)
+    end = ChildEnd(
+        d / fg.EVENTS,
+        cancel_on=(Cancelled, KeyboardInterrupt),
+        cancelled=cancelled,
+        hint=lambda exc: memory_hint(exc, "lower eval.forgetting.batch_size"),
+    )
+    # lm-eval has no stop hook: leave at once; every finished task is already on disk.
+    stop = StopRequest(d, at_once=True).install()
     with end:
-        check = Check(run_dir, end.emit)
+        check = Check(run_dir, end.emit, stop=stop)
         t0 = time.monotonic()
         path = check.run()
         end.emit(

@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
 
+from ftui.core.base import jobs
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_text, fsync_dir
 from ftui.core.ship.exports import CONFIG, EVENTS, MANIFEST
 from ftui.core.ship.serving import vllm_lora_rank
-from ftui.engine.child import ChildEnd
+from ftui.engine.child import Cancelled, ChildEnd, StopRequest, memory_hint
 
 GGUF_FILE = "model.gguf"
 
@@ -38,10 +38,6 @@ Load it with transformers + PEFT:
     from peft import AutoPeftModelForCausalLM
     model = AutoPeftModelForCausalLM.from_pretrained("{path}")
 """
-
-
-class Cancelled(Exception):
-    pass
 
 
 def base_model_dir(model: str, progress=None) -> Path:
@@ -208,6 +204,9 @@ def _memory_report(model_dir: Path, start_rss: int | None) -> dict:
 
 
 def _hint(exc: BaseException) -> str | None:
+    oom = memory_hint(exc, "close what else holds a model (a server, a run), or export --to adapter")
+    if oom:
+        return oom
     text = str(exc).lower()
     if "architecture" in text:
         return "export --to merged (any architecture) and convert it with llama.cpp's tools"
@@ -221,20 +220,11 @@ def main(job_dir: str | Path) -> int:
     cfg = json.loads((jd / CONFIG).read_text(encoding="utf-8"))
     end = ChildEnd(jd / EVENTS, cancel_on=(Cancelled,), cancelled=lambda: {"step": 0}, hint=_hint)
     writer = end.writer
-    stop = {"requested": False}
-
-    def on_term(signum, frame):
-        stop["requested"] = True
-
-    def check_stop():
-        if stop["requested"] or (jd / "stop").exists():
-            raise Cancelled()
-
-    signal.signal(signal.SIGTERM, on_term)
+    stop = StopRequest(jd).install()
     with end:
         writer.emit("started", pid=os.getpid(), format=cfg["format"], quant=cfg.get("quant"), out=cfg["out"])
         t0 = time.monotonic()
-        out = run_export(cfg, writer.emit, check_stop)
+        out = run_export(cfg, writer.emit, stop.check)
         writer.emit("status", message=f"exported to {out}")
         parity = None
         if cfg.get("parity"):
@@ -261,5 +251,5 @@ def _parity_after(cfg: dict, out: Path, emit) -> dict | None:
     rc = parity_main(pd)
     summary = core_parity.read_summary(pd)
     if rc != 0 or summary is None:
-        return {"failed": core_parity.job_state(pd).error}
+        return {"failed": jobs.job_state(pd).error}
     return summary

@@ -8,25 +8,20 @@ graders and writes PARITY_DIR/parity.json.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
+from ftui.core.base import jobs
 from ftui.core.base.fsutil import atomic_write_json, read_jsonl
 from ftui.core.grade.grading import grade
 from ftui.core.ship.parity import ITEMS, RESULT, compare
-from ftui.engine.child import ChildEnd
+from ftui.engine.child import Cancelled, ChildEnd, StopRequest, memory_hint
 from ftui.engine.infer.cache import AnswerCache, answer_key
 
 REFERENCE_CACHE = "reference_answers.jsonl"
-
-
-class Cancelled(Exception):
-    pass
 
 
 class LlamaCppGenerator:
@@ -166,24 +161,18 @@ def run(pd: Path, emit, check_stop=lambda: None) -> dict:
 
 def main(pd: str | Path) -> int:
     pd = Path(pd)
-    end = ChildEnd(pd / "events.jsonl", cancel_on=(Cancelled,), cancelled=lambda: {"step": 0})
+    end = ChildEnd(
+        pd / jobs.EVENTS,
+        cancel_on=(Cancelled,),
+        cancelled=lambda: {"step": 0},
+        hint=lambda exc: memory_hint(exc, "close what else holds a model (a server, a run) and check again"),
+    )
     writer = end.writer
-    stop = {"requested": False}
-
-    def check_stop():
-        if stop["requested"] or (pd / "stop").exists():
-            raise Cancelled()
-
-    def on_term(signum, frame):
-        stop["requested"] = True
-
-    # Not possible outside the main thread (the check called in-process by a test).
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, on_term)
+    stop = StopRequest(pd).install()
     with end:
         writer.emit("started", pid=os.getpid())
         t0 = time.monotonic()
-        result = run(pd, writer.emit, check_stop)
+        result = run(pd, writer.emit, stop.check)
         s = result["summary"]
         writer.emit(
             "finished",

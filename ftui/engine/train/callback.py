@@ -7,7 +7,6 @@ ranks of a data-parallel run leave the loop at the same step.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ftui.core.base.events import EventWriter
-from ftui.core.runs.fold import fold
+from ftui.core.runs.fold import fold_run
 from ftui.core.runs.probes import net_fixed
+from ftui.engine.child import StopRequest
 from ftui.engine.train.ranks import any_rank, rank_zero_says
 from ftui.engine.weights.device import memory_mb
 
@@ -79,7 +79,7 @@ class BestTracker:
     @classmethod
     def from_events(cls, events: list[dict[str, Any]], patience: int, select_by: str = "eval_loss") -> BestTracker:
         """Rebuild the tracker from an earlier session's events, so a resumed run keeps its best."""
-        f = fold(events)
+        f = fold_run(events)
         if select_by == "eval_loss":
             return cls(patience, f.best_eval, f.best_step, f.evals_since_best)
         # By probes: replay each evaluation with the probe graded at its step, as the run saw them.
@@ -109,7 +109,7 @@ class EventsCallback(TrainerCallback):
         events_path: Path,
         run_dir: Path,
         device: str,
-        stop_requested: threading.Event,
+        stop: StopRequest,
         tracker: BestTracker,
         adapter_dir: Path,
         tokenizer=None,
@@ -119,7 +119,7 @@ class EventsCallback(TrainerCallback):
         self.events_path = Path(events_path)
         self.run_dir = Path(run_dir)
         self.device = device
-        self.stop_requested = stop_requested
+        self.stop = stop
         self.tracker = tracker
         self.adapter_dir = Path(adapter_dir)
         self.tokenizer = tokenizer
@@ -141,7 +141,7 @@ class EventsCallback(TrainerCallback):
             self.writer.emit(type, **fields)
 
     def _stop_wanted(self) -> bool:
-        return any_rank(self.stop_requested.is_set() or (self.run_dir / "stop").exists())
+        return any_rank(self.stop.requested)
 
     # -- trainer hooks ---------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):

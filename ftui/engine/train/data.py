@@ -13,12 +13,10 @@ from pathlib import Path
 
 from ftui.core.base import toolcalls
 from ftui.core.base.errors import InputError
+from ftui.core.build import files as build_files
 from ftui.engine.infer import toolrender
 
-SFT_FILES = ("train.jsonl", "eval.jsonl")
-PRESERVE_FILE = "preserve.jsonl"
-DPO_FILES = ("dpo_train.jsonl", "dpo_eval.jsonl")
-VALIDATION_FILES = {"sft": "validation.jsonl", "dpo": "dpo_validation.jsonl"}
+PRESERVE_FILE = build_files.PRESERVE
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
@@ -116,23 +114,13 @@ def dpo_row(path: Path, lineno: int, row: dict, render=None) -> dict:
     return out
 
 
-def eval_file(build_dir: Path, method: str) -> Path:
-    """The file training evaluates on (eval loss, early stopping, the best checkpoint)."""
-    build_dir = Path(build_dir)
-    validation = build_dir / VALIDATION_FILES[method]
-    return validation if validation.exists() else build_dir / (SFT_FILES if method == "sft" else DPO_FILES)[1]
-
-
 def read_split(build_dir: Path, method: str, split: str, tok=None) -> list[dict]:
     """Rows of one split ("train" | "eval") converted for the method; a missing eval file is an empty split.
 
-    Training evaluates on the build's validation rows: the held-out rows (eval.jsonl) judge the run
-    afterwards and must not choose its checkpoint. A build from before the validation split has no
-    validation file and evaluates on its held-out rows, as it always did.
+    Training evaluates on the rows `build_files.eval_file` names (validation, not held-out).
     """
     build_dir = Path(build_dir)
-    names = SFT_FILES if method == "sft" else DPO_FILES
-    path = build_dir / names[0] if split == "train" else eval_file(build_dir, method)
+    path = build_files.train_file(build_dir, method) if split == "train" else build_files.eval_file(build_dir, method)
     if not path.exists():
         if split == "eval":
             return []
@@ -145,7 +133,7 @@ def read_split(build_dir: Path, method: str, split: str, tok=None) -> list[dict]
 
 def has_tools(build_dir: Path) -> bool:
     """Whether any row of the build carries tools (then the tokenizer decides how they are rendered)."""
-    for name in (*SFT_FILES, *DPO_FILES, VALIDATION_FILES["sft"], VALIDATION_FILES["dpo"], PRESERVE_FILE):
+    for name in build_files.row_files():
         path = Path(build_dir) / name
         if path.exists() and any(row.get("tools") for _, row in _read_rows(path)):
             return True
@@ -159,7 +147,7 @@ def anchor_rows(build_dir: Path, kl_rows: bool = False) -> list[dict]:
     holds them to the base through the KL term alone (they have no rejected answer to pair with).
     """
     build_dir = Path(build_dir)
-    path = build_dir / SFT_FILES[0]
+    path = build_files.train_file(build_dir, build_files.SFT)
     sources = [path] if path.exists() else []
     preserve = build_dir / PRESERVE_FILE
     if kl_rows and preserve.exists():
@@ -186,8 +174,6 @@ def load_datasets(build_dir: Path, method: str, kl_rows: bool = False, tok=None)
     if kl_rows and method == "sft" and preserve.exists():
         train += [sft_row(preserve, lineno, row, render) for lineno, row in _read_rows(preserve)]
     if not train:
-        raise InputError(
-            Path(build_dir) / (SFT_FILES[0] if method == "sft" else DPO_FILES[0]), None, "no training examples"
-        )
+        raise InputError(build_files.train_file(build_dir, method), None, "no training examples")
     ev = read_split(build_dir, method, "eval", tok)
     return Dataset.from_list(train), (Dataset.from_list(ev) if ev else None)

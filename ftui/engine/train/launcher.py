@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ftui.core.base import jobs
 from ftui.core.base.events import EventWriter, read_events
 from ftui.core.runs.launch import Launch
 from ftui.engine.train import ranks
@@ -58,7 +59,7 @@ def supervise(run_dir: Path, launch: Launch, writer: EventWriter) -> tuple[str, 
 
     def on_stop(signum, frame):
         # The ranks read the stop file at every step end and agree on it (ranks.any_rank).
-        (run_dir / "stop").touch()
+        (run_dir / jobs.STOP).touch()
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)

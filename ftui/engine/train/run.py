@@ -9,14 +9,13 @@ import dataclasses
 import json
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
 from ftui.core.base.events import EventWriter, read_events
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.workspace.workspace import TrainConfig
-from ftui.engine.child import Heartbeat, failure_fields
+from ftui.engine.child import Heartbeat, StopRequest, failure_fields, memory_hint
 from ftui.engine.train import ranks
 from ftui.engine.train.ranks import is_main_process
 
@@ -28,12 +27,12 @@ class ModelLoadError(RuntimeError):
 def failure_hint(exc: BaseException) -> str | None:
     from ftui.core.base.errors import FtuiError
 
-    text = f"{type(exc).__name__}: {exc}".lower()
-    if "out of memory" in text or "outofmemory" in text or "cannot allocate memory" in text:
-        return (
-            "out of memory: lower batch_size (raise grad_accum to keep the effective batch), lower "
-            "max_length, or turn on qlora on a CUDA GPU"
-        )
+    oom = memory_hint(
+        exc,
+        "lower batch_size (raise grad_accum to keep the effective batch), lower max_length, or turn on qlora on a CUDA GPU",
+    )
+    if oom:
+        return oom
     if isinstance(exc, ModelLoadError):
         return (
             "check the workspace's `model:` setting (the embedded default, a local folder with config.json "
@@ -79,13 +78,7 @@ def main(run_dir: Path | str, resume: bool = False) -> int:
     events_path = run_dir / "events.jsonl"
     writer = EventWriter(events_path) if is_main_process() else None
     heartbeat = Heartbeat(writer).start()
-    stop_requested = threading.Event()
-
-    def on_signal(signum, frame):
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = StopRequest(run_dir).install((signal.SIGTERM, signal.SIGINT))
     t0 = time.time()
 
     def status(message: str) -> None:
@@ -98,7 +91,7 @@ def main(run_dir: Path | str, resume: bool = False) -> int:
     # the failure of whichever rank failed first; rank 0 still writes every other event.
     is_rank = ranks.world_size() > 1
     try:
-        final = _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0)
+        final = _train(run_dir, events_path, resume, status, stop, writer, heartbeat, t0)
     except BaseException as exc:
         final = ("failed", failure_fields(exc, failure_hint(exc)))
         if is_rank:
@@ -113,7 +106,7 @@ def main(run_dir: Path | str, resume: bool = False) -> int:
     return 1 if final is None or final[0] == "failed" else 0
 
 
-def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbeat, t0):
+def _train(run_dir, events_path, resume, status, stop, writer, heartbeat, t0):
     cfg, train = read_config(run_dir)
     method = train.method
     status(("resuming" if resume else "starting") + f" {method.upper()} run: loading the training stack...")
@@ -187,7 +180,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         events_path,
         run_dir,
         plan.device,
-        stop_requested,
+        stop,
         tracker,
         adapter_dir,
         probes=probe_runner,
@@ -206,7 +199,7 @@ def _train(run_dir, events_path, resume, status, stop_requested, writer, heartbe
         status(f"resuming from {resume_from}" if resume_from else "no checkpoint to resume from: starting at step 0")
 
     # Every rank must agree, or one would wait in the first gradient all-reduce for a peer that left.
-    if ranks.any_rank(stop_requested.is_set() or (run_dir / "stop").exists()):
+    if ranks.any_rank(stop.requested):
         step = int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
         return ("cancelled", {"step": step, "checkpoint": resume_from})
 

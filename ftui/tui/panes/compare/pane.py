@@ -12,8 +12,10 @@ from textual.widgets import Static
 
 from ftui.core.base.formatting import MISSING, pct, pts
 from ftui.core.judge import compare, evalrun, forgetting, side_by_side
+from ftui.core.judge import texts as judge_texts
 from ftui.core.runs import runs
 from ftui.tui.panes.base import Pane
+from ftui.tui.panes.job_watch import JobWatch
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
 
@@ -209,8 +211,8 @@ tuned fails), **still failing**, **still passing**.
         self.run_dirs: list[Path] = []
         self.bucket = "all"
         self.cluster: str | None = None
-        self._eval_watch = None
-        self._fg_watch = None
+        self._eval_watch: JobWatch | None = None
+        self._fg_watch: JobWatch | None = None
         # Another run's report set beside this one (`v`): item id -> its row in side_by_side.pair.
         self.vs: dict | None = None
         self.vs_dir: Path | None = None
@@ -467,25 +469,18 @@ tuned fails), **still failing**, **still passing**.
         self.notify(f"evaluating {run_dir.name} in the background", title="Evaluation")
         if self._eval_watch is not None:
             self._eval_watch.stop()
-        self._eval_watch = self.set_interval(max(1.0, self.ftui.watch_interval), lambda: self._watch_eval(run_dir))
-
-    def _watch_eval(self, run_dir: Path) -> None:
-        self.poll_eval(run_dir)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="eval-poll", description="Evaluation progress")
-    def poll_eval(self, run_dir: Path) -> None:
-        st = evalrun.eval_state(run_dir)
-        self.app.call_from_thread(self._eval_progress, run_dir, st)
+        self._eval_watch = JobWatch(
+            self,
+            lambda: evalrun.eval_state(run_dir),
+            lambda st: self._eval_progress(run_dir, st),
+            max(1.0, self.ftui.watch_interval),
+        )
 
     def _eval_progress(self, run_dir: Path, st) -> None:
         banner = self.query_one("#cmp-banner", Static)
         if st.state == "running":
-            parts = [f"{side} {p['done']}/{p['total']}" for side, p in st.progress.items()]
-            banner.update(f"evaluating {run_dir.name}: " + (", ".join(parts) or (st.message or "starting…")))
+            banner.update(f"evaluating {run_dir.name}: {judge_texts.eval_progress(st)}")
             return
-        if self._eval_watch is not None:
-            self._eval_watch.stop()
-            self._eval_watch = None
         if st.state == "finished":
             self.run_dir = run_dir
             self.find_reports()
@@ -512,33 +507,23 @@ tuned fails), **still failing**, **still passing**.
         self.notify(f"checking general tasks on {run_dir.name} in the background", title="Forgetting check")
         if self._fg_watch is not None:
             self._fg_watch.stop()
-        self._fg_watch = self.set_interval(max(1.0, self.ftui.watch_interval), lambda: self.poll_forgetting(run_dir))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fg-poll", description="Forgetting check progress")
-    def poll_forgetting(self, run_dir: Path) -> None:
-        st = forgetting.state(run_dir)
-        self.app.call_from_thread(self._forgetting_progress, run_dir, st)
+        self._fg_watch = JobWatch(
+            self,
+            lambda: forgetting.state(run_dir),
+            lambda st: self._forgetting_progress(run_dir, st),
+            max(1.0, self.ftui.watch_interval),
+        )
 
     def _forgetting_progress(self, run_dir: Path, st) -> None:
         banner = self.query_one("#cmp-banner", Static)
         if st.state == "running":
-            done = st.progress.get("tuned", {}).get("done", 0)
-            total = st.progress.get("tuned", st.progress.get("base", {})).get("total") or st.items or "?"
-            banner.update(
-                f"checking general tasks on {run_dir.name}: {done}/{total} tasks · {st.message or 'starting…'}"
-            )
+            banner.update(f"checking general tasks on {run_dir.name}: {judge_texts.forgetting_progress(st)}")
             return
-        if self._fg_watch is not None:
-            self._fg_watch.stop()
-            self._fg_watch = None
         if st.state == "finished":
             self.run_dir = run_dir
             self.find_reports()
         else:
-            result = forgetting.read_result(run_dir)
-            kept = len((result or {}).get("tasks") or [])
-            why = "interrupted" if st.state == "cancelled" else (st.error or st.state)
-            banner.update(f"forgetting check {why}: {kept} task(s) measured and kept; g measures the rest")
+            banner.update(judge_texts.forgetting_outcome(run_dir.name, st, forgetting.read_result(run_dir), "g"))
             banner.set_classes("banner -stop")
 
     def palette(self):

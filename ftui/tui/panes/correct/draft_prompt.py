@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static, TextArea
 
-from ftui.core.curate.drafts import PromptSettings
+from ftui.core.curate.drafts.teacher import PromptSettings
 
 
 class DraftPromptScreen(ModalScreen):

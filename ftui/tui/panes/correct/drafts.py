@@ -11,25 +11,35 @@ from textual import work
 
 from ftui.core.base import jobs
 from ftui.core.base.formatting import plural
-from ftui.core.curate import drafts as dr
-
-# How often a running drafting job's events are read.
-POLL_S = 1.0
+from ftui.core.curate.drafts import (
+    decisions as draft_decisions,
+)
+from ftui.core.curate.drafts import (
+    job as draft_job,
+)
+from ftui.core.curate.drafts import (
+    store as draft_store,
+)
+from ftui.core.curate.drafts import (
+    teacher as draft_teacher,
+)
+from ftui.tui.panes.job_watch import JobWatch
 
 
 class DraftingMixin:
     """Mixed into CorrectPane; uses its `session`, `cluster`, `item`, `editor` and `_show`."""
 
-    _draft_store: dr.DraftStore | None = None
+    _draft_store: draft_store.DraftStore | None = None
     _draft_job = None  # the running job's folder, for this pane's cluster
-    _draft_poll = None
+    _draft_watch: JobWatch | None = None
+    _draft_st: jobs.JobState | None = None  # its latest state
     _draft_seen = -1
 
     # -- reading ----------------------------------------------------------------------------
     @property
-    def draft_store(self) -> dr.DraftStore:
+    def draft_store(self) -> draft_store.DraftStore:
         if self._draft_store is None:
-            self._draft_store = dr.DraftStore(self.session.ws)
+            self._draft_store = draft_store.DraftStore(self.session.ws)
         return self._draft_store
 
     def draft(self, item_id: str):
@@ -57,12 +67,11 @@ class DraftingMixin:
     def draft_status(self) -> str:
         if self.cluster is None or self.session is None:
             return ""
-        c = dr.cluster_counts(self.draft_store.all(), self.cluster)
+        c = draft_decisions.cluster_counts(self.draft_store.all(), self.cluster)
         parts = []
-        if self._draft_job is not None:
-            st = jobs.job_state(self._draft_job)
-            prog = st.progress.get("all", {})
-            parts.append(f"drafting {prog.get('done', 0)}/{prog.get('total', st.items or '?')}")
+        if self._draft_job is not None and self._draft_st is not None:
+            st = self._draft_st
+            parts.append(f"drafting {st.overall.get('done', 0)}/{st.overall.get('total', st.items or '?')}")
         if c["draft"]:
             parts.append(f"{c['draft']} drafts ({c['passing']} pass)")
         return " · ".join(parts)
@@ -75,9 +84,9 @@ class DraftingMixin:
             self.notify(f"{self.cluster.label} is being drafted: c cancels", title="Draft")
             return
         ws = self.session.ws
-        settings = dr.prompt_settings(ws, self.cluster.label)
+        settings = draft_teacher.prompt_settings(ws, self.cluster.label)
         teacher = settings.teacher_for(ws)
-        plan = dr.plan_drafts(ws, self.cluster, teacher, settings)
+        plan = draft_job.plan_drafts(ws, self.cluster, teacher, settings)
         summary = (
             f"Teacher {teacher.name} · {len(plan.items)} items to draft · {len(plan.examples)} accepted "
             f"corrections as examples · placeholders {{instruction}} {{system}} {{user}} {{answer}} {{expected}}"
@@ -99,45 +108,49 @@ class DraftingMixin:
         ws = self.session.ws
         cluster = self.session.cluster(label)
         try:
-            dr.save_prompt_settings(ws, label, settings)
-            job_dir, plan = dr.start_drafting(ws, cluster, teacher, settings)
-        except dr.DraftError as exc:
+            draft_teacher.save_prompt_settings(ws, label, settings)
+            job_dir, plan = draft_job.start_drafting(ws, cluster, teacher, settings)
+        except draft_store.DraftError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Draft", severity="error")
             return
         self.app.call_from_thread(self._follow_job, job_dir, f"drafting {len(plan.items)} items of {label}")
 
     def _follow_job(self, job_dir, message: str | None = None) -> None:
         self._draft_job = job_dir
+        self._draft_st = None
         self._draft_seen = -1
         if message:
             self.notify(message, title="Draft")
-        if self._draft_poll is None:
-            self._draft_poll = self.set_interval(POLL_S, self._poll_job)
+        if self._draft_watch is not None:
+            self._draft_watch.stop()
+        self._draft_watch = JobWatch(
+            self, lambda: jobs.job_state(job_dir), lambda st: self._draft_progress(job_dir, st)
+        )
         self._update_status()
 
     def find_running_job(self) -> None:
         """On opening a cluster: follow a job that is already drafting it (started elsewhere, or before)."""
         self._draft_job = None
+        if self._draft_watch is not None:
+            self._draft_watch.stop()
         if self.cluster is None:
             return
-        for j in dr.list_jobs(self.session.ws):
+        for j in draft_job.list_jobs(self.session.ws):
             if j["cluster"] == self.cluster.label and j["state"] == "running":
-                self._follow_job(dr.find_job(self.session.ws, j["dir"]))
+                self._follow_job(draft_job.find_job(self.session.ws, j["dir"]))
                 return
 
-    def _poll_job(self) -> None:
-        job = self._draft_job
-        if job is None:
+    def _draft_progress(self, job_dir, st: jobs.JobState) -> None:
+        if job_dir != self._draft_job:  # the pane moved on to another cluster
             return
-        st = jobs.job_state(job)
-        done = st.progress.get("all", {}).get("done", 0)
+        self._draft_st = st
+        done = st.overall.get("done", 0)
         if done != self._draft_seen:
             self._draft_seen = done
             self.drafts_changed()
         if st.state != "running":
             self._draft_job = None
-            prog = st.progress.get("all", {})
-            text = f"{st.state}: {prog.get('done', 0)}/{prog.get('total', '?')} drafted, {prog.get('passed', 0)} pass"
+            text = f"{st.state}: {draft_job.progress_text(st.overall, st.items)}"
             if st.error:
                 text += f" ({st.error})"
             self.notify(text, title="Draft", severity="error" if st.state in ("failed", "dead") else "information")
@@ -147,7 +160,7 @@ class DraftingMixin:
         if self._draft_job is None:
             self.notify("No drafting job running for this cluster", title="Draft")
             return
-        dr.stop_job(self._draft_job)
+        draft_job.stop_job(self._draft_job)
         self.notify("Stop requested: finished drafts are kept", title="Draft")
 
     def drafts_changed(self) -> None:
@@ -175,13 +188,13 @@ class DraftingMixin:
     def action_accept_passing(self) -> None:
         if self.cluster is None:
             return
-        ids = [d.id for d in dr.passing_pending(self.session.ws, self.cluster)]
+        ids = [d.id for d in draft_decisions.passing_pending(self.session.ws, self.cluster)]
         if not ids:
             self.notify(f"No waiting draft in {self.cluster.label} passes its grader", title="Draft")
             return
         from ftui.tui.dialogs.confirm import ConfirmScreen
 
-        c = dr.cluster_counts(self.draft_store.all(), self.cluster)
+        c = draft_decisions.cluster_counts(self.draft_store.all(), self.cluster)
         question = f"Accept {len(ids)} drafts that pass the grader in {self.cluster.label}?"
         detail = f"{c['draft'] - len(ids)} waiting drafts fail their grader and stay for you to edit or reject."
         self.app.push_screen(ConfirmScreen(question, detail), lambda yes: yes and self._decide(ids, "accept"))
@@ -191,8 +204,12 @@ class DraftingMixin:
         ws = self.session.ws
         try:
             with self._save_lock:
-                done = dr.accept(ws, self.session.by_id, ids) if what == "accept" else dr.reject(ws, ids)
-        except dr.DraftError as exc:
+                done = (
+                    draft_decisions.accept(ws, self.session.by_id, ids)
+                    if what == "accept"
+                    else draft_decisions.reject(ws, ids)
+                )
+        except draft_store.DraftError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Draft", severity="error")
             return
         self.session.refresh_status()
@@ -206,4 +223,4 @@ class DraftingMixin:
 
     def note_saved_text(self, item, text: str) -> None:
         """Called from the save worker: a person's own save of a drafted item marks the draft edited."""
-        dr.mark_edited(self.session.ws, item.id, text)
+        draft_decisions.mark_edited(self.session.ws, item.id, text)

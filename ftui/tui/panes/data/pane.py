@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from ftui.core.build import builder, checks, formats
 from ftui.core.build import store as build_store
+from ftui.core.build import texts as build_texts
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
 from ftui.tui.session import Session
@@ -35,28 +36,7 @@ def histogram_text(tokens: dict | None, width: int = 14) -> str:
 
 
 def counts_text(build) -> str:
-    m = build.manifest
-    c = m.get("counts", {})
-    kept = f" + {c['preserve']} preserved (KL)" if c.get("preserve") else ""
-    lines = [
-        f"train {c.get('train', 0)}: {c.get('train_corrections', 0)} corrections + {c.get('train_anchors', 0)} anchors{kept}",
-        f"held out {c.get('eval', 0)} · DPO {c.get('dpo_train', 0) + c.get('dpo_eval', 0)} · discarded {c.get('discarded', 0)}",
-    ]
-    per = m.get("per_cluster") or {}
-    if per:
-        lines.append("cluster          done train eval")
-    for name, v in list(per.items())[:12]:
-        if isinstance(v, dict):
-            done = f"{v.get('corrected', 0)}/{v.get('items', 0)}"
-            lines.append(f"{name[:16]:<16} {done:>5} {v.get('train', 0):>5} {v.get('eval', 0):>4}")
-        else:
-            lines.append(f"{name[:16]:<16} {v}")
-    reasons: dict[str, int] = {}
-    for d in m.get("discarded", []):
-        reasons[d.get("reason", "?")] = reasons.get(d.get("reason", "?"), 0) + 1
-    if reasons:
-        lines.append("discarded: " + ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(reasons.items())))
-    return "\n".join(lines)
+    return "\n".join(build_texts.counts_lines(build.manifest))
 
 
 def _short(where: str) -> str:
@@ -189,7 +169,11 @@ Turns the corrections into a training set and checks it before training.
             tokenizer = None
             note = f"token counts skipped: {exc} (`ftui check {build.id}` prepares it)"
         report = checks.check_build(
-            build, self.ftui.ws, tokenizer=tokenizer, model=self.ftui.ws.model, label=f"{build.id}/train.jsonl"
+            build,
+            self.ftui.ws,
+            tokenizer=tokenizer,
+            model=self.ftui.ws.model,
+            label=f"{build.id}/{build.train_path.name}",
         )
         self.app.call_from_thread(self._show_report, build, report, note)
 

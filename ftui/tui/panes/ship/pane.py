@@ -12,8 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from ftui.core.base.formatting import duration, size
-from ftui.core.ship import exports, parity
+from ftui.core.ship import exports, parity, texts
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
 
@@ -21,16 +20,7 @@ FLIP_MARK = {None: "same grade", "lost": "✘ lost", "gained": "✔ gained"}
 
 
 def export_cells(row: dict) -> list[str]:
-    p = row.get("parity")
-    n = p["items"] if p else 0
-    return [
-        row["name"],
-        row["state"],
-        f"{p['identical']}/{n}" if p else "—",
-        f"{p['same_grade']}/{n}" if p else "—",
-        str(p["flips"]) if p else "—",
-        row.get("note") or "",
-    ]
+    return [row["name"], row["state"], *texts.parity_counts(row.get("parity")), row.get("note") or ""]
 
 
 def item_cells(r: dict) -> list[str]:
@@ -41,13 +31,6 @@ def items_in_order(rows: list[dict]) -> list[dict]:
     """What needs a look first: lost grades, gained grades, other answers that differ, then the identical."""
     rank = {"lost": 0, "gained": 1}
     return sorted(rows, key=lambda r: (rank.get(r["flip"], 2), bool(r["identical"])))
-
-
-def artifact_note(manifest: dict | None) -> str:
-    """Size and export time of a finished export, as the table's last column reads them."""
-    if not manifest:
-        return ""
-    return f"{size(manifest.get('bytes'))} · {duration(manifest.get('seconds'))}"
 
 
 def export_detail(row: dict | None) -> str:
@@ -122,44 +105,19 @@ class ShipScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="ship-rows", description="Exports")
     def refresh_rows(self) -> None:
         rows = []
-        for st in exports.list_exports(self.run_dir):
-            name = st.config.get("name")
-            pd = self.run_dir / parity.PARITY_DIR / name
-            pst = exports.job_state(pd)
-            result = parity.read_result(pd) if pst.state in ("finished", "none") else None
-            state = st.state
-            out = Path(st.config.get("out", ""))
-            manifest = exports.read_manifest(out) if st.state == "finished" and exports.is_export(out) else None
-            if manifest is not None:
-                manifest = {**manifest, "out": str(out)}
-            note = st.error or artifact_note(manifest)
-            if st.state == "running":
-                pr = st.progress
-                note = st.message or ""
-                if pr:
-                    note = f"{pr.get('done')}/{pr.get('total')} {pr.get('unit', '')} · {note}"
-            elif pst.state == "running":
-                pr = pst.progress
-                state, note = "checking", pst.message or ""
-                if pr.get("unit") == "items":
-                    note = f"{pr.get('done')}/{pr.get('total')} items answered"
-            elif pst.state == "failed":
-                note = f"parity failed: {pst.error}"
-            elif pst.state in ("dead", "cancelled"):
-                # A check that ended without a result: say so rather than leave the row looking unchecked.
-                note = f"{note} · parity {'stopped' if pst.state == 'cancelled' else 'died'}: p to check again"
+        for r in texts.export_rows(self.run_dir):
             rows.append(
                 {
-                    "name": name,
-                    "state": state,
-                    "note": note,
-                    "parity": result and result["summary"],
-                    "manifest": manifest,
-                    "consumer": result and result.get("consumer"),
+                    "name": r.name,
+                    "state": r.shown_state,
+                    "note": r.note,
+                    "parity": r.result and r.result["summary"],
+                    "manifest": r.manifest,
+                    "consumer": r.result and r.result.get("consumer"),
                 }
             )
-            if result:
-                self.results[name] = result
+            if r.result:
+                self.results[r.name] = r.result
         self.app.call_from_thread(self._show_rows, rows)
 
     def _show_rows(self, rows: list[dict]) -> None:

@@ -12,7 +12,7 @@ from textual.widgets import Log, ProgressBar, Static
 
 from ftui.core.base import jobs
 from ftui.core.base.formatting import num
-from ftui.core.hosted import hosted
+from ftui.core.hosted import hosted, where
 from ftui.core.runs import runs
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
@@ -294,13 +294,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         from ftui.core.build.store import load_build
 
         build = load_build(self.ftui.ws, None)
-        if overrides.pop("target", "local") == "hosted":
-            epochs = overrides.get("epochs")
-            target = hosted.target_for(self.ftui.ws, epochs=int(epochs) if epochs else None)
-            run_dir = hosted.submit(self.ftui.ws, build, target, overrides["method"], say=lambda _m: None)
-        else:
-            run_dir = runs.create_run(self.ftui.ws, build, overrides)
-            runs.start_training(run_dir)
+        target = overrides.pop("target", where.LOCAL)
+        run_dir, _pid = where.start(self.ftui.ws, build, overrides, target)
         self.app.call_from_thread(self._started, run_dir)
 
     def _started(self, run_dir: Path) -> None:
@@ -328,13 +323,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
     @work(thread=True, exit_on_error=False, group="stop", description="Stopping a run")
     def stop_run(self, run_dir: Path) -> None:
-        if hosted.is_hosted(run_dir):
-            hosted.cancel(run_dir)
-            self.app.call_from_thread(self.notify, "cancel sent to the service", title=f"Cancel {run_dir.name}")
-            return
-        signalled = jobs.request_stop(run_dir)
-        msg = "stop requested; waiting for the checkpoint" if signalled else "stop file written (no live process found)"
-        self.app.call_from_thread(self.notify, msg, title=f"Cancel {run_dir.name}")
+        done = where.stop(run_dir)
+        self.app.call_from_thread(self.notify, done.text, title=f"Cancel {run_dir.name}")
 
     def action_resume(self) -> None:
         if self.run_dir is None or self.view is None:

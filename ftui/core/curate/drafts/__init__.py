@@ -1,0 +1,1 @@
+"""Drafted corrections: a teacher writes them, the grader checks them, a person accepts them."""
