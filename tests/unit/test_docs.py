@@ -171,23 +171,24 @@ def _cited_commands(text: str) -> list[str]:
 
 
 def test_every_cited_command_and_flag_exists():
-    """`ftui clusters`, `ftui draft run CLUSTER --follow`: the command and each flag, as the parser has them."""
+    """`ftui clusters`, `ftui draft run CLUSTER --follow`: the command and each flag, as the parser has
+    them; `run/resume` or `run|resume` name alternatives."""
     top = _subparsers(build_parser())
     problems = []
     for page in [README, *PAGES]:
         for cited in _cited_commands(page.read_text(encoding="utf-8")):
             words = cited.split()[1:]
-            if not words or not re.fullmatch(r"[a-z][a-z-]*(/[a-z-]+)*", words[0]):
+            if not words or not re.fullmatch(r"[a-z][a-z-]*([/|][a-z-]+)*", words[0]):
                 continue  # `ftui WORKSPACE`, `ftui COMMAND --json`: placeholders
             parsers = []
-            for name in words[0].split("/"):
+            for name in re.split(r"[/|]", words[0]):
                 if name not in top:
                     problems.append(f"{page.name}: no command `ftui {name}` ({cited})")
                     continue
                 parser = top[name]
                 nested = _subparsers(parser)
                 if nested and len(words) > 1:
-                    subs = [s for s in words[1].split("/") if s in nested]
+                    subs = [s for s in re.split(r"[/|]", words[1]) if s in nested]
                     if not subs:
                         problems.append(f"{page.name}: no `ftui {name} {words[1]}` ({cited})")
                     parsers += [nested[s] for s in subs]
