@@ -18,7 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_workspace(p)
     add_json(p)
     p.add_argument("--within", metavar="LABEL", help="split the cluster of this log label into sub-clusters")
-    p.add_argument("--k", type=int, default=None, help="number of clusters (default: chosen by silhouette)")
+    p.add_argument(
+        "--view",
+        choices=("mixed", "topic", "signature"),
+        default="mixed",
+        help="how failures are grouped: by signature, by topic, or (mixed) a cluster per decisive "
+        "signature and the rest by topic",
+    )
+    p.add_argument("--k", type=int, default=None, help="number of topic clusters (default: chosen by stability)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same items and seed: same clusters)")
     p.add_argument(
         "--embeddings",
@@ -92,7 +99,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
         namer = Namer(endpoint_for(ws, args.llm_url, args.llm_model, args.llm_key_env), ws.state.cache / CACHE_NAME)
     res = cluster_edits.run_discovery(
-        ws, within=args.within, seed=args.seed, k=args.k, embeddings=args.embeddings, say=lambda s: warn(s)
+        ws,
+        within=args.within,
+        seed=args.seed,
+        k=args.k,
+        embeddings=args.embeddings,
+        view=args.view,
+        say=lambda s: warn(s),
     )
     named: list[dict] = []
     if namer is not None:
@@ -118,10 +131,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         }
     where = f"the failures labeled {args.within!r}" if args.within else "the failures with no label"
     run = res.run
-    how = "chosen by silhouette" if run["chosen_by"] == "silhouette" else run["chosen_by"].replace("_", " ")
     lines = textwrap.wrap(
         f"Discovered {len(rows)} cluster{'s' if len(rows) != 1 else ''} in {where}: "
-        f"{run['items']} items, k={run['k']} ({how}), seed {run['seed']}, {run['seconds']:.1f} s"
+        f"{run['items']} items, {cluster_edits.describe_run(run)}, seed {run['seed']}, {run['seconds']:.1f} s"
         + (f", with embeddings from {run['embeddings']}" if run.get("embeddings") else ""),
         WIDTH - 1,
     )

@@ -14,7 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from ftui.core.workspace.sniff import Proposal, preview, read_with, write_config, yaml_text
+from ftui.core.workspace.init_file import preview, read_with, write_config, yaml_text
+from ftui.core.workspace.sniff import Proposal
 
 
 class InitApp(App[bool]):

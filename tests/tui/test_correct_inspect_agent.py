@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ftui.core.curate.corrections import CorrectionStore
-from ftui.core.workspace.sniff import propose, write_config
+from ftui.core.workspace.init_file import write_config
+from ftui.core.workspace.sniff import propose
 from ftui.core.workspace.workspace import Workspace
 from ftui.tui.app import FtuiApp
 from tests.fixtures.evallogs import copy_tool

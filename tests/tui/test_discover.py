@@ -89,3 +89,30 @@ async def test_discover_and_edit_by_key(uws):
         await _settle(pilot, app)
         assert {c.label: sorted(c.ids) for c in app.session.clusters} == before
         assert {kind_of(i) for c in parts for i in c.ids} == {"refusal", "language", "json"}
+
+
+async def test_plus_and_minus_change_k_and_show_its_stability(tmp_path):
+    import json
+
+    from tests.fixtures.evallogs import HERE
+
+    rows = json.loads((HERE / "real" / "alpaca_eval_alpaca7b" / "annotations.json").read_text())[:60]
+    (tmp_path / "annotations.json").write_text(json.dumps(rows))
+    (tmp_path / "ftui.yaml").write_text("run_log: annotations.json\nsource: alpaca_eval\n")
+    app = FtuiApp(Workspace.load(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("D")
+        await _settle(pilot, app)
+        summary = str(app.screen.query_one("#cl-summary").render())
+        assert "chosen by stability" in summary and "+ finer, - coarser" in summary
+        k = len(_labels(app))
+        app.screen.query_one("#cluster-table").focus()
+        await pilot.press("plus")
+        await _settle(pilot, app)
+        summary = str(app.screen.query_one("#cl-summary").render())
+        assert f"topic k={k + 1} (yours; stability" in summary
+        assert len(_labels(app)) == k + 1
+        await pilot.press("minus")
+        await _settle(pilot, app)
+        assert len(_labels(app)) == k

@@ -30,3 +30,17 @@ async def test_init_screen_q_writes_nothing(tmp_path):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value is False and not (folder / "ftui.yaml").exists()
+
+
+async def test_init_screen_names_the_chosen_metric_and_offers_discovery(tmp_path):
+    import shutil
+
+    from tests.fixtures.evallogs import HERE
+
+    folder = shutil.copytree(HERE / "lm_eval_truthfulqa", tmp_path / "tqa")
+    app = InitApp(propose(folder), folder)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        text = " ".join(str(app.query_one("#init-preview").render()).split())
+        assert "`bleu_acc` (the first 0/1 metric" in text and "10 pass, 10 fail" in text
+        assert "next: ftui discover" in text

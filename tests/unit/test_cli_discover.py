@@ -32,7 +32,7 @@ def test_discover_then_clusters_lists_named_discovered_clusters(ws_dir, capsys):
     code, out, err = run(capsys, "discover", str(ws_dir))
     assert code == 0, err
     assert " ".join(out.split()).startswith(
-        "Discovered 3 clusters in the failures with no label: 24 items, k=3 (chosen by silhouette)"
+        "Discovered 3 clusters in the failures with no label: 24 items, k=3 (one cluster per signature)"
     )
     assert "prose where JSON was expected (8 of 8)" in out and "e.g. json-" in out
     assert all(len(line) <= 80 for line in out.splitlines())
@@ -45,7 +45,7 @@ def test_discover_then_clusters_lists_named_discovered_clusters(ws_dir, capsys):
 
 
 def test_discover_json_and_user_k(ws_dir, capsys):
-    code, out, _ = run(capsys, "discover", str(ws_dir), "--json", "--k", "2", "--seed", "1")
+    code, out, _ = run(capsys, "discover", str(ws_dir), "--json", "--k", "2", "--seed", "1", "--view", "topic")
     data = json.loads(out)
     assert code == 0 and data["run"]["chosen_by"] == "user" and len(data["clusters"]) == 2
     assert sum(len(c["ids"]) for c in data["clusters"]) == 24

@@ -22,7 +22,7 @@ def failures(tmp_path):
 
 def test_finds_the_three_ways_of_failing_and_names_them(failures):
     d = discover(failures, seed=0)
-    assert d.chosen_by == "silhouette" and d.k == 3
+    assert d.chosen_by == "signature" and d.k == 3
     kinds = {c.name: {kind_of(i) for i in c.ids} for c in d.clusters}
     assert kinds == {
         "prose_where_json_expected": {"json"},
@@ -43,7 +43,7 @@ def test_same_seed_same_clusters_whatever_the_order(failures):
 
 
 def test_user_k_and_prefix(failures):
-    d = discover(failures, seed=0, k=2, prefix="parent/")
+    d = discover(failures, seed=0, k=2, prefix="parent/", view="topic")
     assert d.chosen_by == "user" and len(d.clusters) == 2
     assert all(c.name.startswith("parent/") for c in d.clusters)
     assert sorted(i for c in d.clusters for i in c.ids) == sorted(it.id for it in failures)

@@ -54,7 +54,7 @@ def test_workspace_pass_rule_and_repeat_rate(tmp_path):
         ("min_repeat_rate: 2\n", ":2: min_repeat_rate must be in [0, 1]"),
         (
             "source: lm-eval\n",
-            ":2: unknown source 'lm-eval' (did you mean `lm_eval`?); one of lm_eval, promptfoo, inspect, openai_evals, mt_bench",
+            ":2: unknown source 'lm-eval' (did you mean `lm_eval`?); one of lm_eval, promptfoo, inspect, openai_evals, mt_bench, mt_bench_pair, alpaca_eval, pairwise",
         ),
     ],
 )

@@ -34,7 +34,7 @@ def test_fixture_is_recognised_and_counted(tool):
 
 def test_lm_eval_generated_and_ranked_answers():
     by = read_tool("lm_eval").by_id
-    a = by["arith/1"]
+    a = by["arith/1/strict-match"]
     assert (a.question, a.answer, a.expected, a.grade, a.task) == ("What is 7 - 4?", "4", "3", 0.0, "arith")
     assert a.prompt == "Question: What is 7 - 4?\nAnswer:"
     m = by["mcq/1"]
@@ -43,10 +43,19 @@ def test_lm_eval_generated_and_ranked_answers():
     assert "ranked choice 2 first of 3" in m.grade_reason
 
 
-def test_lm_eval_other_filters_are_left_out_with_one_warning():
+def test_lm_eval_every_filter_is_read_or_the_one_named():
     log = read_tool("lm_eval")
-    (w,) = [d for d in log.diagnostics if d.level == "warning"]
-    assert w.line == 5 and "flexible-extract" in w.reason
+    assert log.diagnostics == []
+    ids = [it.id for it in log.items if it.task == "arith"]
+    assert ids[:4] == [f"arith/{i}/strict-match" for i in range(4)]
+    assert ids[4:] == [f"arith/{i}/flexible-extract" for i in range(4)]
+    files = folder_logs(HERE / "lm_eval", "lm_eval")
+    rule = PassRule.from_config(SOURCES["lm_eval"].rule, ())
+    one = read_items(files, rule=rule, source="lm_eval", source_options={"filter": "flexible-extract"})
+    assert [it.id for it in one.items if it.task == "arith"] == [f"arith/{i}" for i in range(4)]
+    assert {it.line for it in one.items if it.task == "arith"} == {5, 6, 7, 8}
+    # The other task has no such filter: it keeps its own.
+    assert [it.id for it in one.items if it.task == "mcq"] == ["mcq/0", "mcq/1", "mcq/2"]
 
 
 def test_promptfoo_grade_reason_and_chat_prompt():
@@ -197,4 +206,4 @@ def test_a_field_of_the_tools_own_record_can_be_mapped(tmp_path):
         'run_log: "."\nsource: lm_eval\npass_rule: {at_least: 1}\nfields:\n  failure_label: record.filter\n'
     )
     log = load_run_log(Workspace.load(folder))
-    assert log.by_id["arith/1"].label == "strict-match" and log.by_id["mcq/1"].label == "none"
+    assert log.by_id["arith/1/strict-match"].label == "strict-match" and log.by_id["mcq/1"].label == "none"

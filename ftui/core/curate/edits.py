@@ -70,6 +70,7 @@ def run_discovery(
     k: int | None = None,
     max_k: int = DEFAULT_MAX_K,
     embeddings: bool = False,
+    view: str = "mixed",
     say: Callable[[str], None] = lambda s: None,
 ) -> DiscoverResult:
     log, ov, report = _state(ws)
@@ -95,7 +96,15 @@ def run_discovery(
 
             vectors = embed_items(ws, free, say=say)
         found = (
-            discover(free, seed=seed, k=k, max_k=max_k, prefix=f"{within}/" if within else "", embeddings=vectors)
+            discover(
+                free,
+                seed=seed,
+                k=k,
+                max_k=max_k,
+                prefix=f"{within}/" if within else "",
+                embeddings=vectors,
+                view=view,
+            )
             if free
             else None
         )
@@ -103,6 +112,10 @@ def run_discovery(
             "seed": seed,
             "k": found.k if found else 0,
             "chosen_by": found.chosen_by if found else "none",
+            "view": view,
+            # The granularity a user changes (topic clusters) and how sure that split is.
+            "topic_k": found.topic_k if found else None,
+            "quality": found.quality if found else None,
             "groups": found.groups if found else [],
             "items": len(free),
             "seconds": round(found.seconds, 3) if found else 0.0,
@@ -114,6 +127,22 @@ def run_discovery(
     report = cluster_failures(ws, log, ov)
     names = [c.label for c in report.clusters if (info := ov.info(c.label)) and info.scope == scope]
     return DiscoverResult(scope, report, names, inherited, len(items) - len(free), run)
+
+
+def describe_run(run: dict[str, Any]) -> str:
+    """How a discovery chose its clusters, in a few words: `k=7 (chosen by stability 0.81)`."""
+    how = run.get("chosen_by", "")
+    quality = run.get("quality")
+    figure = f" {quality:.2f}" if isinstance(quality, (int, float)) else ""
+    said = {
+        "stability": f"topic k={run.get('topic_k')} chosen by stability{figure}",
+        "user": f"topic k={run.get('topic_k')} (yours; stability{figure or ' n/a'})",
+        "silhouette": f"k={run.get('k')} (chosen by silhouette)",
+        "signature": f"k={run.get('k')} (one cluster per signature)",
+    }.get(how, f"k={run.get('k')} ({how.replace('_', ' ')})")
+    if run.get("view", "mixed") != "mixed":
+        said += f", {run['view']} view"
+    return said
 
 
 def rename(ws: Workspace, old: str, new: str) -> ClusterReport:
@@ -158,10 +187,10 @@ def split(ws: Workspace, name: str, *, k: int | None = None, seed: int = 0) -> t
         c = _cluster(report, name)
         if c.count < 2:
             raise ClusterEditError(f"cluster {name!r} has {c.count} item; nothing to split")
-        found = discover(list(c.items), seed=seed, k=k if k is not None else None, prefix=f"{name}/")
+        found = discover(list(c.items), seed=seed, k=k, prefix=f"{name}/", view="topic")
         if len(found.clusters) < 2 and k is None:
             # The automatic choice saw one group; a split asked for by hand still splits in two.
-            found = discover(list(c.items), seed=seed, k=2, prefix=f"{name}/")
+            found = discover(list(c.items), seed=seed, k=2, prefix=f"{name}/", view="topic")
         if len(found.clusters) < 2:
             raise ClusterEditError(f"cluster {name!r} does not split (its items are too alike)")
         names = ov.add_split(name, found.clusters, log.by_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -392,6 +392,7 @@ def read_items(
     fields: Fields | None = None,
     rule: PassRule | None = None,
     source: str | None = None,
+    source_options: Mapping[str, Any] | None = None,
 ) -> RunLog:
     """Read every usable item of one or more run logs; never raises on bad content."""
     # Parsing allocates millions of acyclic objects; the cyclic collector would run over them
@@ -399,13 +400,19 @@ def read_items(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _read_items(path, fields or Fields(), rule or DEFAULT_RULE, source)
+        return _read_items(path, fields or Fields(), rule or DEFAULT_RULE, source, source_options)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _read_items(path: Path | str | Sequence[Path | str], fields: Fields, rule: PassRule, source: str | None) -> RunLog:
+def _read_items(
+    path: Path | str | Sequence[Path | str],
+    fields: Fields,
+    rule: PassRule,
+    source: str | None,
+    source_options: Mapping[str, Any] | None = None,
+) -> RunLog:
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     if not paths:
         raise InputError(Path("."), None, "no run log files")
@@ -421,7 +428,7 @@ def _read_items(path: Path | str | Sequence[Path | str], fields: Fields, rule: P
     else:
         from ftui.core.logs.sources import get_source
 
-        records_of = get_source(source).records
+        records_of = get_source(source).reader(source_options)
     index: dict[str, int] = {}
     items = log.items
     n: list[int] = []
@@ -495,10 +502,12 @@ class LogSettings(Protocol):
     def rule(self) -> PassRule: ...
     @property
     def source(self) -> str | None: ...
+    @property
+    def source_options(self) -> Mapping[str, Any]: ...
 
 
 def load_run_log(ws: LogSettings) -> RunLog:
-    return read_items(ws.run_logs or ws.run_log, ws.fields, ws.rule, ws.source)
+    return read_items(ws.run_logs or ws.run_log, ws.fields, ws.rule, ws.source, ws.source_options)
 
 
 def load_benchmark(ws: LogSettings) -> RunLog:

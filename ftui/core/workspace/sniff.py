@@ -9,7 +9,6 @@ clusters` shows.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.base import toolcalls
 from ftui.core.base.chat import as_conversation
 from ftui.core.base.errors import InputError
-from ftui.core.base.formatting import clip, plural
 from ftui.core.logs.fields import Fields
-from ftui.core.logs.passrule import PassRule, PassRuleConfig, show_grade
+from ftui.core.logs.passrule import PassRule, PassRuleConfig
 from ftui.core.logs.records import Diagnostic, array_records, document_records, jsonl_records, read_text
-from ftui.core.workspace.workspace import CONFIG_NAME
 
 if TYPE_CHECKING:
-    from ftui.core.logs.runlog import Item, RunLog
+    from ftui.core.logs.runlog import Item
 
 # Field names seen in eval logs, best first, per ftui field.
 _NAMES: dict[str, tuple[str, ...]] = {
@@ -117,6 +114,9 @@ class Proposal:
     notes: list[str] = field(default_factory=list)
     has_evidence: bool = False  # the log carries retrieved evidence for the prompt template
     has_tools: bool = False  # requests declare tools: answers are read as calls
+    # A tool's choices (the metric, the filter, the model's side), as written into ftui.yaml.
+    source_options: dict[str, Any] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)  # what the tool's reader chose, for the preview
 
     @property
     def tool(self) -> str:
@@ -127,7 +127,7 @@ class Proposal:
         return SOURCES[self.source].title
 
 
-def propose(log: Path | str, workspace: Path | str | None = None) -> Proposal:
+def propose(log: Path | str, workspace: Path | str | None = None, options: dict[str, Any] | None = None) -> Proposal:
     from ftui.core.logs.logfiles import folder_logs
     from ftui.core.logs.sources import SOURCES, detect
 
@@ -158,7 +158,18 @@ def propose(log: Path | str, workspace: Path | str | None = None) -> Proposal:
             prop = Proposal(log, _rel(log, ws_root), files, None)
     else:
         prop = Proposal(log, _rel(log, ws_root), [log], detect(log))
+    if options:
+        from ftui.core.logs.sources import check_options
+
+        problem = check_options(prop.source, prop.files, options)
+        if problem:
+            for key in options:
+                problem = problem.replace(f"source_options.{key}", f"--{key}")
+            raise InputError(prop.files[0], 1, problem)
+        prop.source_options = dict(options)
     if prop.source is not None:
+        explain = SOURCES[prop.source].explain
+        prop.choices = explain(prop.files, prop.source_options) if explain else []
         prop.rule = _tool_rule(prop, prop.source)
     else:
         _guess_mapping(prop)
@@ -177,13 +188,21 @@ def _tool_rule(prop: Proposal, source: str) -> PassRuleConfig:
     from ftui.core.logs.sources import SOURCES
 
     preset = SOURCES[source].rule
-    grades = _grades_of(read_items(prop.files, source=source, rule=PassRule(at_least=float("-inf"))).items)
+    everything = PassRule(at_least=float("-inf"))
+    grades = _grades_of(
+        read_items(prop.files, source=source, rule=everything, source_options=prop.source_options).items
+    )
     # An agent eval's records declare tools (inspect_ai's model events): its answers are graded as calls.
     prop.has_tools = _declares_tools(prop.files, source)
     if prop.has_tools:
         prop.notes.append("requests declare tools: answers are read and graded as tool calls")
     # inspect scorers can score in numbers or true/false instead of letters.
     if preset.values is not None and grades and not any(_matches_kind(g, preset.values) for g in grades):
+        cfg, why = _rule_for(grades)
+        prop.rule_why = why
+        return cfg
+    # A preset meant for 0/1 grades says nothing about a continuous score chosen instead.
+    if preset.at_least == 1 and grades and not all(g in (0, 1) for g in grades if not isinstance(g, str)):
         cfg, why = _rule_for(grades)
         prop.rule_why = why
         return cfg
@@ -200,7 +219,9 @@ def _declares_tools(files: list[Path], source: str) -> bool:
     records = SOURCES[source].records
     for f in files:
         diags: list[Diagnostic] = []
-        if any(isinstance(rec, dict) and rec.get("tools") for _, _, rec in islice(records(f, diags), SAMPLE)):
+        if any(
+            isinstance(rec, dict) and rec.get("tools") for _, _, rec in islice(records(f, diags, options=None), SAMPLE)
+        ):
             return True
     return False
 
@@ -384,115 +405,3 @@ def _rule_for(grades: list[Any]) -> tuple[PassRuleConfig, str]:
     return PassRuleConfig(values=texts[:1]), (
         f"text grades {', '.join(texts[:8])}: none reads as a pass; `{texts[0]}` passes until you edit pass_rule"
     )
-
-
-# -- preview and writing ----------------------------------------------------------------------------
-
-
-def read_with(prop: Proposal) -> RunLog:
-    """The log read exactly as the proposed workspace will read it."""
-    from ftui.core.logs.runlog import read_items
-
-    return read_items(prop.files, _fields(prop), PassRule.from_config(prop.rule, ()), prop.source)
-
-
-def _fields(prop: Proposal) -> Fields:
-    return Fields(**prop.fields)
-
-
-def preview(prop: Proposal, log: RunLog | None = None, n: int = 3, width: int = 78) -> str:
-    log = log if log is not None else read_with(prop)
-    rule = PassRule.from_config(prop.rule, ())
-    passed = sum(1 for it in log.items if it.failures == 0)
-    lines = [
-        f"{prop.log}: {prop.tool}, {plural(len(prop.files), 'file')}",
-        f"pass rule: {rule.describe()}  ({prop.rule_why})" if prop.rule_why else f"pass rule: {rule.describe()}",
-    ]
-    for name, path in prop.fields.items():
-        lines.append(f"  {name} <- {path}")
-    lines += [f"note: {n_}" for n_ in prop.notes]
-    runs = f", up to {log.runs} runs a question" if log.runs > 1 else ""
-    lines.append(
-        f"{len(log.items)} items{runs}: {passed} pass, {len(log.items) - passed} fail; "
-        f"{plural(len(log.errors), 'line')} skipped"
-    )
-    for d in log.errors[:3]:
-        lines.append(f"  {d}")
-    for it in log.items[:n]:
-        verdict = "pass" if it.failures == 0 else "FAIL"
-        rep = f" (failed {it.failures}/{it.attempts} runs)" if it.attempts > 1 else ""
-        lines.append(f"- {it.id}  grade {show_grade(it.grade)} -> {verdict}{rep}")
-        if it.messages:
-            lines.append("  " + clip(f"conversation of {len(it.messages)} turns; last user: {it.question}", width - 2))
-        else:
-            lines.append("  " + clip(f"Q: {it.question}", width - 2))
-        lines.append("  " + clip(f"A: {it.answer}", width - 2))
-    return "\n".join(lines)
-
-
-def yaml_text(prop: Proposal) -> str:
-    from ftui.core.base.models import EMBEDDED
-
-    def q(v: Any) -> str:
-        return json.dumps(v, ensure_ascii=False)
-
-    out = [
-        f"# Written by `ftui init` from {prop.log.name}: {prop.tool}.",
-        "# Every key is documented in the README (A workspace, Bring your own eval log).",
-        "",
-        "# The graded run log: a file, a list of files, a glob or a folder (one file per run of the benchmark).",
-        f"run_log: {q(prop.run_log)}",
-    ]
-    if prop.source:
-        out += [
-            "# Read as the tool writes it; ids, prompts, answers and grades come from its own fields.",
-            f"source: {prop.source}",
-        ]
-    if prop.fields:
-        out += [
-            "# Where each field is in this log (dotted paths reach into nested records; 0 is the first item of a list).",
-            "fields:",
-        ]
-        out += [f"  {k}: {q(v)}" for k, v in prop.fields.items()]
-    rule = prop.rule or PassRuleConfig(values=[True])
-    out.append(f"# Which grades pass: {prop.rule_why}." if prop.rule_why else "# Which grades pass.")
-    if rule.values is not None:
-        out.append(f"pass_rule: {{values: [{', '.join(q(v) for v in rule.values)}]}}")
-    else:
-        parts = [f"at_least: {rule.at_least:g}"] if rule.at_least is not None else []
-        parts += [f"at_most: {rule.at_most:g}"] if rule.at_most is not None else []
-        out.append(f"pass_rule: {{{', '.join(parts)}}}")
-    if not prop.has_evidence:
-        out += [
-            "# For items logged without their exact prompt or conversation: the question as asked.",
-            "prompt:",
-            '  default_system: "You are a helpful assistant."',
-            '  user_template: "{question}"',
-        ]
-    if prop.has_tools:
-        out += [
-            "# Requests declare tools: an answer is graded as a call (right tool, every argument equal).",
-            "eval:",
-            "  grader: {kind: tool_call, arguments: equal}",
-        ]
-    out += [
-        "# A cluster with this many failures is a fine-tuning candidate.",
-        "candidate_threshold: 5",
-        "# With several runs: count only items that failed in at least this share of their runs (0 to 1).",
-        "min_repeat_rate: 0",
-        f"model: {EMBEDDED}",
-        "",
-    ]
-    return "\n".join(out)
-
-
-def write_config(prop: Proposal, workspace: Path | str | None, force: bool = False) -> Path:
-    root = Path(workspace).expanduser().resolve() if workspace else (prop.log if prop.log.is_dir() else prop.log.parent)
-    cfg = root / CONFIG_NAME
-    if cfg.exists() and not force:
-        raise InputError(cfg, None, "already exists; pass --force to replace it")
-    root.mkdir(parents=True, exist_ok=True)
-    from ftui.core.base.fsutil import atomic_write_text
-
-    atomic_write_text(cfg, yaml_text(prop))
-    return cfg

@@ -359,6 +359,8 @@ class Workspace:
     pass_rule: PassRuleConfig | None = None
     # An eval tool's own files (ftui/core/sources): lm_eval, promptfoo, inspect, openai_evals, mt_bench.
     source: str | None = None
+    # Which of a tool's several grades, filters or sides is read: `{metric: bleu_acc}`, `{model: NAME}`.
+    source_options: dict[str, Any] = field(default_factory=dict)
     candidate_threshold: int = 5
     # A cluster is a candidate only counting items that failed in at least this share of their runs.
     min_repeat_rate: float = 0.0
@@ -480,6 +482,12 @@ def load_workspace(path: Path | str) -> Workspace:
     from ftui.core.logs.logfiles import expand_run_logs
 
     values["run_logs"] = expand_run_logs(root, values["run_log"], values.get("source"), cfg_path, lines.get("run_log"))
+    if values.get("source_options"):
+        from ftui.core.logs.sources import check_options
+
+        problem = check_options(values.get("source"), list(values["run_logs"]), values["source_options"])
+        if problem:
+            raise ConfigError(cfg_path, lines.get("source_options"), problem)
     values["run_log"] = values["run_logs"][0]
     for key in ("benchmark",):
         if values.get(key) is not None:

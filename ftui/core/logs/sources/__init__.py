@@ -13,18 +13,39 @@ from pathlib import Path
 
 from ftui.core.base.errors import FtuiError
 from ftui.core.logs.passrule import PassRuleConfig
-from ftui.core.logs.sources import inspect_log, lm_eval, mt_bench, openai_evals, promptfoo
-from ftui.core.logs.sources.source import Converted, Records, Source, first_record, mapping, not_format, sequence
+from ftui.core.logs.sources import (
+    alpaca_eval,
+    inspect_log,
+    lm_eval,
+    mt_bench,
+    mt_bench_pair,
+    openai_evals,
+    pairwise,
+    promptfoo,
+)
+from ftui.core.logs.sources.source import (
+    Converted,
+    Options,
+    Records,
+    Source,
+    first_record,
+    mapping,
+    not_format,
+    sequence,
+)
 
 SOURCES: dict[str, Source] = {
-    m.SOURCE.name: m.SOURCE for m in (lm_eval, promptfoo, inspect_log, openai_evals, mt_bench)
+    m.SOURCE.name: m.SOURCE
+    for m in (lm_eval, promptfoo, inspect_log, openai_evals, mt_bench, mt_bench_pair, alpaca_eval, pairwise)
 }
 
 __all__ = [
     "SOURCES",
     "Converted",
+    "Options",
     "Records",
     "Source",
+    "check_options",
     "detect",
     "get_source",
     "mapping",
@@ -42,6 +63,17 @@ def get_source(name: str) -> Source:
 
 def preset_rule(name: str | None) -> PassRuleConfig | None:
     return SOURCES[name].rule if name in SOURCES else None
+
+
+def check_options(name: str | None, files: list[Path], options: Options) -> str | None:
+    """What is wrong with `source_options` for this source and these files (one line), or None."""
+    if name is None:
+        return "source_options needs a `source:` (an eval tool's files)"
+    src = get_source(name)
+    if src.check is None:
+        keys = ", ".join(options)
+        return f"source_options: {name} reads no options (got {keys})"
+    return src.check(files, options)
 
 
 def detect(path: Path) -> str | None:

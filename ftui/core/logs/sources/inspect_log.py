@@ -34,7 +34,7 @@ from ftui.core.base import toolcalls
 from ftui.core.base.chat import as_conversation, content_text
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, array_records, find_array, read_text, value_at
-from ftui.core.logs.sources.source import Converted, Records, Source, mapping, not_format, sequence
+from ftui.core.logs.sources.source import Converted, Options, Records, Source, mapping, not_format, sequence
 
 
 def _score(scores: Any) -> tuple[str, Any, Any] | None:
@@ -234,7 +234,7 @@ def _zip_records(path: Path, diags: list[Diagnostic]) -> Records:
             yield where, 1, rec
 
 
-def records(path: Path, diags: list[Diagnostic]) -> Records:
+def records(path: Path, diags: list[Diagnostic], options: Options | None = None) -> Records:
     if zipfile.is_zipfile(path):
         yield from _zip_records(path, diags)
         return

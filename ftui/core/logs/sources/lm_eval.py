@@ -2,22 +2,34 @@
 
 Each line: `doc_id`, `doc` (the dataset row), `target`, `arguments` ({"gen_args_0": {"arg_0": context,
 "arg_1": gen_kwargs or a continuation}, ...}), `resps` / `filtered_resps`, `filter`, `metrics` (the
-metric names) and each metric's value (0/1 for exact_match, acc, ...). For loglikelihood and
+metric names) and each metric's value (0/1 for exact_match, acc, bleu_acc; continuous for bleu_max,
+rouge1_max, ...). The evaluator writes one line per filter and doc, filter after filter. For loglikelihood and
 multiple-choice tasks nothing was generated: the answer is the choice the model ranked first
 (`filtered_resps` holds one [loglikelihood, is_greedy] pair per choice).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ftui.core.base.chat import as_conversation
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources.source import Converted, Records, Source, mapping, not_format
+from ftui.core.logs.sources.source import (
+    Converted,
+    Options,
+    Records,
+    Source,
+    mapping,
+    nearest,
+    not_format,
+    unknown_options,
+)
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
 # A doc's question under the names the harness's tasks use most.
@@ -55,26 +67,66 @@ def _prompt(context: Any) -> Any:
     return context
 
 
-def _metric(sample: dict[str, Any]) -> tuple[str, Any] | None:
-    names = sample.get("metrics")
-    names = names if isinstance(names, list) else []
-    for name in [*names, "exact_match", "acc", "acc_norm", "pass@1"]:
-        v = sample.get(name)
-        if isinstance(v, (int, float)):
-            return name, v
-    return None
+_FALLBACK_METRICS = ("exact_match", "acc", "acc_norm", "pass@1")
 
 
-def to_record(sample: Any, task: str) -> Converted:
+def _is_binary(v: Any) -> bool:
+    return isinstance(v, (bool, int, float)) and v in (0, 1)
+
+
+@dataclass(frozen=True)
+class MetricChoice:
+    """Which per-item metric is an item's grade, among the file's metrics, and why."""
+
+    chosen: str | None
+    binary: bool
+    metrics: tuple[str, ...]  # every numeric per-item metric, in the file's order
+    binary_metrics: tuple[str, ...]
+    why: str
+
+
+def metric_names(samples: list[Any]) -> tuple[list[str], list[str]]:
+    """The file's numeric per-item metrics in its order, and those that are 0/1 on every item."""
+    names: dict[str, bool] = {}
+    for s in samples:
+        if not isinstance(s, dict):
+            continue
+        listed = s.get("metrics")
+        for name in [*(listed if isinstance(listed, list) else []), *_FALLBACK_METRICS]:
+            v = s.get(name) if isinstance(name, str) else None
+            if isinstance(v, (int, float)):
+                names[name] = names.get(name, True) and _is_binary(v)
+    return list(names), [n for n, b in names.items() if b]
+
+
+def choose_metric(samples: list[Any], wanted: str | None) -> MetricChoice:
+    """A 0/1 metric (the file's own pass/fail) before a continuous score, unless one is named."""
+    names, binary = metric_names(samples)
+    if wanted is not None:
+        return MetricChoice(wanted, wanted in binary, tuple(names), tuple(binary), "named in source_options")
+    if binary:
+        why = "the first 0/1 metric" + (", before the continuous ones" if len(binary) < len(names) else "")
+        return MetricChoice(binary[0], True, tuple(names), tuple(binary), why)
+    if names:
+        return MetricChoice(names[0], False, tuple(names), (), "no 0/1 metric: the first continuous one")
+    return MetricChoice(None, False, (), (), "no numeric metric")
+
+
+def to_record(sample: Any, task: str, metric: str | None = None) -> Converted:
     if not isinstance(sample, dict) or "doc_id" not in sample:
         return None, "no `doc_id`: not a line of samples_<task>_<date>.jsonl"
     args = _args(sample)
     if not args:
         return None, "no `arguments`"
-    metric = _metric(sample)
     if metric is None:
-        return None, "no numeric metric field (exact_match, acc, ...)"
-    name, value = metric
+        metric = choose_metric([sample], None).chosen
+    value = sample.get(metric) if metric is not None else None
+    if not isinstance(value, (int, float)):
+        return (
+            None,
+            f"no numeric `{metric}` on this line" if metric else "no numeric metric field (exact_match, acc, ...)",
+        )
+    name = metric
     context = args[0][0] if args[0] else ""
     doc = mapping(sample.get("doc"))
     target = sample.get("target")
@@ -124,36 +176,99 @@ def to_record(sample: Any, task: str) -> Converted:
     }, ""
 
 
-def records(path: Path, diags: list[Diagnostic]) -> Records:
+def _filters(samples: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(s.get("filter") for s in samples if isinstance(s, dict)))
+
+
+def records(path: Path, diags: list[Diagnostic], options: Options | None = None) -> Records:
+    """Every line of every filter (a task's filters answer each doc once each), or the named filter's.
+
+    In a folder of several tasks a named filter or metric applies to the files that have it; the
+    others keep their own choice.
+    """
+    opts = options or {}
     task = task_of(path)
-    chosen_filter = None
-    skipped_filters: set[Any] = set()
-    for line, sample in jsonl_records(path, diags):
-        flt = sample.get("filter") if isinstance(sample, dict) else None
-        # A task with several filters logs each doc once per filter; the first filter is the answer.
-        if chosen_filter is None:
-            chosen_filter = flt
-        elif flt is not None and flt != chosen_filter:
-            if flt not in skipped_filters:
-                skipped_filters.add(flt)
-                diags.append(
-                    Diagnostic(
-                        path,
-                        line,
-                        f"rows of filter {flt!r} left out (reading filter {chosen_filter!r})",
-                        "other_filter",
-                        "warning",
-                    )
-                )
-            continue
-        rec, why = to_record(sample, task)
+    rows = list(jsonl_records(path, diags))
+    filters = _filters([s for _, s in rows])
+    wanted = opts.get("filter") if opts.get("filter") in filters else None
+    if wanted is not None:
+        rows = [(line, s) for line, s in rows if not isinstance(s, dict) or s.get("filter") == wanted]
+    samples = [s for _, s in rows]
+    # One item per doc and filter when the file has several and none is named.
+    per_filter = wanted is None and len([f for f in filters if f is not None]) > 1
+    names, _ = metric_names(samples)
+    metric = choose_metric(samples, opts.get("metric") if opts.get("metric") in names else None).chosen
+    for line, sample in rows:
+        rec, why = to_record(sample, task, metric)
         if rec is None:
-            if line == 1 and why.startswith("no `doc_id`"):
+            if line == rows[0][0] and why.startswith("no `doc_id`"):
                 diags.append(not_format(path, "lm-evaluation-harness", why))
                 return
             diags.append(Diagnostic(path, line, why, "not_source_format"))
             continue
+        if per_filter:
+            rec["question_id"] += f"/{sample.get('filter')}"
         yield path, line, rec
+
+
+def _samples(files: list[Path]) -> list[tuple[Path, list[Any]]]:
+    return [(f, [s for _, s in jsonl_records(f, [])]) for f in files]
+
+
+def explain(files: list[Path], options: Options) -> list[str]:
+    lines = []
+    for f, samples in _samples(files):
+        filters = [x for x in _filters(samples) if x is not None]
+        wanted = options.get("filter") if options.get("filter") in filters else None
+        if wanted is not None:
+            samples = [s for s in samples if isinstance(s, dict) and s.get("filter") == wanted]
+        names, _ = metric_names(samples)
+        c = choose_metric(samples, options.get("metric") if options.get("metric") in names else None)
+        where = f"{task_of(f)}: " if len(files) > 1 else ""
+        others = [m for m in c.metrics if m != c.chosen]
+        line = f"{where}`{c.chosen}` ({c.why})"
+        if others:
+            line += f"; others: {', '.join(others)} (`ftui init --metric NAME` or source_options: {{metric: NAME}})"
+        lines.append(line)
+        if len(filters) > 1:
+            lines.append(
+                f"{where}filter `{wanted}` of {', '.join(map(str, filters))}"
+                if wanted is not None
+                else f"{where}filters {', '.join(map(str, filters))}: one item per doc and filter "
+                "(source_options: {filter: NAME} keeps one)"
+            )
+    return lines
+
+
+# A workspace is checked on every load: its files' metrics from their first lines, their filters
+# by a scan of the text (a second filter's lines start after all of the first's).
+CHECK_LINES = 200
+_FILTER = re.compile(r'"filter": "((?:[^"\\]|\\.)*)"')
+
+
+def _names_of(key: str, path: Path) -> list[str]:
+    if key == "filter":
+        text = path.read_text(encoding="utf-8", errors="replace")
+        return list(dict.fromkeys(json.loads(f'"{m}"') for m in _FILTER.findall(text)))
+    head = [s for _, s in itertools.islice(jsonl_records(path, []), CHECK_LINES)]
+    return metric_names(head)[0]
+
+
+def check(files: list[Path], options: Options) -> str | None:
+    problem = unknown_options("lm_eval", ("metric", "filter"), options)
+    if problem:
+        return problem
+    where = files[0].name if len(files) == 1 else f"any of {len(files)} files"
+    for key in ("filter", "metric"):
+        if key not in options:
+            continue
+        valid = list(dict.fromkeys(n for f in files for n in _names_of(key, f)))
+        if options[key] not in valid:
+            return (
+                f"source_options.{key}: no {key} `{options[key]}` in {where}"
+                f"{nearest(str(options[key]), valid)}; its {key}s: {', '.join(valid) or 'none'}"
+            )
+    return None
 
 
 def looks_like(rec: Any) -> bool:
@@ -167,4 +282,7 @@ SOURCE = Source(
     rule=PassRuleConfig(at_least=1.0),
     records=records,
     looks_like=looks_like,
+    options=("metric", "filter"),
+    explain=explain,
+    check=check,
 )

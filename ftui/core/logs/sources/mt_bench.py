@@ -18,7 +18,7 @@ from typing import Any
 
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources.source import Records, Source, mapping, not_format, sequence
+from ftui.core.logs.sources.source import Options, Records, Source, mapping, not_format, sequence
 
 _SINGLE = re.compile(
     r"\[Question\]\n(?P<q>.*?)\n\n\[The Start of Assistant's Answer\]\n(?P<a>.*?)\n\[The End of Assistant's Answer\]",
@@ -26,7 +26,7 @@ _SINGLE = re.compile(
 )
 
 
-def _by_id(path: Path) -> dict[Any, dict[str, Any]]:
+def by_id(path: Path) -> dict[Any, dict[str, Any]]:
     out: dict[Any, dict[str, Any]] = {}
     if not path.is_file():
         return out
@@ -36,7 +36,7 @@ def _by_id(path: Path) -> dict[Any, dict[str, Any]]:
     return out
 
 
-def _find(path: Path, *names: str) -> Path | None:
+def beside(path: Path, *names: str) -> Path | None:
     for base in (path.parent.parent, path.parent):
         for name in names:
             if (base / name).is_file():
@@ -44,24 +44,24 @@ def _find(path: Path, *names: str) -> Path | None:
     return None
 
 
-def records(path: Path, diags: list[Diagnostic]) -> Records:
+def records(path: Path, diags: list[Diagnostic], options: Options | None = None) -> Records:
     rows = list(jsonl_records(path, diags))
     if rows and not looks_like(rows[0][1]):
         rec = rows[0][1]
         why = (
-            "a pairwise judgment (winner, no score)"
+            "a pairwise judgment (winner, no score): read it with `source: mt_bench_pair`"
             if isinstance(rec, dict) and "g1_winner" in rec
             else ("a judgment line needs `question_id`, `model`, `score` and `turn`")
         )
         diags.append(not_format(path, "MT-Bench", why))
         return
-    q_path = _find(path, "question.jsonl")
-    questions = _by_id(q_path) if q_path else {}
+    q_path = beside(path, "question.jsonl")
+    questions = by_id(q_path) if q_path else {}
     models = {r.get("model") for _, r in rows if isinstance(r, dict)}
     answers: dict[Any, dict[Any, dict[str, Any]]] = {}
     for m in models:
-        a_path = _find(path, f"model_answer/{m}.jsonl", f"{m}.jsonl")
-        answers[m] = _by_id(a_path) if a_path else {}
+        a_path = beside(path, f"model_answer/{m}.jsonl", f"{m}.jsonl")
+        answers[m] = by_id(a_path) if a_path else {}
     for line, j in rows:
         if not looks_like(j):
             diags.append(

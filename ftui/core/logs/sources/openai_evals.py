@@ -14,7 +14,7 @@ from typing import Any
 
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, jsonl_records
-from ftui.core.logs.sources.source import Records, Source, mapping, not_format
+from ftui.core.logs.sources.source import Options, Records, Source, mapping, not_format
 
 
 def _text(v: Any) -> str | None:
@@ -25,7 +25,7 @@ def _text(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def records(path: Path, diags: list[Diagnostic]) -> Records:
+def records(path: Path, diags: list[Diagnostic], options: Options | None = None) -> Records:
     spec: dict[str, Any] = {}
     sampling: dict[str, dict[str, Any]] = {}
     matches: list[tuple[int, dict[str, Any]]] = []

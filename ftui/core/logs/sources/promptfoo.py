@@ -23,7 +23,7 @@ from ftui.core.base import toolcalls
 from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic, array_records, find_array, jsonl_records, read_text
 from ftui.core.logs.sources.lm_eval import _prompt
-from ftui.core.logs.sources.source import Converted, Records, Source, mapping, not_format
+from ftui.core.logs.sources.source import Converted, Options, Records, Source, mapping, not_format
 
 _EXPECTING = ("equals", "contains", "icontains", "starts-with", "regex", "contains-json", "is-json")
 _QUESTION_VARS = ("question", "query", "input", "prompt", "text")
@@ -110,7 +110,7 @@ def _calls(output: Any) -> str | None:
     return None
 
 
-def records(path: Path, diags: list[Diagnostic]) -> Records:
+def records(path: Path, diags: list[Diagnostic], options: Options | None = None) -> Records:
     with open(path, "rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{") and b"\n" in head and _is_jsonl(head):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ from ftui.core.logs.passrule import PassRuleConfig
 from ftui.core.logs.records import Diagnostic
 
 Records = Iterator[tuple[Path, int, Any]]
+# `source_options:` in ftui.yaml: which of a file's several grades, filters or sides is the item.
+Options = Mapping[str, Any]
 # A tool's record as ftui's fields, or None and why the record is not one of the tool's.
 Converted = tuple[dict[str, Any] | None, str]
 
@@ -32,9 +34,42 @@ class Source:
     title: str
     patterns: tuple[str, ...]  # a folder's files of this tool
     rule: PassRuleConfig
-    records: Callable[[Path, list[Diagnostic]], Records]
+    # (file, diagnostics, options): the file's items. Every reader takes `options=None`.
+    records: Callable[..., Records]
     # Whether a file (its first record, or the document's top level) is this tool's.
     looks_like: Callable[[Any], bool]
+    # The `source_options` keys this tool reads, and what it would choose without them.
+    options: tuple[str, ...] = ()
+    # (files, options) -> lines for `ftui init`'s preview: what was chosen among what, and why.
+    explain: Callable[[list[Path], Options], list[str]] | None = None
+    # (files, options) -> what is wrong with the options for these files (one line), or None.
+    check: Callable[[list[Path], Options], str | None] | None = None
+
+    def reader(self, options: Options | None) -> Callable[[Path, list[Diagnostic]], Records]:
+        """`records` with the workspace's options bound: what `read_items` calls per file."""
+        if not options:
+            return self.records
+
+        def read(path: Path, diags: list[Diagnostic]) -> Records:
+            return self.records(path, diags, options=options)
+
+        return read
+
+
+def nearest(name: str, valid: list[str]) -> str:
+    """ " (did you mean `x`?)" for the closest valid name, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.4)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def unknown_options(src_name: str, allowed: tuple[str, ...], options: Options) -> str | None:
+    bad = [k for k in options if k not in allowed]
+    if not bad:
+        return None
+    valid = ", ".join(allowed) or "none"
+    return f"source_options: {src_name} has no option `{bad[0]}`{nearest(bad[0], list(allowed))}; its options: {valid}"
 
 
 def first_record(path: Path) -> Any:

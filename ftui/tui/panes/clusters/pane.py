@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from ftui.core.base.formatting import pct
+from ftui.core.curate.edits import describe_run
 from ftui.core.curate.progress import Progress
 from ftui.tui.dialogs.name_input import NameScreen
 from ftui.tui.panes.base import Pane
@@ -20,6 +21,7 @@ STATUS_MARK = {CORRECTED: "✔ corrected", SKIPPED: "⤼ skipped", REVIEW: "? re
 
 
 class ClustersPane(Pane):
+    _last_run: dict | None = None
     PANE = "clusters"
     CSS_PATH = "clusters.tcss"
     HELP = """\
@@ -38,9 +40,12 @@ Retrieval misses are counted apart: fine-tuning cannot fix the retriever.
 
 ## Discovered clusters
 
-When the log has no failure labels, **D** groups the failures by how they failed (failure
-signatures such as "prose where JSON was expected", and the words of question, answer, expected
-answer and grader reason). On a labeled cluster, **D** splits it into sub-clusters. Discovered
+When the log has no failure labels, **D** groups the failures: a failure signature that decides a
+grade on its own ("prose where JSON was expected", a refusal) makes a cluster of exactly the
+failures that have it, and the rest are grouped by topic (the words of question, answer and
+grader reason). **+** and **-** discover again with one topic cluster more or fewer; the summary
+shows k and its stability (how much clusterings under different seeds agree, 0 to 1). On a
+labeled cluster, **D** splits it into sub-clusters. Discovered
 clusters end in an asterisk and their description shows above the items. Nothing is written to the
 run log: the clusters live in the workspace's state folder.
 
@@ -83,6 +88,22 @@ The clusters are yours to change, and your changes survive a new discovery:
         ),
         Binding(
             "v", "move", "Move", id="clusters.move", tooltip="Move the selected item to another cluster", show=False
+        ),
+        Binding(
+            "plus",
+            "granularity(1)",
+            "Finer",
+            id="clusters.finer",
+            tooltip="Discover again with one more topic cluster (k+1); the stability figure shows beside k",
+            show=False,
+        ),
+        Binding(
+            "minus",
+            "granularity(-1)",
+            "Coarser",
+            id="clusters.coarser",
+            tooltip="Discover again with one topic cluster fewer (k-1)",
+            show=False,
         ),
     ]
 
@@ -150,11 +171,17 @@ The clusters are yours to change, and your changes survive a new discovery:
             text += f"\n* {found} discovered (not from the log's labels)"
             if cluster is not None and getattr(cluster, "discovered", False) and cluster.description:
                 text += f" · {cluster.label}: {cluster.description}"
+            if self._last_run:
+                text += f"\n{describe_run(self._last_run)} · + finer, - coarser"
         elif r.clusters and all(c.label == "unlabeled" for c in r.clusters):
             text += "\nNo failure labels in this log: D discovers the clusters."
         return text
 
     def on_session(self, session: Session) -> None:
+        from ftui.core.curate.overlay import Overlay
+
+        # The last discovery over unlabeled failures: its k and how sure it is, beside the key that changes k.
+        self._last_run = Overlay.load(self.ftui.ws).runs.get("") or None
         self.query_one("#cl-summary", Static).update(self._summary(session))
         table = self.query_one("#cluster-table", RowTable)
         table.set_rows(session.clusters, keep=table.current)
@@ -222,6 +249,17 @@ The clusters are yours to change, and your changes survive a new discovery:
         self.query_one("#cl-summary", Static).update("Discovering clusters…")
         self.run_edit("discover", within=within)
 
+    def action_granularity(self, step: int) -> None:
+        if self.session is None:
+            return
+        run = self._last_run
+        if not run or not run.get("topic_k"):
+            self.notify("Discover first (D): k is the number of topic clusters", severity="warning")
+            return
+        k = max(1, int(run["topic_k"]) + step)
+        self.query_one("#cl-summary", Static).update(f"Discovering {k} topic clusters…")
+        self.run_edit("discover", k=k, seed=int(run.get("seed", 0)), view=str(run.get("view", "mixed")))
+
     def action_rename(self) -> None:
         cluster = self._selected_cluster()
         if cluster is None:
@@ -276,7 +314,7 @@ The clusters are yours to change, and your changes survive a new discovery:
         if op == "discover":
             res = cluster_edits.run_discovery(ws, **kwargs)
             where = f"in {kwargs['within']}" if kwargs.get("within") else "among unlabeled failures"
-            msg = f"{len(res.names)} clusters discovered {where} ({res.run['seconds']:.1f} s)"
+            msg = f"{len(res.names)} clusters discovered {where}: {describe_run(res.run)} ({res.run['seconds']:.1f} s)"
         elif op == "split":
             _, names = cluster_edits.split(ws, kwargs["name"])
             msg = f"{kwargs['name']} split into {len(names)}: {', '.join(names)}"
