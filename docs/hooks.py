@@ -90,7 +90,7 @@ def layers_page(pyproject: Path = ROOT / "pyproject.toml") -> str:
 
 
 def _key_name(key: str) -> str:
-    names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]"}
+    names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "plus": "+", "minus": "-"}
     return " / ".join(f"`{names.get(k.strip(), k.strip())}`" for k in key.split(","))
 
 
