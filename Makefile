@@ -10,7 +10,7 @@ WORKSPACE ?= sample_data
 # end-of-life banner, which is not a finding about these docs.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
 
-.PHONY: run test test-fast lint docs docs-check setup model demo demo-dpo demo-agents bench gpu-check clean
+.PHONY: run test test-fast lint docs docs-check setup model demo demo-dpo demo-grpo demo-agents bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,10 @@ demo: model
 
 demo-dpo: model
 	$(PY) -m ftui.sample demo --method dpo
+
+# GRPO on a copy of the sample with no corrections: the graders are the reward.
+demo-grpo: model
+	$(PY) -m ftui.sample demo --method grpo
 
 demo-agents: model
 	$(PY) -m ftui.sample demo -w sample_data/agents

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "hosted",
     "service",
     "draft",
+    "learnability",
     "ship",
     "tui",
     "init",

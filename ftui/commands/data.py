@@ -51,6 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write this form (prompt-completion: train_pc.jsonl, eval_pc.jsonl)",
     )
     p.add_argument(
+        "--rewards",
+        action="store_true",
+        default=None,
+        help="a rewards build for GRPO: every failure of the clusters, no corrections needed (default: build.rewards,"
+        " or train.method grpo)",
+    )
+    p.add_argument(
         "--exclude-ids",
         metavar="FILE",
         help="ids reserved for the final benchmark comparison, one a line; they never enter training",
@@ -168,6 +175,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         "validation": args.validation,
         "seed": args.seed,
         "split_by_evidence": args.split_by_evidence,
+        "rewards": args.rewards,
     }
     exclude = _read_ids(args.exclude_ids) if args.exclude_ids else []
     try:
@@ -213,6 +221,10 @@ def _build_text(b: build_store.Build) -> str:
     skipped = (m.get("run_log") or {}).get("skipped", 0)
     if skipped:
         lines.append(f"  run log: {skipped} unusable lines skipped (ftui clusters shows each one)")
+    if "grpo_train" in c:
+        lines.append(
+            f"  GRPO: {c['grpo_train']} prompts rewarded by their own graders (ftui learnability: which can give a signal)"
+        )
     if c["train"] == 0:
         lines.append("  no training examples: write corrections first (ftui correct ID --text ...)")
     else:

@@ -53,6 +53,21 @@ def register(sub) -> None:
         metavar="W",
         help="DPO: weight of an NLL term on the chosen answers, 0 off (default: train.rpo_alpha)",
     )
+    p.add_argument(
+        "--num-generations",
+        type=int,
+        metavar="G",
+        help="GRPO: answers sampled per prompt (default: train.num_generations)",
+    )
+    p.add_argument(
+        "--max-completion-length",
+        type=int,
+        metavar="T",
+        help="GRPO: tokens per sampled answer (default: train.max_completion_length)",
+    )
+    p.add_argument(
+        "--kl-beta", type=float, metavar="W", help="GRPO: weight of KL(tuned || base), 0 off (default: train.kl_beta)"
+    )
     p.add_argument("--qlora", action="store_true", default=None, help="load the base model in 4-bit (CUDA only)")
     p.add_argument("--device", choices=DEVICES)
     p.add_argument(
@@ -100,6 +115,9 @@ FLAGS = {
     "select_by": "--select-by",
     "stop_broken_anchors": "--stop-broken-anchors",
     "rpo_alpha": "--rpo-alpha",
+    "num_generations": "--num-generations",
+    "max_completion_length": "--max-completion-length",
+    "kl_beta": "--kl-beta",
     "device": "--device",
     "processes": "--processes",
     "accelerate_config": "--accelerate-config",

@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job_dir")
     p = sub.add_parser("draft", help="draft corrections as described by JOB_DIR/config.json")
     p.add_argument("job_dir")
+    p = sub.add_parser("learnability", help="sample the base k times per failure and grade it (GRPO pre-flight)")
+    p.add_argument("job_dir")
     p = sub.add_parser("export", help="write the export described by JOB_DIR/config.json")
     p.add_argument("job_dir")
     p = sub.add_parser("parity", help="answer PARITY_DIR's items with an export and compare with the judged model")
@@ -46,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forgetting": ("ftui.engine.judge.forgetting", "run_dir"),
     "embed": ("ftui.engine.curate.embed", "job_dir"),
     "draft": ("ftui.engine.curate.draft", "job_dir"),
+    "learnability": ("ftui.engine.train.learnability", "job_dir"),
     "export": ("ftui.engine.ship.export", "job_dir"),
     "parity": ("ftui.engine.ship.parity", "parity_dir"),
     "serve": ("ftui.engine.ship.serve", "serve_dir"),

@@ -33,6 +33,11 @@ def _demo(args) -> int:
         print(line, flush=True)
 
     try:
+        if args.method == "grpo":
+            from ftui.sample.demo_grpo import run_grpo_demo
+
+            result = run_grpo_demo(args.workspace, max_steps=args.max_steps, eval_limit=args.eval_limit, log=log)
+            return 0 if result.verdict == "ship" else 1
         result = run_demo(
             args.workspace,
             method=args.method,
@@ -68,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))
     r.add_argument("--limit", type=int, default=None, help="only the first N questions (for a quick look)")
     r.set_defaults(fn=_regenerate)
-    d = sub.add_parser("demo", help="corrections → build → train → evaluate → postmortem on the sample workspace")
+    d = sub.add_parser(
+        "demo",
+        help="corrections → build → train → evaluate → postmortem on the sample workspace "
+        "(--method grpo: on a copy without corrections, rewarded by the graders)",
+    )
     d.add_argument("-w", "--workspace", default=str(SAMPLE_DIR))
     d.add_argument("--method", choices=TRAIN_METHODS, default="sft")
     d.add_argument("--quick", action="store_true", help="fewer benchmark items evaluated")

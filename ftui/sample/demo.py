@@ -109,7 +109,8 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
             now = time.monotonic()
             if now - last_print > 10 or ev.get("step") == ev.get("max_steps"):
                 last_print = now
-                log(f"  train: step {ev['step']}/{ev.get('max_steps')} loss {ev['loss']:.4f}")
+                reward = f" reward {ev['reward']:.3f}" if ev.get("reward") is not None else ""
+                log(f"  train: step {ev['step']}/{ev.get('max_steps')} loss {ev['loss']:.4f}{reward}")
         elif kind == "eval":
             log(f"  train: step {ev['step']} eval loss {ev['eval_loss']:.4f}")
         elif kind == "probe":
@@ -117,6 +118,8 @@ def _follow_training(run_dir: Path, log: Callable[[str], None], poll: float) -> 
                 f"  train: step {ev['step']} probes: cluster {ev['cluster_passed']}/{ev['cluster_total']}, "
                 f"anchors {ev['anchors_passed']}/{ev['anchors_total']} ({ev.get('seconds', 0):.0f} s)"
             )
+        elif kind == "warning":
+            log(f"  train: WARNING {ev.get('message')}")
         elif kind == "early_stop":
             log(
                 f"  train: early stop at step {ev['step']} (best eval loss {ev['best_eval_loss']:.4f} at step {ev['best_step']})"

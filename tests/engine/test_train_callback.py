@@ -102,3 +102,54 @@ def test_only_world_process_zero_writes(tmp_path):
     cb.on_evaluate(args, state, control, metrics={"eval_loss": 1.0}, model=FakeModel())
     assert not (tmp_path / "events.jsonl").exists() and not (tmp_path / "adapter").exists()
     assert cb.tracker.best_step == 5  # the decision state is still kept on every rank
+
+
+class ScriptedProbes:
+    """Probe results in order, as a ProbeRunner would grade them."""
+
+    def __init__(self, results: list[dict]):
+        self.results = list(results)
+
+    def run(self, model) -> dict:
+        return self.results.pop(0)
+
+
+def _probe(cluster: int, anchors: int) -> dict:
+    return {"cluster_passed": cluster, "cluster_total": 4, "anchors_passed": anchors, "anchors_total": 4}
+
+
+def test_grpo_probes_every_n_steps_and_warn_when_reward_rises_as_they_fall(tmp_path):
+    stop = StopRequest(tmp_path)
+    probes = ScriptedProbes([_probe(1, 4), _probe(1, 4), _probe(0, 4)])
+    cb = EventsCallback(
+        tmp_path / "events.jsonl",
+        tmp_path,
+        "cpu",
+        stop,
+        BestTracker(0),
+        tmp_path / "adapter",
+        probes=probes,
+        probe_every=2,
+    )
+    shown = [[{"id": "q1", "reward": 1.0, "answer": "OK", "reason": "matches"}]]
+    cb.samples = lambda: shown.pop(0) if shown else []
+    state = TrainerState()
+    state.is_world_process_zero = True
+    state.max_steps = 4
+    args = TrainingArguments(output_dir=str(tmp_path / "ckpt"), report_to="none", use_cpu=True)
+    control = TrainerControl()
+    model = FakeModel()
+    cb.on_train_begin(args, state, control, model=model)  # the base's baseline, before step 1
+    for step, reward in [(1, 0.1), (2, 0.1), (3, 0.9), (4, 0.9)]:
+        state.global_step = step
+        cb.on_log(args, state, control, logs={"loss": 0.0, "reward": reward, "frac_reward_zero_std": 0.5})
+        cb.on_step_end(args, state, control, model=model)
+    evs = _evs(tmp_path)
+    for e in evs:
+        events.validate(e)
+    assert [e["step"] for e in evs if e["type"] == "probe"] == [0, 2, 4]
+    [warning] = [e for e in evs if e["type"] == "warning"]
+    assert warning["reason"] == "validation_fell" and warning["step"] == 4
+    assert [e["reward"] for e in evs if e["type"] == "log"] == [0.1, 0.1, 0.9, 0.9]
+    [samples] = [e for e in evs if e["type"] == "samples"]
+    assert samples["step"] == 1 and samples["samples"][0]["answer"] == "OK"

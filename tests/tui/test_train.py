@@ -326,7 +326,7 @@ def test_form_refuses_an_unknown_method():
         "stop_broken_anchors": "0",
     }
     _, errors = parse_form(good, "ppo", False)
-    assert errors == ["Method: must be sft or dpo ('ppo')"]
+    assert errors == ["Method: must be sft, dpo or grpo ('ppo')"]
 
 
 async def test_a_run_whose_process_is_gone_reads_as_dead(ws):
@@ -390,3 +390,33 @@ async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(w
         await pilot.press("s")
         await pilot.pause()
         assert chart.smooth and "train (EMA 0.6)" in chart.plt.build()
+
+
+async def test_grpo_run_replays_as_a_reward_curve_with_its_sampled_answers(ws):
+    # Recorded from a real GRPO run of the tiny model (tests/fixtures/events/record_events.py --grpo).
+    evs = recorded(ENGINE_RECORDINGS / "grpo_run.jsonl")
+    logs = [e for e in evs if e["type"] == "log"]
+    last_samples = [e for e in evs if e["type"] == "samples"][-1]
+    make_run(ws, "grpo-run", evs, method="grpo")
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _attach_first(pilot, app)
+        pane = app.screen
+        assert pane.view.state == "finished"
+        chart = pane.query_one("#tr-chart")
+        # The reward is the curve (the loss of a GRPO step is ~0 by design).
+        assert chart.rewards == [(e["step"], e["reward"]) for e in logs]
+        assert chart.title.startswith("reward")
+        stats = str(pane.query_one("#tr-stats").render())
+        assert f"reward {logs[-1]['reward']:.3f}" in stats and "no-signal groups" in stats and "KL" in stats
+        assert "loss " not in stats
+        strip = pane.query_one("#tr-samples")
+        assert not strip.has_class("-hidden")
+        text = str(strip.render())
+        assert f"latest answers @ step {last_samples['step']}" in text
+        assert text.count("answer contains") + text.count("answer does not contain") == len(last_samples["samples"])
+        # An SFT run attached next has no strip and draws its loss again.
+        make_run(ws, "sft-after", recorded())
+        pane.attach(ws.state.runs / "sft-after")
+        await pilot.pause(0.3)
+        assert strip.has_class("-hidden") and not pane.query_one("#tr-chart").rewards

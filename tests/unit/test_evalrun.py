@@ -73,6 +73,13 @@ def test_limit_samples_every_cluster_in_proportion(eval_ws):
     assert [it["id"] for it in again.items] == [it["id"] for it in plan.items]
 
 
+def test_only_ids_keeps_just_those_items(eval_ws):
+    ws, run_dir = eval_ws
+    full = plan_eval(ws, run_dir).items
+    keep = {full[0]["id"], full[-1]["id"], "not-an-item"}
+    assert {it["id"] for it in plan_eval(ws, run_dir, only_ids=keep).items} == keep - {"not-an-item"}
+
+
 def test_stratified_sample_proportions_and_order():
     items = [{"id": f"a{i}", "cluster": "a", "question": "q"} for i in range(30)]
     items += [{"id": f"b{i}", "cluster": "b", "question": "q"} for i in range(10)]

@@ -159,3 +159,29 @@ def test_postmortem_counts_drafted_and_edited_corrections(fixture_run):
     q2 = section(build_postmortem(run_dir, ws), 2)
     assert "2 corrections drafted by a teacher (`local:m` (2)): 1 accepted as drafted, 1 edited by a person." in q2
     assert "drafted" not in section(build_postmortem(run_dir), 2)  # without the workspace nothing is claimed
+
+
+def test_postmortem_of_a_grpo_run_names_the_method_and_its_reward(fixture_run):
+    import json
+
+    from ftui.core.base import events
+    from ftui.core.runs.runs import read_run_config
+
+    _, run_dir, _ = fixture_run
+    cfg = read_run_config(run_dir)
+    manifest_path = Path(cfg["build_dir"]) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["counts"].update(grpo_train=7)
+    manifest_path.write_text(json.dumps(manifest))
+    (run_dir / "config.json").write_text(json.dumps({**cfg, "method": "grpo", "num_generations": 8, "kl_beta": 0.02}))
+    with open(run_dir / "events.jsonl", "a") as fh:
+        for step, reward in enumerate([0.2, 0.3, 0.4, 0.5, 0.6, 0.7], start=31):
+            ev = events.make("log", step=step, max_steps=36, loss=0.0, reward=reward, frac_reward_zero_std=0.5)
+            fh.write(json.dumps(ev) + "\n")
+        fh.write(json.dumps(events.make("warning", message="training reward rose", step=36)) + "\n")
+    text = build_postmortem(run_dir)
+    assert "method GRPO" in text
+    assert "GRPO: 7 prompts of the targeted clusters' failures, no corrections needed" in section(text, 2)
+    assert "Reward (mean of the first and last 5 logged steps): 0.400 → 0.500" in text
+    assert "Warning during training: training reward rose" in text
+    assert "num_generations=8" in text and "kl_beta=0.02" in text

@@ -22,11 +22,11 @@ def test_a_section_names_every_broken_key_and_replace_checks_again():
     with pytest.raises(SettingError) as exc:
         TrainConfig(method="ppo", max_steps=0, device="tpu")
     assert exc.value.problems == [
-        ("method", "must be sft or dpo"),
+        ("method", "must be sft, dpo or grpo"),
         ("max_steps", "must be at least 1"),
         ("device", "must be auto, cpu or cuda"),
     ]
-    assert exc.value.first == "train.method must be sft or dpo"
+    assert exc.value.first == "train.method must be sft, dpo or grpo"
     with pytest.raises(SettingError, match=r"^build\.heldout must be in \[0, 1\)$"):
         dataclasses.replace(BuildConfig(), heldout=-0.1)
     with pytest.raises(SettingError, match="validation must be in"):

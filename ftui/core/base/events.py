@@ -62,6 +62,16 @@ class LogEvent(_Event):
     anchor_kl: NotRequired[float]
     reward_margin: NotRequired[float]
     reward_accuracy: NotRequired[float]
+    # GRPO: mean reward of the step's answers (the grader's 0/1 plus weighted terms), its spread
+    # within groups, the share of groups whose answers all got one reward (no signal), the answers'
+    # mean length in tokens, KL to the base, and the mean reward per cluster and per reward term.
+    reward: NotRequired[float]
+    reward_std: NotRequired[float]
+    frac_reward_zero_std: NotRequired[float]
+    completion_length: NotRequired[float]
+    kl: NotRequired[float]
+    cluster_reward: NotRequired[dict[str, float]]
+    reward_terms: NotRequired[dict[str, float]]
 
 
 class EvalEvent(_Event):
@@ -83,6 +93,21 @@ class ProbeEvent(_Event):
     fixed_ids: NotRequired[list[str]]
     broken_ids: NotRequired[list[str]]
     seconds: NotRequired[float]
+
+
+class SamplesEvent(_Event):
+    """GRPO: the latest sampled answers with their reward and the grader's reason (a few per log step)."""
+
+    step: int
+    samples: list[dict[str, Any]]
+
+
+class WarningEvent(_Event):
+    """Something to look at that does not stop the run (the reward rising while probes fall)."""
+
+    message: str
+    step: NotRequired[int]
+    reason: NotRequired[str]
 
 
 class CheckpointEvent(_Event):
@@ -148,6 +173,8 @@ EVENT_TYPES: dict[str, Any] = {  # TypedDict classes have no common static type
     "log": LogEvent,
     "eval": EvalEvent,
     "probe": ProbeEvent,
+    "samples": SamplesEvent,
+    "warning": WarningEvent,
     "checkpoint": CheckpointEvent,
     "early_stop": EarlyStopEvent,
     "cancelled": CancelledEvent,

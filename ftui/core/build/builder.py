@@ -19,7 +19,7 @@ from ftui.core.build import files as build_files
 from ftui.core.build.files import stem
 from ftui.core.build.heldout_split import keep_prompts_on_one_side, preserve_rows, split_roles
 from ftui.core.build.plan import normalise_ws, plan_build
-from ftui.core.build.rows import dpo_row, jsonl, pc_row, sft_row
+from ftui.core.build.rows import dpo_row, grpo_row, jsonl, pc_row, sft_row
 from ftui.core.build.store import SCHEMA, Build, BuildError, write_build
 from ftui.core.workspace.workspace import BuildConfig, SettingError, Workspace
 
@@ -54,7 +54,8 @@ def build(
             raise BuildError(f"unknown build format {f!r}; one of {', '.join(FORMATS)}")
     clusters = list(clusters) if clusters else None
 
-    plan, targets = plan_build(ws, clusters, opts, set(map(str, exclude_ids)))
+    rewards = opts.rewards or ws.train.method == "grpo"
+    plan, targets = plan_build(ws, clusters, opts, set(map(str, exclude_ids)), rewards=rewards)
     train, valid, held = split_roles(
         plan.examples, opts.heldout, opts.validation, opts.seed, by_evidence=opts.split_by_evidence
     )
@@ -66,37 +67,47 @@ def build(
         part.sort(key=lambda ex: (ex.kind != "correction", ex.cluster, ex.item.id))
 
     # eval.jsonl holds the held-out (test) rows, validation.jsonl the rows training evaluates on.
+    # A rewards build's failures without a correction have no answer to learn: GRPO files only.
     sft, dpo = build_files.method_files(build_files.SFT), build_files.method_files(build_files.DPO)
     files: dict[str, list[dict[str, Any]]] = {
-        stem(name): [sft_row(ex, ws) for ex in part] for name, part in zip(sft.names, (train, valid, held), strict=True)
+        stem(name): [sft_row(ex, ws) for ex in part if ex.kind != "failure"]
+        for name, part in zip(sft.names, (train, valid, held), strict=True)
     }
+    if rewards:
+        # GRPO trains on the failures only: the base already passes the anchors, so their groups
+        # would mostly share one reward and teach nothing; they stay in validation and test.
+        g_train, g_valid, g_held = map(stem, build_files.method_files(build_files.GRPO).names)
+        files[g_train] = [grpo_row(ex, ws) for ex in train if ex.kind in ("correction", "failure")]
+        files[g_valid] = [grpo_row(ex, ws) for ex in valid]
+        files[g_held] = [grpo_row(ex, ws) for ex in held]
     if preserve:
         # A file of its own: exports and hosted uploads read train.jsonl, and these answers are wrong.
         files["preserve"] = [sft_row(ex, ws) for ex in preserve]
     if "prompt-completion" in formats:
-        files["train_pc"] = [pc_row(ex, ws) for ex in train]
-        files["validation_pc"] = [pc_row(ex, ws) for ex in valid]
-        files["eval_pc"] = [pc_row(ex, ws) for ex in held]
+        files["train_pc"] = [pc_row(ex, ws) for ex in train if ex.kind != "failure"]
+        files["validation_pc"] = [pc_row(ex, ws) for ex in valid if ex.kind != "failure"]
+        files["eval_pc"] = [pc_row(ex, ws) for ex in held if ex.kind != "failure"]
     dpo_dropped: list[dict[str, Any]] = []
     for name, part in zip(map(stem, dpo.names), (train, valid, held), strict=True):
         rows = []
         for ex in part:
             if ex.kind != "correction":
-                continue  # anchors and preserved items have no preferred/rejected pair
+                continue  # anchors, preserved items and uncorrected failures have no preferred/rejected pair
             if normalise_ws(ex.target) == normalise_ws(ex.rejected or ""):
                 dpo_dropped.append({"id": ex.item.id, "reason": "chosen_equals_rejected"})
                 continue
             rows.append(dpo_row(ex, ws))
         files[name] = rows
 
+    targeted = ("correction", "failure")
     for ex in train:
-        if ex.kind == "correction":
+        if ex.kind in targeted:
             plan.per_cluster[ex.cluster]["train"] += 1
     for ex in held:
-        if ex.kind == "correction":
+        if ex.kind in targeted:
             plan.per_cluster[ex.cluster]["eval"] += 1
     for ex in valid:
-        if ex.kind == "correction":
+        if ex.kind in targeted:
             plan.per_cluster[ex.cluster]["validation"] += 1
 
     options = {
@@ -111,6 +122,7 @@ def build(
         "near_duplicate_threshold": opts.near_duplicate_threshold,
         "formats": formats,
         "exclude_ids": sorted(set(map(str, exclude_ids))),
+        **({"rewards": True} if rewards else {}),
     }
     texts = {name: jsonl(rows) for name, rows in files.items()}
     digest = hashlib.sha256()
@@ -122,9 +134,9 @@ def build(
     content_hash = digest.hexdigest()
     build_id = content_hash[:12]
 
-    n_train_corr = sum(ex.kind == "correction" for ex in train)
-    n_eval_corr = sum(ex.kind == "correction" for ex in held)
-    n_valid_corr = sum(ex.kind == "correction" for ex in valid)
+    n_train_corr = sum(ex.kind in targeted for ex in train)
+    n_eval_corr = sum(ex.kind in targeted for ex in held)
+    n_valid_corr = sum(ex.kind in targeted for ex in valid)
     counts = {
         "corrections": n_train_corr + n_valid_corr + n_eval_corr,
         "anchors": sum(ex.kind == "anchor" for ex in plan.examples),
@@ -143,6 +155,7 @@ def build(
         "dpo_validation": len(files["dpo_validation"]),
         "dpo_eval": len(files["dpo_eval"]),
         "dpo_dropped_identical": len(dpo_dropped),
+        **({f"{name}": len(files[name]) for name in ("grpo_train", "grpo_validation", "grpo_eval")} if rewards else {}),
         "discarded": len(plan.discarded),
         "discarded_by_reason": _count_by(plan.discarded, "reason"),
         "benchmark_excluded": len(set(plan.benchmark_excluded)),

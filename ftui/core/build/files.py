@@ -9,7 +9,8 @@ from pathlib import Path
 
 SFT = "sft"
 DPO = "dpo"
-METHODS = (SFT, DPO)
+GRPO = "grpo"
+METHODS = (SFT, DPO, GRPO)
 # Rows that teach nothing but the KL term (train.anchor_kl), whatever the method.
 PRESERVE = "preserve.jsonl"
 
@@ -25,10 +26,12 @@ class MethodFiles:
         return self.train, self.validation, self.held_out
 
 
-# SFT rows are conversations; DPO rows are preference pairs, in files of their own.
+# SFT rows are conversations; DPO rows are preference pairs; GRPO rows are prompts with the grader
+# that rewards their answers (a rewards build only); each in files of their own.
 _FILES = {
     SFT: MethodFiles("train.jsonl", "validation.jsonl", "eval.jsonl"),
     DPO: MethodFiles("dpo_train.jsonl", "dpo_validation.jsonl", "dpo_eval.jsonl"),
+    GRPO: MethodFiles("grpo_train.jsonl", "grpo_validation.jsonl", "grpo_eval.jsonl"),
 }
 
 
@@ -59,4 +62,4 @@ def eval_file(build_dir: Path | str, method: str) -> Path:
 
 def row_files() -> tuple[str, ...]:
     """Every file of a build that holds training-side rows (for a question about all of them)."""
-    return (*_FILES[SFT].names, *_FILES[DPO].names, PRESERVE)
+    return (*_FILES[SFT].names, *_FILES[DPO].names, *_FILES[GRPO].names, PRESERVE)

@@ -22,12 +22,14 @@ IN_BENCHMARK = "in_benchmark"
 EMPTY_CORRECTION = "empty_correction"
 NOT_IN_RUN_LOG = "not_in_run_log"
 NOT_A_MODEL_FAILURE = "not_a_model_failure"
+# A rewards build: a training child cannot call out to an LLM judge, so a judge-graded item gives no reward.
+JUDGE_GRADER = "judge_grader"
 
 
 @dataclass
 class Example:
     item: Item
-    kind: str  # "correction" | "anchor" | "preserve"
+    kind: str  # "correction" | "failure" (a rewards build's item without a usable correction) | "anchor" | "preserve"
     cluster: str  # failure label for corrections; the stratum for anchors
     target: str
     stratum: str  # the split's stratification key
@@ -55,10 +57,13 @@ def _benchmark_items(ws: Workspace) -> list[Item]:
 
 
 def plan_build(
-    ws: Workspace, clusters: list[str] | None, opts: BuildConfig, exclude_ids: set[str]
+    ws: Workspace, clusters: list[str] | None, opts: BuildConfig, exclude_ids: set[str], rewards: bool = False
 ) -> tuple[Plan, list[str]]:
+    """With `rewards` every failure of the targets becomes an example (its grader is the reward);
+    only benchmark items and judge-graded ones are discarded."""
     from ftui.core.curate import clusters as clusters_mod
     from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.grade.grading import spec_for
 
     log = load_run_log(ws)
     report = clusters_mod.cluster_failures(ws, log)
@@ -111,6 +116,21 @@ def plan_build(
             elif in_benchmark(item):
                 reason = IN_BENCHMARK
                 plan.benchmark_excluded.append(item.id)
+            if rewards and reason != IN_BENCHMARK and in_benchmark(item):
+                reason = IN_BENCHMARK
+                plan.benchmark_excluded.append(item.id)
+            if rewards and reason != IN_BENCHMARK and spec_for(ws, item).get("kind") == "judge":
+                reason = JUDGE_GRADER
+            if rewards and reason not in (IN_BENCHMARK, JUDGE_GRADER):
+                if reason is None:
+                    stats["corrected"] += 1
+                    assert corr is not None
+                    plan.examples.append(
+                        Example(item, "correction", label, corr.output, f"cluster:{label}", rejected=item.answer)
+                    )
+                else:
+                    plan.examples.append(Example(item, "failure", label, "", f"cluster:{label}", rejected=item.answer))
+                continue
             if reason:
                 plan.discarded.append({"id": item.id, "cluster": label, "reason": reason})
                 stats["discarded"] += 1

@@ -1,4 +1,5 @@
-"""The rows a build writes: chat (SFT), TRL's prompt/completion, and DPO preference pairs."""
+"""The rows a build writes: chat (SFT), TRL's prompt/completion, DPO preference pairs, and GRPO
+prompts with the grader that rewards their answers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from ftui.core.build.plan import Example
 from ftui.core.build.toolrows import with_tools
+from ftui.core.grade.grading import spec_for
 from ftui.core.workspace.prompts import messages_for, tools_of, with_answer
 from ftui.core.workspace.workspace import Workspace
 
@@ -48,6 +50,24 @@ def dpo_row(ex: Example, ws: Workspace) -> dict[str, Any]:
             "prompt": messages_for(ex.item, ws.prompt),
             "chosen": with_answer([], ex.target, tools),
             "rejected": with_answer([], ex.rejected or "", tools),
+        },
+        tools,
+    )
+
+
+def grpo_row(ex: Example, ws: Workspace) -> dict[str, Any]:
+    # The same grader spec and expected answer the evaluation grades with, so the reward during
+    # training and the pass in the comparison are one rule.
+    tools = tools_of(ex.item)
+    return with_tools(
+        {
+            "id": ex.item.id,
+            "cluster": ex.cluster,
+            "kind": ex.kind,
+            "prompt": messages_for(ex.item, ws.prompt),
+            "question": ex.item.question,
+            "expected": ex.item.expected,
+            "grader": spec_for(ws, ex.item),
         },
         tools,
     )

@@ -56,7 +56,7 @@ class Build:
             f"build {self.id}: {c['train']} train ({c['train_corrections']} corrections + "
             f"{c['train_anchors']} anchors), {c.get('validation', 0)} validation, {c['eval']} held out, "
             f"{c['dpo_train'] + c['dpo_eval'] + c.get('dpo_validation', 0)} DPO pairs, "
-            f"{c['discarded']} discarded"
+            f"{c['discarded']} discarded" + (f", {c['grpo_train']} GRPO prompts" if "grpo_train" in c else "")
         )
 
 
@@ -140,12 +140,15 @@ def resolve_build_path(path: Path | str) -> Build | None:
 
 
 def targeted_cluster(manifest: dict[str, Any]) -> str | None:
-    """The build's main cluster: the one with the most corrections (ties: the first targeted)."""
+    """The build's main cluster: the one with the most corrections, or failures in a rewards build
+    (ties: the first targeted)."""
     per = manifest.get("per_cluster") or {}
+    # A rewards build needs no corrections: its main cluster is the one with the most failures.
+    key = "items" if (manifest.get("options") or {}).get("rewards") else "corrected"
     best: str | None = None
     best_n = -1
     for name, stats in per.items():
-        n = int(stats.get("corrected", stats.get("train", 0)) or 0) if isinstance(stats, dict) else int(stats or 0)
+        n = int(stats.get(key, stats.get("train", 0)) or 0) if isinstance(stats, dict) else int(stats or 0)
         if n > best_n:
             best, best_n = name, n
     if best is None:

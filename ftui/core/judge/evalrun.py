@@ -137,7 +137,9 @@ def plan_eval(
     adapter: str | None = None,
     tuned_endpoint: dict[str, Any] | None = None,
     dir_name: str = EVAL_DIR,
+    only_ids: set[str] | None = None,
 ) -> EvalPlan:
+    """`only_ids` keeps just those benchmark items (a demo's short evaluation); None keeps all."""
     run_dir = Path(run_dir)
     run_cfg = runs.read_run_config(run_dir)
     build_dir = run_cfg.get("build_dir")
@@ -169,6 +171,8 @@ def plan_eval(
     shots = _fewshot_pool(ws, build_dir, target) if ws.eval.fewshot_k > 0 and build_dir else []
     items, dropped = [], []
     for it in bench.items:
+        if only_ids is not None and it.id not in only_ids:
+            continue
         if it.id in excluded:
             dropped.append(it.id)
             continue
@@ -280,6 +284,7 @@ def start_eval(
     limit: int | None = None,
     tuned_endpoint: dict[str, Any] | None = None,
     dir_name: str = EVAL_DIR,
+    only_ids: set[str] | None = None,
 ) -> tuple[Path, int]:
     """Plan and launch the evaluation child for a run; returns (run_dir, pid)."""
     run_dir = runs.find_run(ws, str(run_ref))
@@ -288,7 +293,7 @@ def start_eval(
         raise EvalError(
             f"{eval_dir(run_dir, dir_name)}: an evaluation of {run_dir.name} is already running (pid {state.pid})"
         )
-    plan = plan_eval(ws, run_dir, limit=limit, tuned_endpoint=tuned_endpoint, dir_name=dir_name)
+    plan = plan_eval(ws, run_dir, limit=limit, tuned_endpoint=tuned_endpoint, dir_name=dir_name, only_ids=only_ids)
     write_plan(plan)
     extra = ["--dir", dir_name] if dir_name != EVAL_DIR else []
     pid = jobs.start_child(["eval", str(run_dir.resolve()), *extra], eval_dir(run_dir, dir_name), LOG)

@@ -45,6 +45,8 @@ TRAIN_KEYS = (
     "device",
     "dtype",
 )
+# Settings only a GRPO run reads: listed for GRPO runs alone.
+GRPO_KEYS = ("num_generations", "max_completion_length", "temperature", "kl_beta", "reward_terms")
 
 
 def loss_summary(run_dir: Path | str) -> dict[str, Any]:
@@ -59,10 +61,16 @@ def loss_summary(run_dir: Path | str) -> dict[str, Any]:
         "early_stopped": False,
         "runtime_s": None,
         "state": None,
+        "rewards": [],
+        "warnings": [],
     }
     for ev in evs:
         kind = ev["type"]
+        if kind == "warning":
+            out["warnings"].append(ev.get("message"))
         if kind == "log":
+            if isinstance(ev.get("reward"), (int, float)):
+                out["rewards"].append((ev.get("step"), ev["reward"], ev.get("frac_reward_zero_std")))
             if out["first_loss"] is None:
                 out["first_loss"] = ev.get("loss")
             out["last_loss"], out["steps"] = ev.get("loss"), ev.get("step")
@@ -239,8 +247,33 @@ def _training_data(e: Evidence) -> list[str]:
     lines.append(f"Discarded {n_discarded}" + (f": {why}." if why else "."))
     if counts.get("dpo_train"):
         lines.append(f"Preference pairs: {counts.get('dpo_train')} train, {counts.get('dpo_eval', 0)} eval.")
+    if e.config.get("method") == "grpo":
+        lines.append(
+            f"GRPO: {plural(counts.get('grpo_train', 0), 'prompt')} of the targeted clusters' failures, no corrections "
+            "needed: each answer sampled during training was rewarded by its item's own grader, the one this "
+            "comparison grades with."
+        )
     lines.append("")
     return lines
+
+
+def _reward_line(loss: dict[str, Any]) -> list[str]:
+    """GRPO: the mean reward at the start and the end of the run (5 logged steps each), and warnings."""
+    rewards = loss.get("rewards") or []
+    if not rewards:
+        return []
+    head, tail = rewards[:5], rewards[-5:]
+
+    def mean(part: list[tuple[Any, ...]], i: int) -> float | None:
+        vals = [p[i] for p in part if isinstance(p[i], (int, float))]
+        return sum(vals) / len(vals) if vals else None
+
+    out = [
+        f"- Reward (mean of the first and last {len(tail)} logged steps): {num(mean(head, 1), '.3f')} → "
+        f"{num(mean(tail, 1), '.3f')}; groups without signal {pct(mean(head, 2))} → {pct(mean(tail, 2))}"
+    ]
+    out += [f"- Warning during training: {w}" for w in loss.get("warnings") or []]
+    return out
 
 
 def _drafted_lines(e: Evidence) -> list[str]:
@@ -419,11 +452,17 @@ def _run_details(e: Evidence) -> list[str]:
         "## Run details",
         "",
         f"- Dataset hash: `{e.manifest.get('hash') or report.get('dataset_hash') or 'unknown'}`",
-        "- Training config: " + ", ".join(f"{k}={cfg[k]}" for k in TRAIN_KEYS if cfg.get(k) is not None),
+        "- Training config: "
+        + ", ".join(
+            f"{k}={cfg[k]}"
+            for k in TRAIN_KEYS + (GRPO_KEYS if cfg.get("method") == "grpo" else ())
+            if cfg.get(k) is not None
+        ),
         f"- Loss: best eval loss {num(loss['best_eval_loss'])} at step {num(loss['best_step'], '')}; "
         f"train loss {num(loss['first_loss'])} → {num(loss['last_loss'])} over {num(loss['steps'], '')} steps"
         + (" (early stopped)" if loss["early_stopped"] else "")
         + (f"; trained in {duration(loss['runtime_s'])}" if loss.get("runtime_s") else ""),
+        *_reward_line(loss),
         "",
         "| slice | items | base | fine-tuned | change |",
         "|---|---|---|---|---|",

@@ -15,6 +15,8 @@ from ftui.core.runs.probes import rates as probe_rates
 from ftui.core.runs.text import event_message
 
 Point = tuple[int, float]
+# A GRPO log event's figures beside the loss (ftui.core.base.events.LogEvent).
+GRPO_LOG_FIELDS = ("reward", "reward_std", "frac_reward_zero_std", "completion_length", "kl", "cluster_reward")
 # (step, targeted cluster's pass rate, anchors' pass rate) of one graded probe
 ProbePoint = tuple[int, float | None, float | None]
 
@@ -30,6 +32,7 @@ class FoldDelta:
     train: list[Point] = field(default_factory=list)
     eval: list[Point] = field(default_factory=list)
     probes: list[ProbePoint] = field(default_factory=list)
+    rewards: list[Point] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +56,11 @@ class RunFold:
     evals: list[Point] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
     last_checkpoint: str | None = None
+    # GRPO: every logged step's mean reward, the latest `samples` event, and the warnings so far
+    rewards: list[Point] = field(default_factory=list)
+    reward_stats: dict[str, Any] = field(default_factory=dict)  # the latest log's GRPO figures
+    samples: dict[str, Any] | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     adapter: str | None = None
     error: str | None = None
     hint: str | None = None
@@ -89,6 +97,10 @@ class RunFold:
         elif kind == "probe":
             self.probes.append(ev)
             delta.probes.append((int(ev.get("step") or 0), *probe_rates(ev)))
+        elif kind == "samples":
+            self.samples = ev
+        elif kind == "warning":
+            self.warnings.append(ev)
         elif kind == "checkpoint":
             self.last_checkpoint = ev.get("path") or self.last_checkpoint
         elif kind == "finished":
@@ -120,6 +132,11 @@ class RunFold:
             self.last_log = (t, step)
         if self.loss is not None:
             delta.train.append((step, self.loss))
+        reward = _num(ev.get("reward"))
+        if reward is not None:
+            self.reward_stats = {k: ev[k] for k in GRPO_LOG_FIELDS if k in ev}
+            self.rewards.append((step, reward))
+            delta.rewards.append((step, reward))
 
     def _eval(self, ev: dict[str, Any], delta: FoldDelta) -> None:
         loss = _num(ev.get("eval_loss"))

@@ -35,6 +35,9 @@ def plan(ws: Workspace, manifest: dict[str, Any], cap: int) -> dict[str, Any] | 
     if cap <= 0 or "validation_ids" not in manifest:
         return None
     target = targeted_cluster(manifest)
+    # A rewards build (GRPO) trains on every target cluster at once, so its probes cover them all.
+    rewards = bool((manifest.get("options") or {}).get("rewards"))
+    targets = set(manifest.get("target_clusters") or []) if rewards else {target}
     anchors = set(manifest.get("anchor_ids") or [])
     log = load_run_log(ws)
     cluster_items, anchor_items = [], []
@@ -54,7 +57,7 @@ def plan(ws: Workspace, manifest: dict[str, Any], cap: int) -> dict[str, Any] | 
         }
         if vid in anchors:
             anchor_items.append({**row, "role": ANCHOR})
-        elif it.label == target:
+        elif it.label in targets:
             cluster_items.append({**row, "role": CLUSTER})
     n_anchor = min(len(anchor_items), cap // 2)
     n_cluster = min(len(cluster_items), cap - n_anchor)

@@ -70,8 +70,11 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
     cfg = train_settings(ws, overrides)
     needed = build_files.train_file(build_dir, cfg["method"])
     if not needed.is_file():
+        hint = " (build it with build.rewards or train.method: grpo)" if cfg["method"] == "grpo" else ""
         raise InputError(
-            needed, None, f"build {build_dir.name} has no {needed.name}: it cannot train with {cfg['method'].upper()}"
+            needed,
+            None,
+            f"build {build_dir.name} has no {needed.name}: it cannot train with {cfg['method'].upper()}{hint}",
         )
     if cfg.get("accelerate_config"):
         from ftui.core.runs.accelerate_checks import check_launch

@@ -46,6 +46,8 @@ def event_message(ev: dict[str, Any]) -> str | None:
         return str(ev.get("message", ""))
     if kind == "started":
         return started_text(ev)
+    if kind == "warning":
+        return "warning: " + str(ev.get("message", ""))
     if kind == "early_stop":
         return f"early stop at step {ev.get('step')} (best {ev.get('best_eval_loss')} @ {ev.get('best_step')})"
     if kind == "finished":
@@ -74,6 +76,12 @@ def format_event(ev: dict[str, Any]) -> str | None:
             parts.append(f"{ev['memory_mb']:.0f} MB")
         if ev.get("anchor_kl") is not None:
             parts.append(f"anchor KL {ev['anchor_kl']:.4f}")
+        if ev.get("reward") is not None:
+            parts.append(f"reward {ev['reward']:.3f}")
+        if ev.get("frac_reward_zero_std") is not None:
+            parts.append(f"no-signal groups {ev['frac_reward_zero_std']:.0%}")
+        if ev.get("completion_length") is not None:
+            parts.append(f"answer {ev['completion_length']:.0f} tok")
         text = "  ".join(parts)
     elif kind == "eval":
         text = f"eval  step {ev['step']}  eval_loss {num(ev.get('eval_loss'))}"
@@ -106,6 +114,13 @@ def format_event(ev: dict[str, Any]) -> str | None:
             text += f"\n  hint: {ev['hint']}"
     elif kind == "status":
         text = str(ev.get("message"))
+    elif kind == "warning":
+        text = f"WARNING: {ev.get('message')}"
+    elif kind == "samples":
+        shown = ev.get("samples") or []
+        text = f"samples  step {ev.get('step')}  " + "  ".join(
+            f"[{s.get('reward', 0):.0f}] {str(s.get('answer', ''))[:40]}" for s in shown[:3]
+        )
     else:
         text = f"{kind} " + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("v", "type", "t"))
     return f"{stamp}  {text}"

@@ -36,10 +36,12 @@ from ftui.core.logs.passrule import PassRule, PassRuleConfig
 CONFIG_NAME = "ftui.yaml"
 
 GRADER_KINDS = ("exact", "normalized", "contains", "regex", "json_fields", "judge", "tool_call")
-TRAIN_METHODS = ("sft", "dpo")
+TRAIN_METHODS = ("sft", "dpo", "grpo")
 DEVICES = ("auto", "cpu", "cuda")
 SELECT_BY = ("eval_loss", "probes")
 DTYPES = ("auto", "fp32", "bf16")
+# Extra GRPO reward terms train.reward_terms may weigh in beside the item's grader.
+REWARD_TERMS = ("length", "json")
 # How the tool_call grader compares arguments (ftui.core.grade.toolgrade).
 TOOL_CALL_ARGUMENTS = ("equal", "keys", "schema")
 
@@ -111,6 +113,10 @@ class BuildConfig:
     seed: int = 0
     max_length: int = 1024
     near_duplicate_threshold: float = 0.9
+    # A build for grader-rewarded training (GRPO): every failure of the target clusters becomes an
+    # example whether or not it has a correction, its rows carrying the item's grader and expected
+    # answer. A workspace whose train.method is grpo builds this way without the setting.
+    rewards: bool = False
 
     SECTION: ClassVar[str] = "build"
 
@@ -170,12 +176,27 @@ class TrainConfig:
     processes: int = 0
     # An accelerate config file (DeepSpeed, FSDP, several machines), relative to the workspace.
     accelerate_config: str | None = None
+    # GRPO: answers sampled per prompt (a group; its rewards are compared with each other), their
+    # length in tokens and sampling temperature. A step takes grad_accum prompts, one group each.
+    num_generations: int = 8
+    max_completion_length: int = 64
+    temperature: float = 1.0
+    # GRPO: weight of KL(tuned || base) in the loss, the base being the model with its adapter off
+    # (no second copy). 0 drops the term and its extra forward pass; a little keeps the answers the
+    # base already gets right from drifting while the reward pulls.
+    kl_beta: float = 0.02
+    # GRPO: extra reward terms added to the grader's 0/1 with these weights: `length` (1 when the
+    # answer is no longer than `max_chars`, falling to 0 at twice that), `json` (1 when the answer
+    # holds a JSON object). {} or none: the grader alone.
+    reward_terms: dict[str, Any] = field(default_factory=dict)
 
     SECTION: ClassVar[str] = "train"
 
     def __post_init__(self) -> None:
         problems = _Problems(self.SECTION)
-        problems.require(self.method in TRAIN_METHODS, "method", f"must be {' or '.join(TRAIN_METHODS)}")
+        problems.require(
+            self.method in TRAIN_METHODS, "method", f"must be {', '.join(TRAIN_METHODS[:-1])} or {TRAIN_METHODS[-1]}"
+        )
         problems.require(self.lora_r >= 1, "lora_r", "must be at least 1")
         problems.require(self.lora_alpha >= 1, "lora_alpha", "must be at least 1")
         problems.require(self.learning_rate > 0, "learning_rate", "must be above 0")
@@ -191,6 +212,15 @@ class TrainConfig:
         problems.require(self.select_by in SELECT_BY, "select_by", f"must be {' or '.join(SELECT_BY)}")
         problems.require(self.processes >= 0, "processes", "must be 0 or more")
         problems.require(self.dtype in DTYPES, "dtype", f"must be {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
+        problems.require(self.num_generations >= 2, "num_generations", "must be at least 2 (a group compares answers)")
+        problems.require(self.max_completion_length >= 1, "max_completion_length", "must be at least 1")
+        problems.require(self.temperature > 0, "temperature", "must be above 0")
+        problems.require(self.kl_beta >= 0, "kl_beta", "must be 0 or more")
+        problems.require(
+            isinstance(self.reward_terms, dict) and set(self.reward_terms) <= set(REWARD_TERMS),
+            "reward_terms",
+            f"takes only {', '.join(REWARD_TERMS)} (name: weight, or name: {{weight: W, ...}})",
+        )
         problems.raise_any()
 
     @classmethod

@@ -27,7 +27,16 @@ _LOG_EXTRAS = {
     "mean_token_accuracy": "token_accuracy",
     # KL(base || tuned) on anchor answers, when train.anchor_kl holds anchors to the base model.
     "anchor_kl": "anchor_kl",
+    # GRPO (TRL's metric names): the reward and whether groups carry signal.
+    "reward": "reward",
+    "reward_std": "reward_std",
+    "frac_reward_zero_std": "frac_reward_zero_std",
+    "completions/mean_length": "completion_length",
+    "kl": "kl",
 }
+# GRPO metrics logged per cluster (by the grader reward) and per reward function (by TRL).
+_CLUSTER_PREFIX = "cluster_reward/"
+_TERM_PREFIX, _TERM_SUFFIX = "rewards/", "/mean"
 
 
 class BestTracker:
@@ -115,6 +124,7 @@ class EventsCallback(TrainerCallback):
         tokenizer=None,
         probes=None,
         stop_broken_anchors: int = 0,
+        probe_every: int = 0,
     ):
         self.events_path = Path(events_path)
         self.run_dir = Path(run_dir)
@@ -126,6 +136,14 @@ class EventsCallback(TrainerCallback):
         # A ProbeRunner (ftui.engine.train.probes) answering the validation probe set at each evaluation.
         self.probes = probes
         self.stop_broken_anchors = int(stop_broken_anchors or 0)
+        # GRPO has no eval loss: the probes run every `probe_every` steps (and once before the first
+        # step, the base's baseline), and the reward-hacking guard compares them with the reward.
+        self.probe_every = int(probe_every or 0)
+        # GRPO: where the latest sampled answers come from (the grader reward function's `take`).
+        self.samples = None
+        self.rewards: list[tuple[int, float]] = []
+        self.probe_events: list[dict] = []
+        self._warned: set[str] = set()
         self.writer: EventWriter | None = None
         self.cancelled = False
         self.early_stopped = False
@@ -150,8 +168,37 @@ class EventsCallback(TrainerCallback):
             self.writer = EventWriter(self.events_path)
         self._last_log_time = time.monotonic()
         self._last_tokens = state.num_input_tokens_seen or 0
+        if self.probe_every and self.probes is not None and not self.probe_events and kwargs.get("model") is not None:
+            self._probe(state, kwargs["model"])
+
+    def resume_from(self, events: list[dict]) -> None:
+        """A resumed GRPO run keeps its rewards and probes, so the guard still compares with the start."""
+        f = fold_run(events)
+        self.rewards = list(f.rewards)
+        self.probe_events = list(f.probes)
+        self._warned = {str(w.get("reason")) for w in f.warnings}
+
+    def _probe(self, state, model) -> None:
+        from ftui.core.runs.reward_guard import check
+
+        assert self.probes is not None
+        probe = {"step": state.global_step, **self.probes.run(model)}
+        self.probe_events.append(probe)
+        self._emit(state, "probe", **probe)
+        for warning in check(self.rewards, self.probe_events):
+            if warning["reason"] not in self._warned:
+                self._warned.add(warning["reason"])
+                self._emit(state, "warning", **warning)
 
     def on_step_end(self, args, state, control, **kwargs):
+        step = state.global_step
+        if (
+            self.probe_every
+            and self.probes is not None
+            and step % self.probe_every == 0
+            and kwargs.get("model") is not None
+        ):
+            self._probe(state, kwargs["model"])
         if not self.cancelled and self._stop_wanted():
             self.cancelled = True
             control.should_training_stop = True
@@ -183,7 +230,27 @@ class EventsCallback(TrainerCallback):
         for key, name in _LOG_EXTRAS.items():
             if isinstance(logs.get(key), (int, float)):
                 fields[name] = float(logs[key])
+        clusters = {
+            k[len(_CLUSTER_PREFIX) :]: round(float(v), 4)
+            for k, v in logs.items()
+            if k.startswith(_CLUSTER_PREFIX) and isinstance(v, (int, float))
+        }
+        terms = {
+            k[len(_TERM_PREFIX) : -len(_TERM_SUFFIX)]: round(float(v), 4)
+            for k, v in logs.items()
+            if k.startswith(_TERM_PREFIX) and k.endswith(_TERM_SUFFIX) and isinstance(v, (int, float))
+        }
+        if clusters:
+            fields["cluster_reward"] = clusters
+        if terms:
+            fields["reward_terms"] = terms
         self._emit(state, "log", **fields)
+        if "reward" in fields:
+            self.rewards.append((state.global_step, fields["reward"]))
+        if self.samples is not None:
+            shown = self.samples()
+            if shown:
+                self._emit(state, "samples", step=state.global_step, samples=shown)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         metrics = dict(metrics or {})

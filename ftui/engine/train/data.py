@@ -114,6 +114,33 @@ def dpo_row(path: Path, lineno: int, row: dict, render=None) -> dict:
     return out
 
 
+def grpo_row(path: Path, lineno: int, row: dict, render=None) -> dict:
+    """A prompt and what grades its answers. The grader spec and tools ride as JSON text: a dataset
+    column needs one type, and specs differ in their keys."""
+    prompt = row.get("prompt")
+    if row.get("tools"):
+        # Tools as the fallback renders them (in the system turn); a template that renders tools
+        # itself is not used here, since TRL applies the chat template to the prompt on its own.
+        prompt = toolcalls.fallback_messages(prompt, toolcalls.load_tools(row.get("tools"))) if prompt else prompt
+    grader = row.get("grader")
+    if not isinstance(grader, dict) or not isinstance(grader.get("kind"), str):
+        raise InputError(path, lineno, "`grader` must be a grader spec with a `kind`")
+    if grader["kind"] == "judge":
+        raise InputError(path, lineno, "a judge grader cannot reward answers inside the training child")
+    expected = row.get("expected")
+    if expected is not None and not isinstance(expected, str):
+        raise InputError(path, lineno, "`expected` must be text")
+    return {
+        "prompt": _check_messages(path, lineno, prompt, "prompt"),
+        "id": str(row.get("id") or f"line {lineno}"),
+        "cluster": str(row.get("cluster") or ""),
+        "question": str(row.get("question") or ""),
+        "expected": expected or "",
+        "grader": json.dumps(grader, sort_keys=True),
+        "item_tools": json.dumps(row["tools"]) if row.get("tools") else "",
+    }
+
+
 def read_split(build_dir: Path, method: str, split: str, tok=None) -> list[dict]:
     """Rows of one split ("train" | "eval") converted for the method; a missing eval file is an empty split.
 
@@ -125,7 +152,7 @@ def read_split(build_dir: Path, method: str, split: str, tok=None) -> list[dict]
         if split == "eval":
             return []
         raise InputError(path, None, f"build has no {path.name} (was it built for {method.upper()}?)")
-    convert = sft_row if method == "sft" else dpo_row
+    convert = {"sft": sft_row, "dpo": dpo_row, "grpo": grpo_row}[method]
     rows = _read_rows(path)
     render = tok if tok is not None and has_tools(build_dir) and toolrender.renders_tools(tok) else None
     return [convert(path, lineno, row, render) for lineno, row in rows]

@@ -140,6 +140,9 @@ def _train(run_dir, events_path, resume, status, stop, writer, heartbeat, t0):
     from ftui.core.judge.evalrun import preserves
 
     train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(dataclasses.asdict(train)))
+    if method == "grpo":
+        # GRPO has no eval loss to choose by: the graded probes watch it, and the last weights are the adapter.
+        eval_ds = None
     status(f"device: {plan.describe()}; {len(train_ds)} train / {len(eval_ds) if eval_ds else 0} eval examples")
     from ftui.engine.weights.device import emulated_bf16_warning
 
@@ -157,6 +160,8 @@ def _train(run_dir, events_path, resume, status, stop, writer, heartbeat, t0):
     if has_tools(build_dir):
         # Rows with tools are rendered as this model's template renders them (or by the fallback).
         train_ds, eval_ds = load_datasets(build_dir, method, kl_rows=preserves(dataclasses.asdict(train)), tok=tok)
+        if method == "grpo":
+            eval_ds = None
 
     ckpt_dir = run_dir / "checkpoints"
     adapter_dir = run_dir / "adapter"
@@ -167,7 +172,7 @@ def _train(run_dir, events_path, resume, status, stop, writer, heartbeat, t0):
     tracker = BestTracker.from_events(prior, train.patience, select_by=select_by)
     probe_runner = None
     # Only rank 0 runs the probes; the early-stop decision they feed is broadcast to the others.
-    if eval_ds is not None and is_main_process():
+    if (eval_ds is not None or method == "grpo") and is_main_process():
         from ftui.core.runs import probes as core_probes
 
         probe_set = core_probes.read(run_dir)
@@ -185,10 +190,18 @@ def _train(run_dir, events_path, resume, status, stop, writer, heartbeat, t0):
         adapter_dir,
         probes=probe_runner,
         stop_broken_anchors=train.stop_broken_anchors,
+        probe_every=train.eval_steps if method == "grpo" else 0,
     )
     trainer = make_trainer(
         train, plan, model, tok, train_ds, eval_ds, ckpt_dir, callbacks=[callback], build_dir=build_dir
     )
+    if method == "grpo":
+        callback.samples = trainer.grader_reward.take
+        callback.resume_from(prior)
+        status(
+            f"GRPO: {train.num_generations} answers per prompt, ≤{train.max_completion_length} tokens, "
+            f"temperature {train.temperature}, KL weight {train.kl_beta}; reward = each item's own grader"
+        )
     anchors = getattr(trainer, "anchors", None)
     if anchors is not None:
         status(f"anchor KL: {len(anchors)} anchor answers held to the base, {anchors.batch_size} per step")
@@ -295,7 +308,11 @@ def make_trainer(
         from ftui.engine.train.sft_loss import sft_trainer_class
 
         return sft_trainer_class(plan.device)(anchor_kl=cfg.anchor_kl, **common)
-    # TrainConfig allows sft or dpo only.
+    if cfg.method == "grpo":
+        from ftui.engine.train.grpo import grpo_trainer
+
+        return grpo_trainer(cfg, common)
+    # TrainConfig allows sft, dpo or grpo only.
     from ftui.core.judge.evalrun import preserves
     from ftui.engine.train.data import anchor_rows
     from ftui.engine.train.dpo_loss import AnchorBatches, dpo_trainer_class
@@ -348,6 +365,10 @@ def training_args(cfg: TrainConfig, plan, output_dir: Path, has_eval: bool):
 
         # Loss on the completion (the assistant turn) only: the prompt tokens get label -100.
         return SFTConfig(completion_only_loss=True, **common)
+    if method == "grpo":
+        from ftui.engine.train.grpo import grpo_config
+
+        return grpo_config(cfg, common)
     from trl import DPOConfig
 
     rpo = cfg.rpo_alpha

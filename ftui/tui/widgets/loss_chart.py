@@ -1,6 +1,7 @@
 """Train and eval loss on one plot, redrawn a few times a second however fast points arrive.
 
-Graded probes, when the run has them, share the plot on a right-hand axis: the targeted cluster's
+A GRPO run draws its mean reward instead of the train loss (with no KL weight its loss is ~0 by
+design, and it is the reward that should rise). Graded probes, when the run has them, share the plot on a right-hand axis: the targeted cluster's
 pass rate and the anchors' pass rate (0 to 1) at each eval step.
 
 The per-step train loss of small batches jumps too much to read a trend from, so by default the
@@ -51,6 +52,7 @@ class LossChart(PlotextPlot):
         self.train: list[tuple[float, float]] = []
         self.eval: list[tuple[float, float]] = []
         self.probes: list[tuple[int, float | None, float | None]] = []
+        self.rewards: list[tuple[float, float]] = []
         self.title = "loss"
         self.smooth = True
         self._dirty = True
@@ -68,15 +70,17 @@ class LossChart(PlotextPlot):
         self.train.clear()
         self.eval.clear()
         self.probes.clear()
+        self.rewards.clear()
         self.title = title
         self._dirty = True
 
-    def add(self, train=(), eval=(), probes=()) -> None:
+    def add(self, train=(), eval=(), probes=(), rewards=()) -> None:
         """Buffer points; the next tick of the throttle draws them."""
         self.train.extend(train)
         self.eval.extend(eval)
         self.probes.extend(probes)
-        if train or eval or probes:
+        self.rewards.extend(rewards)
+        if train or eval or probes or rewards:
             self._dirty = True
 
     def toggle_smoothing(self) -> bool:
@@ -100,7 +104,14 @@ class LossChart(PlotextPlot):
         plt.clear_figure()
         plt.title(self.title)
         plt.xlabel("step")
-        if self.train:
+        if self.rewards:
+            xs, ys = (list(v) for v in zip(*self.rewards, strict=False))
+            if self.smooth and len(ys) > 1:
+                plt.plot(xs, ys, marker="braille", color=self._faint(TRAIN_COLOR))
+                plt.plot(xs, ema(ys), label=f"reward (EMA {SMOOTHING})", marker="braille", color=TRAIN_COLOR)
+            else:
+                plt.plot(xs, ys, label="reward", marker="braille", color=TRAIN_COLOR)
+        elif self.train:
             xs, ys = (list(v) for v in zip(*self.train, strict=False))
             if self.smooth and len(ys) > 1:
                 plt.plot(xs, ys, marker="braille", color=self._faint(TRAIN_COLOR))
@@ -120,7 +131,7 @@ class LossChart(PlotextPlot):
                 plt.plot(list(xs), list(ys), label=label, marker=marker, color=color, yside="right")
         if self.probes:
             plt.ylim(0, 1, yside="right")
-        if not self.train and not self.eval:
+        if not self.train and not self.eval and not self.rewards:
             # An empty canvas with a note, rather than axes around nothing.
             plt.title(f"{self.title} · waiting for the first step")
             plt.plot([0, 1], [0, 0], marker=" ")

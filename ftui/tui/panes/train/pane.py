@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -54,6 +55,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
   last probe's pass counts and the learning rate.
 * The train loss is drawn smoothed (an exponential moving average, TensorBoard's 0.6) over the
   raw per-step curve in a faint colour; **s** switches the smoothing off and on.
+* A GRPO run draws its mean reward (each item's grader passing its sampled answers) instead of
+  the loss, and shows the share of groups with no signal, the answers' length and the KL to the
+  base; under the chart, the latest sampled answers with their reward and the grader's reason.
+  A warning in the detail line means the reward rose while the validation probes fell.
 * **x** cancels the attached run after a confirmation; it stops at the next step, saves a
   checkpoint and ends as *cancelled*.
 * **r** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
@@ -106,6 +111,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
                 yield ProgressBar(total=None, show_eta=False, id="tr-progress")
                 yield Static("", id="tr-detail", classes="muted")
                 yield LossChart(id="tr-chart")
+                yield Static("", id="tr-samples", classes="muted -hidden")
                 yield Log(id="tr-log", max_lines=2000, classes="-hidden")
         yield from self.compose_footer()
 
@@ -159,6 +165,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         self.tail = jobs.Tail(run_dir / "events.jsonl")
         chart = self.query_one("#tr-chart", LossChart)
         chart.clear(title=f"loss · {run_dir.name}")
+        self.query_one("#tr-samples", Static).add_class("-hidden")
         log = self.query_one("#tr-log", Log)
         log.clear()
         self._log_offset = 0
@@ -205,7 +212,10 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
             return
         before = self.view.state
         delta = self.view.apply(events)
-        self.query_one("#tr-chart", LossChart).add(delta.train, delta.eval, delta.probes)
+        chart = self.query_one("#tr-chart", LossChart)
+        if delta.rewards and not chart.rewards:
+            chart.title = f"reward · {self.view.run_id}"
+        chart.add(delta.train, delta.eval, delta.probes, delta.rewards)
         self._render_stats()
         if self.view.state != before and not quiet:
             self.load_runs()
@@ -223,6 +233,11 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         v = self.view
         self.query_one("#tr-stats", Static).update(v.stats_line())
         self.query_one("#tr-detail", Static).update(v.detail_line())
+        lines = v.samples_lines()
+        strip = self.query_one("#tr-samples", Static)
+        # Plain text: answers hold brackets that markup would read as tags.
+        strip.update(Text("\n".join(lines)))
+        strip.set_class(not lines, "-hidden")
         bar = self.query_one("#tr-progress", ProgressBar)
         if v.max_steps:
             bar.update(total=v.max_steps, progress=v.step)

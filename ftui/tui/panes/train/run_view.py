@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftui.core.base.formatting import duration
+from ftui.core.base.formatting import clip, duration
 from ftui.core.runs.fold import FoldDelta, Point, ProbePoint, RunFold
 from ftui.core.runs.text import probe_text
 
@@ -19,6 +19,7 @@ class RunView(RunFold):
     train_points: list[Point] = field(default_factory=list)
     eval_points: list[Point] = field(default_factory=list)
     probe_points: list[ProbePoint] = field(default_factory=list)
+    reward_points: list[Point] = field(default_factory=list)
 
     def apply(self, events: Iterable[dict[str, Any]]) -> FoldDelta:
         """Fold new events in; returns the new loss points and probe rates for the chart."""
@@ -26,6 +27,7 @@ class RunView(RunFold):
         self.train_points.extend(delta.train)
         self.eval_points.extend(delta.eval)
         self.probe_points.extend(delta.probes)
+        self.reward_points.extend(delta.rewards)
         return delta
 
     def stats_line(self) -> str:
@@ -34,7 +36,17 @@ class RunView(RunFold):
             parts.append(f"step {self.step}/{self.max_steps}")
         if self.state == "running":
             parts.append(f"ETA {duration(self.eta_s)}")
-        if self.loss is not None:
+        r = self.reward_stats
+        if r:
+            # GRPO: the reward is the curve that moves (with no KL weight the loss is ~0 by design).
+            parts.append(f"reward {r['reward']:.3f}")
+            if r.get("frac_reward_zero_std") is not None:
+                parts.append(f"no-signal groups {r['frac_reward_zero_std']:.0%}")
+            if r.get("completion_length") is not None:
+                parts.append(f"answer {r['completion_length']:.0f} tok")
+            if r.get("kl") is not None:
+                parts.append(f"KL {r['kl']:.4f}")
+        elif self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         if self.tokens_per_s is not None:
             parts.append(f"{self.tokens_per_s:,.0f} tok/s")
@@ -47,6 +59,17 @@ class RunView(RunFold):
         if self.lr is not None:
             parts.append(f"lr {self.lr:.2e}")
         return " · ".join(parts)
+
+    def samples_lines(self, width: int = 100) -> list[str]:
+        """The strip of the latest sampled answers: reward, cluster, the answer, the grader's reason."""
+        if not self.samples:
+            return []
+        lines = [f"latest answers @ step {self.samples.get('step')} (reward · item · answer — grader)"]
+        for s in self.samples.get("samples") or []:
+            mark = "✔" if s.get("reward", 0) >= 1 else "✘" if not s.get("reward") else "~"
+            answer = "".join(ch if ch.isprintable() else "�" for ch in str(s.get("answer") or ""))
+            lines.append(clip(f"{mark} {s.get('reward', 0):.2f} · {s.get('id')} · {answer} — {s.get('reason')}", width))
+        return lines
 
     def detail_line(self) -> str:
         if self.error:
