@@ -1,6 +1,6 @@
-"""Pages written from the code, so they cannot drift from it: the layers and packages (from
-pyproject.toml's import-linter contracts and each package's docstring) and the workbench's keys
-(from the Textual bindings).
+"""Pages written from the code, so they cannot drift from it: the layers and packages, from
+pyproject.toml's import-linter contracts and each package's docstring. (The keys page is checked
+against the key map by tests/tui/test_keys.py.)
 
 `python docs/hooks.py` rewrites them; as an mkdocs hook it only checks them, and a stale page is a
 warning, which `mkdocs build --strict` (part of `make test`) turns into a failure.
@@ -9,12 +9,7 @@ warning, which `mkdocs build --strict` (part of `make test`) turns into a failur
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import logging
-import pkgutil
-import re
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -89,78 +84,7 @@ def layers_page(pyproject: Path = ROOT / "pyproject.toml") -> str:
     return "\n".join(out)
 
 
-def _key_name(key: str) -> str:
-    names = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]", "plus": "+", "minus": "-"}
-    return " / ".join(f"`{names.get(k.strip(), k.strip())}`" for k in key.split(","))
-
-
-def _title(cls: type) -> str:
-    words = re.findall(r"[A-Z][a-z]*", cls.__name__)
-    return " ".join([words[0], *(w.lower() for w in words[1:])])
-
-
-# Titles the class names do not say; any other class is titled from its name.
-TITLES = {
-    "FtuiApp": "Everywhere",
-    "RowTable": "Every table",
-    "InitApp": "The init screen (opening a folder that has a log but no ftui.yaml)",
-}
-
-
-def _binding_classes() -> list[type]:
-    """Every class of ftui.tui that declares its own BINDINGS: the app first, then the panes in
-    their key order, then the rest."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import ftui.tui
-
-    found: list[type] = []
-    for info in pkgutil.walk_packages(ftui.tui.__path__, "ftui.tui."):
-        module = importlib.import_module(info.name)
-        for cls in vars(module).values():
-            if inspect.isclass(cls) and cls.__module__ == module.__name__ and "BINDINGS" in cls.__dict__:
-                found.append(cls)
-    from ftui.tui.app import PANES
-
-    order = ["FtuiApp", *(f"{mode.title()}Pane" for _, mode, _ in PANES)]
-    # After the app and its panes: the panes' own screens, then the shared dialogs and widgets.
-    places = ("ftui.tui.panes.", "ftui.tui.dialogs.", "ftui.tui.widgets.")
-
-    def rank(cls: type) -> tuple[int, int, str]:
-        first = order.index(cls.__name__) if cls.__name__ in order else len(order)
-        place = next((i for i, p in enumerate(places) if cls.__module__.startswith(p)), len(places))
-        return first, place, cls.__module__
-
-    return sorted(found, key=rank)
-
-
-def keys_page() -> str:
-    """docs/keys.md: each screen's keys with the tooltips the footer and `?` show."""
-    from textual.app import App
-
-    out = [
-        "# Keys",
-        "",
-        "<!-- Written by docs/hooks.py from the workbench's key bindings; do not edit. -->",
-        "",
-        "Every action has a key, and everything works at 80×24 without a mouse. `?` shows the keys of the",
-        f"pane you are in, `{App.COMMAND_PALETTE_BINDING}` opens the command palette (every action by name),",
-        "and the footer lists the keys marked *footer* below. Keys of a pane work while it is shown;",
-        "a modal screen's keys while it is open.",
-        "",
-    ]
-    for cls in _binding_classes():
-        rel = cls.__module__.replace(".", "/") + ".py"
-        title = TITLES.get(cls.__name__) or _title(cls)
-        out += [f"## {title}", "", f"`{cls.__name__}` in `{rel}`", "", "| key | action | footer |", "|---|---|---|"]
-        for b in cls.BINDINGS:
-            key, text, show = (b.key, b.tooltip or b.description, b.show) if hasattr(b, "key") else (b[0], b[-1], True)
-            out.append(f"| {_key_name(key)} | {_cell(text)} | {'yes' if show else ''} |")
-        out.append("")
-    return "\n".join(out)
-
-
-GENERATED: dict[str, Callable[[], str]] = {"architecture-layers.md": layers_page, "keys.md": keys_page}
+GENERATED: dict[str, Callable[[], str]] = {"architecture-layers.md": layers_page}
 
 
 def stale_pages(docs: Path = DOCS) -> list[str]:

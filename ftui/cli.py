@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ftui.commands.common import EXIT_USAGE, CommandError
@@ -47,6 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        # Output still buffered is written here, where a closed pipe can still be answered.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (`ftui report RUN | head -1`): stop quietly, as `cat` does.
+        _silence_stdout()
+        return EXIT_PIPE
+
+
+# 128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe.
+EXIT_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout once more at exit; pointing it at /dev/null keeps that flush from
+    # printing "Exception ignored ... BrokenPipeError".
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a non-file (tests, embedding)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # `ftui` and `ftui WORKSPACE` open the workbench; everything else is a subcommand.
@@ -67,3 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

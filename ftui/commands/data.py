@@ -10,7 +10,7 @@ from pathlib import Path
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws, warn
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.models import EMBEDDED
-from ftui.core.build import builder, checks, formats
+from ftui.core.build import builder, checks, formats, freshness
 from ftui.core.build import store as build_store
 from ftui.core.build import texts as build_texts
 from ftui.core.workspace.workspace import Workspace
@@ -253,6 +253,12 @@ def cmd_builds(args: argparse.Namespace) -> int:
         )
         or "no builds yet (run `ftui build`)"
     )
+    if builds:
+        # The newest build against the corrections as they are now: the same line the Data pane shows.
+        stale = freshness.stale_text(ws, builds[0])
+        data[0]["stale"] = stale
+        if stale:
+            text += f"\n{stale}: `ftui build` rebuilds"
     emit(args, data, text)
     return EXIT_OK
 

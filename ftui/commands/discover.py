@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = ops.add_parser("move", help="move items to a cluster (an existing one or a new name)")
     q.add_argument("ids", metavar="ID", nargs="+")
     q.add_argument("--to", metavar="NAME", required=True)
+    ops.add_parser("undo", help="undo the last rename, merge, split, move or discovery")
     for q in ops.choices.values():
         add_workspace(q, positional=False)
         add_json(q)
@@ -178,6 +179,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         report = cluster_edits.merge(ws, args.names, args.into)
         target = args.into or args.names[0]
         names, msg = [target], f"merged {', '.join(args.names)} into {target}"
+    elif args.op == "undo":
+        report, msg = cluster_edits.undo(ws), "undid the last cluster edit"
     elif args.op == "split":
         report, names = cluster_edits.split(ws, args.name, k=args.k, seed=args.seed)
         msg = f"split {args.name} into {', '.join(names)}"

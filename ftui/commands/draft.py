@@ -29,6 +29,9 @@ from ftui.core.curate.drafts import (
 from ftui.core.curate.drafts import (
     teacher as draft_teacher,
 )
+from ftui.core.curate.drafts import (
+    trust as draft_trust,
+)
 
 WIDTH = 80
 
@@ -212,11 +215,15 @@ def cmd_run(args) -> int:
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
     )
+    warning = draft_trust.teacher_warning(ws, teacher)
+    if warning:
+        print(f"ftui: warning: {warning} (--base-url sets another teacher)", file=sys.stderr)
     data = {
         "job": job_dir.name,
         "dir": str(job_dir),
         "cluster": cluster.label,
         "teacher": teacher.name,
+        "teacher_warning": warning,
         "items": len(plan.items),
         "examples": plan.examples,
         "skipped": plan.skipped,
@@ -255,11 +262,13 @@ def cmd_list(args) -> int:
     data = [d.to_dict() for d in rows]
     lines = []
     for d in rows:
-        mark = "pass" if d.passed else "FAIL"
+        mark = "FLAG" if d.flag else "pass" if d.passed else "FAIL"
         lines.append(f"{d.id:<28} {d.status:<9} {mark}  {clip(d.output, WIDTH - 46)}")
-        if not d.passed:
+        if d.flag:
+            lines.append(f"{'':<28} flagged: {d.flag}")
+        elif not d.passed:
             lines.append(f"{'':<28} {clip(d.reason, WIDTH - 30)}")
-    n_pass = sum(d.passed for d in rows)
+    n_pass = sum(d.passes for d in rows)
     lines.append(
         f"{len(rows)} drafts, {n_pass} pass their grader, {sum(d.pending for d in rows)} waiting for a decision"
     )

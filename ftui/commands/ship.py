@@ -98,7 +98,7 @@ def cmd_export(args) -> int:
     if par.get("items"):
         n = par["items"]
         text += (
-            f"\nParity with the evaluated model: identical answers {par['identical']}/{n}, "
+            f"\nParity with the evaluated model on {parity.items_text(par)}: identical answers {par['identical']}/{n}, "
             f"same grade {par['same_grade']}/{n}, grade flips {par['flips']}"
             f"\nPer item: ftui parity {cfg['run_id']} {cfg['name']}"
         )

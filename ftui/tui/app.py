@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from ftui.core.workspace.workspace import Workspace
+from ftui.tui import keymap
 from ftui.tui.messages import CorrectionsChanged, SessionFailed, SessionReady
 from ftui.tui.panes.base import PANES
 from ftui.tui.session import Session
@@ -44,13 +46,9 @@ class FtuiApp(App):
     COMMANDS = App.COMMANDS | {_pane_commands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     MODES: ClassVar[dict] = {mode: _mode(mode) for _, mode, _ in PANES}
+    # From the key map: the pane keys share one compact footer group.
     BINDINGS: ClassVar[list[BindingType]] = [
-        *[
-            Binding(key, f"pane('{mode}')", title, id=f"pane.{mode}", tooltip=f"Show the {title} pane", group=_PANES)
-            for key, mode, title in PANES
-        ],
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="Help and keys for this pane"),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (runs keep going)"),
+        dataclasses.replace(b, group=_PANES) if (b.id or "").startswith("pane.") else b for b in keymap.bindings("app")
     ]
 
     def __init__(self, ws: Workspace, *, start_pane: str = "clusters", watch_interval: float = 0.5) -> None:
@@ -71,6 +69,10 @@ class FtuiApp(App):
         self._theme_note = self._apply_theme(ws.ui.theme)
 
     def on_mount(self) -> None:
+        try:
+            self.set_keymap(keymap.load_user_keymap())
+        except keymap.KeymapError as exc:  # the defaults stay; the message names file, key and fix
+            self.notify(str(exc), title="Keys not remapped", severity="warning", timeout=20, markup=False)
         if self._theme_note:
             self.notify(self._theme_note, title="Theme", severity="warning", timeout=15)
         for problem in self.theme_problems:
@@ -119,6 +121,7 @@ class FtuiApp(App):
                 title=worker.description or "Failed",
                 severity="error",
                 timeout=20,
+                markup=False,  # errors quote paths and fixes with brackets (`ftui[train]`)
             )
 
     def _broadcast(self, message) -> None:

@@ -6,6 +6,8 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ftui.tui.keymap import display
+
 
 class PaneCommands(Provider):
     """Commands of the pane the palette was opened from, plus pane switching."""
@@ -21,7 +23,7 @@ class PaneCommands(Provider):
         for key, mode, title in PANES:
             yield (
                 f"Go to {title}",
-                f"Switch to the {title} pane (key {key})",
+                f"Switch to the {title} pane (key {display(key)})",
                 partial(app.run_action, f"pane('{mode}')"),
             )
 

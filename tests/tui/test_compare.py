@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ftui.tui.app import FtuiApp
-from ftui.tui.panes.compare.pane import metric_rows
+from ftui.tui.panes.compare.metrics import metric_rows
 from ftui.tui.widgets.word_diff import word_diff
 from tests.tui.conftest import REPORT, add_report, settle
 
@@ -18,7 +20,7 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
         assert "INCONCLUSIVE" in banner and "cluster +60 pts (95% CI +0 to +83) · mid-p 0.12" in banner
         items = pane.query_one("#cmp-items")
         assert len(items.rows) == 12
-        await pilot.press("r")
+        await pilot.press("f", "f")  # all → fixed → regressed
         await pilot.pause()
         assert [it["id"] for it in items.rows] == ["q09"]
         assert "✘ regr. ~flaky" in items.render_line(1).text
@@ -27,10 +29,10 @@ async def test_filter_to_regressions_and_read_the_diff(ws):
         diff = pane.query_one("#cmp-diff")
         assert "pass" in str(diff.query_one("#wd-base").border_title)
         assert "fail" in str(diff.query_one("#wd-tuned").border_title)
-        await pilot.press("f")
+        await pilot.press("f", "f", "f", "f")  # round to fixed again
         await pilot.pause()
         assert {it["bucket"] for it in items.rows} == {"fixed"} and len(items.rows) == 4
-        await pilot.press("a", "c")  # first cluster only
+        await pilot.press("f", "f", "f", "f", "F")  # round to all buckets; first cluster only
         await pilot.pause()
         clusters = {it["cluster"] for it in items.rows}
         assert len(clusters) == 1
@@ -76,9 +78,10 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
     from tests.tui.conftest import make_run, recorded
 
     run_dir = make_run(ws, "fresh-run", recorded())
-    calls = []
+    calls, limits = [], []
 
     def fake_start_eval(ws_, run_ref, limit=None):
+        limits.append(limit)
         # What the evaluation child leaves behind when it is done.
         d = evalrun.eval_dir(run_ref)
         d.mkdir(parents=True, exist_ok=True)
@@ -91,14 +94,25 @@ async def test_evaluate_a_run_then_show_its_report(ws, monkeypatch):
         return run_ref, 0
 
     monkeypatch.setattr(evalrun, "start_eval", fake_start_eval)
+    # The plan (what would run) and the last evaluation's pace, as E shows them before starting.
+    monkeypatch.setattr(evalrun, "plan_eval", lambda ws_, rd: SimpleNamespace(items=[{}] * 40, config={}))
+    monkeypatch.setattr(evalrun, "seconds_per_item", lambda ws_: 3.0)
     app = FtuiApp(ws, start_pane="compare", watch_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
         pane = app.screen
         assert "no evaluation yet" in str(pane.query_one("#cmp-banner").render())
-        await pilot.press("e")
+        await pilot.press("E")
         await settle(pilot, app)
-        assert calls == [run_dir]
+        assert type(app.screen).__name__ == "PickScreen"  # nothing started yet
+        options = app.screen.query_one("#pk-list")
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels[0] == "all 40 items · about 2m00s at the last evaluation's pace"
+        assert labels[1].startswith("16 items spread over the clusters") and len(labels) == 2
+        assert calls == []
+        await pilot.press("j", "j", "enter")  # 16 items
+        await settle(pilot, app)
+        assert calls == [run_dir] and limits == [16]
         for _ in range(40):
             await pilot.pause(0.1)
             await app.workers.wait_for_complete()
@@ -120,7 +134,7 @@ async def test_postmortem_is_written_when_missing(ws):
 
 
 def test_p_values_fit_their_column_and_keep_the_exponent():
-    from ftui.tui.panes.compare.pane import p_text
+    from ftui.tui.panes.compare.metrics import p_text
 
     assert [p_text(p) for p in (1.0, 0.289, 0.0386, 2.98e-08, 9.54e-07)] == ["1", "0.29", "0.039", "3e-8", "1e-6"]
     assert all(len(p_text(p)) <= 6 for p in (0.00012, 1e-12, 0.5))
@@ -202,3 +216,111 @@ async def test_forgetting_check_runs_in_the_background_and_its_table_sits_beside
         lines = [table.render_line(y).text for y in range(3)]
         assert lines[1].split()[0].startswith("sample_ar") and lines[1].split()[-2:] == ["100→50", "-50✘"]
         assert lines[2].split()[-2:] == ["50→50", "+0"]
+
+
+async def test_an_evaluation_started_elsewhere_shows_its_progress_not_press_e(ws):
+    import json
+    import os
+
+    from tests.tui.conftest import make_run, recorded
+
+    run_dir = make_run(ws, "busy-run", recorded())
+    d = run_dir / "eval"
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    (d / "pid").write_text(f"{os.getpid()}\n")  # a live process: the CLI's child, as far as the pane can tell
+    t = __import__("time").time()
+    evs = [
+        {"v": 1, "type": "started", "t": t, "items": 16},
+        {"v": 1, "type": "progress", "t": t, "side": "base", "done": 6, "total": 16},
+        {"v": 1, "type": "heartbeat", "t": t},
+    ]
+    (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evs))
+    app = FtuiApp(ws, start_pane="compare", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        for _ in range(20):
+            banner = str(app.screen.query_one("#cmp-banner").render())
+            if "6/16" in banner:
+                break
+            await pilot.pause(0.1)
+        assert "evaluating busy-run" in banner and "base 6/16" in banner and "press E" not in banner
+        (d / "events.jsonl").write_text(
+            "".join(json.dumps(e) + "\n" for e in [*evs, {"v": 1, "type": "cancelled", "t": t}])
+        )
+
+
+async def test_a_filter_set_on_one_run_is_reset_for_the_next(ws):
+    add_report(ws)
+    add_report(ws, run_id="other-run")
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        await pilot.press("f", "f")
+        await pilot.pause()
+        assert pane.bucket == "regressed" and len(pane.query_one("#cmp-items").rows) == 1
+        await pilot.press("right_square_bracket")
+        await settle(pilot, app, 3)
+        assert pane.bucket == "all" and pane.cluster is None
+        assert len(pane.query_one("#cmp-items").rows) == 12
+        assert "all" in str(pane.query_one("#cmp-filter").render())
+
+
+async def test_p_values_are_labeled_with_their_test_and_counts(ws):
+    add_report(ws)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        banner = str(pane.query_one("#cmp-banner").render())
+        assert "mid-p 0.12 (3 fixed vs 0 regressed)" in banner
+        assert "exact p" in pane.query_one("#metric-table").render_line(0).text
+
+
+async def test_the_panes_numbers_are_the_clis(ws, capsys):
+    import json
+
+    from ftui.cli import main
+    from ftui.tui.panes.compare.metrics import metric_cells
+
+    run_dir = add_report(ws)
+    assert main(["report", run_dir.name, "-w", str(ws.root), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, 3)
+        pane = app.screen
+        rows = pane.query_one("#metric-table").rows
+        _name, m = rows[0]
+        t = cli["targeted"]
+        assert (m["total"], m["base_passed"], m["tuned_passed"]) == (t["total"], t["base_passed"], t["tuned_passed"])
+        cells = metric_cells(rows[0])
+        assert cells[1] == str(t["total"]) and cells[4] == str(t["buckets"]["fixed"])
+        assert cells[5] == str(t["buckets"]["regressed"])
+        banner = str(pane.query_one("#cmp-banner").render())
+        assert cli["verdict"]["verdict"].upper().replace("_", " ") in banner
+        lo, hi = (round(100 * x) for x in t["ci"])
+        assert f"95% CI {lo:+d} to {hi:+d}" in banner
+        assert len(pane.query_one("#cmp-items").rows) == len(cli["items"])
+
+
+async def test_a_report_older_than_the_runs_adapter_says_so(ws):
+    import os
+    import time
+
+    run_dir = add_report(ws)
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 3)
+        assert "newer than this report" not in str(app.screen.query_one("#cmp-banner").render())
+    adapter = run_dir / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    later = time.time() + 60
+    os.utime(adapter / "adapter_config.json", (later, later))  # trained again after the evaluation
+    app = FtuiApp(ws, start_pane="compare")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 3)
+        banner = str(app.screen.query_one("#cmp-banner").render())
+        assert "adapter is newer than this report" in banner and "INCONCLUSIVE" in banner

@@ -51,7 +51,7 @@ async def test_autosave_without_leaving_then_skip_review_revert(ws):
         await pilot.pause(1.2)
         await settle(pilot, app)
         assert CorrectionStore(ws).get(item.id).output == "typed"
-        await pilot.press("escape", "r")
+        await pilot.press("escape", "h")
         await settle(pilot, app)
         assert CorrectionStore(ws).get(item.id).status == "needs_review"
         await pilot.press("u")
@@ -92,7 +92,7 @@ async def test_template_accept_and_reject_per_item(ws):
         await pilot.press("t")
         await pilot.pause()
         assert type(app.screen).__name__ == "TemplateScreen"
-        await pilot.press("y", "n", "y", "escape")
+        await pilot.press("a", "z", "a", "escape")
         await settle(pilot, app, 3)
         store = CorrectionStore(ws).all()
         # ...and replaced by its filled-in text: accepted items 0 and 2, rejected item 1.
@@ -151,6 +151,31 @@ async def test_item_header_says_what_the_counter_line_says_once_saved(ws):
         await settle(pilot, app)
         assert CorrectionStore(ws).get(item.id).status == "corrected"
         assert " corrected │" in counter() and header().endswith(" · corrected")
-        await pilot.press("r")
+        await pilot.press("h")
         await settle(pilot, app)
         assert " needs review │" in counter() and header().endswith(" · needs review")
+
+
+async def test_text_undone_to_nothing_is_not_a_correction(ws):
+    app = FtuiApp(ws, start_pane="correct")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        pane = app.screen
+        item = pane.item
+        await pilot.press("e")
+        await type_text(pilot, "draft")
+        await pilot.pause(1.2)  # autosaved once
+        await settle(pilot, app)
+        assert CorrectionStore(ws).get(item.id) is not None
+        for _ in range(5):
+            await pilot.press("backspace")
+        await pilot.press("escape")
+        await settle(pilot, app, 3)
+        status = str(pane.query_one("#co-status").render())
+        assert CorrectionStore(ws).get(item.id) is None
+        assert "0 corrected" in status and "✔ saved" not in status and "not saved" in status
+        # The original answer typed back is the failure, not a correction.
+        await pilot.press("o", "x", "backspace", "escape")  # o focuses the editor
+        await settle(pilot, app, 3)
+        assert CorrectionStore(ws).get(item.id) is None
+        assert "same as the original answer: not saved" in str(pane.query_one("#co-status").render())

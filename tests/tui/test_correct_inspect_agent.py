@@ -25,10 +25,10 @@ async def test_a_wrong_final_call_is_corrected_with_the_call_editor(tmp_path):
         while pane.item.id != "travel/tokyo":
             await pilot.press("n")
             await settle(pilot, app)
-        assert "tool call · f picks a tool: get_weather, find_flights" in str(pane.query_one("#co-json").render())
+        assert "tool call · T picks a tool: get_weather, find_flights" in str(pane.query_one("#co-json").render())
         await pilot.press("o")  # the original answer, the wrong call, to start from
         await settle(pilot, app)
-        await pilot.press("escape", "f")
+        await pilot.press("escape", "T")
         await settle(pilot, app)
         await pilot.press("enter")  # the first declared tool: get_weather
         await settle(pilot, app)

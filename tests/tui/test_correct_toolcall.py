@@ -19,8 +19,8 @@ async def test_pick_tool_fill_arguments_validate_and_save(tmp_path):
         pane = app.screen
         assert pane.cluster.label == "prose_instead_of_call"
         item = pane.item
-        assert "tool call · f picks a tool: get_weather" in str(pane.query_one("#co-json").render())
-        await pilot.press("f")
+        assert "tool call · T picks a tool: get_weather" in str(pane.query_one("#co-json").render())
+        await pilot.press("T")
         await settle(pilot, app)
         await pilot.press("enter")  # the first declared tool: get_weather
         await settle(pilot, app)

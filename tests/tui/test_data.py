@@ -40,7 +40,7 @@ async def test_build_check_and_export_by_keys(ws):
         assert discarded and not discarded & set(done)
         # Without the model's tokenizer on disk the pane says why token counts are missing.
         assert "token counts skipped" in str(pane.query_one("#dt-hist").render())
-        await pilot.press("x")
+        await pilot.press("X")
         await pilot.pause()
         assert type(app.screen).__name__ == "ExportScreen"
         await pilot.press("enter")  # the first format: OpenAI chat
@@ -82,16 +82,24 @@ async def test_newest_build_is_shown_and_checked_on_open(ws):
         assert "check:" in str(pane.query_one("#dt-status").render())
 
 
-def test_counts_say_how_many_rows_are_preserved():
-    from types import SimpleNamespace
+def test_counts_say_how_many_rows_are_preserved_and_dpo_is_one_count():
+    from pathlib import Path
 
+    from ftui.core.build.store import Build
     from ftui.tui.panes.data.pane import counts_text
 
-    counts = {"train": 12, "train_corrections": 6, "train_anchors": 3, "eval": 2}
-    plain = counts_text(SimpleNamespace(manifest={"counts": counts}))
+    counts = {"train": 12, "train_corrections": 6, "train_anchors": 3, "eval": 2, "discarded": 0}
+    counts |= {"dpo_train": 50, "dpo_validation": 7, "dpo_eval": 9}
+    plain = counts_text(Build(Path("."), {"build_id": "b", "counts": counts}))
     assert plain.splitlines()[0] == "train 12: 6 corrections + 3 anchors"
-    kept = counts_text(SimpleNamespace(manifest={"counts": {**counts, "preserve": 3}}))
+    kept = counts_text(Build(Path("."), {"build_id": "b", "counts": {**counts, "preserve": 3}}))
     assert kept.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 3 preserved (KL)"
+    # Preservation asked for but none kept: the line says 0 rather than vanishing.
+    none = counts_text(Build(Path("."), {"build_id": "b", "counts": counts, "options": {"preserve": ["x"]}}))
+    assert none.splitlines()[0] == "train 12: 6 corrections + 3 anchors + 0 preserved (KL)"
+    # The header and the panel give the same DPO count (train + validation + held out).
+    header = Build(Path("."), {"build_id": "b", "counts": counts}).summary_line()
+    assert "66 DPO pairs" in header and "DPO pairs 66" in plain
 
 
 async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
@@ -113,11 +121,33 @@ async def test_repeated_findings_are_one_row_until_a_lists_every_one(ws):
         await pilot.pause()
         ids = [d["id"] for d in left_out]
         assert str(pane.query_one("#dt-finding").render()) == (
-            f"×{len(ids)}: not in training — {ids[0]}, {ids[1]}, {ids[2]} and {len(ids) - 3} more (a: every finding)"
+            f"×{len(ids)}: not in training — {ids[0]}, {ids[1]}, {ids[2]} and {len(ids) - 3} more (f: every finding)"
         )
-        await pilot.press("a")
+        await pilot.press("f")
         await pilot.pause()
         assert [r[2] for r in table.rows if r[0] == "discarded"] == ids
-        await pilot.press("a")
+        await pilot.press("f")
         await pilot.pause()
         assert [r[:4] for r in table.rows if r[0] == "discarded"] == [r[:4] for r in grouped]
+
+
+async def test_the_data_pane_says_when_the_build_is_older_than_the_corrections(ws):
+    _correct(ws, 3)
+    app = FtuiApp(ws, start_pane="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("b")
+        await settle(pilot, app, 3)
+        pane = app.screen
+        assert "older than the corrections" not in str(pane.query_one("#dt-status").render())
+        log = load_run_log(ws)
+        extra = next(it for it in log.items if it.label == "wrong_symbol" and it.retrieval_hit and it.id not in
+                     CorrectionStore(ws).all())  # fmt: skip
+        CorrectionStore(ws).save(extra, extra.expected)
+        app.corrections_changed(extra.id)  # what the Correct pane announces after a save
+        await settle(pilot, app, 3)
+        status = str(pane.query_one("#dt-status").render())
+        assert f"build {pane.build.id} is older than the corrections (1 new since)" in status
+        await pilot.press("b")
+        await settle(pilot, app, 3)
+        assert "older than the corrections" not in str(pane.query_one("#dt-status").render())

@@ -26,10 +26,12 @@ def _labels(app) -> list[str]:
 async def _select(pilot, app, label: str) -> None:
     table = app.screen.query_one("#cluster-table")
     table.focus()
+    await pilot.press("home")  # the cursor stays where the last edit left it
+    await pilot.pause()
     for _ in range(len(table.rows)):
         if table.current.label == label:
             return
-        await pilot.press("down")
+        await pilot.press("j")
         await pilot.pause()
     raise AssertionError(f"no cluster {label}")
 
@@ -38,6 +40,19 @@ async def _answer(pilot, app, text: str) -> None:
     box = app.screen.query_one("#nm-input")
     box.value = ""
     await pilot.press(*text, "enter")
+    await _settle(pilot, app)
+
+
+async def _pick(pilot, app, label: str) -> None:
+    options = app.screen.query_one("#pk-list")
+    for _ in range(options.option_count + 1):
+        await pilot.press("j")
+        await pilot.pause()
+        if options.highlighted is not None and options.get_option_at_index(options.highlighted).id == label:
+            break
+    else:
+        raise AssertionError(f"{label} is not in the pick list")
+    await pilot.press("enter")
     await _settle(pilot, app)
 
 
@@ -56,33 +71,71 @@ async def test_discover_and_edit_by_key(uws):
         assert all(c.discovered for c in rows)
 
         await _select(pilot, app, "refusal")
-        await pilot.press("n")
+        await pilot.press("r")
         await pilot.pause()
         await _answer(pilot, app, "says_no")
         assert "says_no" in _labels(app) and "refusal" not in _labels(app)
+        assert app.screen.query_one("#cluster-table").current.label == "says_no"  # the cursor stayed
 
-        # Move the first item of the JSON cluster into says_no.
+        # Move the first item of the JSON cluster into says_no, picked from a list.
         await _select(pilot, app, "prose_where_json_expected")
         await pilot.press("enter")  # into the item table
         await pilot.pause()
         moved = app.screen.query_one("#item-table").current.id
-        await pilot.press("v")
+        await pilot.press("M")
         await pilot.pause()
-        await _answer(pilot, app, "says_no")
+        await _pick(pilot, app, "says_no")
         says_no = app.session.cluster("says_no")
         assert moved in says_no.ids and says_no.count == 9
+        assert app.screen.query_one("#cluster-table").current.label == "prose_where_json_expected"
 
         await _select(pilot, app, "other_language")
         await pilot.press("m")
         await pilot.pause()
-        await _answer(pilot, app, "says_no")
+        assert type(app.screen).__name__ == "PickScreen"
+        await pilot.press("enter")  # nothing is highlighted until a choice is made: nothing merges
+        await pilot.pause()
+        await pilot.press("escape")
+        await _settle(pilot, app)
+        assert "other_language" in _labels(app)
+        await pilot.press("m")
+        await pilot.pause()
+        await _pick(pilot, app, "says_no")
         assert app.session.cluster("says_no").count == 17 and "other_language" not in _labels(app)
+        assert app.screen.query_one("#cluster-table").current.label == "says_no"
+
+        # u takes the merge back, then the move.
+        await pilot.press("u")
+        await _settle(pilot, app)
+        assert "other_language" in _labels(app) and app.session.cluster("says_no").count == 9
+        await _select(pilot, app, "other_language")
+        await pilot.press("m")
+        await pilot.pause()
+        await _pick(pilot, app, "says_no")
+        assert app.session.cluster("says_no").count == 17
 
         await _select(pilot, app, "says_no")
-        await pilot.press("s")
+        await pilot.press("S")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"  # asks first
+        await pilot.press("n")
+        await _settle(pilot, app)
+        assert "says_no" in _labels(app)
+        await pilot.press("S")
+        await pilot.pause()
+        await pilot.press("y")
         await _settle(pilot, app)
         parts = [c for c in app.session.clusters if c.label.startswith("says_no/")]
         assert len(parts) >= 2 and sum(c.count for c in parts) == 17
+        assert app.screen.query_one("#cluster-table").current.label.startswith("says_no/")
+        await pilot.press("u")  # the split is undone
+        await _settle(pilot, app)
+        assert "says_no" in _labels(app) and not any(lb.startswith("says_no/") for lb in _labels(app))
+        await pilot.press("S")
+        await pilot.pause()
+        await pilot.press("y")
+        await _settle(pilot, app)
+        parts = [c for c in app.session.clusters if c.label.startswith("says_no/")]
         before = {c.label: sorted(c.ids) for c in app.session.clusters}
 
         await pilot.press("D")  # a new discovery keeps every edit

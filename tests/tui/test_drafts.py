@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -9,6 +10,7 @@ from ftui.core.curate.clusters import cluster_failures
 from ftui.core.curate.corrections import CorrectionStore
 from ftui.core.curate.drafts import store as draft_store
 from ftui.core.curate.drafts import teacher as draft_teacher
+from ftui.core.curate.drafts import trust as draft_trust
 from ftui.core.logs.runlog import load_run_log
 from ftui.tui.app import FtuiApp
 from tests.fixtures.chat_server import ChatServer
@@ -60,7 +62,7 @@ async def test_accept_edit_reject_one_by_one(ws):
         app.open_correct("wrong_symbol", items[2].id)
         await settle(pilot, app)
         assert "Draft ✘ fails" in str(pane.query_one("#co-json").render())
-        await pilot.press("x")
+        await pilot.press("z")
         await settle(pilot, app, 3)
         assert draft_store.DraftStore(ws).get(items[2].id).status == "rejected"
         assert CorrectionStore(ws).get(items[2].id) is None
@@ -88,6 +90,9 @@ async def test_accept_all_passing_says_how_many(ws):
         await pilot.pause()
         assert type(app.screen).__name__ == "ConfirmScreen"
         assert "Accept 3 drafts that pass the grader in wrong_symbol?" in str(app.screen.query_one("#cf-q").render())
+        # It shows what it will accept before the yes: every item id with the start of its draft.
+        detail = "\n".join(str(w.render()) for w in app.screen.query(".muted"))
+        assert all(f"{it.id}: " in detail for it in items[:3]) and items[3].id not in detail
         await pilot.press("y")
         await settle(pilot, app, 3)
     store = CorrectionStore(ws).all()
@@ -138,3 +143,42 @@ async def test_draft_key_shows_the_prompt_and_runs_a_job(ws):
         json.loads((draft_store.drafts_dir(ws) / draft_teacher.PROMPTS).read_text())["wrong_symbol"]["teacher"]["model"]
         == "teacher-x"
     )
+
+
+def test_a_copied_or_repeated_answer_is_flagged_and_not_counted_as_passing():
+    expected = '{"file_path": "src/store.py"}'
+    item = {
+        "expected": expected,
+        "original": "I think it is in utils.",
+        "messages": [{"role": "user", "content": f"Fix this. The expected answer, from the graded log:\n{expected}"}],
+    }
+    assert draft_trust.suspect(expected, item) == ""  # the answer itself: right, not a copy inside other text
+    assert "holds the expected answer its prompt showed" in draft_trust.suspect(f"Wrong, but {expected} maybe", item)
+    assert draft_trust.suspect("I think it is in  UTILS.", item) == "repeats the original answer"
+    hidden = {**item, "messages": [{"role": "user", "content": "Fix this."}]}
+    assert draft_trust.suspect(f"It is {expected}", hidden) == ""  # the prompt did not show it: earned
+    d = draft_store.Draft("q1", "c", "x", True, "", "contains", "t", "h", "2026", flag="repeats the original answer")
+    assert d.passed and not d.passes
+
+
+def test_the_teacher_being_the_model_fixed_is_warned(ws):
+    assert "is the model being fixed" in draft_trust.teacher_warning(ws, draft_teacher.Teacher(model=ws.model))
+    other = draft_teacher.Teacher(kind="endpoint", model="gpt-4o-mini", base_url="http://x/v1")
+    assert draft_trust.teacher_warning(ws, other) == ""
+
+
+async def test_bulk_accept_leaves_flagged_drafts_out(ws):
+    items = make_drafts(ws, passing=3, failing=0)
+    store = draft_store.DraftStore(ws)
+    flagged = dataclasses.replace(store.get(items[1].id), flag="repeats the original answer")
+    store.append([flagged])
+    app = FtuiApp(ws, start_pane="correct")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        assert "3 drafts (2 pass)" in str(app.screen.query_one("#co-status").render())
+        await pilot.press("A")
+        await pilot.pause()
+        assert "Accept 2 drafts" in str(app.screen.query_one("#cf-q").render())
+        await pilot.press("y")
+        await settle(pilot, app, 3)
+    assert set(CorrectionStore(ws).all()) == {items[0].id, items[2].id}

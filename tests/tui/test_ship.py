@@ -56,7 +56,7 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
     app = FtuiApp(ws, start_pane="compare")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app, 3)
-        await pilot.press("x")
+        await pilot.press("X")
         await settle(pilot, app, 3)
         screen = app.screen
         assert type(screen).__name__ == "ShipScreen"
@@ -67,6 +67,7 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
         status = str(screen.query_one("#ship-status").render())
         assert status.startswith(str(run_dir / "exports" / "gguf-q8_0"))
         assert "peak memory 774 MB (+543 MB writing, weights 538 MB) · parity through llama.cpp" in status
+        assert "out of 2 benchmark items" in status
         items = screen.query_one("#ship-items")
         assert [r["id"] for r in items.rows] == ["q02", "q01"]  # the lost grade first
         items.focus()
@@ -76,7 +77,9 @@ async def test_ship_screen_lists_exports_with_parity_and_shows_a_flip(ws):
         assert str(diff.query_one("#wd-base").border_title) == "Judged ✔ pass"
         assert str(diff.query_one("#wd-tuned").border_title) == "Export ✘ fail"
         # The fixture run has no adapter: asking for an export is one clear line, nothing starts.
-        await pilot.press("m")
+        await pilot.press("X")  # a pick list of formats: the first is merged
+        await pilot.pause()
+        await pilot.press("j", "enter")
         await settle(pilot, app)
         notes = [n.message for n in app._notifications]
         assert any("has no adapter" in m and "\n" not in m for m in notes)

@@ -19,12 +19,12 @@ async def _settle(pilot) -> None:
         await pilot.pause()
 
 
-def _pressing(key: str):
-    """A run_before that lets the pane load, presses `key`, and lets the result settle."""
+def _pressing(*keys: str):
+    """A run_before that lets the pane load, presses `keys`, and lets the result settle."""
 
     async def before(pilot) -> None:
         await _settle(pilot)
-        await pilot.press(key)
+        await pilot.press(*keys)
         await _settle(pilot)
 
     return before
@@ -64,6 +64,14 @@ def test_train_pane(snap_compare, ws, size):
     assert snap_compare(FtuiApp(ws, start_pane="train"), terminal_size=size, run_before=_pressing("enter"))
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_train_pane_replayed_run(snap_compare, ws, size):
+    # The chart of a replayed run: legend above the plot, "loss" and "pass rate" axes, the raw
+    # curve under the smoothed one, the pass rates in their own strip, the whole width used at 120.
+    make_run(ws, "20260101-000000-sft", recorded(EVENTS_PROBES))
+    assert snap_compare(FtuiApp(ws, start_pane="train"), terminal_size=size, run_before=_pressing("enter"))
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_train_pane_probe_curves(snap_compare, ws, size):
     # A replayed events file with graded probes: cluster and anchors pass rates beside the loss.
@@ -74,7 +82,8 @@ def test_train_pane_probe_curves(snap_compare, ws, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_compare_pane(snap_compare, ws, size):
     add_report(ws)
-    assert snap_compare(FtuiApp(ws, start_pane="compare"), terminal_size=size, run_before=_pressing("r"))
+    # f f: the bucket filter from all to fixed to regressed.
+    assert snap_compare(FtuiApp(ws, start_pane="compare"), terminal_size=size, run_before=_pressing("f", "f"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -113,7 +122,7 @@ def test_run_form(snap_compare, ws):
     # Every training setting the form offers at 80x24, the trust settings (probes, select_by,
     # stop_broken_anchors, rpo_alpha, anchor_kl) among them, and a bad value's message.
     async def before(pilot) -> None:
-        await _pressing("n")(pilot)
+        await _pressing("N")(pilot)
         form = pilot.app.screen
         for field in form.query("Input"):
             field.cursor_blink = False  # a blinking cursor would make the frame depend on timing

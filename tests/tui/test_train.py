@@ -56,8 +56,9 @@ async def test_live_probe_curves_follow_the_child(ws):
             assert chart.probes[0][1] == 0.25 and chart.probes[3] == (20, 1.0, 0.75)
             stats = str(pane.query_one("#tr-stats").render())
             assert "probes @30: cluster 8/8, anchors 4/4" in stats
-            # Reattaching reads the same points back from the file.
-            await pilot.press("a")
+            # Reattaching (enter on the run) reads the same points back from the file.
+            pane.query_one("#run-table").focus()
+            await pilot.press("enter")
             await pilot.pause(0.3)
             assert [p[0] for p in pane.query_one("#tr-chart").probes] == [5, 10, 15, 20, 25, 30]
     finally:
@@ -260,7 +261,7 @@ async def test_form_starts_a_run_on_the_newest_build(ws, monkeypatch):
         app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot, app)
-            await pilot.press("n")
+            await pilot.press("N")
             await pilot.pause()
             form = app.screen
             assert type(form).__name__ == "RunFormScreen"
@@ -358,7 +359,7 @@ async def test_resume_a_cancelled_run(ws, monkeypatch):
     async with app.run_test(size=(80, 24)) as pilot:
         await _attach_first(pilot, app)
         assert app.screen.view.state == "cancelled"
-        await pilot.press("r")
+        await pilot.press("U")
         await settle(pilot, app)
         assert calls == [(run_dir, True)]
 
@@ -372,7 +373,7 @@ def test_ema_is_debiased_like_tensorboards():
     assert ema([5.0] * 10) == pytest.approx([5.0] * 10)
 
 
-async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(ws):
+async def test_tilde_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(ws):
     make_run(ws, "done-run", recorded())
     app = FtuiApp(ws, watch_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -380,16 +381,135 @@ async def test_s_draws_the_train_loss_raw_or_smoothed_over_its_faint_raw_curve(w
         chart = app.screen.query_one("#tr-chart")
         faint = "38;2;{};{};{}".format(*chart._faint(TRAIN_COLOR))
         raw = [y for _, y in chart.train]
-        text = chart.plt.build()
-        assert chart.smooth and "train (EMA 0.6)" in text and faint in text
-        await pilot.press("s")
+
+        def legend() -> str:
+            return str(chart.query_one("#lc-legend").render())
+
+        assert chart.smooth and "train (EMA 0.6)" in legend() and "raw" in legend() and faint in chart.plt.build()
+        await pilot.press("tilde")
         await pilot.pause()
-        text = chart.plt.build()
-        assert not chart.smooth and "train (EMA" not in text and faint not in text and "train" in text
+        assert not chart.smooth and "train (EMA" not in legend() and faint not in chart.plt.build()
+        assert "train" in legend()
         assert [y for _, y in chart.train] == raw  # only the drawing changes
-        await pilot.press("s")
+        await pilot.press("tilde")
         await pilot.pause()
-        assert chart.smooth and "train (EMA 0.6)" in chart.plt.build()
+        assert chart.smooth and "train (EMA 0.6)" in legend()
+
+
+def test_the_loss_axis_keeps_a_minimum_range_and_spikes_are_found():
+    from ftui.tui.widgets.loss_chart import spikes, y_limits
+
+    # Two points of noise must not fill the plot's height as if the loss climbed.
+    lo, hi = y_limits([0.43, 0.49])
+    assert hi - lo >= 0.5 * 0.49 - 1e-9 and lo <= 0.43 and hi >= 0.49
+    assert y_limits([2.5, 0.3]) == (0.3, 2.5)  # a real descent keeps its own range
+    assert y_limits([0.01, 0.011])[0] >= 0  # never below zero for a loss
+    steady = [1.0 - 0.02 * i for i in range(20)]
+    assert spikes(steady) == []
+    assert spikes([*steady, 4.0]) == [20]  # the last step's loss leaps: flagged
+
+
+async def test_the_chart_has_its_legend_outside_the_plot_and_labeled_axes(ws):
+    make_run(ws, "done-run", recorded(EVENTS_PROBES))
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        chart = app.screen.query_one("#tr-chart")
+        legend = str(chart.query_one("#lc-legend").render())
+        assert "eval" in legend and "cluster" in legend and "anchors" in legend
+        loss_text, rates_text = chart.plt.build(), chart.rates_plt.build()
+        assert "eval" not in loss_text and "cluster" not in rates_text  # nothing drawn over the data
+        assert "loss" in loss_text and "pass rate" in rates_text  # each axis says what it measures
+        assert chart.query_one("#lc-rates").display
+        await pilot.press("l")
+        await pilot.pause()
+        # The log opens beside the chart: the chart keeps its height.
+        assert app.screen.query_one("#tr-log").display and chart.size.height >= 8
+
+
+async def test_a_final_loss_spike_is_marked(ws):
+    events = recorded()
+    last = max(i for i, e in enumerate(events) if e["type"] == "log" and "loss" in e)
+    events[last] = {**events[last], "loss": 6.0, "grad_norm": 61.0}
+    make_run(ws, "spiky", events)
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        chart = app.screen.query_one("#tr-chart")
+        assert chart.spikes == [events[last]["step"]]
+        assert f"spike @{events[last]['step']}" in str(chart.query_one("#lc-legend").render())
+
+
+async def test_a_new_run_reads_0_percent_and_loading_until_its_first_step(ws):
+    make_run(ws, "done-run", recorded())
+    t = time.time()
+    fresh = make_run(ws, "zz-fresh", [{"v": 1, "type": "started", "t": t, "max_steps": 30}])
+    (fresh / "pid").write_text(f"{os.getpid()}\n")
+    app = FtuiApp(ws, watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _attach_first(pilot, app)
+        pane = app.screen
+        bar = pane.query_one("#tr-progress", ProgressBar)
+        pane.attach(next(r.dir for r in pane.query_one("#run-table").rows if r.id == "done-run"))
+        assert bar.percentage == 1.0
+        pane.attach(fresh)  # straight from a finished run: nothing of its 100% may stay
+        await pilot.pause()
+        assert bar.percentage == 0.0
+        assert "loading" in str(pane.query_one("#tr-stats").render())
+
+
+async def test_the_form_refuses_before_starting_when_the_training_stack_is_missing(ws, monkeypatch):
+    import importlib.util
+
+    from ftui.core.base import jobs
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.logs.runlog import load_run_log
+
+    store = CorrectionStore(ws)
+    for item in load_run_log(ws).items[:8]:
+        if item.label and item.retrieval_hit:
+            store.save(item, f"corrected answer for {item.id}")
+    builder.build(ws)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    spawned = []
+    monkeypatch.setattr(jobs, "start_child", lambda *a, **k: spawned.append(a) or 0)
+    app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("N")
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(pilot, app)
+        stats = str(app.screen.query_one("#tr-stats").render())
+        assert "not started" in stats and "pip install 'ftui[train]'" in stats and "torch" in stats
+        assert spawned == [] and not list(Path(ws.state.runs).glob("*/config.json"))
+
+
+async def test_the_form_says_which_build_and_clusters_it_trains_and_qlora_in_words(ws):
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.logs.runlog import load_run_log
+
+    store = CorrectionStore(ws)
+    for item in load_run_log(ws).items[:8]:
+        if item.label and item.retrieval_hit:
+            store.save(item, f"corrected answer for {item.id}")
+    build = builder.build(ws)
+    app = FtuiApp(ws, start_pane="train", watch_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("N")
+        await pilot.pause()
+        form = app.screen
+        head = str(form.query_one("#rf-build").render())
+        assert f"Build {build.id}:" in head and "corrections +" in head and "Cluster" in head
+        box = form.query_one("#f-qlora")
+        assert str(box.label) == "OFF: full-precision base" and not box.value
+        box.value = True
+        await pilot.pause()
+        assert str(box.label).startswith("ON: 4-bit")
 
 
 async def test_grpo_run_replays_as_a_reward_curve_with_its_sampled_answers(ws):
@@ -407,6 +527,8 @@ async def test_grpo_run_replays_as_a_reward_curve_with_its_sampled_answers(ws):
         # The reward is the curve (the loss of a GRPO step is ~0 by design).
         assert chart.rewards == [(e["step"], e["reward"]) for e in logs]
         assert chart.title.startswith("reward")
+        legend = str(chart.query_one("#lc-legend").render())
+        assert "reward (EMA 0.6)" in legend and "reward" in chart.plt.build()  # the axis says reward
         stats = str(pane.query_one("#tr-stats").render())
         assert f"reward {logs[-1]['reward']:.3f}" in stats and "no-signal groups" in stats and "KL" in stats
         assert "loss " not in stats

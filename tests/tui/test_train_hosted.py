@@ -49,7 +49,7 @@ def hosted_ws(ws_dir: Path, server, monkeypatch) -> Workspace:
 
 async def _submit_from_form(pilot, app, epochs: str = "") -> None:
     await settle(pilot, app)
-    await pilot.press("n")
+    await pilot.press("N")
     await pilot.pause()
     form = app.screen
     assert type(form).__name__ == "RunFormScreen"
@@ -114,7 +114,9 @@ async def test_compare_evaluates_a_finished_hosted_run_at_the_service(hosted_ws,
         await pilot.press("5")
         await settle(pilot, app)
         await pilot.pause(0.3)
-        await pilot.press("e")
+        await pilot.press("E")
+        await _wait(pilot, lambda: type(app.screen).__name__ == "PickScreen")
+        await pilot.press("j", "enter")  # every item
         await _wait(pilot, lambda: bool(started))
     assert started and started[0][0][:2] == ["eval", str(run_dir.resolve())]
     cfg = json.loads((evalrun.eval_dir(run_dir) / "config.json").read_text())

@@ -166,3 +166,25 @@ def test_bad_targets_are_usage_errors(ws, capsys, tmp_path):
     assert code == 2 and "no build" in err
     code, _, err = run(capsys, "export", "-w", ws.root, "--format", "alpaca", "-o", tmp_path / "x.json")
     assert code == 2 and "no builds yet" in err
+
+
+def test_builds_says_when_the_newest_build_is_older_than_the_corrections(tmp_path, capsys):
+    import json as _json
+
+    from ftui.cli import main as _main
+    from ftui.core.build import builder
+    from ftui.core.curate.corrections import CorrectionStore
+    from ftui.core.logs.runlog import load_run_log
+    from ftui.core.workspace.workspace import Workspace
+    from tests.tui.workspace_factory import make_workspace
+
+    ws = Workspace.load(make_workspace(tmp_path / "ws", 30))
+    items = [it for it in load_run_log(ws).items if it.label == "wrong_symbol" and it.retrieval_hit]
+    CorrectionStore(ws).save(items[0], items[0].expected)
+    builder.build(ws)
+    assert _main(["builds", "-w", str(ws.root), "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)[0]["stale"] == ""
+    CorrectionStore(ws).save(items[1], items[1].expected)
+    assert _main(["builds", "-w", str(ws.root)]) == 0
+    out = capsys.readouterr().out
+    assert "is older than the corrections (1 new since): `ftui build` rebuilds" in out

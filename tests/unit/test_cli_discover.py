@@ -85,3 +85,18 @@ def test_show_and_review_export_name_the_discovered_cluster(ws_dir, capsys, tmp_
     code, _, _ = run(capsys, "export-review", "-w", str(ws_dir), "--cluster", "refusal", "-o", str(path))
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert code == 0 and len(rows) == 8 and {r["failure_label"] for r in rows} == {"refusal"}
+
+
+def test_cluster_undo_takes_edits_back_one_at_a_time(ws_dir, capsys):
+    run(capsys, "discover", str(ws_dir))
+    w = ["-w", str(ws_dir), "--json"]
+    start = {k: sorted(v["ids"]) for k, v in _clusters(capsys, ws_dir).items()}
+    assert run(capsys, "cluster", "rename", "refusal", "says_no", *w)[0] == 0
+    # A refused edit leaves nothing to undo of its own.
+    assert run(capsys, "cluster", "rename", "nope", "x", *w)[0] == 2
+    assert run(capsys, "cluster", "merge", "other_language", "says_no", "--into", "says_no", *w)[0] == 0
+    assert "other_language" not in _clusters(capsys, ws_dir)
+    assert run(capsys, "cluster", "undo", *w)[0] == 0
+    assert set(_clusters(capsys, ws_dir)) == {"prose_where_json_expected", "says_no", "other_language"}
+    assert run(capsys, "cluster", "undo", *w)[0] == 0
+    assert {k: sorted(v["ids"]) for k, v in _clusters(capsys, ws_dir).items()} == start

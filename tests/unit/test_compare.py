@@ -88,10 +88,15 @@ def test_buckets_and_rates_on_hand_made_report():
         # One fixed item out of two: better, but the interval of the change still holds zero.
         ([(False, True), (False, False)], [(True, True)], "inconclusive", False),
         ([(False, True), (False, False)], [(True, False)], "inconclusive", False),
-        ([(False, False), (True, True)], [(True, True)], "data_quality", False),
-        ([(False, False)], [(True, False)], "stop", False),
-        # Fixed one and broke one inside the cluster: the pass rate is flat -> not improved, regressed.
-        ([(False, True), (True, False)], [], "stop", False),
+        # Two items, nothing changed: too few to say the cluster did not improve.
+        ([(False, False), (True, True)], [(True, True)], "inconclusive", False),
+        ([(False, False)], [(True, False)], "inconclusive", False),
+        ([(False, True), (True, False)], [], "inconclusive", False),
+        # Sixty items, nothing changed: the interval rules out a real gain.
+        ([(False, False)] * 60, [(True, True)], "data_quality", False),
+        ([(False, False)] * 60, [(True, False)], "stop", False),
+        # The cluster got worse, and the interval says so.
+        ([(True, False)] * 8, [], "stop", False),
     ],
 )
 def test_verdict_quadrants(cluster_outcomes, rest_outcomes, verdict, ship):
@@ -113,7 +118,38 @@ def test_ship_gate_names_the_regressed_anchors_and_advice():
 
 def test_no_targeted_items_left_is_not_an_improvement():
     v = build_report([rec("p1", "passing", True, True)], targeted_cluster="target")["verdict"]
-    assert v["verdict"] == "data_quality" and "hold some out" in v["advice"][0]
+    assert v["verdict"] == "inconclusive" and "hold some out" in v["advice"][0]
+
+
+def test_a_four_item_evaluation_is_inconclusive_and_names_the_few_shot_arm():
+    # The cluster: 4 items, none fixed (interval about -49 to +49 points); few-shot fixed all 4.
+    recs = [
+        {**rec(f"c{i}", "target", False, False), "fewshot_answer": "s", "fewshot_grade": {"passed": True}}
+        for i in range(4)
+    ]
+    recs.append({**rec("p1", "passing", True, True), "fewshot_answer": "s", "fewshot_grade": {"passed": True}})
+    rep = build_report(recs, targeted_cluster="target", fewshot_k=4)
+    v = rep["verdict"]
+    assert v["verdict"] == "inconclusive" and not v["ship"]
+    lo, hi = rep["targeted"]["ci"]
+    assert lo < 0 < hi
+    advice = " ".join(v["advice"])
+    assert "on 4 items" in advice and "Few-shot prompting with 4" in advice and "4/4" in advice
+    assert "try the prompt change" in advice
+    text = render_text(rep)
+    assert "INCONCLUSIVE" in text and "DATA QUALITY" not in text
+    assert (
+        "exact McNemar p=1: 0 fixed vs 0 regressed" in text and "mid-p McNemar on 0 fixed vs 0 regressed of 4" in text
+    )
+
+
+def test_few_shot_that_settles_the_cluster_says_not_needed_even_when_the_fine_tune_did_nothing():
+    recs = [
+        {**rec(f"c{i}", "target", False, False), "fewshot_answer": "s", "fewshot_grade": {"passed": True}}
+        for i in range(10)
+    ]
+    v = build_report(recs, targeted_cluster="target", fewshot_k=3)["verdict"]
+    assert v["verdict"] == "not_needed" and not v["ship"]
 
 
 def test_fixture_report_is_current_and_loads():

@@ -14,6 +14,7 @@ from ftui.core.base.errors import ConfigError
 from ftui.core.build import checks
 from ftui.core.hosted import hosted
 from ftui.core.runs import runs
+from ftui.core.runs.runs import read_run_config
 from ftui.core.workspace.workspace import HostedConfig, Workspace
 from tests.fixtures.ft_server import FineTuneServer
 from tests.fixtures.tiny_build import write_workspace
@@ -185,7 +186,7 @@ def test_uploaded_files_are_openai_chat_format(ws_dir, server):
     train = server.files[req["training_file"]]
     held = server.files[req["validation_file"]]
     assert train["filename"] == "train.jsonl"
-    build = Path(config["build_dir"])
+    build = Path(read_run_config(run_dir)["build_dir"])  # stored relative to the run folder
     for uploaded, source in ((train, "train.jsonl"), (held, "eval.jsonl")):
         rows = [json.loads(x) for x in uploaded["content"].splitlines()]
         expected = [json.loads(x) for x in (build / source).read_text().splitlines()]
@@ -204,7 +205,10 @@ def test_dpo_uploads_openai_preference_pairs(ws_dir, server):
     req = server.jobs[config["job_id"]]["request"]
     assert req["method"] == {"type": "dpo"}
     rows = [json.loads(x) for x in server.files[req["training_file"]]["content"].splitlines()]
-    pairs = [json.loads(x) for x in (Path(config["build_dir"]) / "dpo_train.jsonl").read_text().splitlines()]
+    pairs = [
+        json.loads(x)
+        for x in (Path(read_run_config(run_dir)["build_dir"]) / "dpo_train.jsonl").read_text().splitlines()
+    ]
     assert rows == [
         {"input": {"messages": p["prompt"]}, "preferred_output": p["chosen"], "non_preferred_output": p["rejected"]}
         for p in pairs

@@ -68,17 +68,23 @@ def test_detectable_change_and_min_discordant():
     assert detectable_change(4) is None and detectable_change(0) is None
 
 
-def test_items_to_settle_finds_the_first_sample_size_that_excludes_zero():
+def test_items_to_settle_finds_the_first_sample_size_that_settles_the_change():
     a, b, c, d = 1, 3, 0, 1  # 3 fixed of 5: the interval still holds zero
+
+    def settled(m: int) -> bool:
+        s = m / n
+        return newcombe_paired(a * s, b * s, c * s, d * s)[0] > 0 and mcnemar_mid_p(round(b * s), round(c * s)) < 0.05
+
     more = items_to_settle(a, b, c, d)
     assert more and more > 0
     n = a + b + c + d
-    s = (n + more) / n
-    assert newcombe_paired(a * s, b * s, c * s, d * s)[0] > 0
-    s = (n + more - 1) / n
-    assert newcombe_paired(a * s, b * s, c * s, d * s)[0] <= 0
+    assert settled(n + more) and not settled(n + more - 1)
+    # The interval alone would call it settled sooner; the mid-p test is asked too.
+    s = (n + 1) / n
+    assert newcombe_paired(a * s, b * s, c * s, d * s)[0] > 0 and more > 1
     assert items_to_settle(2, 1, 1, 2) is None  # no change observed: no number settles it
     assert items_to_settle(0, 26, 0, 0) == 0
+    assert items_to_settle(0, 2, 0, 0) == 3  # two of two fixed: mid-p 0.25 until five pairs
 
 
 def test_paired_summary_flags_intervals_that_span_zero():

@@ -52,7 +52,10 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "Discarded 4: 2 uncorrected, 1 skipped, 1 stale." in q2
 
     q3 = section(text, 3)
-    assert "Yes: `wrong_symbol` passed 0/3 (0.0%) with the base model and 2/3 (66.7%) fine-tuned, +66.7 pts" in q3
+    # Two fixed of three is a gain the three items cannot settle (mid-p 0.25).
+    assert (
+        "Not settled: `wrong_symbol` passed 0/3 (0.0%) with the base model and 2/3 (66.7%) fine-tuned, +66.7 pts" in q3
+    )
     assert "2 fixed, 1 still failing" in q3 and "p = 0.5" in q3
 
     q4 = section(text, 4)
@@ -67,8 +70,8 @@ def test_postmortem_answers_the_five_questions_with_the_right_numbers(fixture_ru
     assert "3 fixed vs 1 regressed, p = 0.625" in q5
     assert "1 evaluated item was a retrieval miss" in q5
     # 2 of 3 fixed: better, but the interval of the change holds zero, and the verdict says so.
-    assert "Inconclusive: the cluster's gain could still be zero" in q5 and "more held-out item" in q5
-    assert "The cluster's change is +66.7 pts, but its 95% interval" in q5
+    assert "Inconclusive: too few items of the cluster" in q5 and "more held-out item" in q5
+    assert "The cluster's change is +66.7 pts on 3 items, and its 95% interval" in q5
 
     details = text[text.index("## Run details") :]
     assert "b0b0b0b0b0b0ffff" in details

@@ -35,7 +35,8 @@ def test_create_run_merges_workspace_settings_and_overrides(ws):
     run_dir = runs.create_run(ws, build, {"learning_rate": 1e-3, "lora_r": 4, "max_steps": None})
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["run_id"] == run_dir.name and run_dir.parent == ws.state.runs
-    assert cfg["model"] == "smollm2-135m-instruct" and cfg["build_dir"] == str(build)
+    assert cfg["model"] == "smollm2-135m-instruct" and cfg["build_dir"] == "../../builds/" + build.name  # portable
+    assert runs.read_run_config(run_dir)["build_dir"] == str(build)
     assert cfg["build_id"] == "b0000000001" and cfg["method"] == "sft"
     assert cfg["learning_rate"] == 1e-3 and cfg["lora_r"] == 4
     assert cfg["max_steps"] == 30  # from ftui.yaml; a None override keeps it

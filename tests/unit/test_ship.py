@@ -63,6 +63,9 @@ def test_parity_compare_counts_identical_same_grade_and_flips():
     s = parity.compare(recs)
     assert (s["items"], s["identical"], s["same_grade"], s["flips"]) == (4, 1, 2, 2)
     assert s["lost"] == ["c"] and s["gained"] == ["d"]
+    assert s["anchors"] == 0 and parity.items_text(s) == "4 benchmark items"
+    s = parity.compare([*recs, {**recs[0], "id": "anchor-1", "cluster": parity.ANCHOR_CLUSTER}])
+    assert s["anchors"] == 1 and parity.items_text(s) == "5 (4 benchmark items + 1 anchor)"
     assert parity.exceeds(s, 0.0) and parity.exceeds(s, 0.25) and not parity.exceeds(s, 0.5)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ftui.core.base import fsutil
 from ftui.core.base.errors import FtuiError
-from ftui.core.build import files
+from ftui.core.build import files, texts
 from ftui.core.workspace.workspace import Workspace
 
 SCHEMA = 1
@@ -50,12 +50,17 @@ class Build:
         path = self.dir / f"{name}.jsonl"
         return fsutil.read_jsonl(path) if path.exists() else []
 
+    @property
+    def dpo_pairs(self) -> int:
+        """Every DPO pair of the build (train, validation and held out): the one count shown everywhere."""
+        return texts.dpo_pairs(self.manifest.get("counts", {}))
+
     def summary_line(self) -> str:
         c = self.manifest["counts"]
         return (
             f"build {self.id}: {c['train']} train ({c['train_corrections']} corrections + "
             f"{c['train_anchors']} anchors), {c.get('validation', 0)} validation, {c['eval']} held out, "
-            f"{c['dpo_train'] + c['dpo_eval'] + c.get('dpo_validation', 0)} DPO pairs, "
+            f"{self.dpo_pairs} DPO pairs, "
             f"{c['discarded']} discarded" + (f", {c['grpo_train']} GRPO prompts" if "grpo_train" in c else "")
         )
 

@@ -10,8 +10,14 @@ def dpo_pairs(c: dict[str, Any]) -> int:
     return int(c.get("dpo_train", 0) + c.get("dpo_validation", 0) + c.get("dpo_eval", 0))
 
 
-def train_line(c: dict[str, Any]) -> str:
+def train_line(c: dict[str, Any], preserve_asked: bool = False) -> str:
     kept = f" + {c['preserve']} preserved (KL)" if c.get("preserve") else ""
+    if not kept and preserve_asked:
+        # Asked for, none kept (e.g. every candidate shares evidence with a held-out item): say so.
+        dropped = c.get("preserve_dropped_shared_evidence", 0)
+        kept = (
+            f" + 0 preserved (KL; {dropped} shared evidence with held-out items)" if dropped else " + 0 preserved (KL)"
+        )
     return (
         f"train {c.get('train', 0)}: {c.get('train_corrections', 0)} corrections"
         f" + {c.get('train_anchors', 0)} anchors{kept}"
@@ -55,6 +61,7 @@ def counts_lines(manifest: dict[str, Any], label_width: int = 14, limit: int | N
     """What a build holds, in a narrow panel: its training rows, the other roles, each cluster's share
     (the first `limit`), what was discarded and why."""
     c = manifest.get("counts", {})
-    lines = [train_line(c), roles_line(c), *cluster_table(manifest, label_width, limit, discarded=False)]
+    asked = bool((manifest.get("options") or {}).get("preserve"))
+    lines = [train_line(c, asked), roles_line(c), *cluster_table(manifest, label_width, limit, discarded=False)]
     why = discarded_line(c)
     return [*lines, why] if why else lines

@@ -6,12 +6,15 @@ are now, and writes the overlay under its lock. The run log is never written.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.base.errors import FtuiError
+from ftui.core.base.fsutil import atomic_write_json, atomic_write_text
 from ftui.core.curate.clusters import UNLABELED, Cluster, ClusterReport, cluster_failures
 from ftui.core.curate.discovery import DEFAULT_MAX_K, discover
 from ftui.core.curate.overlay import Overlay
@@ -34,6 +37,59 @@ class DiscoverResult:
     inherited: dict[str, str]  # new name -> the renamed cluster's name it kept
     pinned: int  # failures in scope left where the user put them
     run: dict[str, Any]
+
+
+# How many cluster edits `undo` can take back, newest first.
+UNDO_DEPTH = 20
+
+
+def _undo_path(ov: Overlay) -> Path:
+    return ov.path.with_suffix(".undo.json")
+
+
+def remember(ov: Overlay) -> None:
+    """Keep the overlay as it is on disk (under its lock, before an edit), for `undo`."""
+    try:
+        text: str | None = ov.path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = None
+    path = _undo_path(ov)
+    stack = _read_stack(path)
+    stack.append({"overlay": text, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    atomic_write_json(path, stack[-UNDO_DEPTH:])
+
+
+def _read_stack(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+def undo(ws: Workspace) -> ClusterReport:
+    """Put the clusters back as they were before the last edit (rename, merge, split, move, discovery)."""
+    log, ov, _ = _state(ws)
+    with ov.lock():
+        path = _undo_path(ov)
+        stack = _read_stack(path)
+        try:
+            now: str | None = ov.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            now = None
+        # An edit that was refused left its snapshot equal to what is on disk: skip those.
+        while stack and stack[-1].get("overlay") == now:
+            stack.pop()
+        if not stack:
+            atomic_write_json(path, [])
+            raise ClusterEditError("nothing to undo: no cluster edit since the clusters were first made")
+        before = stack.pop().get("overlay")
+        if before is None:
+            ov.path.unlink(missing_ok=True)
+        else:
+            atomic_write_text(ov.path, before)
+        atomic_write_json(path, stack)
+    return cluster_failures(ws, log, Overlay.load(ws))
 
 
 def _state(ws: Workspace) -> tuple[RunLog, Overlay, ClusterReport]:
@@ -75,6 +131,7 @@ def run_discovery(
 ) -> DiscoverResult:
     log, ov, report = _state(ws)
     with ov.lock():
+        remember(ov)
         ov = Overlay.load(ws)
         report = cluster_failures(ws, log, ov)
         items = scope_items(ws, log, report, within)
@@ -148,6 +205,7 @@ def describe_run(run: dict[str, Any]) -> str:
 def rename(ws: Workspace, old: str, new: str) -> ClusterReport:
     log, ov, report = _state(ws)
     with ov.lock():
+        remember(ov)
         ov = Overlay.load(ws)
         report = cluster_failures(ws, log, ov)
         c = _cluster(report, old)
@@ -164,6 +222,7 @@ def merge(ws: Workspace, names: list[str], into: str | None = None) -> ClusterRe
         raise ClusterEditError("merge needs at least two clusters")
     log, ov, report = _state(ws)
     with ov.lock():
+        remember(ov)
         ov = Overlay.load(ws)
         report = cluster_failures(ws, log, ov)
         clusters = [_cluster(report, n) for n in dict.fromkeys(names)]
@@ -182,6 +241,7 @@ def merge(ws: Workspace, names: list[str], into: str | None = None) -> ClusterRe
 def split(ws: Workspace, name: str, *, k: int | None = None, seed: int = 0) -> tuple[ClusterReport, list[str]]:
     log, ov, report = _state(ws)
     with ov.lock():
+        remember(ov)
         ov = Overlay.load(ws)
         report = cluster_failures(ws, log, ov)
         c = _cluster(report, name)
@@ -201,6 +261,7 @@ def split(ws: Workspace, name: str, *, k: int | None = None, seed: int = 0) -> t
 def move(ws: Workspace, ids: list[str], to: str) -> ClusterReport:
     log, ov, report = _state(ws)
     with ov.lock():
+        remember(ov)
         ov = Overlay.load(ws)
         report = cluster_failures(ws, log, ov)
         in_report = {it.id: it for c in report.clusters for it in c.items}
@@ -236,6 +297,7 @@ def name_with_llm(ws: Workspace, namer: Namer, names: list[str], *, dry_run: boo
         reply = namer.name(p["messages"])
         p["new"], p["description"] = reply["name"], reply["description"]
     with ov.lock():
+        remember(ov)
         ov = Overlay.load(ws)
         report = cluster_failures(ws, log, ov)
         taken = {c.label for c in report.clusters} - {p["old"] for p in plans}

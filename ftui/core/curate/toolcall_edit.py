@@ -31,7 +31,7 @@ def skeleton(name: str, tools: list[dict[str, Any]], current: str = "") -> str:
 def verdict(text: str, tools: list[dict[str, Any]]) -> tuple[bool | None, str]:
     """(ok, line) for the editor's text: None when empty, else whether it is a call the tools accept."""
     if not text.strip():
-        return None, "tool call · f picks a tool: " + ", ".join(toolcalls.tool_names(tools))
+        return None, "tool call · T picks a tool: " + ", ".join(toolcalls.tool_names(tools))
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:

@@ -26,6 +26,7 @@ from ftui.core.base import events as _events
 from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json
+from ftui.core.base.paths import store_path
 from ftui.core.base.run_dirs import new_run_dir
 from ftui.core.build import files as build_files
 from ftui.core.build import formats
@@ -268,7 +269,7 @@ def submit(
         "model": target.model,
         "job_id": job.id,
         "method": method,
-        "build_dir": str(Path(build.dir).resolve()),
+        "build_dir": store_path(build.dir, run_dir),
         "build_id": build.manifest.get("build_id", Path(build.dir).name),
         "training_file": train_id,
         "validation_file": eval_id,

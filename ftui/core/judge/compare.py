@@ -18,56 +18,11 @@ from ftui.core.base.fsutil import read_json_file
 from ftui.core.grade.grading import Grade
 from ftui.core.judge.paired_stats import ALPHA, CI_METHOD, mcnemar_exact, paired_summary
 
+# The verdict rule has its own module (verdict.py); `decide` and `settles` are used here.
+from ftui.core.judge.verdict import decide, settles
+
 SCHEMA = 1
 BUCKETS = ("fixed", "regressed", "still_failing", "still_passing")
-SIGNIFICANCE = 0.05
-
-# The seed's decision table: (cluster improved?, any regressions?) -> verdict.
-VERDICTS: dict[tuple[bool, bool] | str, dict[str, Any]] = {
-    (True, False): {
-        "verdict": "ship",
-        "headline": "Ship it: the cluster improved and nothing regressed.",
-        "advice": [],
-    },
-    (True, True): {
-        "verdict": "investigate",
-        "headline": "Investigate the regressions before shipping: the cluster improved but some items broke.",
-        "advice": [
-            "Anchor more passing examples (raise build.anchor_ratio) so existing behaviour is kept.",
-            "Hold the anchors to the base model (train.anchor_kl, e.g. 10; SFT and DPO), and with it the other "
-            "clusters' failures (build.preserve).",
-            "Lower the learning rate (train.learning_rate) or train fewer steps.",
-        ],
-    },
-    (False, False): {
-        "verdict": "data_quality",
-        "headline": "Training data quality issue: the cluster did not improve (nothing regressed).",
-        "advice": [
-            "Review the corrections: are they consistent and genuinely correct?",
-            "Add more corrected examples for the cluster.",
-        ],
-    },
-    # Joins the table when the cluster improved but the 95% interval of its change still holds zero.
-    "inconclusive": {
-        "verdict": "inconclusive",
-        "headline": "Inconclusive: the cluster's gain could still be zero.",
-        "advice": [],
-    },
-    # Joins the table when the prompt rung (few-shot corrections in context) fixes the cluster at
-    # least as well as the fine-tune and breaks nothing.
-    "not_needed": {
-        "verdict": "not_needed",
-        "headline": "Fine-tuning was not needed: few-shot examples in the prompt fix the cluster as well.",
-        "advice": ["Ship the prompt change instead: it is cheaper to serve and to undo."],
-    },
-    (False, True): {
-        "verdict": "stop",
-        "headline": "Stop: the fine-tune made things worse.",
-        "advice": [
-            "Re-examine whether this is a model problem at all (prompt, retrieval, context first).",
-        ],
-    },
-}
 
 
 def bucket(base_passed: bool, tuned_passed: bool) -> str:
@@ -106,104 +61,6 @@ def rates(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
             counts.get("still_failing", 0),
         ),
     }
-
-
-def decide(
-    targeted: dict[str, Any],
-    items: list[dict[str, Any]],
-    *,
-    ignore_flaky: bool = False,
-    fewshot: dict[str, Any] | None = None,
-    forgetting: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The verdict from the seed's table, plus the ship gate on anchor-like regressions.
-
-    A regression on a flaky item (a base pass that did not hold when re-asked) is always counted
-    and shown; with `ignore_flaky` it neither blocks the gate nor makes the verdict "investigate".
-    A general task whose score dropped by more than `eval.forgetting.max_drop` (the forgetting
-    check) counts as a regression the benchmark could not see.
-    """
-    improved = bool(targeted["total"]) and targeted["tuned_passed"] > targeted["base_passed"]
-    regressed = [it["id"] for it in items if it["bucket"] == "regressed" and not (ignore_flaky and it.get("flaky"))]
-    forgot = [r for r in (forgetting or {}).get("tasks", []) if r.get("flagged")]
-    inconclusive = improved and bool(targeted.get("spans_zero"))
-    prompt_rung = fewshot is not None and improved and fewshot_suffices(targeted, fewshot)
-    key = "inconclusive" if inconclusive else (improved, bool(regressed) or bool(forgot))
-    out = dict(VERDICTS["not_needed" if prompt_rung and not inconclusive else key])
-    out["advice"] = list(out["advice"])
-    if forgot:
-        drops = ", ".join(drop_text(r) for r in forgot)
-        if key == (True, True) and not regressed:
-            out["headline"] = (
-                f"Investigate before shipping: the cluster improved, no benchmark regressions, but {drops}."
-            )
-        limit = (forgetting or {}).get("max_drop")
-        out["advice"].insert(
-            0,
-            f"General tasks dropped beyond eval.forgetting.max_drop ({f'{100 * limit:.0f} pts' if limit is not None else '?'}): "
-            f"{drops}. Lower the learning rate or the steps, or hold more to the base (train.anchor_kl).",
-        )
-    if forgetting is not None:
-        out["forgetting_flagged"] = [r["task"] for r in forgot]
-    if inconclusive:
-        lo, hi = targeted["ci"]
-        more = targeted.get("more_items_to_settle")
-        out["advice"].append(
-            f"The cluster's change is {pts(targeted['change'])}, but its 95% interval ({pts(lo)} to {pts(hi)}) "
-            "still holds zero."
-        )
-        out["advice"].append(
-            f"At the observed rates about {more} more held-out item{'s' if more != 1 else ''} of the cluster "
-            "would settle it."
-            if more
-            else "More held-out items of the cluster are needed; at the observed rates no practical number settles it."
-        )
-        if regressed:
-            out["advice"].append(f"Also read the {len(regressed)} regression(s) before shipping.")
-    if prompt_rung and fewshot is not None:
-        out["advice"].append(
-            f"Few-shot prompting with {fewshot.get('k')} of the cluster's corrections passes "
-            f"{fewshot['targeted']['tuned_passed']}/{fewshot['targeted']['total']} of the cluster "
-            f"(fine-tuned: {targeted['tuned_passed']}/{targeted['total']}) and breaks nothing the base passed."
-        )
-    out["improved"] = improved
-    out["regressions"] = sum(it["bucket"] == "regressed" for it in items)
-    out["flaky_regressions"] = sum(it["bucket"] == "regressed" and bool(it.get("flaky")) for it in items)
-    out["ignores_flaky"] = ignore_flaky
-    blocking = [it["id"] for it in items if it["bucket"] == "regressed" and it.get("was_anchor_like")]
-    if ignore_flaky:
-        blocking = [i for i in blocking if i in regressed]
-    if blocking:
-        gate = {
-            "open": False,
-            "blocking_ids": blocking,
-            "reason": f"{len(blocking)} item(s) the base model passed now fail: {', '.join(blocking[:10])}",
-        }
-    else:
-        gate = {"open": True, "blocking_ids": [], "reason": "no item the base model passed has regressed"}
-    out["ship_gate"] = gate
-    # The table and the gate agree today (a regression is by definition an item the base passed),
-    # but "ship" is only ever the conjunction, so loosening one can never let a broken anchor through.
-    out["ship"] = out["verdict"] == "ship" and gate["open"]
-    if not targeted["total"]:
-        out["advice"].insert(
-            0,
-            "No item of the targeted cluster is left in the benchmark: hold some out "
-            "(build.heldout) or add a benchmark file, then evaluate again.",
-        )
-    elif improved and not inconclusive and targeted.get("mcnemar_p", 1.0) >= SIGNIFICANCE:
-        out["advice"].append(
-            f"The cluster's gain is not significant at {SIGNIFICANCE} (exact McNemar p={targeted['mcnemar_p']:.3g}); "
-            "evaluate on more held-out items before trusting it."
-        )
-    return out
-
-
-def fewshot_suffices(targeted: dict[str, Any], fewshot: dict[str, Any]) -> bool:
-    """Few-shot prompting fixes the targeted cluster at least as well as the fine-tune, and no item
-    the base passed fails with the examples in the prompt."""
-    ft = fewshot.get("targeted") or {}
-    return bool(ft.get("total")) and ft["tuned_passed"] >= targeted["tuned_passed"] and not fewshot.get("regressions")
 
 
 def fewshot_arm(items: list[dict[str, Any]], k: int | None) -> dict[str, Any] | None:
@@ -372,8 +229,12 @@ def interval_text(x: dict[str, Any]) -> str:
     lo, hi = x["ci"]
     mdc = x.get("detectable_change")
     smallest = f"{100 * mdc:.0f} pts" if mdc is not None else "none (too few items)"
-    text = f"95% CI {pts(lo)} to {pts(hi)}, mid-p={x['mid_p']:.3g}, smallest detectable change {smallest}"
-    if x.get("spans_zero") and (x.get("change") or 0) > 0:
+    b = x.get("buckets") or {}
+    text = (
+        f"95% CI {pts(lo)} to {pts(hi)}, mid-p={x['mid_p']:.3g} (mid-p McNemar on {b.get('fixed', 0)} fixed vs "
+        f"{b.get('regressed', 0)} regressed of {x['total']}), smallest detectable change {smallest}"
+    )
+    if settles(x) == "unsettled":
         more = x.get("more_items_to_settle")
         text += f"; inconclusive ({f'~{more} more items would settle it' if more else 'more items needed'})"
     return text
@@ -416,7 +277,8 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
         lines.append(f"  base        {x['base_passed']:>4}/{x['total']:<4} {pct(x['base_rate']):>6}")
         lines.append(
             f"  fine-tuned  {x['tuned_passed']:>4}/{x['total']:<4} {pct(x['tuned_rate']):>6}   change {pts(x['change'])}"
-            f"   (McNemar p={x['mcnemar_p']:.3g})"
+            f"   (exact McNemar p={x['mcnemar_p']:.3g}: {x['buckets']['fixed']} fixed vs "
+            f"{x['buckets']['regressed']} regressed)"
         )
         if interval_text(x):
             lines.append("  " + interval_text(x))
@@ -465,11 +327,3 @@ def render_text(report: dict[str, Any], *, width: int = 100, show_items: bool = 
                 f"{clip(it['tuned_grade']['reason'], rest_w)}"
             )
     return "\n".join(lines)
-
-
-def drop_text(row: dict[str, Any]) -> str:
-    """`arith −4.0 pts (95% CI −9.1 to +1.2)`: one flagged task for a headline or advice line."""
-    text = f"{row['task']} {pts(row['change'])}"
-    if row.get("ci"):
-        text += f" (95% CI {pts(row['ci'][0])} to {pts(row['ci'][1])})"
-    return text

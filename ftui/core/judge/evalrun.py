@@ -16,6 +16,7 @@ from typing import Any
 from ftui.core.base import jobs
 from ftui.core.base.errors import FtuiError
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl, read_json_file
+from ftui.core.base.stack import require_train_stack
 from ftui.core.build import files as build_files
 from ftui.core.build.store import targeted_cluster
 from ftui.core.curate import clusters as clusters_mod
@@ -277,6 +278,14 @@ def write_plan(plan: EvalPlan) -> Path:
     return d
 
 
+def check_stack(plan: EvalPlan) -> None:
+    """Refuse, with the install command, an evaluation that answers locally without the training
+    stack; one that asks endpoints for both sides needs none."""
+    cfg = plan.config
+    if not (cfg.get("base_endpoint") and cfg.get("tuned_endpoint")):
+        require_train_stack("an evaluation")
+
+
 def start_eval(
     ws: Workspace,
     run_ref: str | Path,
@@ -294,6 +303,7 @@ def start_eval(
             f"{eval_dir(run_dir, dir_name)}: an evaluation of {run_dir.name} is already running (pid {state.pid})"
         )
     plan = plan_eval(ws, run_dir, limit=limit, tuned_endpoint=tuned_endpoint, dir_name=dir_name, only_ids=only_ids)
+    check_stack(plan)
     write_plan(plan)
     extra = ["--dir", dir_name] if dir_name != EVAL_DIR else []
     pid = jobs.start_child(["eval", str(run_dir.resolve()), *extra], eval_dir(run_dir, dir_name), LOG)
@@ -329,3 +339,41 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "verdict": v["verdict"],
         "ship": v["ship"],
     }
+
+
+def report_stale_text(run_dir: Path | str, name: str = EVAL_DIR) -> str:
+    """ "" when the run's report judged its current adapter; else one line saying it is older.
+
+    A run resumed or trained again after its evaluation has a newer adapter than the one judged:
+    the report still reads, but it no longer describes the run.
+    """
+    report = eval_dir(run_dir, name) / REPORT
+    adapter = Path(run_dir) / "adapter"
+    try:
+        judged = report.stat().st_mtime
+        files = [p.stat().st_mtime for p in adapter.iterdir() if p.is_file()]
+    except OSError:
+        return ""
+    if files and max(files) > judged:
+        return (
+            f"⚠ {Path(run_dir).name}'s adapter is newer than this report (trained again after it): E evaluates it again"
+        )
+    return ""
+
+
+def seconds_per_item(ws: Workspace) -> float | None:
+    """The pace of the newest finished evaluation in the workspace (seconds per benchmark item,
+    both sides), for an estimate before the next one starts; None when none has finished."""
+    from ftui.core.base.events import read_events
+
+    best: tuple[float, float] | None = None  # (finished at, pace)
+    for info in runs.list_runs(ws):
+        evs, _ = read_events(eval_dir(info.dir) / EVENTS)
+        started = next((e for e in evs if e.get("type") == "started"), None)
+        finished = next((e for e in reversed(evs) if e.get("type") == "finished"), None)
+        if not started or not finished or not started.get("items"):
+            continue
+        pace = (float(finished["t"]) - float(started["t"])) / int(started["items"])
+        if pace > 0 and (best is None or finished["t"] > best[0]):
+            best = (float(finished["t"]), pace)
+    return best[1] if best else None

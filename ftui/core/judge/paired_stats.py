@@ -108,22 +108,23 @@ def detectable_change(n: int, alpha: float = ALPHA) -> float | None:
 
 
 def items_to_settle(a: int, b: int, c: int, d: int, alpha: float = ALPHA) -> int | None:
-    """How many more items, at the observed rates, would give an interval that excludes zero.
+    """How many more items, at the observed rates, would settle the change: an interval that
+    excludes zero and a mid-p McNemar test below alpha (the verdict asks both; at a handful of
+    items the interval alone is too quick).
 
     None when no number would (no change observed) or it is beyond MAX_SCALE times the items.
     """
     n = a + b + c + d
     if n == 0 or b == c:
         return None
-    lo, hi = newcombe_paired(a, b, c, d, alpha)
-    if lo > 0 or hi < 0:
-        return 0
 
     def settled(m: int) -> bool:
         s = m / n
         lo, hi = newcombe_paired(a * s, b * s, c * s, d * s, alpha)
-        return lo > 0 or hi < 0
+        return (lo > 0 or hi < 0) and mcnemar_mid_p(round(b * s), round(c * s)) < alpha
 
+    if settled(n):
+        return 0
     hi_m = n
     while not settled(hi_m):
         hi_m *= 2
@@ -144,11 +145,13 @@ def paired_summary(a: int, b: int, c: int, d: int, alpha: float = ALPHA) -> dict
     n = a + b + c + d
     lo, hi = newcombe_paired(a, b, c, d, alpha)
     spans_zero = n > 0 and lo <= 0 <= hi
+    mid_p = mcnemar_mid_p(b, c)
+    unsettled = n > 0 and (spans_zero or mid_p >= alpha)
     return {
         "ci": [round(lo, 4), round(hi, 4)],
         "ci_level": 1 - alpha,
-        "mid_p": mcnemar_mid_p(b, c),
+        "mid_p": mid_p,
         "detectable_change": detectable_change(n, alpha),
         "spans_zero": spans_zero,
-        "more_items_to_settle": items_to_settle(a, b, c, d, alpha) if spans_zero else 0,
+        "more_items_to_settle": items_to_settle(a, b, c, d, alpha) if unsettled else 0,
     }

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.base.events import read_events
 from ftui.core.base.formatting import clip, duration, num, pct, plural, pts
 from ftui.core.base.fsutil import atomic_write_text
-from ftui.core.judge.compare import drop_text, shared_traits
+from ftui.core.judge.compare import shared_traits
 from ftui.core.judge.evalrun import PASSING, RETRIEVAL_MISS, preserves, read_manifest, read_report
+from ftui.core.judge.verdict import drop_text, settles
 from ftui.core.logs.passrule import show_grade
 from ftui.core.runs.runs import read_run_config
 
@@ -299,7 +300,8 @@ def _improvement(e: Evidence) -> list[str]:
     lines = ["## 3. Did the cluster improve? By how much?", ""]
     targeted = e.targeted
     if targeted["total"]:
-        answer = "Yes" if e.verdict["improved"] else "No"
+        # "Not settled" when the items are too few for either answer (the verdict's own rule).
+        answer = {"better": "Yes", "unsettled": "Not settled"}.get(settles(targeted), "No")
         lines.append(
             f"{answer}: `{e.target}` passed {targeted['base_passed']}/{targeted['total']} "
             f"({pct(targeted['base_rate'])}) with the base model and "

@@ -18,7 +18,9 @@ from ftui.core.base import events as _events
 from ftui.core.base.errors import InputError
 from ftui.core.base.fsutil import atomic_write_json, read_json_file
 from ftui.core.base.jobs import child_alive, mark_resume, read_pid, start_child
+from ftui.core.base.paths import read_path, store_path, workspace_root
 from ftui.core.base.run_dirs import new_run_dir
+from ftui.core.base.stack import require_train_stack
 from ftui.core.build import files as build_files
 from ftui.core.runs.fold import fold_run
 from ftui.core.workspace.workspace import TrainConfig
@@ -76,18 +78,28 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
             None,
             f"build {build_dir.name} has no {needed.name}: it cannot train with {cfg['method'].upper()}{hint}",
         )
+    if not _has_rows(needed):
+        raise InputError(
+            needed,
+            None,
+            f"build {build_dir.name} has no training rows: write corrections first "
+            "(the Correct pane, or `ftui correct`), then build again",
+        )
+    # Checked here, before a run folder exists, rather than by a child failing seconds later.
+    require_train_stack()
     if cfg.get("accelerate_config"):
         from ftui.core.runs.accelerate_checks import check_launch
 
         cfg["accelerate_config"] = str((Path(ws.root) / cfg["accelerate_config"]).resolve())
         check_launch(cfg)
     run_dir = new_run_dir(parent or ws.state.runs, cfg["method"])
+    # Stored relative to the run folder, so a copied or moved workspace keeps its runs' builds.
     config = {
         "run_id": run_dir.name,
         "created": _now_iso(),
         "workspace": str(ws.root),
         "model": model,
-        "build_dir": str(build_dir),
+        "build_dir": store_path(build_dir, run_dir),
         "build_id": manifest.get("build_id", build_dir.name),
         **cfg,
     }
@@ -100,9 +112,15 @@ def create_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = Non
     return run_dir
 
 
+def _has_rows(path: Path) -> bool:
+    with open(path, encoding="utf-8") as fh:
+        return any(line.strip() for line in fh)
+
+
 def start_training(run_dir: Path, resume: bool = False) -> int:
     """Launch the detached training child for `run_dir`; returns its pid."""
     run_dir = Path(run_dir)
+    require_train_stack()
     if resume:
         state = read_state(run_dir)
         if state.state == "running":
@@ -120,8 +138,21 @@ def start_run(ws: Workspace, build: Any, overrides: dict[str, Any] | None = None
 
 
 def read_run_config(run_dir: Path | str) -> dict[str, Any]:
-    """A run's config.json; a missing or broken one is an InputError naming the file."""
-    return read_json_file(Path(run_dir) / "config.json", "not a run folder (no config.json)")
+    """A run's config.json, its paths resolved; a missing or broken one is an InputError naming the file."""
+    return resolve_paths(read_json_file(Path(run_dir) / "config.json", "not a run folder (no config.json)"), run_dir)
+
+
+def resolve_paths(cfg: dict[str, Any], run_dir: Path | str) -> dict[str, Any]:
+    """A run config with `build_dir` made absolute (stored relative, or absolute in a workspace that
+    was since copied or moved) and `workspace` the one the run folder is in now."""
+    out = dict(cfg)
+    old = cfg.get("workspace")
+    if cfg.get("build_dir"):
+        out["build_dir"] = str(read_path(cfg["build_dir"], run_dir, old))
+    root = workspace_root(run_dir)
+    if root is not None:
+        out["workspace"] = str(root)
+    return out
 
 
 @dataclass

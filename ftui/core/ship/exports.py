@@ -20,6 +20,8 @@ from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import plural, size
 from ftui.core.base.fsutil import atomic_write_json
 from ftui.core.base.models import local_model_dir
+from ftui.core.base.paths import read_path, store_path, workspace_root
+from ftui.core.base.stack import require_train_stack
 from ftui.core.runs import runs
 
 if TYPE_CHECKING:
@@ -40,6 +42,24 @@ LOG = "export.log"
 
 class ExportError(FtuiError):
     pass
+
+
+# The config keys that hold paths: stored relative to the job folder, resolved by `read_config`.
+EXPORT_PATHS = ("out", "run_dir", "adapter")
+
+
+def read_config(jd: Path | str) -> dict[str, Any]:
+    """An export job's config.json with its paths absolute (relative ones, and absolute ones of a
+    workspace since copied or moved, resolved against where the job folder is now)."""
+    cfg: dict[str, Any] = json.loads((Path(jd) / CONFIG).read_text(encoding="utf-8"))
+    old = cfg.get("workspace")
+    for k in EXPORT_PATHS:
+        if cfg.get(k):
+            cfg[k] = str(read_path(cfg[k], jd, old))
+    root = workspace_root(jd)
+    if root is not None:
+        cfg["workspace"] = str(root)
+    return cfg
 
 
 def export_name(fmt: str, quant: str | None = None) -> str:
@@ -140,11 +160,15 @@ def prepare_export(
     """Check the request and write the job's plan; returns the job folder (the child's argument)."""
     run_dir = runs.find_run(ws, str(run_ref))
     cfg = plan_export(ws, run_dir, fmt, quant, out, parity)
+    if fmt != "adapter":  # the adapter folder is copied; every other format loads the weights
+        require_train_stack(f"a {fmt} export")
     jd = job_dir(run_dir, cfg["name"])
     st = jobs.job_state(jd)
     if st.state == "running":
         raise ExportError(f"{jd}: an export {cfg['name']} of {run_dir.name} is already running (pid {st.pid})")
     jobs.fresh_folder(jd)
+    # Paths inside the workspace are stored relative to the job folder: a copied workspace keeps them.
+    cfg = {**cfg, **{k: store_path(cfg[k], jd) for k in EXPORT_PATHS if cfg.get(k)}}
     atomic_write_json(jd / CONFIG, cfg)
     return jd
 
@@ -166,7 +190,14 @@ def list_exports(run_dir: Path) -> list[jobs.JobState]:
     root = Path(run_dir) / JOBS_DIR
     if not root.is_dir():
         return []
-    return [jobs.job_state(d) for d in sorted(root.iterdir()) if (d / CONFIG).is_file()]
+    out = []
+    for d in sorted(root.iterdir()):
+        if (d / CONFIG).is_file():
+            st = jobs.job_state(d)
+            if st.config:  # a readable config: its paths as they are now
+                st.config = read_config(d)
+            out.append(st)
+    return out
 
 
 def find_export(run_dir: Path, ref: str) -> Path:
@@ -176,7 +207,7 @@ def find_export(run_dir: Path, ref: str) -> Path:
         return p.resolve()
     jd = job_dir(run_dir, ref)
     if (jd / CONFIG).is_file():
-        out = Path(json.loads((jd / CONFIG).read_text(encoding="utf-8"))["out"])
+        out = Path(read_config(jd)["out"])
         if is_export(out):
             return out
         raise ExportError(f"{out}: export {ref} of {Path(run_dir).name} is not complete ({jobs.job_state(jd).state})")

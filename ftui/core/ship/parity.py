@@ -34,6 +34,8 @@ RESULT = "parity.json"
 LOG = "parity.log"
 # Grade flips tolerated by `ftui parity` before it exits non-zero, as a share of the items checked.
 DEFAULT_MAX_FLIP_RATE = 0.0
+# The cluster name parity gives anchor items, which the evaluation never answered (counted apart).
+ANCHOR_CLUSTER = "anchor"
 
 
 class ParityError(FtuiError):
@@ -62,7 +64,7 @@ def _anchor_items(
             out.append(
                 {
                     "id": it.id,
-                    "cluster": "anchor",
+                    "cluster": ANCHOR_CLUSTER,
                     "task": it.task,
                     "question": it.question,
                     "expected": it.expected,
@@ -174,6 +176,7 @@ def compare(records: list[dict[str, Any]]) -> dict[str, Any]:
     flips = [r for r in rows if r["flip"]]
     return {
         "items": n,
+        "anchors": sum(r.get("cluster") == ANCHOR_CLUSTER for r in rows),
         "identical": sum(r["identical"] for r in rows),
         "same_grade": sum(r["same_grade"] for r in rows),
         "flips": len(flips),
@@ -183,6 +186,17 @@ def compare(records: list[dict[str, Any]]) -> dict[str, Any]:
         "export_passed": sum(bool(r["export_grade"]["passed"]) for r in rows),
         "rows": rows,
     }
+
+
+def items_text(summary: dict[str, Any]) -> str:
+    """What a parity count is out of: "83 (64 benchmark items + 19 anchors)", or "64 benchmark items"."""
+    n = summary["items"]
+    anchors = summary.get("anchors")
+    if anchors is None and "rows" in summary:
+        anchors = sum(r.get("cluster") == ANCHOR_CLUSTER for r in summary["rows"])
+    if not anchors:
+        return f"{n} benchmark item{'s' if n != 1 else ''}"
+    return f"{n} ({n - anchors} benchmark item{'s' if n - anchors != 1 else ''} + {anchors} anchor{'s' if anchors != 1 else ''})"
 
 
 def read_result(pd: Path) -> dict[str, Any] | None:
@@ -212,7 +226,7 @@ def render_text(result: dict[str, Any], show_items: bool = True) -> str:
     n = s["items"]
     head = (
         f"Parity of {result['name']} ({result['format']}) with the evaluated model of run {result['run_id']}: "
-        f"{n} items\n"
+        f"{items_text(s)}\n"
         f"  identical answers {s['identical']}/{n} · same grade {s['same_grade']}/{n} · grade flips {s['flips']}"
         f" (lost {len(s['lost'])}, gained {len(s['gained'])}) · passing {s['reference_passed']} → {s['export_passed']}"
     )

@@ -25,6 +25,7 @@ from ftui.core.base.fsutil import read_jsonl
 from ftui.core.curate.drafts.job import ANSWER_CACHE, CONFIG, EVENTS, ITEMS
 from ftui.core.curate.drafts.store import Draft, DraftStore
 from ftui.core.curate.drafts.teacher import LOCAL, Teacher
+from ftui.core.curate.drafts.trust import suspect
 from ftui.core.grade.grading import grade
 from ftui.core.grade.llm_judge import CACHE_NAME as JUDGE_CACHE
 from ftui.core.grade.llm_judge import Judge
@@ -77,11 +78,12 @@ class Drafting:
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             job=self.dir.name,
             original_hash=item.get("original_hash", ""),
+            flag=suspect(answer, item) if g.passed else "",
         )
         with self._lock:
             self.store.append([d])
             self.done += 1
-            self.passed += g.passed
+            self.passed += d.passes
         return d
 
     def _status(self, message: str) -> None:
@@ -116,7 +118,7 @@ class Drafting:
                 # Drafted before this job was interrupted: already in the store, maybe already decided.
                 with self._lock:
                     self.done += 1
-                    self.passed += d.passed
+                    self.passed += d.passes
             else:
                 self.record(it, answer)
         self._progress()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ftui.core.base import jobs
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_text, fsync_dir
-from ftui.core.ship.exports import CONFIG, EVENTS, MANIFEST
+from ftui.core.ship.exports import EVENTS, MANIFEST, read_config
 from ftui.core.ship.serving import vllm_lora_rank
 from ftui.engine.child import Cancelled, ChildEnd, StopRequest, memory_hint
 
@@ -217,7 +217,7 @@ def _hint(exc: BaseException) -> str | None:
 
 def main(job_dir: str | Path) -> int:
     jd = Path(job_dir)
-    cfg = json.loads((jd / CONFIG).read_text(encoding="utf-8"))
+    cfg = read_config(jd)
     end = ChildEnd(jd / EVENTS, cancel_on=(Cancelled,), cancelled=lambda: {"step": 0}, hint=_hint)
     writer = end.writer
     stop = StopRequest(jd).install()

@@ -63,6 +63,9 @@ def read_config(run_dir: Path) -> tuple[dict, TrainConfig]:
     for key in ("model", "method", "build_dir"):
         if key not in cfg:
             raise InputError(path, None, f"missing key `{key}`")
+    from ftui.core.runs.runs import resolve_paths
+
+    cfg = resolve_paths(cfg, run_dir)
     try:
         return cfg, train_config(cfg)
     except SettingError as exc:

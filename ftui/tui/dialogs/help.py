@@ -8,18 +8,23 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from ftui.tui.keymap import display
+
 
 def keys_markdown(screen) -> str:
-    rows = []
-    seen = set()
-    for _key, active in screen.active_bindings.items():
+    """Every key the screen answers to, several keys of one action on one row, with the id that
+    ~/.config/ftui/keys.yaml remaps it by."""
+    rows: dict[tuple[str, str], list] = {}
+    for key, active in screen.active_bindings.items():
         b = active.binding
-        if not b.description or (b.action, b.description) in seen:
+        if not b.description:
             continue
-        seen.add((b.action, b.description))
-        display = screen.app.get_key_display(b)
-        rows.append(f"| `{display}` | {b.description} | {b.tooltip or ''} |")
-    return "| Key | Action | |\n|---|---|---|\n" + "\n".join(rows)
+        rows.setdefault((b.action, b.description), [b, []])[1].append(key)
+    lines = []
+    for b, keys in rows.values():
+        shown = "/".join(dict.fromkeys(display(k) for k in keys))
+        lines.append(f"| `{shown}` | {b.description} | {b.tooltip or ''} | `{b.id or ''}` |")
+    return "| Key | Action | | id |\n|---|---|---|---|\n" + "\n".join(lines)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ftui.tui.keymap import display
 from ftui.tui.messages import CorrectionsChanged, SessionFailed, SessionReady
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Pane(Screen):
         for binding in self._pane_bindings():
             yield (
                 binding.tooltip or binding.description,
-                f"key {binding.key.split(',')[0]}",
+                f"key {display(binding.key)}",
                 lambda action=binding.action: self.run_action(action),
             )
 

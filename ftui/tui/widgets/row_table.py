@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from ftui.tui import keymap
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,7 @@ class RowTable(ScrollView, can_focus=True):
         "rowtable--cursor",
         "rowtable--empty",
     }
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Up", show=False, id="table.up", tooltip="Previous row"),
-        Binding("down", "cursor(1)", "Down", show=False, id="table.down", tooltip="Next row"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up", tooltip="One screen up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down", tooltip="One screen down"),
-        Binding("home", "first", "First", show=False, id="table.first", tooltip="First row"),
-        Binding("end", "last", "Last", show=False, id="table.last", tooltip="Last row"),
-        Binding("enter", "select", "Open", show=False, id="table.select", tooltip="Open the row"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keymap.bindings("table")  # ↑/k ↓/j, pages, enter
 
     cursor = reactive(0, always_update=True, init=False)
 
@@ -98,14 +92,18 @@ class RowTable(ScrollView, can_focus=True):
         self.rows: list[Any] = []
 
     # -- data ------------------------------------------------------------------------------
-    def set_rows(self, rows: Sequence[Any], keep: Any = None) -> None:
-        """Replace the rows; put the cursor back on `keep` (a row) when it is still there."""
+    def set_rows(self, rows: Sequence[Any], keep: Any = None, key: Callable[[Any], Any] | None = None) -> None:
+        """Replace the rows; put the cursor back on `keep` when it is still there.
+
+        Without `key`, `keep` is a row; with it, `keep` is a key value matched against key(row): a
+        reloaded row is a new object with new counts but the same name.
+        """
         self.rows = list(rows)
         self._fit_columns()
         index = 0
         if keep is not None:
             for i, r in enumerate(self.rows):
-                if r is keep or r == keep:
+                if (key(r) == keep) if key is not None else (r is keep or r == keep):
                     index = i
                     break
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)

@@ -73,7 +73,7 @@ def passing_pending(ws: Workspace, cluster: Cluster) -> list[Draft]:
     out = []
     for it in cluster.items:
         d = drafts.get(it.id)
-        if d is not None and d.pending and d.passed and it.id not in corrections:
+        if d is not None and d.pending and d.passes and it.id not in corrections:
             out.append(d)
     return out
 
@@ -85,7 +85,7 @@ def cluster_counts(drafts: dict[str, Draft], cluster: Cluster) -> dict[str, int]
         d = drafts.get(it.id)
         if d is not None:
             out[d.status] += 1
-            out["passing"] += d.pending and d.passed
+            out["passing"] += d.pending and d.passes
     return out
 
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.base import jobs
 from ftui.core.base.fsutil import atomic_write_json, atomic_write_jsonl
 from ftui.core.base.run_dirs import new_run_dir
+from ftui.core.base.stack import require_train_stack
 from ftui.core.curate.corrections import CorrectionStore, answer_hash, now_iso
 from ftui.core.curate.drafts.store import DraftError, DraftStore, drafts_dir
 from ftui.core.curate.drafts.teacher import (
+    LOCAL,
     PromptSettings,
     Teacher,
     check_template,
@@ -112,6 +114,7 @@ def plan_drafts(
                 "messages": msgs,
                 "prompt_hash": h,
                 "original_hash": answer_hash(it.answer),
+                "original": it.answer,  # for `trust.suspect`: a draft that repeats it is flagged
             }
         )
     return DraftPlan(cluster.label, teacher, settings, items, [ex.id for ex, _ in examples], skipped)
@@ -166,6 +169,8 @@ def start_drafting(
         raise DraftError(f"{running[0]['dir']}: drafting of {cluster.label} is already running")
     plan_kw = {k: kw.pop(k) for k in ("ids", "redraft") if k in kw}
     plan = plan_drafts(ws, cluster, teacher, settings, **plan_kw)
+    if teacher.kind == LOCAL:  # an endpoint teacher needs nothing installed here
+        require_train_stack("drafting with the local model")
     job_dir = write_job(
         ws,
         plan,

@@ -56,6 +56,8 @@ class Draft:
     status: str = "draft"
     decided: str = ""
     final_output: str | None = None  # what was accepted, when a person edited the draft
+    # Why the grader's pass cannot be trusted ("" when it can): such a draft is not counted as passing.
+    flag: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +72,11 @@ class Draft:
     @property
     def pending(self) -> bool:
         return self.status == "draft"
+
+    @property
+    def passes(self) -> bool:
+        """Passed its grader, and not by copying (see `trust.suspect`)."""
+        return self.passed and not self.flag
 
 
 class DraftStore:

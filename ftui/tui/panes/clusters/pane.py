@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from ftui.core.base.formatting import pct
 from ftui.core.curate.edits import describe_run
 from ftui.core.curate.progress import Progress
+from ftui.tui import keymap
+from ftui.tui.dialogs.confirm import ConfirmScreen
 from ftui.tui.dialogs.name_input import NameScreen
+from ftui.tui.dialogs.pick import PickScreen
 from ftui.tui.panes.base import Pane
 from ftui.tui.session import CORRECTED, PENDING, REVIEW, SKIPPED, Session
 from ftui.tui.widgets.item_view import ItemView
 from ftui.tui.widgets.row_table import Column, RowTable
 
+# The pick list's last choice when moving an item: a cluster that does not exist yet.
+NEW_CLUSTER = "\x00new"
 STATUS_MARK = {CORRECTED: "✔ corrected", SKIPPED: "⤼ skipped", REVIEW: "? review", PENDING: "· to do"}
 
 
@@ -50,62 +54,13 @@ clusters end in an asterisk and their description shows above the items. Nothing
 run log: the clusters live in the workspace's state folder.
 
 The clusters are yours to change, and your changes survive a new discovery:
-**n** renames the selected cluster, **m** merges it into another, **s** splits it,
-**v** moves the selected item to another cluster (or a new one).
+**r** renames the selected cluster, **m** merges it into another (picked from a list), **S**
+splits it (after asking), **M** moves the selected item to another cluster. **u** undoes the last
+of these (and a discovery), one at a time. The cursor stays on the cluster you changed.
+
+**tab** moves between the two tables; **j**/**k** (or the arrows) move in a table.
 """
-    BINDINGS = [
-        Binding(
-            "c", "correct", "Correct", id="clusters.correct", tooltip="Correct the selected item in the Correct pane"
-        ),
-        Binding(
-            "tab",
-            "focus_next",
-            "Next table",
-            id="clusters.next",
-            tooltip="Move between the cluster and item tables",
-            show=False,
-        ),
-        Binding("R", "reload", "Reload", id="clusters.reload", tooltip="Read the run log and corrections again"),
-        Binding(
-            "D",
-            "discover",
-            "Discover",
-            id="clusters.discover",
-            tooltip="Group unlabeled failures into clusters (or split the selected labeled cluster)",
-        ),
-        # Off the footer to keep it within 80 columns; in the help (?) and the palette (ctrl+p).
-        Binding("n", "rename", "Rename", id="clusters.rename", tooltip="Rename the selected cluster", show=False),
-        Binding(
-            "m", "merge", "Merge", id="clusters.merge", tooltip="Merge the selected cluster into another", show=False
-        ),
-        Binding(
-            "s",
-            "split",
-            "Split",
-            id="clusters.split",
-            tooltip="Split the selected cluster into sub-clusters",
-            show=False,
-        ),
-        Binding(
-            "v", "move", "Move", id="clusters.move", tooltip="Move the selected item to another cluster", show=False
-        ),
-        Binding(
-            "plus",
-            "granularity(1)",
-            "Finer",
-            id="clusters.finer",
-            tooltip="Discover again with one more topic cluster (k+1); the stability figure shows beside k",
-            show=False,
-        ),
-        Binding(
-            "minus",
-            "granularity(-1)",
-            "Coarser",
-            id="clusters.coarser",
-            tooltip="Discover again with one topic cluster fewer (k-1)",
-            show=False,
-        ),
-    ]
+    BINDINGS = keymap.bindings("clusters")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -177,6 +132,9 @@ The clusters are yours to change, and your changes survive a new discovery:
             text += "\nNo failure labels in this log: D discovers the clusters."
         return text
 
+    _keep_label: str | None = None
+    _keep_item: str | None = None
+
     def on_session(self, session: Session) -> None:
         from ftui.core.curate.overlay import Overlay
 
@@ -184,8 +142,19 @@ The clusters are yours to change, and your changes survive a new discovery:
         self._last_run = Overlay.load(self.ftui.ws).runs.get("") or None
         self.query_one("#cl-summary", Static).update(self._summary(session))
         table = self.query_one("#cluster-table", RowTable)
-        table.set_rows(session.clusters, keep=table.current)
-        table.focus()
+        items = self.query_one("#item-table", RowTable)
+        # After an edit the cursor stays on the cluster (and item) it was on, by name: the
+        # reloaded clusters are new objects with new counts.
+        label = self._keep_label or (table.current.label if table.current is not None else None)
+        item_id = self._keep_item or (items.current.id if items.current is not None else None)
+        items_had_focus = items.has_focus
+        self._keep_label = self._keep_item = None
+        if label and label.endswith("/"):  # after a split: its first part
+            label = next((c.label for c in session.clusters if c.label.startswith(label)), label)
+        table.set_rows(session.clusters, keep=label, key=lambda c: c.label)
+        if table.current is not None:
+            items.set_rows(table.current.items, keep=item_id, key=lambda it: it.id)
+        (items if items_had_focus else table).focus()
 
     def corrections_changed(self, item_id: str) -> None:
         self.query_one("#cluster-table", RowTable).refresh_rows()
@@ -226,6 +195,9 @@ The clusters are yours to change, and your changes survive a new discovery:
             return
         self.ftui.open_correct(cluster.label, item.id if item is not None else None)
 
+    def action_back(self) -> None:
+        self.query_one("#cluster-table", RowTable).focus()
+
     def action_reload(self) -> None:
         self.query_one("#cl-summary", Static).update("Reloading…")
         self.ftui.load_session()
@@ -264,30 +236,53 @@ The clusters are yours to change, and your changes survive a new discovery:
         cluster = self._selected_cluster()
         if cluster is None:
             return
-        self.app.push_screen(
-            NameScreen(f"Rename cluster {cluster.label} to:", cluster.label),
-            lambda new: new and new != cluster.label and self.run_edit("rename", old=cluster.label, new=new),
-        )
+
+        def renamed(new: str | None) -> None:
+            if new and new != cluster.label:
+                self._keep_label = new
+                self.run_edit("rename", old=cluster.label, new=new)
+
+        self.app.push_screen(NameScreen(f"Rename cluster {cluster.label} to:", cluster.label), renamed)
+
+    def _other_clusters(self, cluster) -> list[tuple[str, str]]:
+        return [(c.label, f"{c.label}  ({c.count} items)") for c in self.session.clusters if c.label != cluster.label]
 
     def action_merge(self) -> None:
         cluster = self._selected_cluster()
         if cluster is None:
             return
-        others = [c.label for c in self.session.clusters if c.label != cluster.label]
+        others = self._other_clusters(cluster)
         if not others:
             self.notify("There is no other cluster to merge with", severity="warning")
             return
+
+        def merged(into: str | None) -> None:
+            if into:
+                self._keep_label = into
+                self.run_edit("merge", names=[into, cluster.label], into=into)
+
         self.app.push_screen(
-            NameScreen(f"Merge {cluster.label} into cluster:", others[0], "clusters: " + ", ".join(others)),
-            lambda into: into and self.run_edit("merge", names=[into, cluster.label], into=into),
+            PickScreen(f"Merge {cluster.label} ({cluster.count} items) into:", others, "u undoes it"), merged
         )
 
     def action_split(self) -> None:
         cluster = self._selected_cluster()
         if cluster is None:
             return
-        self.query_one("#cl-summary", Static).update(f"Splitting {cluster.label}…")
-        self.run_edit("split", name=cluster.label)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.query_one("#cl-summary", Static).update(f"Splitting {cluster.label}…")
+                self._keep_label = f"{cluster.label}/"  # the first part, matched by prefix below
+                self.run_edit("split", name=cluster.label)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Split {cluster.label} ({cluster.count} items) into sub-clusters?",
+                "Its items are grouped by how they failed; u undoes it.",
+            ),
+            confirmed,
+        )
 
     def action_move(self) -> None:
         cluster = self._selected_cluster()
@@ -296,15 +291,23 @@ The clusters are yours to change, and your changes survive a new discovery:
             if cluster is not None:
                 self.notify("No item selected", severity="warning")
             return
-        others = [c.label for c in self.session.clusters if c.label != cluster.label]
-        self.app.push_screen(
-            NameScreen(
-                f"Move {item.id} to cluster (an existing one or a new name):",
-                others[0] if others else "",
-                "clusters: " + (", ".join(others) or "none"),
-            ),
-            lambda to: to and to != cluster.label and self.run_edit("move", ids=[item.id], to=to),
-        )
+        choices = [*self._other_clusters(cluster), (NEW_CLUSTER, "a new cluster…")]
+
+        def moved(to: str | None) -> None:
+            if to == NEW_CLUSTER:
+                self.app.push_screen(NameScreen(f"Move {item.id} to a new cluster named:", ""), moved)
+            elif to and to != cluster.label:
+                self._keep_label = cluster.label
+                self.run_edit("move", ids=[item.id], to=to)
+
+        self.app.push_screen(PickScreen(f"Move {item.id} from {cluster.label} to:", choices, "u undoes it"), moved)
+
+    def action_undo(self) -> None:
+        if self.session is None:
+            return
+        cluster = self.query_one("#cluster-table", RowTable).current
+        self._keep_label = cluster.label if cluster is not None else None
+        self.run_edit("undo")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cluster-edit", description="Editing clusters")
     def run_edit(self, op: str, **kwargs) -> None:
@@ -315,6 +318,9 @@ The clusters are yours to change, and your changes survive a new discovery:
             res = cluster_edits.run_discovery(ws, **kwargs)
             where = f"in {kwargs['within']}" if kwargs.get("within") else "among unlabeled failures"
             msg = f"{len(res.names)} clusters discovered {where}: {describe_run(res.run)} ({res.run['seconds']:.1f} s)"
+        elif op == "undo":
+            cluster_edits.undo(ws)
+            msg = "The last cluster edit is undone"
         elif op == "split":
             _, names = cluster_edits.split(ws, kwargs["name"])
             msg = f"{kwargs['name']} split into {len(names)}: {', '.join(names)}"

@@ -6,121 +6,33 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from ftui.core.base.formatting import MISSING, pct, pts
-from ftui.core.judge import compare, evalrun, forgetting, side_by_side
+from ftui.core.base.formatting import duration
+from ftui.core.judge import evalrun, forgetting, side_by_side
 from ftui.core.judge import texts as judge_texts
 from ftui.core.runs import runs
+from ftui.tui import keymap
 from ftui.tui.panes.base import Pane
+from ftui.tui.panes.compare.metrics import (
+    BUCKET_FILTERS,
+    BUCKET_MARK,
+    METRIC_COLUMNS,
+    VERDICT_WORD,
+    WIDE,
+    forgetting_cells,
+    forgetting_of,
+    interval_cell,
+    metric_cells,
+    metric_rows,
+)
 from ftui.tui.panes.job_watch import JobWatch
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
 
-BUCKET_FILTERS = ("all", "fixed", "regressed", "still_failing", "still_passing")
-BUCKET_MARK = {
-    "fixed": "✔ fixed",
-    "regressed": "✘ regressed",
-    "still_failing": "· still failing",
-    "still_passing": "= still passing",
-}
-VERDICT_WORD = {
-    "ship": "SHIP",
-    "investigate": "INVESTIGATE",
-    "data_quality": "DATA QUALITY",
-    "stop": "STOP",
-    "inconclusive": "INCONCLUSIVE",
-    "not_needed": "FINE-TUNING NOT NEEDED",
-}
-
-
-METRIC_COLUMNS = (
-    Column("cluster", 0),
-    Column("n", 4, "right"),
-    Column("base → tuned", 13, "right"),
-    Column("change", 8, "right"),
-    Column("fix", 4, "right"),
-    Column("reg", 4, "right"),
-    Column("p", 6, "right"),
-)
-# Under 120 columns, with the forgetting table beside it, the benchmark's table keeps its first four
-# (the fix/reg counts are the bucket filters' and the cluster's p is in the banner).
-WIDE = 120
-
-
-def metric_rows(report: dict) -> list[tuple[str, dict]]:
-    """Targeted cluster, the rest, then each cluster of the benchmark (from the per-item grades)."""
-    rows = []
-    target = report.get("targeted_cluster")
-    if report.get("targeted"):
-        rows.append((f"▶ {target or 'targeted'}", report["targeted"]))
-    fewshot = report.get("fewshot")
-    if fewshot and fewshot.get("targeted", {}).get("total"):
-        # The prompt rung on the same items: base → base with the cluster's corrections in the prompt.
-        rows.append((f"  ↳ few-shot ×{fewshot.get('k')} (base)", fewshot["targeted"]))
-    if report.get("rest"):
-        rows.append(("rest of benchmark", report["rest"]))
-    by_cluster: dict[str, list] = {}
-    for it in report.get("items", []):
-        by_cluster.setdefault(it.get("cluster") or "—", []).append(it)
-    for name in sorted(by_cluster, key=lambda n: (-len(by_cluster[n]), n)):
-        if name == target:
-            continue
-        rows.append((f"  {name}", compare.rates(by_cluster[name])))
-    return rows
-
-
-def metric_cells(row: tuple[str, dict]) -> list[str]:
-    name, m = row
-    b = m.get("buckets", {})
-    return [
-        name,
-        str(m.get("total", 0)),
-        f"{pct(m.get('base_rate'), 0)} → {pct(m.get('tuned_rate'), 0)}",
-        pts(m.get("change"), 0),
-        str(b.get("fixed", 0)),
-        str(b.get("regressed", 0)),
-        MISSING if m.get("mcnemar_p") is None else p_text(m["mcnemar_p"]),
-    ]
-
-
-def interval_cell(m: dict) -> str:
-    """The cluster's change with its 95% interval, in one short line for the banner."""
-    if "ci" not in m or not m.get("total"):
-        return ""
-    lo, hi = (round(100 * x) + 0 for x in m["ci"])
-    mdc = m.get("detectable_change")
-    text = f"cluster {pts(m['change'], 0)} (95% CI {lo:+d} to {hi:+d}) · mid-p {p_text(m['mid_p'])}"
-    return text + (f" · {m['total']} items detect ≥{mdc * 100:.0f} pts" if mdc is not None else " · too few items")
-
-
-def forgetting_cells(row: dict) -> list[str]:
-    """A general task of the forgetting check: base → tuned, and its change (✘ past eval.forgetting.max_drop)."""
-
-    def share(x: float | None) -> str:
-        return MISSING if x is None else f"{100 * x:.0f}"
-
-    change = row.get("change")
-    return [
-        row["task"],
-        f"{share(row.get('base'))}→{share(row.get('tuned'))}",
-        (MISSING if change is None else f"{100 * change:+.0f}") + ("✘" if row.get("flagged") else ""),
-    ]
-
-
-def forgetting_of(report: dict | None, run_dir: Path | None) -> dict | None:
-    """The forgetting table of a run: from its report, or from the check alone when not evaluated yet."""
-    if report and report.get("forgetting"):
-        return report["forgetting"]
-    result = forgetting.read_result(run_dir) if run_dir is not None else None
-    return forgetting.summary(result) if result else None
-
-
-def p_text(p: float) -> str:
-    # Six cells wide: small p-values keep their exponent, which is what a reader compares.
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}".replace("e-0", "e-")
+# What E offers besides every item: quick evaluations on a stratified sample.
+QUICK_LIMITS = (16, 64)
 
 
 class ComparePane(Pane):
@@ -134,22 +46,23 @@ way. Each item falls in a bucket: **fixed** (base failed, tuned passes), **regre
 tuned fails), **still failing**, **still passing**.
 
 * The banner is the verdict: *ship* (improved, nothing broke), *investigate* (improved, some
-  regressions), *data quality* (no improvement, nothing broke), *stop*, or *inconclusive* (improved,
-  but the 95% interval of the cluster's change still holds zero). Below it: that interval
-  (Newcombe's paired method), the mid-p McNemar p-value and the smallest change the cluster's
-  number of items could show.
+  regressions), *data quality* (the interval rules out a real gain, nothing broke), *stop*,
+  *fine-tuning not needed* (few-shot examples fix the cluster as well), or *inconclusive*: the
+  cluster's items cannot settle it (its 95% interval holds zero, or the mid-p test disagrees).
+  Below it: that interval (Newcombe's paired method), the mid-p McNemar p-value with the fixed
+  and regressed counts it is computed on, and the smallest change the cluster's items could show.
 * The table gives pass rates base → fine-tuned for the targeted cluster, the rest of the benchmark
-  and each cluster, with fixed/regressed counts and the exact McNemar p-value.
+  and each cluster, with fixed/regressed counts and the exact McNemar p-value (*exact p*).
 * A regression marked *~flaky* is an item whose base pass did not hold when re-asked with
   sampling (`eval.flaky_k`); it counts, and `eval.gate_ignores_flaky` lets the gate pass it.
 * With `eval.fewshot_k`, the row under the cluster is the prompt rung: the base model given that
   many of the cluster's corrections as examples. When it fixes the cluster as well and breaks
   nothing, the verdict is *fine-tuning not needed*.
-* Filters: **a** all, **f** fixed, **r** regressed, **s** still failing, **p** still passing;
-  **c** cycles through clusters.
+* Filters: **f** cycles the bucket (all, fixed, regressed, still failing, still passing);
+  **F** cycles through clusters. A filter belongs to its run: the next run opens on all items.
 * The two boxes show the selected item's answers with the words that differ highlighted, and each
   side's grade with its reason.
-* **x** ships the run: export it (merged, adapter, GGUF, Ollama) and see, item by item, whether
+* **X** exports the run: export it (merged, adapter, GGUF, Ollama) and see, item by item, whether
   the export answers like the model judged here.
 * **v** sets another evaluated run's report beside this one: each item's bucket here and there
   (✔ fixed, ✘ regressed, · still failing, = still passing) and which run fixed or broke what;
@@ -159,50 +72,11 @@ tuned fails), **still failing**, **still passing**.
   the benchmark's: per task base → tuned and the change, ✘ when it dropped by more than
   `eval.forgetting.max_drop` (the verdict then says so). Base results are cached per model and
   task, the tuned ones per adapter, so a second **g** only measures what is missing.
-* **w** opens the postmortem (Markdown). **o** switches to another run's report; **e** starts
-  the evaluation of the selected run when it has none.
+* **w** opens the postmortem (Markdown). **]** / **[** show the next / previous run; **E**
+  starts the evaluation of the shown run. An evaluation already running (started here or from
+  the CLI) shows its progress in the banner instead.
 """
-    BINDINGS = [
-        Binding("a", "filter('all')", "All", id="compare.all", tooltip="Show every item"),
-        Binding("f", "filter('fixed')", "Fixed", id="compare.fixed", tooltip="Items the fine-tune fixed"),
-        Binding("r", "filter('regressed')", "Regr", id="compare.regressed", tooltip="Items the fine-tune broke"),
-        Binding("s", "filter('still_failing')", "Fail", id="compare.failing", tooltip="Items still failing"),
-        Binding(
-            "p", "filter('still_passing')", "Passing", id="compare.passing", tooltip="Items still passing", show=False
-        ),
-        Binding("c", "next_cluster", "Cluster", id="compare.cluster", tooltip="Cycle the cluster filter"),
-        Binding("w", "postmortem", "Postmortem", id="compare.postmortem", tooltip="Read the postmortem"),
-        Binding(
-            "v",
-            "versus",
-            "Versus",
-            id="compare.versus",
-            tooltip="Set the next evaluated run beside this one, item by item (again: the one after; then off)",
-            show=False,
-        ),
-        Binding(
-            "o", "next_run", "Other run", id="compare.run", tooltip="Show the next run that has a report", show=False
-        ),
-        Binding(
-            "x", "ship", "Ship", id="compare.ship", tooltip="Export the run and check the export's answers", show=False
-        ),
-        Binding(
-            "g",
-            "forgetting",
-            "General",
-            id="compare.forgetting",
-            tooltip="Check general tasks base vs fine-tuned (forgetting, lm-evaluation-harness)",
-            show=False,
-        ),
-        Binding(
-            "e",
-            "evaluate",
-            "Evaluate",
-            id="compare.eval",
-            tooltip="Evaluate the shown run (base vs fine-tuned)",
-            show=False,
-        ),
-    ]
+    BINDINGS = keymap.bindings("compare")
 
     def __init__(self) -> None:
         super().__init__()
@@ -216,6 +90,7 @@ tuned fails), **still failing**, **still passing**.
         # Another run's report set beside this one (`v`): item id -> its row in side_by_side.pair.
         self.vs: dict | None = None
         self.vs_dir: Path | None = None
+        self._stale = ""  # the shown report is older than the run's adapter: what to say
 
     def compose(self) -> ComposeResult:
         yield from self.compose_bar()
@@ -277,11 +152,23 @@ tuned fails), **still failing**, **still passing**.
             fg = forgetting_of(report, target)
         except Exception as exc:  # a broken check result is shown, the benchmark's report still is
             error = error or f"forgetting check: {exc}"
-        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg)
+        # An evaluation started elsewhere (the CLI, another window) is shown with its progress, so
+        # the pane never invites a second one.
+        running = target is not None and evalrun.eval_state(target).state == "running"
+        stale = evalrun.report_stale_text(target) if report is not None and target is not None else ""
+        self.app.call_from_thread(self._loaded, dirs, target, report, error, fg, running, stale)
 
     def _loaded(
-        self, dirs: list, target: Path | None, report: dict | None, error: str | None, fg: dict | None = None
+        self,
+        dirs: list,
+        target: Path | None,
+        report: dict | None,
+        error: str | None,
+        fg: dict | None = None,
+        running: bool = False,
+        stale: str = "",
     ) -> None:
+        self._stale = stale
         self.run_dirs = dirs
         self.run_dir = target
         self.show_forgetting(fg)
@@ -293,8 +180,12 @@ tuned fails), **still failing**, **still passing**.
             banner.update(f"✘ {error}")
             banner.set_classes("banner -stop")
             return
+        if running and (self._eval_watch is None or not self._eval_watch.active):
+            self._watch(target)
+            banner.update(f"evaluating {target.name}: reading its progress…")
         if report is None:
-            banner.update(f"{target.name} has no evaluation yet: press e to evaluate it (base vs fine-tuned).")
+            if not running:
+                banner.update(f"{target.name} has no evaluation yet: press E to evaluate it (base vs fine-tuned).")
             banner.set_classes("banner")
             self.report = None
             self.query_one("#metric-table", RowTable).set_rows([])
@@ -316,6 +207,8 @@ tuned fails), **still failing**, **still passing**.
         gate = v.get("ship_gate") or {}
         if gate and not gate.get("open", True) and gate.get("reason"):
             text += f"\nship gate closed: {gate['reason']}"
+        if self._stale:
+            text = f"{self._stale}\n{text}"
         banner = self.query_one("#cmp-banner", Static)
         banner.update(text)
         banner.set_classes(f"banner -{v.get('verdict', 'none')}")
@@ -350,7 +243,7 @@ tuned fails), **still failing**, **still passing**.
         ]
         line = (
             f"filter: {self.bucket.replace('_', ' ')} · cluster: {self.cluster or 'all'} · {len(shown)} of {len(items)} items"
-            "   (a f r s p: bucket · c: cluster)"
+            "   (f: bucket · F: cluster)"
         )
         if self.vs is not None:
             line = side_by_side.summary_line(self.vs) + "  (v: next run / off)"
@@ -363,6 +256,11 @@ tuned fails), **still failing**, **still passing**.
     def action_filter(self, bucket: str) -> None:
         self.bucket = bucket
         self._apply_filter()
+
+    def action_next_filter(self) -> None:
+        """One key for the bucket filter: all → fixed → regressed → still failing → still passing → all."""
+        i = BUCKET_FILTERS.index(self.bucket) if self.bucket in BUCKET_FILTERS else -1
+        self.action_filter(BUCKET_FILTERS[(i + 1) % len(BUCKET_FILTERS)])
 
     def action_next_cluster(self) -> None:
         names = self._clusters()
@@ -411,14 +309,12 @@ tuned fails), **still failing**, **still passing**.
         self._apply_filter()
 
     # -- runs, evaluation, postmortem ------------------------------------------------------
-    def action_next_run(self) -> None:
+    def action_step_run(self, by: int) -> None:
         if not self.run_dirs:
             self.notify("No runs yet", severity="warning")
             return
         i = self.run_dirs.index(self.run_dir) if self.run_dir in self.run_dirs else -1
-        self.run_dir = self.run_dirs[(i + 1) % len(self.run_dirs)]
-        self.report = None
-        self.find_reports()
+        self._pick(self.run_dirs[(i + by) % len(self.run_dirs)])
 
     def action_postmortem(self) -> None:
         if self.run_dir is None:
@@ -458,15 +354,48 @@ tuned fails), **still failing**, **still passing**.
         if self.run_dir is None:
             self.notify("No run to evaluate", severity="warning")
             return
-        self.start_eval(self.run_dir)
+        self.plan_eval(self.run_dir)
 
-    @work(thread=True, exit_on_error=False, group="eval", description="Starting the evaluation")
-    def start_eval(self, run_dir: Path) -> None:
-        evalrun.start_eval(self.ftui.ws, run_dir)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="eval", description="Planning the evaluation")
+    def plan_eval(self, run_dir: Path) -> None:
+        # Checked and counted before anything starts: what would run, how many items, how long.
+        plan = evalrun.plan_eval(self.ftui.ws, run_dir)
+        evalrun.check_stack(plan)
+        pace = evalrun.seconds_per_item(self.ftui.ws)
+        self.app.call_from_thread(self._choose_items, run_dir, len(plan.items), pace)
+
+    def _choose_items(self, run_dir: Path, n: int, pace: float | None) -> None:
+        from ftui.tui.dialogs.pick import PickScreen
+
+        def estimate(k: int) -> str:
+            return f"about {duration(k * pace)} at the last evaluation's pace" if pace else "time unknown"
+
+        choices = [(str(k), f"{k} items spread over the clusters · {estimate(k)}") for k in QUICK_LIMITS if k < n]
+        choices.insert(0, ("all", f"all {n} items · {estimate(n)}"))
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.start_eval(run_dir, None if value == "all" else int(value))
+
+        self.app.push_screen(
+            PickScreen(
+                f"Evaluate {run_dir.name}: base vs fine-tuned on how many benchmark items?",
+                choices,
+                "Each item is answered twice (base and fine-tuned) and graded; it runs in the background.",
+            ),
+            chosen,
+        )
+
+    @work(thread=True, exit_on_error=False, group="eval-start", description="Starting the evaluation")
+    def start_eval(self, run_dir: Path, limit: int | None = None) -> None:
+        evalrun.start_eval(self.ftui.ws, run_dir, limit=limit)
         self.app.call_from_thread(self._eval_started, run_dir)
 
     def _eval_started(self, run_dir: Path) -> None:
         self.notify(f"evaluating {run_dir.name} in the background", title="Evaluation")
+        self._watch(run_dir)
+
+    def _watch(self, run_dir: Path) -> None:
         if self._eval_watch is not None:
             self._eval_watch.stop()
         self._eval_watch = JobWatch(
@@ -532,6 +461,10 @@ tuned fails), **still failing**, **still passing**.
             yield (f"Compare run {d.name}", "Show this run's report", lambda d=d: self._pick(d))
 
     def _pick(self, run_dir: Path) -> None:
+        if run_dir != self.run_dir:
+            # A filter belongs to the run it was set on: the next run opens on all of its items.
+            self.bucket, self.cluster = "all", None
+            self.vs, self.vs_dir = None, None
         self.run_dir = run_dir
         self.report = None
         self.find_reports()

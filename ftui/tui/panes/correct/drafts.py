@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual import work
 
 from ftui.core.base import jobs
-from ftui.core.base.formatting import plural
+from ftui.core.base.formatting import clip, plural
 from ftui.core.curate.drafts import (
     decisions as draft_decisions,
 )
@@ -22,6 +22,9 @@ from ftui.core.curate.drafts import (
 )
 from ftui.core.curate.drafts import (
     teacher as draft_teacher,
+)
+from ftui.core.curate.drafts import (
+    trust as draft_trust,
 )
 from ftui.tui.panes.job_watch import JobWatch
 
@@ -60,9 +63,9 @@ class DraftingMixin:
         d = self.pending_draft()
         if d is None or self.editor.text != d.output:
             return None
-        mark = "✔ passes" if d.passed else "✘ fails"
+        mark = f"⚠ passes but {d.flag}" if d.flag else "✔ passes" if d.passed else "✘ fails"
         # Keys first: at 80 columns the reason is what gets cut.
-        return f"Draft {mark} · a accept · e edit · x reject · {d.grader}: {d.reason}"
+        return f"Draft {mark} · a accept · e edit · z reject · {d.grader}: {d.reason}"
 
     def draft_status(self) -> str:
         if self.cluster is None or self.session is None:
@@ -81,14 +84,16 @@ class DraftingMixin:
         if self.cluster is None:
             return
         if self._draft_job is not None:
-            self.notify(f"{self.cluster.label} is being drafted: c cancels", title="Draft")
+            self.notify(f"{self.cluster.label} is being drafted: x stops it", title="Draft")
             return
         ws = self.session.ws
         settings = draft_teacher.prompt_settings(ws, self.cluster.label)
         teacher = settings.teacher_for(ws)
         plan = draft_job.plan_drafts(ws, self.cluster, teacher, settings)
+        warning = draft_trust.teacher_warning(ws, teacher)
         summary = (
-            f"Teacher {teacher.name} · {len(plan.items)} items to draft · {len(plan.examples)} accepted "
+            (f"⚠ {warning}\n" if warning else "")
+            + f"Teacher {teacher.name} · {len(plan.items)} items to draft · {len(plan.examples)} accepted "
             f"corrections as examples · placeholders {{instruction}} {{system}} {{user}} {{answer}} {{expected}}"
         )
         from ftui.tui.panes.correct.draft_prompt import DraftPromptScreen
@@ -188,7 +193,8 @@ class DraftingMixin:
     def action_accept_passing(self) -> None:
         if self.cluster is None:
             return
-        ids = [d.id for d in draft_decisions.passing_pending(self.session.ws, self.cluster)]
+        passing = draft_decisions.passing_pending(self.session.ws, self.cluster)
+        ids = [d.id for d in passing]
         if not ids:
             self.notify(f"No waiting draft in {self.cluster.label} passes its grader", title="Draft")
             return
@@ -196,7 +202,10 @@ class DraftingMixin:
 
         c = draft_decisions.cluster_counts(self.draft_store.all(), self.cluster)
         question = f"Accept {len(ids)} drafts that pass the grader in {self.cluster.label}?"
-        detail = f"{c['draft'] - len(ids)} waiting drafts fail their grader and stay for you to edit or reject."
+        # What will be accepted, shown before the yes: each item and the start of its draft.
+        shown = "\n".join(f"  {d.id}: {clip(' '.join(d.output.split()), 60)}" for d in passing[:8])
+        more = f"\n  … and {len(ids) - 8} more" if len(ids) > 8 else ""
+        detail = f"{shown}{more}\n{c['draft'] - len(ids)} waiting drafts fail their grader and stay for you to edit or reject."
         self.app.push_screen(ConfirmScreen(question, detail), lambda yes: yes and self._decide(ids, "accept"))
 
     @work(thread=True, exit_on_error=False, group="save", description="Deciding drafts")

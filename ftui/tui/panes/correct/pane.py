@@ -7,7 +7,6 @@ from collections import defaultdict
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.timer import Timer
@@ -16,6 +15,7 @@ from textual.widgets import Static, TextArea
 from ftui.core.base.toolcalls import parse_calls
 from ftui.core.curate import toolcall_edit
 from ftui.core.workspace.prompts import tools_of
+from ftui.tui import keymap
 from ftui.tui.panes.base import Pane
 from ftui.tui.panes.correct.drafts import DraftingMixin
 from ftui.tui.panes.correct.tool_pick import ToolPickScreen
@@ -39,13 +39,13 @@ training targets; the original answer becomes the *rejected* side of DPO pairs.
   typing, and again when you leave the item — there is no save key to forget.
 * **o** fills the editor with the original answer to edit from.
 * **n** / **p** go to the next / previous item still to do; **]** / **[** to the next / previous item.
-* **s** skips an item (it will not be trained on), **r** marks it *needs review*, **u** reverts it
-  to *to do* (the correction is removed).
+* **s** skips an item (it will not be trained on), **h** holds it for review (*needs review*),
+  **u** undoes its correction (back to *to do*).
 * **t** applies the editor's text as a **template** to every item of the cluster still to do, and
   asks you to accept or reject each result. Placeholders: `{question}`, `{answer}`, `{expected}`,
   `{id}`, `{label}`, and `{expected.FIELD}` for a field of a JSON expected answer.
 * When the expected answer is JSON, the line above the editor says whether your text parses.
-* When the request declares **tools**, the correction is a tool call: **f** picks the tool from the
+* When the request declares **tools**, the correction is a tool call: **T** picks the tool from the
   declared ones and fills in its arguments (the ones you typed are kept); the line above the editor
   checks the call against the tool's JSON schema as you type.
 
@@ -56,62 +56,14 @@ The status line counts corrected / skipped / review / to do in this cluster.
 * **d** drafts every item of the cluster still to do with a teacher: the workspace's model, with the
   cluster's accepted corrections as examples, or the endpoint last given to `ftui draft run`. It shows
   the teacher prompt (your instruction for the cluster and the template) to edit first; **ctrl+d**
-  starts the job, which runs in the background (**c** cancels it; finished drafts are kept).
+  starts the job, which runs in the background (**x** stops it; finished drafts are kept).
 * Each draft is graded with the grader that will judge the fine-tune. A waiting draft appears in the
   editor, unsaved, under a line with its grade: **a** accepts it, **e** edits it (saving your text
-  accepts it as edited), **x** rejects it.
-* **A** accepts every waiting draft of the cluster that passes its grader, after saying how many.
+  accepts it as edited), **z** rejects it.
+* **A** accepts every waiting draft of the cluster that passes its grader, after listing them.
 * Only accepted drafts become corrections, and only corrections enter builds.
 """
-    BINDINGS = [
-        Binding("e,enter", "edit", "Edit", id="correct.edit", tooltip="Edit the correction (esc to stop)"),
-        Binding("escape", "stop_edit", "Done editing", id="correct.done", tooltip="Stop editing (saves)"),
-        Binding("n", "next_todo", "Next", id="correct.next", tooltip="Next item without a correction"),
-        Binding("p", "prev_todo", "Prev", id="correct.prev", tooltip="Previous item without a correction", show=False),
-        Binding(
-            "right_square_bracket",
-            "step(1)",
-            "Next item",
-            id="correct.step_next",
-            tooltip="Next item of the cluster",
-            show=False,
-        ),
-        Binding(
-            "left_square_bracket",
-            "step(-1)",
-            "Prev item",
-            id="correct.step_prev",
-            tooltip="Previous item of the cluster",
-            show=False,
-        ),
-        Binding("o", "prefill", "Orig", id="correct.prefill", tooltip="Fill the editor with the original answer"),
-        Binding("s", "skip", "Skip", id="correct.skip", tooltip="Skip this item (not trained on)"),
-        Binding("r", "review", "Review", id="correct.review", tooltip="Mark as needs review"),
-        Binding("u", "revert", "Revert", id="correct.revert", tooltip="Remove this item's correction", show=False),
-        Binding(
-            "t",
-            "template",
-            "Template",
-            id="correct.template",
-            tooltip="Apply the editor text to every item to do in this cluster",
-        ),
-        Binding("ctrl+s", "save_now", "Save", id="correct.save", tooltip="Save now", priority=True),
-        Binding("d", "draft_cluster", "Draft", id="correct.draft", tooltip="Draft this cluster with a teacher model"),
-        Binding("a", "accept_draft", "Accept", id="correct.accept_draft", tooltip="Accept this item's draft"),
-        Binding(
-            "x", "reject_draft", "Reject", id="correct.reject_draft", tooltip="Reject this item's draft", show=False
-        ),
-        Binding(
-            "A",
-            "accept_passing",
-            "Accept passing",
-            id="correct.accept_passing",
-            tooltip="Accept every waiting draft of the cluster that passes its grader",
-            show=False,
-        ),
-        Binding("c", "cancel_draft", "Cancel drafting", id="correct.cancel_draft", tooltip="Stop drafting", show=False),
-        Binding("f", "pick_tool", "Tool", id="correct.pick_tool", tooltip="Correct as a call: pick the tool"),
-    ]
+    BINDINGS = keymap.bindings("correct")
     # Shown in the footer only while the editor has focus (the other keys then type text).
     EDITING_ACTIONS = {"stop_edit", "save_now"}
 
@@ -125,6 +77,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._gen: dict[str, int] = defaultdict(int)
         self._save_lock = threading.Lock()
         self._save_state = ""
+        self._start_text, self._start_status = "", PENDING
         self._template_source = None
         self._header_status = ""
 
@@ -204,6 +157,9 @@ The status line counts corrected / skipped / review / to do in this cluster.
         corr = self.session.correction(item.id)
         draft = self.pending_draft()
         self._load_editor(corr.output if corr is not None else draft.output if draft is not None else "")
+        # What the item was when shown: an edit undone back to it, on an item without a
+        # correction, is no correction at all.
+        self._start_text, self._start_status = self.editor.text, self.session.status(item.id)
         self._save_state = ""
         stale = corr is not None and corr.is_stale(item)
         self._render_item()
@@ -252,7 +208,7 @@ The status line counts corrected / skipped / review / to do in this cluster.
         drafted = self.draft_label()
         if drafted is not None:
             label.update(drafted)
-            label.set_classes("-ok" if self.pending_draft().passed else "-bad")
+            label.set_classes("-ok" if self.pending_draft().passes else "-bad")
             return
         tools = tools_of(item) if item is not None else []
         if tools:
@@ -309,11 +265,16 @@ The status line counts corrected / skipped / review / to do in this cluster.
         self._dirty = False
         text = self.editor.text
         self._loaded_text = text
-        if not text.strip():
-            self._save_state = "empty: not saved"
+        current = self.session.status(item.id)
+        unchanged = self._start_status == PENDING and text == self._start_text
+        if not text.strip() or unchanged or text.strip() == (item.answer or "").strip():
+            why = "empty" if not text.strip() else "unchanged" if unchanged else "same as the original answer"
+            if self._start_status == PENDING and current != PENDING:
+                # Saved earlier in this edit, then undone: take the saved correction back.
+                self._store(item, None, PENDING)
+            self._save_state = f"{why}: not saved"
             self._update_status()
             return
-        current = self.session.status(item.id)
         status = REVIEW if current == REVIEW else CORRECTED
         self._store(item, text, status)
 
@@ -343,7 +304,8 @@ The status line counts corrected / skipped / review / to do in this cluster.
 
     def _saved(self, item_id: str, status: str) -> None:
         word = {CORRECTED: "saved", SKIPPED: "skipped", REVIEW: "marked for review", PENDING: "reverted"}[status]
-        if self.item is not None and self.item.id == item_id:
+        undone = status == PENDING and self._save_state.endswith("not saved")
+        if self.item is not None and self.item.id == item_id and not undone:
             self._save_state = f"✔ {word}"
             self._update_status()
         self.ftui.corrections_changed(item_id)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from ftui.tui import keymap
 from ftui.tui.session import apply_template, json_error, looks_like_json
 from ftui.tui.widgets.item_view import section
 
@@ -16,19 +16,7 @@ from ftui.tui.widgets.item_view import section
 class TemplateScreen(ModalScreen[list]):
     """Dismisses with the accepted (item, text) pairs, or [] when cancelled."""
 
-    BINDINGS = [
-        Binding("y", "decide(True)", "Accept", id="template.accept", tooltip="Accept this result"),
-        Binding("n", "decide(False)", "Reject", id="template.reject", tooltip="Reject this result"),
-        Binding(
-            "a",
-            "accept_rest",
-            "Accept rest",
-            id="template.accept_rest",
-            tooltip="Accept this and every remaining result",
-        ),
-        Binding("b", "back", "Back", id="template.back", tooltip="Go back to the previous result"),
-        Binding("escape", "finish", "Finish", id="template.finish", tooltip="Save what was accepted so far"),
-    ]
+    BINDINGS = keymap.bindings("template")
     DEFAULT_CSS = """
     TemplateScreen { align: center middle; }
     TemplateScreen > Vertical { width: 95%; height: 95%; background: $surface; border: round $primary; }

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from ftui.core.build import builder, checks, formats
+from ftui.core.build import builder, checks, formats, freshness
 from ftui.core.build import store as build_store
 from ftui.core.build import texts as build_texts
+from ftui.tui import keymap
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
 from ftui.tui.session import Session
@@ -55,7 +55,7 @@ def finding_rows(findings: list[checks.Finding], every_finding: bool = False) ->
                 (g.level, g.kind, _short(first.where), first.message, f"{_short(first.where)}: {first.message}")
             )
         else:
-            detail = f"×{g.count}: {g.message} — {g.places()} (a: every finding)"
+            detail = f"×{g.count}: {g.message} — {g.places()} (f: every finding)"
             rows.append((g.level, g.kind, _short(first.where), f"×{g.count} {g.message}", detail))
     return rows
 
@@ -85,17 +85,10 @@ Turns the corrections into a training set and checks it before training.
   truncated), quality checks, exact and near duplicates, and leakage into held-out or benchmark
   items. Errors block nothing here but will hurt training: fix them first.
 * A finding that repeats (the same level and kind) is one row with its count and first places;
-  **a** lists every finding, and again groups them.
-* **k** checks the newest build again. **x** exports it (OpenAI, TRL, LLaMA-Factory formats).
+  **f** lists every finding, and again groups them.
+* **K** checks the newest build again. **X** exports it (OpenAI, TRL, LLaMA-Factory formats).
 """
-    BINDINGS = [
-        Binding("b", "build", "Build", id="data.build", tooltip="Build the dataset from the corrections"),
-        Binding("k", "check", "Check", id="data.check", tooltip="Run the pre-flight check on the newest build"),
-        Binding("x", "export", "Export", id="data.export", tooltip="Export the build in another format"),
-        Binding(
-            "a", "every_finding", "All", id="data.all", tooltip="List every finding, or group repeated ones by kind"
-        ),
-    ]
+    BINDINGS = keymap.bindings("data")
 
     def __init__(self) -> None:
         super().__init__()
@@ -128,6 +121,19 @@ Turns the corrections into a training set and checks it before training.
 
     def on_session(self, session: Session) -> None:
         self.load_latest()
+
+    def corrections_changed(self, item_id: str) -> None:
+        # A correction written in another pane makes the shown build stale: say so at once.
+        if self.build is not None and self.report is not None:
+            self.refresh_stale(self.build)
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="stale", description="Comparing build and corrections"
+    )
+    def refresh_stale(self, build) -> None:
+        stale = freshness.stale_text(self.ftui.ws, build)
+        if self.report is not None:
+            self.app.call_from_thread(self._show_report, build, self.report, "", stale)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data", description="Reading the newest build")
     def load_latest(self) -> None:
@@ -175,7 +181,8 @@ Turns the corrections into a training set and checks it before training.
             model=self.ftui.ws.model,
             label=f"{build.id}/{build.train_path.name}",
         )
-        self.app.call_from_thread(self._show_report, build, report, note)
+        stale = freshness.stale_text(self.ftui.ws, build)
+        self.app.call_from_thread(self._show_report, build, report, note, stale)
 
     def _show_build(self, build, status: str | None, fresh: bool = False) -> None:
         self.build = build
@@ -190,12 +197,11 @@ Turns the corrections into a training set and checks it before training.
         if pane is not None:
             pane.post_message(BuildReady(build_id))
 
-    def _show_report(self, build, report: checks.CheckReport, note: str) -> None:
+    def _show_report(self, build, report: checks.CheckReport, note: str, stale: str = "") -> None:
         self.report = report
         verdict = "✔ no errors" if report.ok else f"✘ {len(report.errors)} errors"
-        self.query_one("#dt-status", Static).update(
-            f"{build.summary_line()} │ check: {verdict}, {len(report.warnings)} warnings"
-        )
+        text = f"{build.summary_line()} │ check: {verdict}, {len(report.warnings)} warnings"
+        self.query_one("#dt-status", Static).update(f"{stale} · b rebuilds\n{text}" if stale else text)
         hist = histogram_text(report.tokens)
         self.query_one("#dt-hist", Static).update(hist or note or "no token statistics")
         self._show_findings()

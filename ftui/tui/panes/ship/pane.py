@@ -7,16 +7,27 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from ftui.core.ship import exports, parity, texts
+from ftui.tui import keymap
 from ftui.tui.widgets.row_table import Column, RowTable
 from ftui.tui.widgets.word_diff import WordDiff
 
 FLIP_MARK = {None: "same grade", "lost": "✘ lost", "gained": "✔ gained"}
+
+
+# What X offers: (format[:quantisation], what the user reads).
+EXPORT_CHOICES = (
+    ("merged", "merged safetensors (base + adapter in one model)"),
+    ("adapter", "the adapter folder (PEFT)"),
+    ("gguf:q8_0", "GGUF q8_0 (llama.cpp)"),
+    ("gguf:f16", "GGUF f16 (llama.cpp, full precision)"),
+    ("ollama:q8_0", "Ollama (GGUF q8_0 + Modelfile)"),
+)
 
 
 def export_cells(row: dict) -> list[str]:
@@ -36,26 +47,21 @@ def items_in_order(rows: list[dict]) -> list[dict]:
 def export_detail(row: dict | None) -> str:
     """The highlighted export: where it is, then the peak memory writing it and what checked it."""
     if not row:
-        return "m merged · a adapter · g GGUF q8_0 · G GGUF f16 · o Ollama · p parity again"
+        return "X exports the run (merged, adapter, GGUF, Ollama) · P checks an export's parity again"
     m = row.get("manifest")
     if not m:
         return f"{row['name']}: {row['state']}"
     facts = [exports.memory_text(m.get("memory"), short=True) or ""]
     if row.get("consumer"):
         facts.append(f"parity through {row['consumer'].split(' (')[0]}")
+    if row.get("parity"):
+        # Says what the identical/same counts are out of: the judged items and the anchors.
+        facts.append(f"out of {parity.items_text(row['parity'])}")
     return f"{m.get('out') or row['name']}\n" + " · ".join(f for f in facts if f)
 
 
 class ShipScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close", id="ship.close", tooltip="Back to Compare"),
-        Binding("m", "export('merged')", "Merged", id="ship.merged", tooltip="Export merged safetensors"),
-        Binding("a", "export('adapter')", "Adapter", id="ship.adapter", tooltip="Export the adapter folder"),
-        Binding("g", "export('gguf', 'q8_0')", "GGUF q8", id="ship.gguf", tooltip="Export GGUF q8_0"),
-        Binding("G", "export('gguf', 'f16')", "GGUF f16", id="ship.gguf16", tooltip="Export GGUF f16"),
-        Binding("o", "export('ollama', 'q8_0')", "Ollama", id="ship.ollama", tooltip="Export GGUF + Modelfile"),
-        Binding("p", "parity", "Parity", id="ship.parity", tooltip="Check the selected export again"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keymap.bindings("ship")
     DEFAULT_CSS = """
     ShipScreen { align: center middle; }
     ShipScreen > Vertical { width: 100%; height: 100%; background: $surface; border: round $primary; }
@@ -150,6 +156,16 @@ class ShipScreen(ModalScreen[None]):
 
     def action_export(self, fmt: str, quant: str | None = None) -> None:
         self.start_export(fmt, quant)
+
+    def action_export_menu(self) -> None:
+        from ftui.tui.dialogs.pick import PickScreen
+
+        def chosen(value: str | None) -> None:
+            if value:
+                fmt, _, quant = value.partition(":")
+                self.action_export(fmt, quant or None)
+
+        self.app.push_screen(PickScreen(f"Export {self.run_dir.name} as:", list(EXPORT_CHOICES)), chosen)
 
     @work(thread=True, exit_on_error=False, group="ship-start", description="Starting the export")
     def start_export(self, fmt: str, quant: str | None) -> None:

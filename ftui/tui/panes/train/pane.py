@@ -7,14 +7,16 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Log, ProgressBar, Static
 
 from ftui.core.base import jobs
+from ftui.core.base.errors import FtuiError
 from ftui.core.base.formatting import num
 from ftui.core.hosted import hosted, where
 from ftui.core.runs import runs
+from ftui.tui import keymap
 from ftui.tui.messages import BuildReady
 from ftui.tui.panes.base import Pane
 from ftui.tui.panes.train.run_view import RunView
@@ -44,7 +46,7 @@ class TrainPane(Pane):
 Fine-tune with LoRA (or QLoRA) on the newest dataset build. The run is a separate process: it keeps
 going if you quit ftui or lose the SSH connection, and you can come back to it from here.
 
-* **n** opens the run form with the workspace's defaults (ftui.yaml `train:`) filled in.
+* **N** opens the run form with the workspace's defaults (ftui.yaml `train:`) filled in.
   **ctrl+r** in the form starts the run.
 * The list shows every run of the workspace: running, finished, failed, cancelled, or dead
   (its process is gone without a final event). **enter** on a run reattaches: the whole loss
@@ -54,35 +56,20 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
   0–1). Below the list: progress, time left, tokens/s, the best eval loss with its step, the
   last probe's pass counts and the learning rate.
 * The train loss is drawn smoothed (an exponential moving average, TensorBoard's 0.6) over the
-  raw per-step curve in a faint colour; **s** switches the smoothing off and on.
+  raw per-step curve in a faint colour; **~** switches the smoothing off and on.
 * A GRPO run draws its mean reward (each item's grader passing its sampled answers) instead of
   the loss, and shows the share of groups with no signal, the answers' length and the KL to the
   base; under the chart, the latest sampled answers with their reward and the grader's reason.
   A warning in the detail line means the reward rose while the validation probes fell.
-* **x** cancels the attached run after a confirmation; it stops at the next step, saves a
+* **x** stops the attached run after a confirmation; it stops at the next step, saves a
   checkpoint and ends as *cancelled*.
-* **r** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
-* **l** shows or hides the tail of the run's own log (train.log): errors and warnings land there.
+* **U** resumes a cancelled, failed or dead run from its last checkpoint, in the same curve.
+* **l** shows or hides, beside the chart, the tail of the run's own log (train.log): errors and warnings land there.
 * With a `hosted:` section in ftui.yaml the form's *Target* can be **hosted**: the build goes to
   that OpenAI-compatible service (`ftui service` on a GPU box, or any other), and the attached
   hosted run is polled every few seconds and drawn like a local one; **x** cancels the job.
 """
-    BINDINGS = [
-        Binding("n", "new_run", "New run", id="train.new", tooltip="Open the run form (defaults from ftui.yaml)"),
-        Binding("a", "attach", "Attach", id="train.attach", tooltip="Reattach to the selected run (full curve)"),
-        Binding("x", "cancel_run", "Cancel run", id="train.cancel", tooltip="Stop the attached run (asks first)"),
-        Binding(
-            "r",
-            "resume",
-            "Resume",
-            id="train.resume",
-            tooltip="Continue a cancelled, failed or dead run from its last checkpoint",
-            show=False,
-        ),
-        Binding("l", "toggle_log", "Log", id="train.log", tooltip="Show or hide the run's log tail"),
-        Binding("s", "toggle_smoothing", "Smooth", id="train.smooth", tooltip="Smooth the train loss, or show it raw"),
-        Binding("R", "refresh_runs", "Refresh", id="train.refresh", tooltip="Re-read the list of runs", show=False),
-    ]
+    BINDINGS = keymap.bindings("train")
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,18 +88,20 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
                 yield RowTable(
                     [Column("run", 0), Column("state", 11), Column("step", 9, "right"), Column("best", 7, "right")],
                     self._run_cells,
-                    empty="no runs yet: n starts one",
+                    empty="no runs yet: N starts one",
                     id="run-table",
                 )
             with Vertical(id="tr-main"):
                 yield Static(
-                    "No run attached. n: new run · enter on a run: attach", id="tr-stats", classes="status-line"
+                    "No run attached. N: new run · enter on a run: attach", id="tr-stats", classes="status-line"
                 )
                 yield ProgressBar(total=None, show_eta=False, id="tr-progress")
                 yield Static("", id="tr-detail", classes="muted")
-                yield LossChart(id="tr-chart")
+                # The log opens beside the chart, never instead of it.
+                with Horizontal(id="tr-plots"):
+                    yield LossChart(id="tr-chart")
+                    yield Log(id="tr-log", max_lines=2000, classes="-hidden")
                 yield Static("", id="tr-samples", classes="muted -hidden")
-                yield Log(id="tr-log", max_lines=2000, classes="-hidden")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -170,6 +159,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         log.clear()
         self._log_offset = 0
         self._poll(quiet=True)
+        self._render_stats()
         self._mark_dead(self.query_one("#run-table", RowTable).rows)
         chart.flush_now()
         if not log.has_class("-hidden"):
@@ -239,8 +229,8 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         strip.update(Text("\n".join(lines)))
         strip.set_class(not lines, "-hidden")
         bar = self.query_one("#tr-progress", ProgressBar)
-        if v.max_steps:
-            bar.update(total=v.max_steps, progress=v.step)
+        # Without a step count yet the bar reads 0%, never the previous run's figure.
+        bar.update(total=v.max_steps or 1, progress=min(v.step, v.max_steps) if v.max_steps else 0)
 
     # -- log tail --------------------------------------------------------------------------
     def _read_log(self) -> None:
@@ -310,8 +300,17 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
 
         build = load_build(self.ftui.ws, None)
         target = overrides.pop("target", where.LOCAL)
-        run_dir, _pid = where.start(self.ftui.ws, build, overrides, target)
+        try:
+            run_dir, _pid = where.start(self.ftui.ws, build, overrides, target)
+        except FtuiError as exc:  # refused before a child was started: say why and the fix
+            self.app.call_from_thread(self._refused, str(exc))
+            return
         self.app.call_from_thread(self._started, run_dir)
+
+    def _refused(self, why: str) -> None:
+        # Plain text: the fix holds brackets (`ftui[train]`) that markup would eat.
+        self.query_one("#tr-stats", Static).update(Content(f"✘ not started: {why}"))
+        self.notify(why, title="Training not started", severity="error", timeout=20, markup=False)
 
     def _started(self, run_dir: Path) -> None:
         self.notify(f"{run_dir.name} started in the background", title="Training")
@@ -367,7 +366,7 @@ going if you quit ftui or lose the SSH connection, and you can come back to it f
         self.load_runs()
 
     def on_build_ready(self, message: BuildReady) -> None:
-        self.notify(f"build {message.build_id} is ready to train on (n: new run)", title="Dataset")
+        self.notify(f"build {message.build_id} is ready to train on (N: new run)", title="Dataset")
 
     def palette(self):
         yield from super().palette()

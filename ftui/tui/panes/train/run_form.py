@@ -83,6 +83,31 @@ def parse_form(
     return out, errors
 
 
+def qlora_label(on: bool) -> str:
+    return "ON: 4-bit base (less memory)" if on else "OFF: full-precision base"
+
+
+def build_line(ws: Workspace) -> str:
+    """The newest build, as the run will train it: id, rows, target clusters; or why there is none."""
+    from ftui.core.build.store import list_builds
+
+    builds = list_builds(ws)
+    if not builds:
+        return "✘ no build yet: build one in the Data pane (3) first"
+    b = builds[0]
+    c = b.manifest.get("counts", {})
+    targets = b.manifest.get("target_clusters") or []
+    text = (
+        f"Build {b.id}: {c.get('train', 0)} train ({c.get('train_corrections', 0)} corrections + "
+        f"{c.get('train_anchors', 0)} anchors), {c.get('eval', 0)} held out, "
+        f"{c.get('dpo_train', 0)} DPO pairs\nCluster{'s' if len(targets) != 1 else ''}: "
+        f"{', '.join(targets) if targets else 'every failure cluster'}"
+    )
+    if not c.get("train_corrections"):
+        text += "\n✘ no corrections in this build: write corrections first (Correct pane, 2)"
+    return text
+
+
 class RunFormScreen(ModalScreen[dict | None]):
     BINDINGS = [
         Binding(
@@ -97,6 +122,7 @@ class RunFormScreen(ModalScreen[dict | None]):
     RunFormScreen Label { color: $text-muted; }
     RunFormScreen Checkbox { height: 1; width: auto; }
     RunFormScreen #rf-errors { color: $text-error; height: auto; }
+    RunFormScreen #rf-build { height: auto; margin-bottom: 1; }
     RunFormScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
     RunFormScreen Button { margin-left: 1; }
     """
@@ -128,6 +154,8 @@ class RunFormScreen(ModalScreen[dict | None]):
             v.border_subtitle = "ctrl+r start · esc cancel"
             if self.ws.hosted is not None:
                 v.border_subtitle = f"hosted: {self.ws.hosted.base_url} · " + v.border_subtitle
+            # What the run will train on, before any setting: a form that hides it invites a wrong run.
+            yield Static(build_line(self.ws), id="rf-build")
             with Grid():
                 if self.ws.hosted is not None:
                     yield Label("Target (local/hosted)")
@@ -139,7 +167,7 @@ class RunFormScreen(ModalScreen[dict | None]):
                     suggest = SuggestFromList(SELECT_BY) if key == "select_by" else None
                     yield Input(defaults[key], compact=True, id=f"f-{key}", suggester=suggest)
                 yield Label("QLoRA (4-bit base)")
-                yield Checkbox("on", t.qlora, compact=True, id="f-qlora")
+                yield Checkbox(qlora_label(t.qlora), t.qlora, compact=True, id="f-qlora")
             yield Static("", id="rf-errors")
             with Horizontal():
                 yield Button("Cancel", id="cancel", compact=True)
@@ -147,6 +175,10 @@ class RunFormScreen(ModalScreen[dict | None]):
 
     def on_mount(self) -> None:
         self.query_one("#f-method").focus()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        # The label says the state in words: a box beside "on" read as on when it was off.
+        event.checkbox.label = qlora_label(event.value)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":

@@ -34,7 +34,10 @@ class RunView(RunFold):
         parts = [f"{self.run_id} · {self.state}"]
         if self.max_steps:
             parts.append(f"step {self.step}/{self.max_steps}")
-        if self.state == "running":
+        if self.state == "running" and not self.step:
+            # Before the first step the model is still loading: no ETA, no rate can be true yet.
+            parts.append("loading")
+        elif self.state == "running":
             parts.append(f"ETA {duration(self.eta_s)}")
         r = self.reward_stats
         if r:
