@@ -21,7 +21,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -99,6 +98,7 @@ def run_check(name: str, steps: int, warmup: int, model_name: str, device: str =
     from train_throughput import StepClock
 
     from ftui.core.workspace.settings import TrainConfig
+    from ftui.engine.child import StopRequest
     from ftui.engine.train.callback import BestTracker, EventsCallback
     from ftui.engine.train.data import load_datasets
     from ftui.engine.train.run import make_trainer
@@ -128,7 +128,7 @@ def run_check(name: str, steps: int, warmup: int, model_name: str, device: str =
         "beta": 0.1,
     }
     clock = StepClock(warmup)
-    events = EventsCallback(tmp / "events.jsonl", tmp, device, threading.Event(), BestTracker(0), tmp / "adapter")
+    events = EventsCallback(tmp / "events.jsonl", tmp, device, StopRequest(tmp), BestTracker(0), tmp / "adapter")
     trainer = make_trainer(
         TrainConfig.from_dict(cfg), plan, model, tok, train_ds, None, tmp / "ckpt", callbacks=[events, clock.callback]
     )
