@@ -1,0 +1,1 @@
+"""Reusable widgets: the chart, the fast table, the item view, the word diff."""
