@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
+from ftui.commands import follow
 from ftui.commands.common import EXIT_FOUND, EXIT_OK, add_json, add_workspace, emit, fail, load_ws
 from ftui.core.base import jobs
 from ftui.core.build import learnability as lb
@@ -31,12 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_learnability)
 
 
-def _wait(job: Path) -> jobs.JobState:
-    while True:
-        st = jobs.job_state(job, events_name=lb.EVENTS)
-        if st.state not in ("running", "none"):
-            return st
-        time.sleep(jobs.POLL_S)
+def _progress(st: jobs.JobState) -> str:
+    done, total = st.overall.get("done"), st.overall.get("total")
+    return f"sampling: {done}/{total} prompts" if total else (st.message or "loading the model")
 
 
 def cmd_learnability(args: argparse.Namespace) -> int:
@@ -60,7 +57,7 @@ def cmd_learnability(args: argparse.Namespace) -> int:
         if args.no_wait:
             emit(args, {"job": str(job)}, f"learnability job started: {job}\n  report: ftui learnability --show")
             return EXIT_OK
-        st = _wait(job)
+        st = follow.job(job, _progress, quiet=args.json)
         if st.state != "finished":
             fail(f"learnability job {st.state}: {st.error or ''} (log: {job / lb.LOG})", EXIT_FOUND)
     assert job is not None
