@@ -16,8 +16,8 @@ from ftui.core.base.toolcalls import tool_summary
 from ftui.core.curate.clusters import cluster_failures, is_model_failure, label_of, load_overlay
 from ftui.core.curate.corrections import CorrectionError, CorrectionStore
 from ftui.core.curate.review import export_review, import_review, items_for_review, review_row
+from ftui.core.logs.items import Item, RunLog
 from ftui.core.logs.passrule import show_grade
-from ftui.core.logs.runlog import Item, RunLog
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,8 +11,9 @@ from ftui.core.base.formatting import clip, pct, plural
 from ftui.core.curate.clusters import ClusterReport, cluster_failures, is_model_failure, is_passing
 from ftui.core.curate.corrections import Correction, CorrectionStore
 from ftui.core.curate.progress import count_progress
+from ftui.core.logs.items import Item, RunLog
 from ftui.core.logs.passrule import show_grade
-from ftui.core.logs.runlog import Item, RunLog, load_run_log
+from ftui.core.logs.runlog import load_run_log
 from ftui.core.workspace.workspace import Workspace
 
 MAX_DIAGNOSTICS = 20

@@ -16,7 +16,7 @@ from pathlib import Path
 from ftui.core.base.formatting import duration
 from ftui.core.base.fsutil import atomic_write_text
 from ftui.core.grade.grading import grade, spec_for
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 from ftui.core.workspace.prompts import messages_for
 from ftui.core.workspace.workspace import Workspace
 from ftui.sample.labels import failure_label

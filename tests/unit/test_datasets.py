@@ -94,7 +94,7 @@ def test_anchor_strata_prefer_labels_then_task_then_length():
     p = [passing(1, label="lab"), passing(2, task="t"), passing(3), passing(4, words=20), passing(5, words=60)]
     from pathlib import Path
 
-    from ftui.core.logs.runlog import Item
+    from ftui.core.logs.items import Item
 
     def mk(r):
         return Item(
@@ -376,7 +376,7 @@ def test_three_roles_are_disjoint_and_validation_comes_from_the_training_side(ws
 
 
 def test_split_roles_rule_for_small_strata():
-    from ftui.core.logs.runlog import Item
+    from ftui.core.logs.items import Item
 
     def ex(i, stratum):
         it = Item(f"{stratum}-{i}", f"q {i}", "a", "e", "ok", True, None, None, None, (), None, None, i, Path("x"))

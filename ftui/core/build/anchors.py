@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 from ftui.core.logs.seeded_order import largest_remainder, seeded
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ftui.core.build.plan import Example, normalise_ws
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 from ftui.core.logs.seeded_order import largest_remainder, rank, round_half_up
 from ftui.core.workspace.prompts import user_text
 from ftui.core.workspace.workspace import Workspace

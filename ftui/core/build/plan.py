@@ -8,7 +8,8 @@ from typing import Any
 
 from ftui.core.build.anchors import anchor_stratum, select_anchors
 from ftui.core.build.store import BuildError
-from ftui.core.logs.runlog import Item, load_run_log, read_items
+from ftui.core.logs.items import Item
+from ftui.core.logs.runlog import load_run_log, read_items
 from ftui.core.logs.seeded_order import round_half_up
 from ftui.core.workspace.prompts import user_text
 from ftui.core.workspace.settings import BuildConfig

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ftui.core.curate.overlay import Overlay
-from ftui.core.logs.runlog import Item, RunLog
+from ftui.core.logs.items import Item, RunLog
 from ftui.core.workspace.workspace import Workspace
 
 UNLABELED = "unlabeled"

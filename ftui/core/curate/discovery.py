@@ -37,7 +37,7 @@ from ftui.core.curate.discovery_vectors import (
     topic_vectors,
 )
 from ftui.core.grade.signatures import KEYS
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 
 __all__ = ["DEFAULT_MAX_K", "VIEWS", "Discovery", "DiscoveryError", "Found", "agreement", "content_hash", "discover"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ftui.core.curate.discovery_vectors import Array, clip_text
 from ftui.core.grade.signatures import BY_KEY, KEYS
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 
 REPRESENTATIVES = 3
 # A signature names a cluster when this share of it has it, and this much less of the rest: all

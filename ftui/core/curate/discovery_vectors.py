@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ftui.core.grade.signatures import KEYS, signatures
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -18,7 +18,8 @@ from ftui.core.base.fsutil import atomic_write_json, atomic_write_text
 from ftui.core.curate.clusters import UNLABELED, Cluster, ClusterReport, cluster_failures
 from ftui.core.curate.discovery import DEFAULT_MAX_K, discover
 from ftui.core.curate.overlay import Overlay
-from ftui.core.logs.runlog import Item, RunLog, load_run_log
+from ftui.core.logs.items import Item, RunLog
+from ftui.core.logs.runlog import load_run_log
 from ftui.core.workspace.workspace import Workspace
 
 if TYPE_CHECKING:

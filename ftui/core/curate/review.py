@@ -18,7 +18,7 @@ from ftui.core.base.errors import FtuiError, InputError
 from ftui.core.base.fsutil import atomic_write_jsonl
 from ftui.core.curate.clusters import ClusterReport
 from ftui.core.curate.corrections import CorrectionStore
-from ftui.core.logs.runlog import Item, RunLog
+from ftui.core.logs.items import Item, RunLog
 
 REVIEW_FIELDS = ("question_id", "question", "evidence_files", "original_answer", "failure_label", "corrected_output")
 _BOM = b"\xef\xbb\xbf"

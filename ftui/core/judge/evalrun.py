@@ -25,7 +25,8 @@ from ftui.core.grade.grading import spec_for
 from ftui.core.hosted import hosted
 from ftui.core.judge import fewshot
 from ftui.core.judge.compare import load_report
-from ftui.core.logs.runlog import Item, load_benchmark
+from ftui.core.logs.items import Item
+from ftui.core.logs.runlog import load_benchmark
 from ftui.core.runs import runs
 from ftui.core.workspace.prompts import messages_for, tools_of
 from ftui.core.workspace.settings import EvalConfig

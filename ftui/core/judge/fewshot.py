@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.build.heldout_split import evidence_keys
 
 if TYPE_CHECKING:
-    from ftui.core.logs.runlog import Item, RunLog
+    from ftui.core.logs.items import Item, RunLog
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable
 from typing import TypeVar
 
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 
 
 def rank(seed: int, salt: str, item_id: str) -> str:

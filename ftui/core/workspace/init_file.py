@@ -14,7 +14,7 @@ from ftui.core.workspace.sniff import Proposal
 from ftui.core.workspace.workspace import CONFIG_NAME
 
 if TYPE_CHECKING:
-    from ftui.core.logs.runlog import RunLog
+    from ftui.core.logs.items import RunLog
 
 
 def read_with(prop: Proposal) -> RunLog:

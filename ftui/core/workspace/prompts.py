@@ -6,7 +6,7 @@ from typing import Any
 
 from ftui.core.base import toolcalls
 from ftui.core.base.chat import last_user, to_messages
-from ftui.core.logs.runlog import Item
+from ftui.core.logs.items import Item
 from ftui.core.workspace.settings import PromptConfig
 
 

@@ -23,7 +23,7 @@ from ftui.core.logs.passrule import PassRule, PassRuleConfig
 from ftui.core.logs.records import Diagnostic, array_records, document_records, jsonl_records, read_text
 
 if TYPE_CHECKING:
-    from ftui.core.logs.runlog import Item
+    from ftui.core.logs.items import Item
 
 # Field names seen in eval logs, best first, per ftui field.
 _NAMES: dict[str, tuple[str, ...]] = {

@@ -11,7 +11,7 @@ from ftui.core.curate.drafts.store import STATUSES, Draft, DraftError, DraftStor
 
 if TYPE_CHECKING:
     from ftui.core.curate.clusters import Cluster
-    from ftui.core.logs.runlog import Item
+    from ftui.core.logs.items import Item
     from ftui.core.workspace.workspace import Workspace
 
 

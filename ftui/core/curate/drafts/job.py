@@ -29,7 +29,7 @@ from ftui.core.grade.grading import spec_for
 if TYPE_CHECKING:
     from ftui.core.curate.clusters import Cluster
     from ftui.core.curate.corrections import Correction
-    from ftui.core.logs.runlog import Item
+    from ftui.core.logs.items import Item
     from ftui.core.workspace.workspace import Workspace
 
 JOBS = "jobs"

@@ -13,7 +13,7 @@ from ftui.core.curate.drafts.store import DraftError, drafts_dir
 from ftui.core.workspace.prompts import messages_for, user_text
 
 if TYPE_CHECKING:
-    from ftui.core.logs.runlog import Item
+    from ftui.core.logs.items import Item
     from ftui.core.workspace.workspace import Workspace
 
 # One chat message, as the decoder and an OpenAI-compatible endpoint take it.
