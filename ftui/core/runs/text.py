@@ -58,6 +58,18 @@ def event_message(ev: dict[str, Any]) -> str | None:
     return None
 
 
+def reward_parts(stats: dict[str, Any]) -> list[str]:
+    """A GRPO step's figures in words: its mean reward, the groups that taught nothing, answer length, KL."""
+    parts = [f"reward {stats['reward']:.3f}"]
+    if stats.get("frac_reward_zero_std") is not None:
+        parts.append(f"no-signal groups {stats['frac_reward_zero_std']:.0%}")
+    if stats.get("completion_length") is not None:
+        parts.append(f"answer {stats['completion_length']:.0f} tok")
+    if stats.get("kl") is not None:
+        parts.append(f"KL {stats['kl']:.4f}")
+    return parts
+
+
 def format_event(ev: dict[str, Any]) -> str | None:
     """One human line per event (heartbeats are silent)."""
     kind = ev.get("type")
@@ -77,11 +89,7 @@ def format_event(ev: dict[str, Any]) -> str | None:
         if ev.get("anchor_kl") is not None:
             parts.append(f"anchor KL {ev['anchor_kl']:.4f}")
         if ev.get("reward") is not None:
-            parts.append(f"reward {ev['reward']:.3f}")
-        if ev.get("frac_reward_zero_std") is not None:
-            parts.append(f"no-signal groups {ev['frac_reward_zero_std']:.0%}")
-        if ev.get("completion_length") is not None:
-            parts.append(f"answer {ev['completion_length']:.0f} tok")
+            parts += reward_parts(ev)
         text = "  ".join(parts)
     elif kind == "eval":
         text = f"eval  step {ev['step']}  eval_loss {num(ev.get('eval_loss'))}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from ftui.core.base.formatting import clip, duration
 from ftui.core.runs.fold import FoldDelta, Point, ProbePoint, RunFold
-from ftui.core.runs.text import probe_text
+from ftui.core.runs.text import probe_text, reward_parts
 
 
 @dataclass
@@ -42,13 +42,7 @@ class RunView(RunFold):
         r = self.reward_stats
         if r:
             # GRPO: the reward is the curve that moves (with no KL weight the loss is ~0 by design).
-            parts.append(f"reward {r['reward']:.3f}")
-            if r.get("frac_reward_zero_std") is not None:
-                parts.append(f"no-signal groups {r['frac_reward_zero_std']:.0%}")
-            if r.get("completion_length") is not None:
-                parts.append(f"answer {r['completion_length']:.0f} tok")
-            if r.get("kl") is not None:
-                parts.append(f"KL {r['kl']:.4f}")
+            parts += reward_parts(r)
         elif self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         if self.tokens_per_s is not None:
